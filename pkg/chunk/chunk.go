@@ -1,0 +1,153 @@
+// Package chunk defines the unit the tracer ships through the OpenFaaS async
+// queue: a piece of one strace or pcap stream that can be parsed on its own,
+// with headers that say where it came from and where it sits in its stream.
+package chunk
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MaxBytes is the largest body OpenFaaS CE accepts on /async-function.
+const MaxBytes = 256000
+
+// Kind is the sensor a chunk comes from.
+type Kind string
+
+const (
+	KindStrace Kind = "strace"
+	KindPcap   Kind = "pcap"
+)
+
+// HTTP headers carrying a Header. The queue-worker forwards request headers
+// to the function, so they survive the async hop unchanged.
+const (
+	HNode      = "X-Faasmon-Node"
+	HFunction  = "X-Faasmon-Function"
+	HNamespace = "X-Faasmon-Namespace"
+	HPod       = "X-Faasmon-Pod"
+	HContainer = "X-Faasmon-Container"
+	HPID       = "X-Faasmon-Pid"
+	HKind      = "X-Faasmon-Kind"
+	HStream    = "X-Faasmon-Stream"
+	HSeq       = "X-Faasmon-Seq"
+	HStart     = "X-Faasmon-Start"
+	HEnd       = "X-Faasmon-End"
+	// HDropped is the number of chunks of this stream the tracer dropped
+	// before this one (backpressure): the gap is visible downstream even when
+	// the sequence numbers alone would not say why.
+	HDropped = "X-Faasmon-Dropped"
+)
+
+// Header describes one chunk. Stream is unique per (container, kind, sensor
+// start): a restarted strace begins a new stream at Seq 0, so a restart is
+// never mistaken for a gap.
+type Header struct {
+	Node      string    `json:"node"`
+	Function  string    `json:"function"`
+	Namespace string    `json:"namespace,omitempty"`
+	Pod       string    `json:"pod,omitempty"`
+	Container string    `json:"container"`
+	PID       int       `json:"pid"`
+	Kind      Kind      `json:"kind"`
+	Stream    string    `json:"stream"`
+	Seq       uint64    `json:"seq"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+	Dropped   uint64    `json:"dropped,omitempty"`
+}
+
+// maxField bounds every textual header: they are copied into every event
+// batch and graph, and come from an untrusted request.
+const maxField = 253
+
+// Set writes h into hdr.
+func (h Header) Set(hdr http.Header) {
+	hdr.Set(HNode, h.Node)
+	hdr.Set(HFunction, h.Function)
+	if h.Namespace != "" {
+		hdr.Set(HNamespace, h.Namespace)
+	}
+	if h.Pod != "" {
+		hdr.Set(HPod, h.Pod)
+	}
+	hdr.Set(HContainer, h.Container)
+	hdr.Set(HPID, strconv.Itoa(h.PID))
+	hdr.Set(HKind, string(h.Kind))
+	hdr.Set(HStream, h.Stream)
+	hdr.Set(HSeq, strconv.FormatUint(h.Seq, 10))
+	hdr.Set(HStart, h.Start.UTC().Format(time.RFC3339Nano))
+	hdr.Set(HEnd, h.End.UTC().Format(time.RFC3339Nano))
+	if h.Dropped > 0 {
+		hdr.Set(HDropped, strconv.FormatUint(h.Dropped, 10))
+	}
+}
+
+// ErrHeader marks every header validation failure, so HTTP adapters can map
+// it to 400 with errors.Is.
+var ErrHeader = errors.New("bad chunk header")
+
+// Parse reads and validates a Header from hdr.
+func Parse(hdr http.Header) (Header, error) {
+	var h Header
+	var err error
+	text := func(name string, required bool) string {
+		v := hdr.Get(name)
+		if err != nil {
+			return ""
+		}
+		switch {
+		case v == "" && required:
+			err = fmt.Errorf("%w: %s missing", ErrHeader, name)
+		case len(v) > maxField:
+			err = fmt.Errorf("%w: %s longer than %d bytes", ErrHeader, name, maxField)
+		case strings.ContainsAny(v, "\x00\r\n"):
+			err = fmt.Errorf("%w: %s has control characters", ErrHeader, name)
+		}
+		return v
+	}
+	h.Node = text(HNode, true)
+	h.Function = text(HFunction, true)
+	h.Namespace = text(HNamespace, false)
+	h.Pod = text(HPod, false)
+	h.Container = text(HContainer, true)
+	h.Stream = text(HStream, true)
+	kind := text(HKind, true)
+	pid := text(HPID, true)
+	seq := text(HSeq, true)
+	start := text(HStart, true)
+	end := text(HEnd, true)
+	dropped := text(HDropped, false)
+	if err != nil {
+		return Header{}, err
+	}
+	h.Kind = Kind(kind)
+	if h.Kind != KindStrace && h.Kind != KindPcap {
+		return Header{}, fmt.Errorf("%w: %s %q is neither %q nor %q", ErrHeader, HKind, kind, KindStrace, KindPcap)
+	}
+	if h.PID, err = strconv.Atoi(pid); err != nil || h.PID <= 0 {
+		return Header{}, fmt.Errorf("%w: %s %q is not a positive pid", ErrHeader, HPID, pid)
+	}
+	if h.Seq, err = strconv.ParseUint(seq, 10, 64); err != nil {
+		return Header{}, fmt.Errorf("%w: %s %q: %v", ErrHeader, HSeq, seq, err)
+	}
+	if h.Start, err = time.Parse(time.RFC3339Nano, start); err != nil {
+		return Header{}, fmt.Errorf("%w: %s: %v", ErrHeader, HStart, err)
+	}
+	if h.End, err = time.Parse(time.RFC3339Nano, end); err != nil {
+		return Header{}, fmt.Errorf("%w: %s: %v", ErrHeader, HEnd, err)
+	}
+	if h.End.Before(h.Start) {
+		return Header{}, fmt.Errorf("%w: %s before %s", ErrHeader, HEnd, HStart)
+	}
+	if dropped != "" {
+		if h.Dropped, err = strconv.ParseUint(dropped, 10, 64); err != nil {
+			return Header{}, fmt.Errorf("%w: %s %q: %v", ErrHeader, HDropped, dropped, err)
+		}
+	}
+	return h, nil
+}

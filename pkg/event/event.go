@@ -1,0 +1,122 @@
+// Package event is the typed event model shared by every stage: the parsers
+// turn strace text and pcap bytes into Events, faasmon-parse ships them as a
+// Batch (JSON) to faasmon-graph, which folds them into provenance graphs.
+package event
+
+import (
+	"time"
+
+	"github.com/faasmon/faasmon/pkg/chunk"
+)
+
+// SchemaVersion changes whenever a field changes meaning. Consumers refuse a
+// batch of another version instead of guessing.
+const SchemaVersion = 1
+
+// Kind says which of the optional parts of an Event is filled.
+type Kind string
+
+const (
+	// KindSyscall is one completed system call (unfinished/resumed pairs are
+	// joined by the parser before they become an Event).
+	KindSyscall Kind = "syscall"
+	// KindExit is strace's "+++ exited with N +++" or "+++ killed by SIG +++".
+	KindExit Kind = "exit"
+	// KindSignal is strace's "--- SIGCHLD {...} ---".
+	KindSignal Kind = "signal"
+	// KindFlow is one transport flow seen in a pcap chunk.
+	KindFlow Kind = "flow"
+	// KindHTTP is one HTTP/1.x request seen in a pcap chunk.
+	KindHTTP Kind = "http"
+	// KindDNS is one DNS query seen in a pcap chunk.
+	KindDNS Kind = "dns"
+)
+
+// Event is one observation. Only the fields that belong to its Kind are set;
+// the JSON names are short because a batch holds thousands of them.
+type Event struct {
+	Kind Kind      `json:"k"`
+	Time time.Time `json:"t"`
+	PID  int       `json:"pid,omitempty"`
+
+	// Syscall events.
+	Syscall string `json:"sc,omitempty"`
+	// Ret is the return value; for clone/fork it is the child's pid.
+	Ret int64 `json:"ret,omitempty"`
+	// Errno is the symbolic error ("ENOENT") when the call failed.
+	Errno string `json:"errno,omitempty"`
+	// FD is the file descriptor the call acted on, -1 if none.
+	FD int `json:"fd,omitempty"`
+	// Path is the file the call names or the fd refers to (from -yy); for
+	// rename the source.
+	Path string `json:"path,omitempty"`
+	// Path2 is rename's destination.
+	Path2 string `json:"path2,omitempty"`
+	// Argv holds execve's arguments (truncated as strace printed them).
+	Argv []string `json:"argv,omitempty"`
+	// Mode is the chmod/open mode, when given.
+	Mode uint32 `json:"mode,omitempty"`
+	// Socket endpoints from -yy ("TCP:[10.62.1.2:8080->10.62.1.1:51234]")
+	// or from connect's sockaddr: Proto "TCP", "UDP", "UNIX", "NETLINK".
+	Proto  string `json:"proto,omitempty"`
+	Local  string `json:"local,omitempty"`
+	Remote string `json:"remote,omitempty"`
+	// Bytes moved by read/write/send/recv (the return value).
+	Bytes int64 `json:"bytes,omitempty"`
+	// Signal name for KindSignal and for a KindExit killed by a signal;
+	// ExitCode for a normal exit.
+	Signal   string `json:"sig,omitempty"`
+	ExitCode int    `json:"exit,omitempty"`
+	// CallID is the X-Call-Id seen in the data this call read or wrote, if
+	// any: it is how strace events are tied to an invocation.
+	CallID string `json:"call_id,omitempty"`
+
+	// Flow, HTTP and DNS events (pcap).
+	Flow *Flow        `json:"flow,omitempty"`
+	HTTP *HTTPRequest `json:"http,omitempty"`
+	DNS  *DNSQuery    `json:"dns,omitempty"`
+}
+
+// Flow is a transport conversation. Src is the side that sent the first
+// packet seen (the initiator when the SYN was captured).
+type Flow struct {
+	Proto    string    `json:"proto"` // "TCP" or "UDP"
+	Src      string    `json:"src"`   // "ip:port"
+	Dst      string    `json:"dst"`
+	Packets  int       `json:"packets"`
+	Bytes    int64     `json:"bytes"` // on-the-wire length, both directions
+	First    time.Time `json:"first"`
+	Last     time.Time `json:"last"`
+	SawSYN   bool      `json:"syn,omitempty"`
+	Outbound bool      `json:"outbound,omitempty"` // initiated from inside the function's namespace
+}
+
+// HTTPRequest is the request line and the headers detection needs; bodies
+// are never captured.
+type HTTPRequest struct {
+	Src    string `json:"src"`
+	Dst    string `json:"dst"`
+	Method string `json:"method"`
+	Host   string `json:"host,omitempty"`
+	Path   string `json:"path"`
+	CallID string `json:"call_id,omitempty"`
+}
+
+// DNSQuery is one question.
+type DNSQuery struct {
+	Src  string `json:"src"`
+	Dst  string `json:"dst"`
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+// Batch is what faasmon-parse produces from one chunk.
+type Batch struct {
+	Version int          `json:"version"`
+	Chunk   chunk.Header `json:"chunk"`
+	Events  []Event      `json:"events"`
+	// Unparsed counts input lines or packets the parser could not read;
+	// Errors keeps the first few messages (with line numbers) for people.
+	Unparsed int      `json:"unparsed,omitempty"`
+	Errors   []string `json:"errors,omitempty"`
+}

@@ -1,0 +1,208 @@
+// Package provenance builds provenance graphs from events: who (process) did
+// what (syscall) to which object (file, socket, pipe), one graph per function
+// invocation and one per background window between invocations.
+package provenance
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// SchemaVersion is the version of the Graph JSON contract.
+const SchemaVersion = 1
+
+// NodeKind is the type of a provenance node.
+type NodeKind string
+
+const (
+	NodeProcess NodeKind = "process"
+	NodeFile    NodeKind = "file"
+	NodeSocket  NodeKind = "socket" // a remote endpoint (ip:port)
+	NodePipe    NodeKind = "pipe"
+)
+
+// NodeKinds lists every kind in a fixed order: models index by it.
+var NodeKinds = []NodeKind{NodeProcess, NodeFile, NodeSocket, NodePipe}
+
+// EdgeKind is the relation an edge stands for: a syscall family.
+type EdgeKind string
+
+const (
+	EdgeFork    EdgeKind = "fork"    // process → child process
+	EdgeExecve  EdgeKind = "execve"  // process → file it executed
+	EdgeRead    EdgeKind = "read"    // file/pipe → process
+	EdgeWrite   EdgeKind = "write"   // process → file/pipe
+	EdgeOpen    EdgeKind = "open"    // process → file
+	EdgeConnect EdgeKind = "connect" // process → socket
+	EdgeAccept  EdgeKind = "accept"  // socket → process
+	EdgeSend    EdgeKind = "send"    // process → socket
+	EdgeRecv    EdgeKind = "recv"    // socket → process
+	EdgeUnlink  EdgeKind = "unlink"  // process → file
+	EdgeRename  EdgeKind = "rename"  // file → file (old → new)
+	EdgeChmod   EdgeKind = "chmod"   // process → file
+)
+
+// EdgeKinds lists every relation in a fixed order: models index by it.
+var EdgeKinds = []EdgeKind{EdgeFork, EdgeExecve, EdgeRead, EdgeWrite, EdgeOpen,
+	EdgeConnect, EdgeAccept, EdgeSend, EdgeRecv, EdgeUnlink, EdgeRename, EdgeChmod}
+
+// PathClass is the normalised place of a file, so that graphs of different
+// functions and containers share a vocabulary.
+type PathClass string
+
+const (
+	ClassFuncDir  PathClass = "func_dir" // the function's own code directory
+	ClassTmp      PathClass = "tmp"      // /tmp, /var/tmp, /dev/shm
+	ClassProc     PathClass = "proc"     // /proc, /sys
+	ClassSecrets  PathClass = "secrets"  // /var/openfaas/secrets
+	ClassSysLib   PathClass = "syslib"   // /lib, /usr/lib, /usr/local/lib, ld.so.cache
+	ClassSysBin   PathClass = "sysbin"   // /bin, /usr/bin, /sbin, …
+	ClassEtc      PathClass = "etc"      // /etc
+	ClassDev      PathClass = "dev"      // /dev (but /dev/shm)
+	ClassHome     PathClass = "home"     // $HOME, /root, /home
+	ClassOther    PathClass = "other"
+	ClassInternal PathClass = "internal" // socket inside the cluster (gateway, other functions)
+	ClassExternal PathClass = "external" // socket outside the cluster
+	ClassLoopback PathClass = "loopback"
+)
+
+// Node is one vertex. ID is its index in Graph.Nodes.
+type Node struct {
+	ID   int      `json:"id"`
+	Kind NodeKind `json:"kind"`
+	// Label is what a person reads: "node index.js", "/tmp/p.sh",
+	// "10.62.9.2:4444".
+	Label string    `json:"label"`
+	Class PathClass `json:"class,omitempty"`
+	// Process nodes.
+	PID   int    `json:"pid,omitempty"`
+	Exe   string `json:"exe,omitempty"`
+	Argv0 string `json:"argv0,omitempty"`
+	// File nodes: the path as seen; Label is the normalised form.
+	Path string `json:"path,omitempty"`
+	// Socket nodes.
+	Addr  string `json:"addr,omitempty"`
+	Proto string `json:"proto,omitempty"`
+	DNS   string `json:"dns,omitempty"`
+	// Flow data joined from pcap for socket nodes.
+	Packets int   `json:"packets,omitempty"`
+	Bytes   int64 `json:"bytes,omitempty"`
+}
+
+// Edge is one relation, merged over repeats: Count calls between First and
+// Last, moving Bytes.
+type Edge struct {
+	Src   int       `json:"src"`
+	Dst   int       `json:"dst"`
+	Kind  EdgeKind  `json:"kind"`
+	First time.Time `json:"first"`
+	Last  time.Time `json:"last"`
+	Count int       `json:"count"`
+	Bytes int64     `json:"bytes,omitempty"`
+}
+
+// Window says what span of a container's life a graph covers.
+type Window string
+
+const (
+	WindowInvocation Window = "invocation" // one X-Call-Id
+	WindowBackground Window = "background" // between invocations
+)
+
+// ChunkRef names a chunk a graph was built from.
+type ChunkRef struct {
+	Stream string `json:"stream"`
+	Kind   string `json:"kind"`
+	Seq    uint64 `json:"seq"`
+}
+
+// Gap is a run of missing chunks in a stream: From..To inclusive.
+type Gap struct {
+	Stream string `json:"stream"`
+	From   uint64 `json:"from"`
+	To     uint64 `json:"to"`
+}
+
+// Graph is the JSON contract between faasmon-graph, faasmon-classify, the
+// lab's dataset and the model tools.
+type Graph struct {
+	Version   int        `json:"version"`
+	ID        string     `json:"id"`
+	Function  string     `json:"function"`
+	Namespace string     `json:"namespace,omitempty"`
+	Node      string     `json:"node,omitempty"` // the machine
+	Pod       string     `json:"pod,omitempty"`
+	Container string     `json:"container,omitempty"`
+	Window    Window     `json:"window"`
+	CallID    string     `json:"call_id,omitempty"`
+	Start     time.Time  `json:"start"`
+	End       time.Time  `json:"end"`
+	Nodes     []Node     `json:"nodes"`
+	Edges     []Edge     `json:"edges"`
+	Chunks    []ChunkRef `json:"chunks,omitempty"`
+	Gaps      []Gap      `json:"gaps,omitempty"`
+	// Label and Scenario are set only in labelled datasets ("benign" or
+	// "attack"; the scenario name).
+	Label    string `json:"label,omitempty"`
+	Scenario string `json:"scenario,omitempty"`
+}
+
+// Limits bound what a Graph from outside may hold. They are generous for a
+// single invocation (a busy Node.js invocation is a few hundred nodes) and
+// keep one request's memory bounded.
+const (
+	MaxNodes = 50000
+	MaxEdges = 200000
+)
+
+// ErrInvalid marks every validation failure, for errors.Is in HTTP adapters.
+var ErrInvalid = errors.New("invalid graph")
+
+var (
+	validNodeKind = map[NodeKind]bool{}
+	validEdgeKind = map[EdgeKind]bool{}
+)
+
+func init() {
+	for _, k := range NodeKinds {
+		validNodeKind[k] = true
+	}
+	for _, k := range EdgeKinds {
+		validEdgeKind[k] = true
+	}
+}
+
+// Validate checks what a consumer relies on: the version, the bounds, node
+// ids equal to their index, kinds known and edges pointing at nodes.
+func (g *Graph) Validate() error {
+	if g.Version != SchemaVersion {
+		return fmt.Errorf("%w: schema version %d, want %d", ErrInvalid, g.Version, SchemaVersion)
+	}
+	if len(g.Nodes) > MaxNodes {
+		return fmt.Errorf("%w: %d nodes, limit %d", ErrInvalid, len(g.Nodes), MaxNodes)
+	}
+	if len(g.Edges) > MaxEdges {
+		return fmt.Errorf("%w: %d edges, limit %d", ErrInvalid, len(g.Edges), MaxEdges)
+	}
+	for i, n := range g.Nodes {
+		if n.ID != i {
+			return fmt.Errorf("%w: node %d has id %d", ErrInvalid, i, n.ID)
+		}
+		if !validNodeKind[n.Kind] {
+			return fmt.Errorf("%w: node %d has unknown kind %q", ErrInvalid, i, n.Kind)
+		}
+	}
+	for i, e := range g.Edges {
+		if e.Src < 0 || e.Src >= len(g.Nodes) || e.Dst < 0 || e.Dst >= len(g.Nodes) {
+			return fmt.Errorf("%w: edge %d (%d→%d) points outside %d nodes", ErrInvalid, i, e.Src, e.Dst, len(g.Nodes))
+		}
+		if !validEdgeKind[e.Kind] {
+			return fmt.Errorf("%w: edge %d has unknown kind %q", ErrInvalid, i, e.Kind)
+		}
+		if e.Count < 1 {
+			return fmt.Errorf("%w: edge %d has count %d", ErrInvalid, i, e.Count)
+		}
+	}
+	return nil
+}
