@@ -43,6 +43,11 @@ type Event struct {
 	Syscall string `json:"sc,omitempty"`
 	// Ret is the return value; for clone/fork it is the child's pid.
 	Ret int64 `json:"ret,omitempty"`
+	// Thread is set on a clone that made a thread (CLONE_THREAD), not a
+	// process: graphs fold threads into their process.
+	Thread bool `json:"thread,omitempty"`
+	// Target is kill's target pid.
+	Target int `json:"target,omitempty"`
 	// Errno is the symbolic error ("ENOENT") when the call failed.
 	Errno string `json:"errno,omitempty"`
 	// FD is the file descriptor the call acted on, -1 if none.

@@ -30,7 +30,7 @@ type EdgeKind string
 
 const (
 	EdgeFork    EdgeKind = "fork"    // process → child process
-	EdgeExecve  EdgeKind = "execve"  // process → file it executed
+	EdgeExecve  EdgeKind = "execve"  // file executed → the process that runs it
 	EdgeRead    EdgeKind = "read"    // file/pipe → process
 	EdgeWrite   EdgeKind = "write"   // process → file/pipe
 	EdgeOpen    EdgeKind = "open"    // process → file

@@ -1,0 +1,580 @@
+package provenance
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/faasmon/faasmon/pkg/chunk"
+	"github.com/faasmon/faasmon/pkg/event"
+)
+
+// Limits on what one container's state may hold. State lives between
+// function calls (it is persisted), so everything in it is bounded.
+const (
+	maxProcs      = 4096
+	maxOpenCalls  = 256
+	maxFlows      = 2048
+	maxStreams    = 64
+	maxGapsStream = 64
+	// MaxOpenFor is how long an invocation may stay open (no response seen)
+	// before its graph is emitted anyway; OpenFaaS's default exec_timeout
+	// is far below it.
+	MaxOpenFor = 2 * time.Minute
+	// flowKeep is how long pcap flows wait to be joined to a graph.
+	flowKeep = time.Minute
+)
+
+// Proc is what the builder remembers of a process between chunks.
+type Proc struct {
+	PPID  int    `json:"ppid,omitempty"`
+	Exe   string `json:"exe,omitempty"`
+	Argv0 string `json:"argv0,omitempty"`
+	Cmd   string `json:"cmd,omitempty"` // argv joined, bounded
+	// Call is the invocation the process acts for: set when it reads a
+	// request carrying an X-Call-Id, inherited by its children, cleared
+	// when the response has been written. Empty means background.
+	Call string `json:"call,omitempty"`
+}
+
+// partial is a graph under construction with the indexes that merge nodes
+// and edges. Exported fields only: it is persisted as JSON.
+type partial struct {
+	G         Graph          `json:"g"`
+	NodeIndex map[string]int `json:"ni"`
+	EdgeIndex map[string]int `json:"ei"`
+	// Conn is the request connection (local->remote) of an invocation:
+	// the response is written there.
+	Conn  string `json:"conn,omitempty"`
+	Ended bool   `json:"ended,omitempty"`
+}
+
+// streamState tracks one chunk stream's sequence numbers.
+type streamState struct {
+	Next uint64 `json:"next"`
+	Gaps []Gap  `json:"gaps,omitempty"`
+}
+
+// State is everything known about one container between chunks. It is the
+// unit faasmon-graph loads, updates with one batch and stores again.
+type State struct {
+	Key       string                  `json:"key"`
+	Function  string                  `json:"function"`
+	Namespace string                  `json:"namespace,omitempty"`
+	Node      string                  `json:"node,omitempty"`
+	Pod       string                  `json:"pod,omitempty"`
+	Container string                  `json:"container"`
+	Procs     map[int]*Proc           `json:"procs"`
+	Threads   map[int]int             `json:"threads,omitempty"` // tid → pid
+	Calls     map[string]*partial     `json:"calls"`
+	Bg        *partial                `json:"bg,omitempty"`
+	BgSeq     int                     `json:"bg_seq"`
+	Streams   map[string]*streamState `json:"streams"`
+	Flows     []event.Event           `json:"flows,omitempty"` // recent pcap events, for the join
+	// NewGaps are gaps not yet reported on an emitted graph.
+	NewGaps []Gap `json:"new_gaps,omitempty"`
+	// Counters people and tests read: batches skipped as duplicates
+	// (queue redelivery), events dropped for a bound, late flows.
+	Duplicates int `json:"duplicates,omitempty"`
+	Dropped    int `json:"dropped,omitempty"`
+	Last       time.Time `json:"last"`
+}
+
+// StateKey names a container's state.
+func StateKey(h chunk.Header) string {
+	ns := h.Namespace
+	if ns == "" {
+		ns = "openfaas-fn"
+	}
+	return ns + "." + h.Function + "." + h.Container
+}
+
+// NewState starts the state of the container a chunk came from.
+func NewState(h chunk.Header) *State {
+	return &State{
+		Key: StateKey(h), Function: h.Function, Namespace: h.Namespace, Node: h.Node,
+		Pod: h.Pod, Container: h.Container,
+		Procs: map[int]*Proc{}, Threads: map[int]int{}, Calls: map[string]*partial{},
+		Streams: map[string]*streamState{},
+	}
+}
+
+// Builder turns batches into graphs with a Classifier.
+type Builder struct {
+	Class Classifier
+}
+
+// Apply folds one batch into st and returns the graphs it finished: the
+// invocations whose response was written in this batch, the background
+// activity of this batch, and invocations open longer than MaxOpenFor.
+// A batch already applied (the queue redelivers) changes nothing.
+func (b Builder) Apply(st *State, batch event.Batch) ([]Graph, error) {
+	if batch.Version != event.SchemaVersion {
+		return nil, fmt.Errorf("event batch version %d, want %d", batch.Version, event.SchemaVersion)
+	}
+	h := batch.Chunk
+	if StateKey(h) != st.Key {
+		return nil, fmt.Errorf("batch for %s applied to state %s", StateKey(h), st.Key)
+	}
+	if !st.admit(h) {
+		st.Duplicates++
+		return nil, nil
+	}
+	ref := ChunkRef{Stream: h.Stream, Kind: string(h.Kind), Seq: h.Seq}
+	if h.Kind == chunk.KindPcap {
+		st.addFlows(batch.Events)
+		// Flows join graphs when those finish; an open invocation notes the
+		// chunk now so the graph names every chunk it drew on.
+		for _, p := range st.Calls {
+			p.addChunk(ref)
+		}
+		return nil, nil
+	}
+	touched := map[*partial]bool{}
+	for i := range batch.Events {
+		e := &batch.Events[i]
+		if e.Time.After(st.Last) {
+			st.Last = e.Time
+		}
+		p := b.apply(st, e)
+		if p != nil {
+			touched[p] = true
+		}
+	}
+	for p := range touched {
+		p.addChunk(ref)
+	}
+	return b.finish(st, h), nil
+}
+
+// admit records the chunk's sequence number and says whether to apply it.
+func (st *State) admit(h chunk.Header) bool {
+	s := st.Streams[h.Stream]
+	if s == nil {
+		if len(st.Streams) >= maxStreams {
+			st.evictStream()
+		}
+		// A stream first seen past 0 lost its beginning.
+		s = &streamState{}
+		st.Streams[h.Stream] = s
+	}
+	switch {
+	case h.Seq == s.Next:
+		s.Next++
+	case h.Seq > s.Next:
+		g := Gap{Stream: h.Stream, From: s.Next, To: h.Seq - 1}
+		if len(s.Gaps) < maxGapsStream {
+			s.Gaps = append(s.Gaps, g)
+		}
+		st.NewGaps = append(st.NewGaps, g)
+		s.Next = h.Seq + 1
+	default:
+		// Below Next: either a late chunk that fills a gap, or a duplicate.
+		for i, g := range s.Gaps {
+			if h.Seq < g.From || h.Seq > g.To {
+				continue
+			}
+			var rest []Gap
+			if h.Seq > g.From {
+				rest = append(rest, Gap{Stream: g.Stream, From: g.From, To: h.Seq - 1})
+			}
+			if h.Seq < g.To {
+				rest = append(rest, Gap{Stream: g.Stream, From: h.Seq + 1, To: g.To})
+			}
+			s.Gaps = append(s.Gaps[:i], append(rest, s.Gaps[i+1:]...)...)
+			return true
+		}
+		return false
+	}
+	return true
+}
+
+func (st *State) evictStream() {
+	var oldest string
+	for k := range st.Streams {
+		if oldest == "" || k < oldest {
+			oldest = k
+		}
+	}
+	delete(st.Streams, oldest)
+}
+
+func (st *State) addFlows(evs []event.Event) {
+	for _, e := range evs {
+		if e.Kind != event.KindFlow && e.Kind != event.KindDNS && e.Kind != event.KindHTTP {
+			continue
+		}
+		st.Flows = append(st.Flows, e)
+	}
+	if over := len(st.Flows) - maxFlows; over > 0 {
+		st.Dropped += over
+		st.Flows = append(st.Flows[:0:0], st.Flows[over:]...)
+	}
+}
+
+// pid folds a thread id into its process.
+func (st *State) pid(tid int) int {
+	if p, ok := st.Threads[tid]; ok {
+		return p
+	}
+	return tid
+}
+
+func (st *State) proc(pid int) *Proc {
+	p := st.Procs[pid]
+	if p == nil {
+		if len(st.Procs) >= maxProcs {
+			st.Dropped++
+			return &Proc{}
+		}
+		p = &Proc{}
+		st.Procs[pid] = p
+	}
+	return p
+}
+
+// target is the graph an event of process pid belongs to.
+func (b Builder) target(st *State, pid int, t time.Time) *partial {
+	if c := st.Procs[pid]; c != nil && c.Call != "" {
+		if p := st.Calls[c.Call]; p != nil {
+			return p
+		}
+	}
+	if st.Bg == nil {
+		st.BgSeq++
+		st.Bg = st.newPartial(WindowBackground, "", t)
+	}
+	return st.Bg
+}
+
+func (st *State) newPartial(w Window, call string, t time.Time) *partial {
+	id := st.Key + "/" + call
+	if w == WindowBackground {
+		id = st.Key + "/bg-" + strconv.Itoa(st.BgSeq) + "-" + strconv.FormatInt(t.UnixNano(), 36)
+	}
+	return &partial{
+		G: Graph{Version: SchemaVersion, ID: id, Function: st.Function, Namespace: st.Namespace,
+			Node: st.Node, Pod: st.Pod, Container: st.Container, Window: w, CallID: call,
+			Start: t, End: t, Nodes: []Node{}, Edges: []Edge{}},
+		NodeIndex: map[string]int{}, EdgeIndex: map[string]int{},
+	}
+}
+
+func connKey(e *event.Event) string { return e.Local + "->" + e.Remote }
+
+// apply folds one strace event into the state and returns the graph it
+// went to, if any.
+func (b Builder) apply(st *State, e *event.Event) *partial {
+	pid := st.pid(e.PID)
+	switch e.Kind {
+	case event.KindExit:
+		if e.PID == pid {
+			delete(st.Procs, pid)
+		} else {
+			delete(st.Threads, e.PID)
+		}
+		return nil
+	case event.KindSyscall:
+	default:
+		return nil
+	}
+	if e.Errno != "" {
+		// Failed calls are mostly library and module lookups; a failed
+		// call changed nothing, so it is not provenance.
+		return nil
+	}
+	pr := st.proc(pid)
+	// A read carrying an X-Call-Id starts an invocation.
+	if e.CallID != "" && isRead(e.Syscall) {
+		if _, open := st.Calls[e.CallID]; !open && len(st.Calls) < maxOpenCalls {
+			p := st.newPartial(WindowInvocation, e.CallID, e.Time)
+			p.Conn = connKey(e)
+			st.Calls[e.CallID] = p
+		}
+		pr.Call = e.CallID
+	}
+	p := b.target(st, pid, e.Time)
+	if e.Time.After(p.G.End) {
+		p.G.End = e.Time
+	}
+	self := p.process(b, st, pid)
+	switch e.Syscall {
+	case "clone", "clone3", "fork", "vfork":
+		child := int(e.Ret)
+		if child <= 0 {
+			return p
+		}
+		if e.Thread {
+			st.Threads[child] = pid
+			return p
+		}
+		cp := st.proc(child)
+		*cp = Proc{PPID: pid, Exe: pr.Exe, Argv0: pr.Argv0, Cmd: pr.Cmd, Call: pr.Call}
+		p.edge(self, p.process(b, st, child), EdgeFork, e)
+	case "execve", "execveat":
+		pr.Exe = e.Path
+		if len(e.Argv) > 0 {
+			pr.Argv0 = e.Argv[0]
+			pr.Cmd = boundedJoin(e.Argv, 200)
+		}
+		// The process node changes its label with the new image.
+		delete(p.NodeIndex, procKey(pid))
+		f := p.file(b, e.Path)
+		p.edge(f, p.process(b, st, pid), EdgeExecve, e)
+	case "open", "openat", "creat":
+		p.edge(self, p.file(b, e.Path), EdgeOpen, e)
+	case "read", "readv", "pread64", "preadv", "preadv2":
+		if o := p.object(b, e); o >= 0 {
+			k := EdgeRead
+			if e.Proto != "" {
+				k = EdgeRecv
+			}
+			p.edge(o, self, k, e)
+		}
+	case "write", "writev", "pwrite64", "pwritev", "pwritev2":
+		if o := p.object(b, e); o >= 0 {
+			k := EdgeWrite
+			if e.Proto != "" {
+				k = EdgeSend
+			}
+			p.edge(self, o, k, e)
+		}
+		b.maybeEnd(st, p, e)
+	case "recvfrom", "recvmsg", "recvmmsg":
+		if o := p.object(b, e); o >= 0 {
+			p.edge(o, self, EdgeRecv, e)
+		}
+	case "sendto", "sendmsg", "sendmmsg":
+		if o := p.object(b, e); o >= 0 {
+			p.edge(self, o, EdgeSend, e)
+		}
+		b.maybeEnd(st, p, e)
+	case "connect":
+		if o := p.object(b, e); o >= 0 {
+			p.edge(self, o, EdgeConnect, e)
+		}
+	case "accept", "accept4":
+		if o := p.object(b, e); o >= 0 {
+			p.edge(o, self, EdgeAccept, e)
+		}
+	case "unlink", "unlinkat":
+		p.edge(self, p.file(b, e.Path), EdgeUnlink, e)
+	case "rename", "renameat", "renameat2":
+		p.edge(p.file(b, e.Path), p.file(b, e.Path2), EdgeRename, e)
+	case "chmod", "fchmod", "fchmodat":
+		if e.Path != "" {
+			p.edge(self, p.file(b, e.Path), EdgeChmod, e)
+		}
+	}
+	return p
+}
+
+// maybeEnd ends an invocation when its process writes to the connection
+// the request came on: that is the response.
+func (b Builder) maybeEnd(st *State, p *partial, e *event.Event) {
+	if p.G.Window != WindowInvocation || p.Ended || p.Conn == "" || connKey(e) != p.Conn {
+		return
+	}
+	p.Ended = true
+	for _, pr := range st.Procs {
+		if pr.Call == p.G.CallID {
+			pr.Call = ""
+		}
+	}
+}
+
+func isRead(sc string) bool {
+	switch sc {
+	case "read", "readv", "recvfrom", "recvmsg", "pread64":
+		return true
+	}
+	return false
+}
+
+func procKey(pid int) string { return "p:" + strconv.Itoa(pid) }
+
+func (p *partial) node(key string, n Node) int {
+	if i, ok := p.NodeIndex[key]; ok {
+		return i
+	}
+	n.ID = len(p.G.Nodes)
+	p.G.Nodes = append(p.G.Nodes, n)
+	p.NodeIndex[key] = n.ID
+	return n.ID
+}
+
+func (p *partial) process(b Builder, st *State, pid int) int {
+	pr := st.Procs[pid]
+	if pr == nil {
+		pr = &Proc{}
+	}
+	label := path.Base(pr.Exe)
+	if pr.Exe == "" {
+		label = "pid " + strconv.Itoa(pid)
+	}
+	if pr.Cmd != "" {
+		label = pr.Cmd
+	}
+	_, exe := b.Class.File(pr.Exe)
+	return p.node(procKey(pid), Node{Kind: NodeProcess, Label: label, PID: pid, Exe: exe, Argv0: pr.Argv0})
+}
+
+func (p *partial) file(b Builder, fp string) int {
+	class, label := b.Class.File(fp)
+	return p.node("f:"+label, Node{Kind: NodeFile, Label: label, Class: class, Path: fp})
+}
+
+// object is the node for the fd an I/O event acted on: a socket's remote
+// end, a pipe, or a file; -1 when the event does not say.
+func (p *partial) object(b Builder, e *event.Event) int {
+	switch {
+	case e.Proto == "TCP" || e.Proto == "UDP" || e.Proto == "TCPv6" || e.Proto == "UDPv6":
+		if e.Remote == "" {
+			return -1
+		}
+		class, label := b.Class.Addr(e.Remote)
+		return p.node("s:"+label, Node{Kind: NodeSocket, Label: label, Class: class, Addr: e.Remote, Proto: strings.TrimSuffix(e.Proto, "v6")})
+	case e.Proto == "UNIX":
+		return p.node("u:unix", Node{Kind: NodeSocket, Label: "unix", Class: ClassLoopback, Proto: "UNIX"})
+	case e.Proto != "":
+		return -1 // netlink and the like: not provenance
+	case strings.HasPrefix(e.Path, "pipe:"):
+		return p.node("pipe", Node{Kind: NodePipe, Label: "pipe"})
+	case e.Path != "" && !strings.HasPrefix(e.Path, "anon_inode:") && !strings.HasPrefix(e.Path, "socket:"):
+		return p.file(b, e.Path)
+	}
+	return -1
+}
+
+func (p *partial) edge(src, dst int, k EdgeKind, e *event.Event) {
+	key := strconv.Itoa(src) + ">" + strconv.Itoa(dst) + ":" + string(k)
+	var bytes int64
+	if e.Bytes > 0 {
+		bytes = e.Bytes
+	}
+	if i, ok := p.EdgeIndex[key]; ok {
+		ed := &p.G.Edges[i]
+		ed.Count++
+		ed.Bytes += bytes
+		if e.Time.After(ed.Last) {
+			ed.Last = e.Time
+		}
+		return
+	}
+	if len(p.G.Edges) >= MaxEdges || len(p.G.Nodes) >= MaxNodes {
+		return
+	}
+	p.EdgeIndex[key] = len(p.G.Edges)
+	p.G.Edges = append(p.G.Edges, Edge{Src: src, Dst: dst, Kind: k, First: e.Time, Last: e.Time, Count: 1, Bytes: bytes})
+}
+
+func (p *partial) addChunk(ref ChunkRef) {
+	for _, c := range p.G.Chunks {
+		if c == ref {
+			return
+		}
+	}
+	if len(p.G.Chunks) < 1024 {
+		p.G.Chunks = append(p.G.Chunks, ref)
+	}
+}
+
+// finish emits the graphs that are done after a strace batch.
+func (b Builder) finish(st *State, h chunk.Header) []Graph {
+	var out []Graph
+	var ids []string
+	for id := range st.Calls {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		p := st.Calls[id]
+		if p.Ended || st.Last.Sub(p.G.Start) > MaxOpenFor {
+			out = append(out, b.seal(st, p))
+			delete(st.Calls, id)
+		}
+	}
+	if st.Bg != nil {
+		if len(st.Bg.G.Edges) > 0 {
+			out = append(out, b.seal(st, st.Bg))
+		}
+		st.Bg = nil
+	}
+	if len(out) > 0 {
+		st.NewGaps = nil
+	}
+	st.expireFlows()
+	return out
+}
+
+// seal joins the pcap flows of the graph's window to its socket nodes and
+// returns the finished graph.
+func (b Builder) seal(st *State, p *partial) Graph {
+	g := p.G
+	g.Gaps = append(g.Gaps, st.NewGaps...)
+	bySock := map[string]int{}
+	for _, n := range g.Nodes {
+		if n.Kind == NodeSocket && n.Addr != "" {
+			bySock[n.Addr] = n.ID
+		}
+	}
+	from, to := g.Start.Add(-time.Second), g.End.Add(time.Second)
+	for _, f := range st.Flows {
+		switch {
+		case f.Flow != nil:
+			if f.Flow.Last.Before(from) || f.Flow.First.After(to) {
+				continue
+			}
+			for _, a := range []string{f.Flow.Dst, f.Flow.Src} {
+				if id, ok := bySock[a]; ok {
+					g.Nodes[id].Packets += f.Flow.Packets
+					g.Nodes[id].Bytes += f.Flow.Bytes
+					break
+				}
+			}
+		case f.DNS != nil:
+			if f.Time.Before(from) || f.Time.After(to) {
+				continue
+			}
+			if id, ok := bySock[f.DNS.Dst]; ok && g.Nodes[id].DNS == "" {
+				g.Nodes[id].DNS = f.DNS.Name
+			}
+		}
+	}
+	return g
+}
+
+func (st *State) expireFlows() {
+	cut := st.Last.Add(-flowKeep)
+	i := 0
+	for i < len(st.Flows) && eventTime(&st.Flows[i]).Before(cut) {
+		i++
+	}
+	st.Flows = st.Flows[i:]
+}
+
+func eventTime(e *event.Event) time.Time {
+	if e.Flow != nil {
+		return e.Flow.Last
+	}
+	return e.Time
+}
+
+func boundedJoin(argv []string, limit int) string {
+	var sb strings.Builder
+	for i, a := range argv {
+		if i > 0 {
+			sb.WriteByte(' ')
+		}
+		if sb.Len()+len(a) > limit {
+			sb.WriteString(a[:max(0, limit-sb.Len())])
+			sb.WriteString("…")
+			break
+		}
+		sb.WriteString(a)
+	}
+	return sb.String()
+}

@@ -1,0 +1,107 @@
+package provenance
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// maxStateBytes bounds a stored state: a state that grew past it (a
+// container with runaway open invocations) is dropped and started again
+// rather than read into memory.
+const maxStateBytes = 64 << 20
+
+// FileStore keeps one State per container as a JSON file in Dir.
+//
+// faasmon-graph is a function and has no memory between calls, while a
+// graph may span several chunks: the half-built graphs wait here. Writes go
+// to a temporary file renamed over the old one, so a function killed
+// mid-write leaves the previous state, and a flock per container serialises
+// replicas and concurrent calls on one node. On Kubernetes, Dir is a volume
+// that outlives the function's pod.
+type FileStore struct {
+	Dir string
+}
+
+func (s FileStore) path(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return filepath.Join(s.Dir, hex.EncodeToString(sum[:12]))
+}
+
+// Update loads the state for key (nil if none), calls fn, and stores what
+// fn returns (nothing if it returns nil), all under the container's lock.
+func (s FileStore) Update(key string, fn func(*State) (*State, error)) error {
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return fmt.Errorf("state dir: %w", err)
+	}
+	p := s.path(key)
+	lock, err := os.OpenFile(p+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("lock state %s: %w", key, err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("lock state %s: %w", key, err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+
+	st, err := s.load(p)
+	if err != nil {
+		return fmt.Errorf("load state %s: %w", key, err)
+	}
+	if st != nil && st.Key != key {
+		st = nil // a hash collision or a foreign file: start again
+	}
+	next, err := fn(st)
+	if err != nil || next == nil {
+		return err
+	}
+	data, err := json.Marshal(next)
+	if err != nil {
+		return fmt.Errorf("encode state %s: %w", key, err)
+	}
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("store state %s: %w", key, err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return fmt.Errorf("store state %s: %w", key, err)
+	}
+	return nil
+}
+
+func (s FileStore) load(p string) (*State, error) {
+	fi, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() > maxStateBytes {
+		return nil, nil
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil, err
+	}
+	var st State
+	if err := json.Unmarshal(data, &st); err != nil {
+		// A state we cannot read is lost either way; starting again keeps
+		// the pipeline moving, and the gap shows on the next graph.
+		return nil, nil
+	}
+	if st.Procs == nil || st.Calls == nil || st.Streams == nil {
+		return nil, nil
+	}
+	if st.Threads == nil {
+		st.Threads = map[int]int{}
+	}
+	return &st, nil
+}
