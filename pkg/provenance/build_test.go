@@ -1,0 +1,263 @@
+package provenance
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faasmon/faasmon/pkg/chunk"
+	"github.com/faasmon/faasmon/pkg/event"
+)
+
+var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+
+func hdr(kind chunk.Kind, stream string, seq uint64) chunk.Header {
+	return chunk.Header{Node: "n1", Function: "authorize-cc", Container: "c1", PID: 100,
+		Kind: kind, Stream: stream, Seq: seq, Start: t0, End: t0.Add(time.Second)}
+}
+
+func at(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+
+const (
+	reqLocal  = "10.62.3.2:8080"
+	reqRemote = "10.62.3.1:41000"
+)
+
+// downloadAndExec is the event sequence of a Node.js handler that fetches a
+// payload, writes it into its directory, makes it executable and runs it.
+func downloadAndExec(call string, base int) []event.Event {
+	sc := func(ms int, pid int, name string, f func(*event.Event)) event.Event {
+		e := event.Event{Kind: event.KindSyscall, Time: at(base + ms), PID: pid, Syscall: name}
+		f(&e)
+		return e
+	}
+	return []event.Event{
+		// 101 is a thread of 100 (the runtime's I/O thread).
+		sc(0, 100, "clone", func(e *event.Event) { e.Ret, e.Thread = 101, true }),
+		sc(0, 100, "read", func(e *event.Event) {
+			e.Proto, e.Local, e.Remote, e.Bytes, e.CallID = "TCP", reqLocal, reqRemote, 300, call
+		}),
+		sc(1, 101, "connect", func(e *event.Event) { e.Proto, e.Local, e.Remote = "TCP", "10.62.3.2:50000", "10.66.0.2:80" }),
+		sc(2, 101, "recvfrom", func(e *event.Event) {
+			e.Proto, e.Local, e.Remote, e.Bytes = "TCP", "10.62.3.2:50000", "10.66.0.2:80", 512
+		}),
+		sc(3, 100, "openat", func(e *event.Event) { e.Path = "/home/app/p.sh"; e.Ret = 20 }),
+		sc(4, 100, "write", func(e *event.Event) { e.Path = "/home/app/p.sh"; e.Bytes = 512 }),
+		sc(5, 100, "chmod", func(e *event.Event) { e.Path = "/home/app/p.sh" }),
+		sc(6, 100, "clone", func(e *event.Event) { e.Ret = 200 }),
+		sc(7, 200, "execve", func(e *event.Event) { e.Path = "/home/app/p.sh"; e.Argv = []string{"/home/app/p.sh"} }),
+		sc(8, 100, "writev", func(e *event.Event) {
+			e.Proto, e.Local, e.Remote, e.Bytes = "TCP", reqLocal, reqRemote, 100
+		}),
+	}
+}
+
+func TestApplyInvocationChain(t *testing.T) {
+	b := Builder{Class: DefaultClassifier()}
+	h := hdr(chunk.KindStrace, "s1", 0)
+	st := NewState(h)
+	evs := downloadAndExec("call-1", 10)
+	graphs, err := b.Apply(st, event.Batch{Version: event.SchemaVersion, Chunk: h, Events: evs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inv *Graph
+	for i := range graphs {
+		if graphs[i].Window == WindowInvocation {
+			inv = &graphs[i]
+		}
+	}
+	if inv == nil {
+		t.Fatalf("no invocation graph among %d graphs", len(graphs))
+	}
+	if err := inv.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if inv.CallID != "call-1" {
+		t.Errorf("call id %q", inv.CallID)
+	}
+	has := func(src, kind, dst string) bool {
+		for _, e := range inv.Edges {
+			if strings.Contains(inv.Nodes[e.Src].Label, src) && string(e.Kind) == kind && strings.Contains(inv.Nodes[e.Dst].Label, dst) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, want := range [][3]string{
+		{"pid 100", "connect", "10.66.0.2:80"},
+		{"10.66.0.2:80", "recv", "pid 100"},
+		{"pid 100", "write", "$FUNC/p.sh"},
+		{"pid 100", "chmod", "$FUNC/p.sh"},
+		{"pid 100", "fork", "pid 200"},
+		{"$FUNC/p.sh", "execve", "/home/app/p.sh"},
+		{"10.62.3.1:*", "recv", "pid 100"},
+	} {
+		if !has(want[0], want[1], want[2]) {
+			t.Errorf("missing edge %s -%s-> %s", want[0], want[1], want[2])
+		}
+	}
+	for _, n := range inv.Nodes {
+		if n.Addr == "10.66.0.2:80" && n.Class != ClassExternal {
+			t.Errorf("attacker endpoint class %s, want external", n.Class)
+		}
+	}
+	if len(st.Calls) != 0 {
+		t.Errorf("%d invocations still open after the response", len(st.Calls))
+	}
+	if len(inv.Chunks) != 1 || inv.Chunks[0].Stream != "s1" {
+		t.Errorf("chunks %+v", inv.Chunks)
+	}
+}
+
+func TestApplySpansChunksAndBackground(t *testing.T) {
+	b := Builder{Class: DefaultClassifier()}
+	evs := downloadAndExec("call-2", 0)
+	h0 := hdr(chunk.KindStrace, "s1", 0)
+	st := NewState(h0)
+	// The first chunk ends before the response: nothing is finished yet.
+	g, err := b.Apply(st, event.Batch{Version: event.SchemaVersion, Chunk: h0, Events: evs[:6]})
+	if err != nil || len(g) != 0 {
+		t.Fatalf("first chunk: %d graphs, err %v", len(g), err)
+	}
+	// The queue redelivers chunk 0: ignored.
+	if g, _ := b.Apply(st, event.Batch{Version: event.SchemaVersion, Chunk: h0, Events: evs[:6]}); len(g) != 0 || st.Duplicates != 1 {
+		t.Fatalf("redelivery: %d graphs, %d duplicates", len(g), st.Duplicates)
+	}
+	// Chunk 1 is lost; chunk 2 carries the rest and a background action of
+	// the payload after the response.
+	h2 := hdr(chunk.KindStrace, "s1", 2)
+	rest := append(evs[6:], event.Event{Kind: event.KindSyscall, Time: at(500), PID: 200, Syscall: "connect",
+		Proto: "TCP", Local: "10.62.3.2:50002", Remote: "10.66.0.2:4444"})
+	g, err = b.Apply(st, event.Batch{Version: event.SchemaVersion, Chunk: h2, Events: rest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g) != 2 {
+		t.Fatalf("got %d graphs, want invocation and background", len(g))
+	}
+	inv, bg := g[0], g[1]
+	if inv.Window != WindowInvocation || bg.Window != WindowBackground {
+		t.Fatalf("windows %s, %s", inv.Window, bg.Window)
+	}
+	if len(inv.Gaps) != 1 || inv.Gaps[0].From != 1 || inv.Gaps[0].To != 1 {
+		t.Errorf("gaps %+v, want chunk 1 missing", inv.Gaps)
+	}
+	if len(inv.Chunks) != 2 {
+		t.Errorf("invocation built from %d chunks, want 2", len(inv.Chunks))
+	}
+	found := false
+	for _, n := range bg.Nodes {
+		if n.Addr == "10.66.0.2:4444" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("background graph lacks the payload's connection: %+v", bg.Nodes)
+	}
+	// The late chunk 1 fills the gap and is applied, once.
+	h1 := hdr(chunk.KindStrace, "s1", 1)
+	b.Apply(st, event.Batch{Version: event.SchemaVersion, Chunk: h1})
+	b.Apply(st, event.Batch{Version: event.SchemaVersion, Chunk: h1})
+	if st.Duplicates != 2 || len(st.Streams["s1"].Gaps) != 0 {
+		t.Errorf("late chunk: duplicates %d gaps %+v", st.Duplicates, st.Streams["s1"].Gaps)
+	}
+}
+
+func TestApplyRejects(t *testing.T) {
+	b := Builder{Class: DefaultClassifier()}
+	h := hdr(chunk.KindStrace, "s1", 0)
+	st := NewState(h)
+	if _, err := b.Apply(st, event.Batch{Version: 99, Chunk: h}); err == nil {
+		t.Error("wrong version accepted")
+	}
+	other := h
+	other.Container = "c2"
+	if _, err := b.Apply(st, event.Batch{Version: event.SchemaVersion, Chunk: other}); err == nil {
+		t.Error("batch of another container accepted")
+	}
+}
+
+func TestClassifier(t *testing.T) {
+	c := DefaultClassifier()
+	for _, tc := range []struct {
+		in    string
+		class PathClass
+		label string
+	}{
+		{"/home/app/index.js", ClassFuncDir, "$FUNC/index.js"},
+		{"/tmp/faasmon-stack/run/hello-3f2a/handler.js", ClassFuncDir, "$FUNC/handler.js"},
+		{"/tmp/p.sh", ClassTmp, "/tmp/p.sh"},
+		{"/proc/1234/status", ClassProc, "/proc/N/status"},
+		{"/var/openfaas/secrets/db-password", ClassSecrets, "/var/openfaas/secrets/db-password"},
+		{"/usr/lib/x86_64-linux-gnu/libc.so.6", ClassSysLib, "/usr/lib/x86_64-linux-gnu/libc.so.6"},
+		{"/usr/bin/curl", ClassSysBin, "/usr/bin/curl"},
+		{"/etc/hosts (deleted)", ClassEtc, "/etc/hosts"},
+		{"node_modules/x.js", ClassFuncDir, "$FUNC/node_modules/x.js"},
+	} {
+		class, label := c.File(tc.in)
+		if class != tc.class || label != tc.label {
+			t.Errorf("File(%q) = %s %q, want %s %q", tc.in, class, label, tc.class, tc.label)
+		}
+	}
+	for _, tc := range []struct {
+		in    string
+		class PathClass
+		label string
+	}{
+		{"10.62.1.1:8080", ClassInternal, "10.62.1.1:8080"},
+		{"10.62.1.1:45123", ClassInternal, "10.62.1.1:*"},
+		{"10.66.0.2:4444", ClassExternal, "10.66.0.2:4444"},
+		{"127.0.0.1:53", ClassLoopback, "127.0.0.1:53"},
+		{"[::1]:80", ClassLoopback, "[::1]:80"},
+		{"garbage", ClassOther, "garbage"},
+	} {
+		class, label := c.Addr(tc.in)
+		if class != tc.class || label != tc.label {
+			t.Errorf("Addr(%q) = %s %q, want %s %q", tc.in, class, label, tc.class, tc.label)
+		}
+	}
+}
+
+func TestFileStoreSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	b := Builder{Class: DefaultClassifier()}
+	evs := downloadAndExec("call-3", 0)
+	h0 := hdr(chunk.KindStrace, "s1", 0)
+	apply := func(h chunk.Header, evs []event.Event) (out []Graph) {
+		err := FileStore{Dir: dir}.Update(StateKey(h), func(st *State) (*State, error) {
+			if st == nil {
+				st = NewState(h)
+			}
+			g, err := b.Apply(st, event.Batch{Version: event.SchemaVersion, Chunk: h, Events: evs})
+			out = g
+			return st, err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if g := apply(h0, evs[:5]); len(g) != 0 {
+		t.Fatalf("%d graphs from half an invocation", len(g))
+	}
+	// A new FileStore value stands for a restarted function process.
+	g := apply(hdr(chunk.KindStrace, "s1", 1), evs[5:])
+	if len(g) != 1 || g[0].CallID != "call-3" || len(g[0].Chunks) != 2 {
+		t.Fatalf("after restart: %+v", g)
+	}
+	if len(g[0].Gaps) != 0 {
+		t.Errorf("gaps %+v", g[0].Gaps)
+	}
+}
+
+func TestDOTQuotesHostileLabels(t *testing.T) {
+	g := &Graph{Version: SchemaVersion, Nodes: []Node{{ID: 0, Kind: NodeFile, Label: "/tmp/\"];evil\n\\x"}}}
+	var sb strings.Builder
+	if err := DOT(&sb, g, nil); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(sb.String(), `"];evil`) && !strings.Contains(sb.String(), `\"];evil`) {
+		t.Errorf("label not escaped: %s", sb.String())
+	}
+}
