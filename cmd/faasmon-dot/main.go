@@ -1,0 +1,63 @@
+// Command faasmon-dot renders a provenance graph (the JSON contract) as
+// Graphviz DOT, or as SVG when -svg names an output file and Graphviz's dot
+// is installed.
+//
+//	go run ./cmd/faasmon-dot -in graph.json -svg graph.svg
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+
+	"github.com/faasmon/faasmon/pkg/provenance"
+)
+
+func main() {
+	in := flag.String("in", "-", "graph JSON file, - for stdin")
+	svg := flag.String("svg", "", "write SVG here (needs Graphviz dot) instead of DOT on stdout")
+	flag.Parse()
+	if err := run(*in, *svg); err != nil {
+		fmt.Fprintln(os.Stderr, "faasmon-dot:", err)
+		os.Exit(1)
+	}
+}
+
+func run(in, svg string) error {
+	var r io.Reader = os.Stdin
+	if in != "-" {
+		f, err := os.Open(in)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r = f
+	}
+	var g provenance.Graph
+	dec := json.NewDecoder(io.LimitReader(r, 64<<20))
+	if err := dec.Decode(&g); err != nil {
+		return fmt.Errorf("decode graph %s: %w", in, err)
+	}
+	if err := g.Validate(); err != nil {
+		return fmt.Errorf("graph %s: %w", in, err)
+	}
+	var dot bytes.Buffer
+	if err := provenance.DOT(&dot, &g, nil); err != nil {
+		return err
+	}
+	if svg == "" {
+		_, err := os.Stdout.Write(dot.Bytes())
+		return err
+	}
+	cmd := exec.Command("dot", "-Tsvg", "-o", svg)
+	cmd.Stdin = &dot
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("graphviz dot: %w", err)
+	}
+	return nil
+}
