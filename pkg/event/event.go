@@ -59,6 +59,8 @@ type Event struct {
 	Path2 string `json:"path2,omitempty"`
 	// Argv holds execve's arguments (truncated as strace printed them).
 	Argv []string `json:"argv,omitempty"`
+	// Flags are open's flags as strace prints them ("O_WRONLY|O_CREAT").
+	Flags string `json:"flags,omitempty"`
 	// Mode is the chmod/open mode, when given.
 	Mode uint32 `json:"mode,omitempty"`
 	// Socket endpoints from -yy ("TCP:[10.62.1.2:8080->10.62.1.1:51234]")

@@ -1,0 +1,646 @@
+package strace
+
+import (
+	"bytes"
+	"time"
+
+	"github.com/faasmon/faasmon/pkg/event"
+)
+
+// Socket protocols as the event contract names them.
+const (
+	ProtoTCP     = "TCP"
+	ProtoUDP     = "UDP"
+	ProtoUNIX    = "UNIX"
+	ProtoNETLINK = "NETLINK"
+)
+
+// atFDCWD is AT_FDCWD's value, used as FD when a *at call names it.
+const atFDCWD = -100
+
+// syscallName returns b as a string; the names of the traced set come from
+// constants (a switch compiles to a search without allocating), others are
+// interned.
+func (p *Parser) syscallName(b []byte) string {
+	switch string(b) {
+	case "execve":
+		return "execve"
+	case "execveat":
+		return "execveat"
+	case "clone":
+		return "clone"
+	case "clone3":
+		return "clone3"
+	case "fork":
+		return "fork"
+	case "vfork":
+		return "vfork"
+	case "open":
+		return "open"
+	case "openat":
+		return "openat"
+	case "openat2":
+		return "openat2"
+	case "creat":
+		return "creat"
+	case "read":
+		return "read"
+	case "write":
+		return "write"
+	case "readv":
+		return "readv"
+	case "writev":
+		return "writev"
+	case "pread64":
+		return "pread64"
+	case "pwrite64":
+		return "pwrite64"
+	case "preadv":
+		return "preadv"
+	case "pwritev":
+		return "pwritev"
+	case "preadv2":
+		return "preadv2"
+	case "pwritev2":
+		return "pwritev2"
+	case "unlink":
+		return "unlink"
+	case "unlinkat":
+		return "unlinkat"
+	case "rename":
+		return "rename"
+	case "renameat":
+		return "renameat"
+	case "renameat2":
+		return "renameat2"
+	case "chmod":
+		return "chmod"
+	case "fchmod":
+		return "fchmod"
+	case "fchmodat":
+		return "fchmodat"
+	case "fchmodat2":
+		return "fchmodat2"
+	case "connect":
+		return "connect"
+	case "accept":
+		return "accept"
+	case "accept4":
+		return "accept4"
+	case "recvfrom":
+		return "recvfrom"
+	case "sendto":
+		return "sendto"
+	case "recvmsg":
+		return "recvmsg"
+	case "sendmsg":
+		return "sendmsg"
+	case "recvmmsg":
+		return "recvmmsg"
+	case "sendmmsg":
+		return "sendmmsg"
+	case "socket":
+		return "socket"
+	case "dup":
+		return "dup"
+	case "dup2":
+		return "dup2"
+	case "dup3":
+		return "dup3"
+	case "exit_group":
+		return "exit_group"
+	case "exit":
+		return "exit"
+	case "kill":
+		return "kill"
+	case "tkill":
+		return "tkill"
+	case "tgkill":
+		return "tgkill"
+	case "close":
+		return "close"
+	case "bind":
+		return "bind"
+	case "listen":
+		return "listen"
+	case "getdents64":
+		return "getdents64"
+	}
+	return p.str(b)
+}
+
+// ret is a parsed "= ..." result.
+type ret struct {
+	val     int64
+	known   bool // false for "?" or a missing result
+	errno   []byte
+	ann     []byte // -yy annotation of a returned fd ("</path>" content)
+	deleted bool
+}
+
+// parseRet parses the text after a call's closing ')': " = 3</x>",
+// " = -1 ENOENT (...)", " = ?", " = 0x7f...", " = ? ERESTARTSYS (...)".
+func parseRet(b []byte) (r ret, err error) {
+	b = bytes.TrimLeft(b, " ")
+	if len(b) < 2 || b[0] != '=' || b[1] != ' ' {
+		return r, syntaxErr("expected ' = ' after ')'")
+	}
+	b = b[2:]
+	if len(b) > 0 && b[0] == '?' {
+		b = b[1:]
+	} else {
+		v, n := parseNumber(b)
+		if n == 0 {
+			return r, syntaxErr("bad return value")
+		}
+		r.val, r.known = v, true
+		b = b[n:]
+		if len(b) > 0 && b[0] == '<' {
+			j := skipAnnotation(b, 0)
+			if j < 0 {
+				return r, syntaxErr("unterminated fd annotation in result")
+			}
+			r.ann = b[1 : j-1]
+			b = b[j:]
+			if rr, ok := bytes.CutPrefix(b, []byte("(deleted)")); ok {
+				r.deleted, b = true, rr
+			}
+		}
+	}
+	b = bytes.TrimLeft(b, " ")
+	if len(b) > 0 && b[0] >= 'A' && b[0] <= 'Z' {
+		i := 0
+		for i < len(b) && isAlnum(b[i]) {
+			i++
+		}
+		r.errno = b[:i]
+	}
+	return r, nil
+}
+
+// fdArg parses an fd argument "3</tmp/x>", "AT_FDCWD</d>", "5", "-1".
+func fdArg(b []byte) (fd int, ann []byte, ok bool) {
+	var rest []byte
+	switch {
+	case bytes.HasPrefix(b, []byte("AT_FDCWD")):
+		fd, rest = atFDCWD, b[len("AT_FDCWD"):]
+	default:
+		v, n := parseInt(b)
+		if n == 0 {
+			return -1, nil, false
+		}
+		fd, rest = int(v), b[n:]
+	}
+	if len(rest) > 0 && rest[0] == '<' {
+		if j := skipAnnotation(rest, 0); j > 0 {
+			ann = rest[1 : j-1]
+		}
+	}
+	return fd, ann, true
+}
+
+// endpoint is what an fd annotation says about the file or socket.
+type endpoint struct {
+	path, proto, local, remote []byte
+	pathEsc                    bool // path needs unescaping
+}
+
+// classify reads a -yy annotation's content: a path ("/tmp/x",
+// "/dev/null<char 1:3>"), a socket ("TCP:[a:1->b:2]", "UNIX-STREAM:[1->2,
+// \"/s\"]", "TCPv6:[[::1]:80]", "UDP:[13635]") or a pseudo file
+// ("pipe:[1234]", "socket:[1]", "anon_inode:[eventfd]", kept as a path).
+func classify(a []byte) (e endpoint) {
+	if len(a) == 0 {
+		return e
+	}
+	if a[0] >= 'A' && a[0] <= 'Z' {
+		i := 0
+		for i < len(a) && (isAlnum(a[i]) || a[i] == '-') {
+			i++
+		}
+		if i+1 < len(a) && a[i] == ':' && a[i+1] == '[' && a[len(a)-1] == ']' {
+			proto, inner := a[:i], a[i+2:len(a)-1]
+			switch {
+			case bytes.HasPrefix(proto, []byte("TCP")):
+				e.proto = []byte(ProtoTCP)
+			case bytes.HasPrefix(proto, []byte("UDP")):
+				e.proto = []byte(ProtoUDP)
+			case bytes.HasPrefix(proto, []byte("UNIX")):
+				e.proto = []byte(ProtoUNIX)
+				// "13638->13637,\"/path\"": the bound path, if any.
+				if k := bytes.Index(inner, []byte(",\"")); k >= 0 {
+					e.path, e.pathEsc = inner[k+2:], true
+					e.path, _ = bytes.CutSuffix(e.path, []byte(`"`))
+					inner = inner[:k]
+				}
+			default:
+				e.proto = proto
+			}
+			if isAllDigits(inner) && e.proto[0] != 'N' {
+				return e // an inode only: not bound or connected yet
+			}
+			if k := bytes.Index(inner, []byte("->")); k >= 0 {
+				e.local, e.remote = inner[:k], inner[k+2:]
+			} else {
+				e.local = inner
+			}
+			return e
+		}
+	}
+	// A path; drop a nested device annotation "<char 1:3>".
+	if a[len(a)-1] == '>' {
+		if k := bytes.LastIndexByte(a, '<'); k > 0 {
+			a = a[:k]
+		}
+	}
+	e.path, e.pathEsc = a, true
+	return e
+}
+
+func isAllDigits(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if !isDigit(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// applyEndpoint fills the event's Path or socket fields from an annotation.
+func (p *Parser) applyEndpoint(ev *event.Event, ann []byte) {
+	e := classify(ann)
+	if e.path != nil {
+		ev.Path = p.strEsc(e.path)
+	}
+	if e.proto != nil {
+		ev.Proto = p.str(e.proto)
+	}
+	if e.local != nil {
+		ev.Local = p.str(e.local)
+	}
+	if e.remote != nil {
+		ev.Remote = p.str(e.remote)
+	}
+}
+
+// strEsc decodes strace's escapes in a path and interns it.
+func (p *Parser) strEsc(b []byte) string {
+	if bytes.IndexByte(b, '\\') < 0 {
+		return p.str(b)
+	}
+	p.scratch = unescapeAnn(p.scratch[:0], b)
+	return p.str(p.scratch)
+}
+
+// strArg decodes a quoted string argument and interns it; "" for NULL or a
+// pointer.
+func (p *Parser) strArg(b []byte) string {
+	if len(b) == 0 || b[0] != '"' {
+		return ""
+	}
+	if bytes.IndexByte(b, '\\') < 0 {
+		if j := bytes.IndexByte(b[1:], '"'); j >= 0 {
+			return p.str(b[1 : 1+j])
+		}
+	}
+	p.scratch, _ = unquote(p.scratch[:0], b)
+	return p.str(p.scratch)
+}
+
+// sockaddr formats a struct sockaddr argument as "ip:port", "[ip6]:port" or
+// a UNIX path ("@name" for the abstract namespace), with its protocol
+// family's contract proto when it implies one (UNIX, NETLINK).
+func (p *Parser) sockaddr(b []byte) (addr, proto string) {
+	if len(b) == 0 || b[0] != '{' {
+		return "", ""
+	}
+	switch {
+	case bytes.Contains(b, []byte("sa_family=AF_INET6")):
+		port := between(b, "sin6_port=htons(", ")")
+		ip := between(b, "inet_pton(AF_INET6, \"", "\"")
+		if ip == nil || port == nil {
+			return "", ""
+		}
+		p.scratch = append(append(append(append(p.scratch[:0], '['), ip...), "]:"...), port...)
+		return p.str(p.scratch), ""
+	case bytes.Contains(b, []byte("sa_family=AF_INET")):
+		port := between(b, "sin_port=htons(", ")")
+		ip := between(b, "inet_addr(\"", "\"")
+		if ip == nil || port == nil {
+			return "", ""
+		}
+		p.scratch = append(append(append(p.scratch[:0], ip...), ':'), port...)
+		return p.str(p.scratch), ""
+	case bytes.Contains(b, []byte("sa_family=AF_UNIX")):
+		i := bytes.Index(b, []byte("sun_path="))
+		if i < 0 {
+			return "", ProtoUNIX
+		}
+		s := b[i+len("sun_path="):]
+		abstract := len(s) > 0 && s[0] == '@'
+		if abstract {
+			s = s[1:]
+		}
+		p.scratch = p.scratch[:0]
+		if abstract {
+			p.scratch = append(p.scratch, '@')
+		}
+		p.scratch, _ = unquote(p.scratch, s)
+		return p.str(p.scratch), ProtoUNIX
+	case bytes.Contains(b, []byte("sa_family=AF_NETLINK")):
+		return "", ProtoNETLINK
+	}
+	return "", ""
+}
+
+func between(b []byte, open, close string) []byte {
+	i := bytes.Index(b, []byte(open))
+	if i < 0 {
+		return nil
+	}
+	b = b[i+len(open):]
+	j := bytes.Index(b, []byte(close))
+	if j < 0 {
+		return nil
+	}
+	return b[:j]
+}
+
+// call builds the Event of one complete (or, with no ')', partial) call
+// from the text after "name(". orphan means the text is only the resumed
+// half: argument positions are unknown, so only the result, the returned
+// fd's annotation and data are used.
+func (p *Parser) call(pid int, t time.Time, name string, body []byte, orphan bool) (event.Event, bool, error) {
+	ev := event.Event{Kind: event.KindSyscall, Time: t, PID: pid, Syscall: name, FD: -1}
+	args := splitArgs(body)
+	var r ret
+	if args.end >= 0 {
+		var err error
+		if r, err = parseRet(body[args.end:]); err != nil {
+			return event.Event{}, false, err
+		}
+	}
+	if r.known {
+		ev.Ret = r.val
+	} else if name != "exit_group" && name != "exit" {
+		ev.Errno = ErrnoUnknown
+	}
+	if r.errno != nil {
+		ev.Errno = p.str(r.errno)
+	}
+	failed := r.known && r.val < 0 || r.errno != nil
+	arg := func(i int) []byte {
+		if orphan {
+			return nil
+		}
+		return args.get(body, i)
+	}
+	fd := func(i int) []byte {
+		f, ann, ok := fdArg(arg(i))
+		if ok {
+			ev.FD = f
+		}
+		return ann
+	}
+
+	switch name {
+	case "execve":
+		ev.Path = p.strArg(arg(0))
+		ev.Argv = p.argv(arg(1))
+	case "execveat":
+		ev.Path = p.strArg(arg(1))
+		ev.Argv = p.argv(arg(2))
+		if d := fd(0); d != nil && len(ev.Path) > 0 && ev.Path[0] != '/' {
+			ev.Path = p.joinPath(d, ev.Path)
+		}
+	case "clone", "clone3", "fork", "vfork":
+		// Ret is the child's pid; a thread is folded into its process by
+		// the graph, so say which it is.
+		ev.Thread = bytes.Contains(arg(0), []byte("CLONE_THREAD")) || bytes.Contains(arg(1), []byte("CLONE_THREAD"))
+	case "open", "creat", "openat", "openat2":
+		var pathArg, modeArg []byte
+		var dir []byte
+		switch name {
+		case "open":
+			pathArg, modeArg = arg(0), arg(2)
+			ev.Flags = p.str(arg(1))
+		case "creat":
+			pathArg, modeArg = arg(0), arg(1)
+		case "openat":
+			_, dir, _ = fdArg(arg(0))
+			pathArg, modeArg = arg(1), arg(3)
+			ev.Flags = p.str(arg(2))
+		case "openat2":
+			_, dir, _ = fdArg(arg(0))
+			pathArg = arg(1)
+		}
+		if m, ok := parseOctal(modeArg); ok {
+			ev.Mode = m
+		}
+		if !failed && r.known {
+			ev.FD = int(r.val)
+		}
+		switch {
+		case r.ann != nil:
+			p.applyEndpoint(&ev, r.ann) // the kernel's absolute path: preferred
+		default:
+			ev.Path = p.strArg(pathArg)
+			if len(ev.Path) > 0 && ev.Path[0] != '/' && dir != nil {
+				ev.Path = p.joinPath(dir, ev.Path)
+			}
+		}
+	case "read", "write", "readv", "writev", "pread64", "pwrite64",
+		"preadv", "pwritev", "preadv2", "pwritev2",
+		"recvfrom", "sendto", "recvmsg", "sendmsg", "recvmmsg", "sendmmsg":
+		if ann := fd(0); ann != nil {
+			p.applyEndpoint(&ev, ann)
+		}
+		if r.known && r.val > 0 {
+			ev.Bytes = r.val
+			data := arg(1)
+			if orphan {
+				data = body[:max(args.end, 0)]
+			}
+			if id := findCallID(data); id != nil {
+				ev.CallID = p.str(id)
+			}
+		}
+		if ev.Remote == "" {
+			// sendto's destination or recvfrom's source address.
+			var sa []byte
+			switch name {
+			case "sendto", "recvfrom":
+				sa = arg(4)
+			case "sendmsg", "recvmsg":
+				sa = between(arg(1), "msg_name=", ", msg_namelen")
+			}
+			if a, proto := p.sockaddr(sa); a != "" {
+				ev.Remote = a
+				if ev.Proto == "" {
+					ev.Proto = proto
+				}
+			}
+		}
+	case "connect", "bind":
+		if ann := fd(0); ann != nil {
+			p.applyEndpoint(&ev, ann)
+		}
+		if a, proto := p.sockaddr(arg(1)); a != "" || proto != "" {
+			if name == "bind" {
+				ev.Local = a
+			} else {
+				ev.Remote = a
+			}
+			if ev.Proto == "" {
+				ev.Proto = proto
+			}
+		}
+	case "accept", "accept4":
+		lis := fd(0)
+		switch {
+		case r.ann != nil:
+			p.applyEndpoint(&ev, r.ann)
+		case lis != nil:
+			p.applyEndpoint(&ev, lis)
+		}
+		if ev.Remote == "" {
+			if a, _ := p.sockaddr(arg(1)); a != "" {
+				ev.Remote = a
+			}
+		}
+	case "socket":
+		if r.ann != nil {
+			p.applyEndpoint(&ev, r.ann)
+		}
+		if ev.Proto == "" {
+			a0, a1 := arg(0), arg(1)
+			switch {
+			case bytes.HasPrefix(a0, []byte("AF_UNIX")) || bytes.HasPrefix(a0, []byte("AF_LOCAL")):
+				ev.Proto = ProtoUNIX
+			case bytes.HasPrefix(a0, []byte("AF_NETLINK")):
+				ev.Proto = ProtoNETLINK
+			case bytes.HasPrefix(a0, []byte("AF_INET")) && bytes.HasPrefix(a1, []byte("SOCK_STREAM")):
+				ev.Proto = ProtoTCP
+			case bytes.HasPrefix(a0, []byte("AF_INET")) && bytes.HasPrefix(a1, []byte("SOCK_DGRAM")):
+				ev.Proto = ProtoUDP
+			}
+		}
+		if !failed && r.known {
+			ev.FD = int(r.val)
+		}
+	case "unlink", "chmod", "rename":
+		ev.Path = p.strArg(arg(0))
+		switch name {
+		case "chmod":
+			ev.Mode, _ = parseOctal(arg(1))
+		case "rename":
+			ev.Path2 = p.strArg(arg(1))
+		}
+	case "unlinkat", "fchmodat", "fchmodat2":
+		_, dir, _ := fdArg(arg(0))
+		ev.Path = p.strArg(arg(1))
+		if len(ev.Path) > 0 && ev.Path[0] != '/' && dir != nil {
+			ev.Path = p.joinPath(dir, ev.Path)
+		}
+		if name != "unlinkat" {
+			ev.Mode, _ = parseOctal(arg(2))
+		}
+	case "renameat", "renameat2":
+		_, d1, _ := fdArg(arg(0))
+		_, d2, _ := fdArg(arg(2))
+		ev.Path = p.strArg(arg(1))
+		ev.Path2 = p.strArg(arg(3))
+		if len(ev.Path) > 0 && ev.Path[0] != '/' && d1 != nil {
+			ev.Path = p.joinPath(d1, ev.Path)
+		}
+		if len(ev.Path2) > 0 && ev.Path2[0] != '/' && d2 != nil {
+			ev.Path2 = p.joinPath(d2, ev.Path2)
+		}
+	case "fchmod":
+		if ann := fd(0); ann != nil {
+			p.applyEndpoint(&ev, ann)
+		}
+		ev.Mode, _ = parseOctal(arg(1))
+	case "dup", "dup2", "dup3":
+		if ann := fd(0); ann != nil {
+			p.applyEndpoint(&ev, ann)
+		} else if r.ann != nil {
+			p.applyEndpoint(&ev, r.ann)
+		}
+	case "kill", "tkill", "tgkill":
+		if v, n := parseInt(arg(0)); n > 0 {
+			ev.Target = int(v)
+		}
+		sig := arg(1)
+		if name == "tgkill" {
+			sig = arg(2)
+		}
+		if bytes.HasPrefix(sig, []byte("SIG")) {
+			ev.Signal = p.str(sig)
+		}
+	case "exit_group", "exit":
+		if v, n := parseInt(arg(0)); n > 0 {
+			ev.ExitCode = int(v)
+		}
+	case "close":
+		if ann := fd(0); ann != nil {
+			p.applyEndpoint(&ev, ann)
+		}
+	}
+	return ev, true, nil
+}
+
+// argv decodes a string array ["a", "b"...]; nil if it is not one.
+func (p *Parser) argv(b []byte) []string {
+	if len(b) < 2 || b[0] != '[' {
+		return nil
+	}
+	in := b[1:]
+	if k := bytes.LastIndexByte(in, ']'); k >= 0 {
+		in = in[:k]
+	}
+	n := bytes.Count(in, []byte(`", "`)) + 1
+	out := make([]string, 0, n)
+	for i := 0; i < len(in); {
+		c := in[i]
+		if c != '"' {
+			i++
+			continue
+		}
+		j := skipString(in, i)
+		out = append(out, p.strArg(in[i:j]))
+		i = j
+	}
+	return out
+}
+
+// joinPath joins a -yy directory annotation and a relative path.
+func (p *Parser) joinPath(dirAnn []byte, rel string) string {
+	e := classify(dirAnn)
+	if e.path == nil || len(e.path) == 0 || e.path[0] != '/' {
+		return rel
+	}
+	d := e.path
+	p.scratch = unescapeAnn(p.scratch[:0], d)
+	if rel == "." {
+		return p.str(p.scratch)
+	}
+	if r, ok := cutDot(rel); ok {
+		rel = r
+	}
+	if p.scratch[len(p.scratch)-1] != '/' {
+		p.scratch = append(p.scratch, '/')
+	}
+	p.scratch = append(p.scratch, rel...)
+	return p.str(p.scratch)
+}
+
+func cutDot(s string) (string, bool) {
+	if len(s) > 2 && s[0] == '.' && s[1] == '/' {
+		return s[2:], true
+	}
+	return s, false
+}
