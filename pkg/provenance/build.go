@@ -28,6 +28,10 @@ const (
 	flowKeep = time.Minute
 )
 
+// errnoUnknown is the parser's mark for a call whose result was cut off at
+// the chunk's end: it did run, so it counts.
+const errnoUnknown = "?"
+
 // Proc is what the builder remembers of a process between chunks.
 type Proc struct {
 	PPID  int    `json:"ppid,omitempty"`
@@ -281,7 +285,7 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 	default:
 		return nil
 	}
-	if e.Errno != "" {
+	if e.Errno != "" && e.Errno != errnoUnknown {
 		// Failed calls are mostly library and module lookups; a failed
 		// call changed nothing, so it is not provenance.
 		return nil
