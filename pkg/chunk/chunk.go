@@ -151,3 +151,12 @@ func Parse(hdr http.Header) (Header, error) {
 	}
 	return h, nil
 }
+
+// Validate checks a Header that arrived inside a JSON document by the same
+// rules Parse applies to HTTP headers.
+func (h Header) Validate() error {
+	hdr := http.Header{}
+	h.Set(hdr)
+	_, err := Parse(hdr)
+	return err
+}

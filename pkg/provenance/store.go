@@ -105,3 +105,35 @@ func (s FileStore) load(p string) (*State, error) {
 	}
 	return &st, nil
 }
+
+// Archive writes g as <dir>/<sanitised id>.json (atomically), for datasets
+// and for people who want to look at every graph.
+func Archive(dir string, g *Graph) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("archive dir: %w", err)
+	}
+	data, err := json.Marshal(g)
+	if err != nil {
+		return "", fmt.Errorf("encode graph %s: %w", g.ID, err)
+	}
+	p := filepath.Join(dir, FileName(g.ID))
+	if err := os.WriteFile(p+".tmp", data, 0o644); err != nil {
+		return "", fmt.Errorf("archive graph %s: %w", g.ID, err)
+	}
+	return p, os.Rename(p+".tmp", p)
+}
+
+// FileName maps a graph id to a safe file name.
+func FileName(id string) string {
+	b := []byte(id)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	if len(b) > 200 {
+		sum := sha256.Sum256([]byte(id))
+		b = append(b[:180], hex.EncodeToString(sum[:8])...)
+	}
+	return string(b) + ".json"
+}

@@ -1,0 +1,133 @@
+// Package function is faasmon-graph: it folds event batches into
+// provenance graphs, one per invocation and one per background window, and
+// queues each finished graph for faasmon-classify, whose answer the queue
+// posts on to faasmon-alert.
+package function
+
+import (
+	"encoding/json"
+	"fmt"
+	"log"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/faasmon/faasmon/pkg/event"
+	"github.com/faasmon/faasmon/pkg/fnhttp"
+	"github.com/faasmon/faasmon/pkg/invoke"
+	"github.com/faasmon/faasmon/pkg/provenance"
+)
+
+const name = "faasmon-graph"
+
+// maxBatchBytes bounds one batch: a 256 KB chunk gives at most a few MB of
+// events as JSON.
+const maxBatchBytes = 16 << 20
+
+var (
+	store      = provenance.FileStore{Dir: envOr("state_dir", "/tmp/faasmon-graph-state")}
+	archiveDir = os.Getenv("archive_dir")
+	next       = envOr("faasmon_next", "faasmon-classify")
+	// callback is where the queue posts faasmon-classify's answer.
+	callback   = os.Getenv("faasmon_callback")
+	builder    = provenance.Builder{Class: classifier()}
+	clientOnce sync.Once
+	client     *invoke.Client
+	clientErr  error
+)
+
+// Handle serves the function.
+func Handle(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet {
+		fnhttp.Health(w, name, map[string]any{"next": next, "archive": archiveDir != ""})
+		return
+	}
+	body, err := fnhttp.ReadBody(w, r, maxBatchBytes)
+	if err != nil {
+		fnhttp.Fail(w, name, err)
+		return
+	}
+	var batch event.Batch
+	if err := json.Unmarshal(body, &batch); err != nil {
+		fnhttp.Fail(w, name, fnhttp.BadRequest(fmt.Errorf("decode event batch: %w", err)))
+		return
+	}
+	if batch.Version != event.SchemaVersion {
+		fnhttp.Fail(w, name, fnhttp.BadRequest(fmt.Errorf("event batch version %d, want %d", batch.Version, event.SchemaVersion)))
+		return
+	}
+	if err := batch.Chunk.Validate(); err != nil {
+		fnhttp.Fail(w, name, fnhttp.BadRequest(err))
+		return
+	}
+	var graphs []provenance.Graph
+	var dups int
+	err = store.Update(provenance.StateKey(batch.Chunk), func(st *provenance.State) (*provenance.State, error) {
+		if st == nil {
+			st = provenance.NewState(batch.Chunk)
+		}
+		before := st.Duplicates
+		g, err := builder.Apply(st, batch)
+		graphs, dups = g, st.Duplicates-before
+		return st, err
+	})
+	if err != nil {
+		fnhttp.Fail(w, name, err)
+		return
+	}
+	ids := make([]string, 0, len(graphs))
+	for i := range graphs {
+		g := &graphs[i]
+		ids = append(ids, g.ID)
+		if archiveDir != "" {
+			if _, err := provenance.Archive(archiveDir, g); err != nil {
+				log.Printf("%s: %v", name, err)
+			}
+		}
+		if err := forward(r, g); err != nil {
+			fnhttp.Fail(w, name, &fnhttp.Error{Status: http.StatusBadGateway, Err: err})
+			return
+		}
+	}
+	fnhttp.JSON(w, http.StatusAccepted, map[string]any{"graphs": ids, "duplicate": dups > 0})
+}
+
+func forward(r *http.Request, g *provenance.Graph) error {
+	if next == "" {
+		return nil
+	}
+	clientOnce.Do(func() { client, clientErr = invoke.FromEnv() })
+	if clientErr != nil {
+		return clientErr
+	}
+	data, err := json.Marshal(g)
+	if err != nil {
+		return err
+	}
+	hdr := http.Header{"Content-Type": {"application/json"}, "X-Faasmon-Graph-Id": {g.ID}}
+	if callback != "" {
+		hdr.Set("X-Callback-Url", callback)
+	}
+	_, err = client.Async(r.Context(), next, data, hdr)
+	return err
+}
+
+// classifier reads extra function directories and cluster ranges from the
+// environment (comma-separated), on top of the defaults.
+func classifier() provenance.Classifier {
+	c := provenance.DefaultClassifier()
+	for _, d := range strings.Split(os.Getenv("func_dirs"), ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			c.FuncDirs = append(c.FuncDirs, d)
+		}
+	}
+	return c
+}
+
+func envOr(k, def string) string {
+	if v, ok := os.LookupEnv(k); ok {
+		return v
+	}
+	return def
+}

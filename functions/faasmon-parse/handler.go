@@ -1,0 +1,87 @@
+// Package function is faasmon-parse: it takes one tracer chunk (chunk
+// headers, strace text or pcap bytes) and sends the events it holds on to
+// faasmon-graph through the async queue.
+package function
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"sync"
+
+	"github.com/faasmon/faasmon/pkg/chunk"
+	"github.com/faasmon/faasmon/pkg/fnhttp"
+	"github.com/faasmon/faasmon/pkg/ingest"
+	"github.com/faasmon/faasmon/pkg/invoke"
+)
+
+const name = "faasmon-parse"
+
+var (
+	// next is the stage that gets the events; empty answers them instead
+	// (useful for looking at what a chunk holds).
+	next       = envOr("faasmon_next", "faasmon-graph")
+	clientOnce sync.Once
+	client     *invoke.Client
+	clientErr  error
+)
+
+// Handle serves the function.
+func Handle(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet {
+		fnhttp.Health(w, name, map[string]any{"next": next})
+		return
+	}
+	h, err := chunk.Parse(r.Header)
+	if err != nil {
+		fnhttp.Fail(w, name, fnhttp.BadRequest(err))
+		return
+	}
+	body, err := fnhttp.ReadBody(w, r, chunk.MaxBytes)
+	if err != nil {
+		fnhttp.Fail(w, name, err)
+		return
+	}
+	batch, err := ingest.Chunk(h, body)
+	if errors.Is(err, ingest.ErrInput) {
+		fnhttp.Fail(w, name, &fnhttp.Error{Status: http.StatusUnprocessableEntity, Err: err})
+		return
+	}
+	if err != nil {
+		fnhttp.Fail(w, name, err)
+		return
+	}
+	if next == "" || r.URL.Query().Get("forward") == "false" {
+		fnhttp.JSON(w, http.StatusOK, batch)
+		return
+	}
+	data, err := json.Marshal(batch)
+	if err != nil {
+		fnhttp.Fail(w, name, err)
+		return
+	}
+	clientOnce.Do(func() { client, clientErr = invoke.FromEnv() })
+	if clientErr != nil {
+		fnhttp.Fail(w, name, clientErr)
+		return
+	}
+	hdr := http.Header{"Content-Type": {"application/json"}}
+	h.Set(hdr)
+	callID, err := client.Async(r.Context(), next, data, hdr)
+	if err != nil {
+		fnhttp.Fail(w, name, &fnhttp.Error{Status: http.StatusBadGateway, Err: err})
+		return
+	}
+	fnhttp.JSON(w, http.StatusAccepted, map[string]any{
+		"stream": h.Stream, "seq": h.Seq, "events": len(batch.Events),
+		"unparsed": batch.Unparsed, "next": next, "next_call_id": callID,
+	})
+}
+
+func envOr(k, def string) string {
+	if v, ok := os.LookupEnv(k); ok {
+		return v
+	}
+	return def
+}
