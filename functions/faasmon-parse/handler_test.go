@@ -1,0 +1,51 @@
+package function
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faasmon/faasmon/pkg/chunk"
+)
+
+func TestHandleInput(t *testing.T) {
+	next = "" // answer the batch instead of queueing it
+	node, err := os.ReadFile("../../pkg/strace/testdata/node.strace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := chunk.Header{Node: "n", Function: "f", Container: "c", PID: 7, Kind: chunk.KindStrace,
+		Stream: "s", Start: time.Now(), End: time.Now()}
+	for _, tc := range []struct {
+		name   string
+		method string
+		hdr    func(http.Header)
+		body   []byte
+		status int
+		msg    string
+	}{
+		{"real strace chunk", "POST", good.Set, node, 200, `"events"`},
+		{"health", "GET", func(http.Header) {}, nil, 200, `"ok"`},
+		{"no chunk headers", "POST", func(http.Header) {}, node, 400, "X-Faasmon-Node missing"},
+		{"bad kind", "POST", func(h http.Header) { good.Set(h); h.Set(chunk.HKind, "ebpf") }, node, 400, "ebpf"},
+		{"bad seq", "POST", func(h http.Header) { good.Set(h); h.Set(chunk.HSeq, "-1") }, node, 400, "X-Faasmon-Seq"},
+		{"empty body", "POST", good.Set, nil, 400, "empty body"},
+		{"binary garbage", "POST", good.Set, []byte{0, 1, 2, 3, 0xff, 0xfe}, 422, "binary"},
+		{"10 MB body", "POST", good.Set, bytes.Repeat([]byte("a"), 10<<20), 413, "body over"},
+		{"wrong method", "DELETE", good.Set, node, 405, "POST"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(tc.method, "/", bytes.NewReader(tc.body))
+			tc.hdr(req.Header)
+			rec := httptest.NewRecorder()
+			Handle(rec, req)
+			if rec.Code != tc.status || !strings.Contains(rec.Body.String(), tc.msg) {
+				t.Errorf("status %d body %.200s; want %d containing %q", rec.Code, rec.Body.String(), tc.status, tc.msg)
+			}
+		})
+	}
+}
