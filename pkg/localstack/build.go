@@ -1,0 +1,278 @@
+package localstack
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// The builder turns a function's handler folder into an artefact directory
+// under <state>/build/<name>: what an image is to a cluster. A manifest in
+// it records fprocess, as the image's env would.
+
+// ManifestName is the artefact's manifest file.
+const ManifestName = ".faasmon-artefact.json"
+
+// Manifest describes a built artefact.
+type Manifest struct {
+	Function string    `json:"function"`
+	Lang     string    `json:"lang"`
+	Handler  string    `json:"handler"`  // absolute handler folder it was built from
+	FProcess string    `json:"fprocess"` // run with /home/app (the artefact's copy) as cwd
+	Built    time.Time `json:"built"`
+}
+
+// ReadManifest reads an artefact's manifest.
+func ReadManifest(dir string) (Manifest, error) {
+	var m Manifest
+	b, err := os.ReadFile(filepath.Join(dir, ManifestName))
+	if err != nil {
+		return m, fmt.Errorf("no artefact manifest: %w", err)
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("bad artefact manifest: %w", err)
+	}
+	return m, nil
+}
+
+// ErrOutsideRepo is returned for a handler folder outside the repository.
+var ErrOutsideRepo = errors.New("handler path is outside the repository root")
+
+// Builder builds functions of this repository's templates.
+type Builder struct {
+	Repo      string    // repository root (templates, go.mod)
+	BuildRoot string    // <state>/build
+	Log       io.Writer // build tool output; nil discards
+}
+
+// BuildSpec names one function to build.
+type BuildSpec struct {
+	Name    string
+	Lang    string
+	Handler string // folder; relative paths are relative to BaseDir
+	BaseDir string // the stack file's folder
+}
+
+// Build builds spec and returns the artefact directory.
+func (b Builder) Build(ctx context.Context, s BuildSpec) (string, error) {
+	if !nameRE.MatchString(s.Name) {
+		return "", fmt.Errorf("invalid function name %q", s.Name)
+	}
+	handler := s.Handler
+	if !filepath.IsAbs(handler) {
+		handler = filepath.Join(s.BaseDir, handler)
+	}
+	handler = filepath.Clean(handler)
+	if !within(b.Repo, handler) {
+		return "", fmt.Errorf("%s: %w: %s not under %s", s.Name, ErrOutsideRepo, handler, b.Repo)
+	}
+	if st, err := os.Stat(handler); err != nil || !st.IsDir() {
+		return "", fmt.Errorf("%s: handler folder %s: not a directory", s.Name, handler)
+	}
+	if err := os.MkdirAll(b.BuildRoot, 0o700); err != nil {
+		return "", fmt.Errorf("build root: %w", err)
+	}
+	// Build into a fresh dir and swap it in, so that a failed build leaves
+	// the previous artefact usable.
+	tmp, err := os.MkdirTemp(b.BuildRoot, "."+s.Name+"-")
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", s.Name, err)
+	}
+	defer os.RemoveAll(tmp)
+	m := Manifest{Function: s.Name, Lang: s.Lang, Handler: handler, Built: time.Now().UTC()}
+	switch s.Lang {
+	case "faasmon-go":
+		m.FProcess = "./handler"
+		err = b.buildGo(ctx, s.Name, handler, tmp)
+	case "node20", "node":
+		m.FProcess = "node index.js"
+		err = b.buildNode(ctx, handler, tmp)
+	default:
+		err = fmt.Errorf("language %q not supported by the local builder (faasmon-go, node20)", s.Lang)
+	}
+	if err != nil {
+		return "", fmt.Errorf("build %s: %w", s.Name, err)
+	}
+	mb, _ := json.MarshalIndent(m, "", "  ")
+	if err := os.WriteFile(filepath.Join(tmp, ManifestName), mb, 0o644); err != nil {
+		return "", err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return "", err
+	}
+	out := filepath.Join(b.BuildRoot, s.Name)
+	if err := os.RemoveAll(out); err != nil {
+		return "", fmt.Errorf("replace %s: %w", out, err)
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return "", fmt.Errorf("install %s: %w", out, err)
+	}
+	return out, nil
+}
+
+// goTemplateImport is the handler import in template/faasmon-go/main.go: in
+// the Docker build the handler sits at ./function of the module.
+const goTemplateImport = `"` + ModulePath + `/function"`
+
+// buildGo compiles the template's main.go against the handler package where
+// it is in the repository, without touching the tree: an overlay adds the
+// generated main package at <repo>/.faasmon-build/<name>/main.go (a dot
+// folder, ignored by ./... patterns) only for this go build. The template
+// carries the faasmon_template build tag so that ./... never compiles it
+// (its import only exists in the Docker build context).
+func (b Builder) buildGo(ctx context.Context, name, handler, out string) error {
+	rel, err := filepath.Rel(b.Repo, handler)
+	if err != nil {
+		return err
+	}
+	if rel == "." {
+		return errors.New("handler cannot be the repository root")
+	}
+	src, err := os.ReadFile(filepath.Join(b.Repo, "template", "faasmon-go", "main.go"))
+	if err != nil {
+		return fmt.Errorf("read template: %w", err)
+	}
+	if bytes.Count(src, []byte(goTemplateImport)) != 1 {
+		return fmt.Errorf("template/faasmon-go/main.go must import %s exactly once", goTemplateImport)
+	}
+	imp := `"` + ModulePath + "/" + filepath.ToSlash(rel) + `"`
+	mainSrc := bytes.Replace(src, []byte(goTemplateImport), []byte("function "+imp), 1)
+
+	work, err := os.MkdirTemp("", "faasmon-gobuild-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	mainPath := filepath.Join(work, "main.go")
+	if err := os.WriteFile(mainPath, mainSrc, 0o644); err != nil {
+		return err
+	}
+	virt := filepath.Join(b.Repo, ".faasmon-build", name, "main.go")
+	ov, _ := json.Marshal(map[string]map[string]string{"Replace": {virt: mainPath}})
+	ovPath := filepath.Join(work, "overlay.json")
+	if err := os.WriteFile(ovPath, ov, 0o644); err != nil {
+		return err
+	}
+	return b.run(ctx, b.Repo, []string{"CGO_ENABLED=0"}, "go", "build", "-tags", "faasmon_template", "-overlay", ovPath,
+		"-o", filepath.Join(out, "handler"), "./.faasmon-build/"+name)
+}
+
+// buildNode lays out the official node template's image: index.js and the
+// template's package.json at the top with its node_modules, the handler in
+// ./function with its own dependencies installed by npm.
+func (b Builder) buildNode(ctx context.Context, handler, out string) error {
+	tpl := filepath.Join(b.Repo, "template", "node20")
+	for _, f := range []string{"handler.js", "package.json"} {
+		if _, err := os.Stat(filepath.Join(handler, f)); err != nil {
+			return fmt.Errorf("node function needs %s in %s", f, handler)
+		}
+	}
+	base, err := b.nodeBase(ctx, tpl)
+	if err != nil {
+		return err
+	}
+	if err := copyDir(base, out, nil); err != nil {
+		return fmt.Errorf("copy template: %w", err)
+	}
+	fnDir := filepath.Join(out, "function")
+	if err := copyDir(handler, fnDir, map[string]bool{"node_modules": true}); err != nil {
+		return fmt.Errorf("copy handler: %w", err)
+	}
+	var pkg struct {
+		Dependencies map[string]string `json:"dependencies"`
+	}
+	pj, err := os.ReadFile(filepath.Join(fnDir, "package.json"))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(pj, &pkg); err != nil {
+		return fmt.Errorf("handler package.json: %w", err)
+	}
+	if len(pkg.Dependencies) > 0 {
+		return b.run(ctx, fnDir, nil, "npm", "install", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error")
+	}
+	return nil
+}
+
+// nodeBase returns the template with its node_modules installed, cached by
+// the hash of its files so that npm runs once per template change.
+func (b Builder) nodeBase(ctx context.Context, tpl string) (string, error) {
+	h := sha256.New()
+	for _, f := range []string{"index.js", "package.json", "package-lock.json"} {
+		data, err := os.ReadFile(filepath.Join(tpl, f))
+		if err != nil {
+			return "", fmt.Errorf("node template: %w", err)
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", f, len(data))
+		h.Write(data)
+	}
+	base := filepath.Join(b.BuildRoot, ".node20-"+hex.EncodeToString(h.Sum(nil))[:16])
+	if _, err := os.Stat(filepath.Join(base, "node_modules")); err == nil {
+		return base, nil
+	}
+	tmp, err := os.MkdirTemp(b.BuildRoot, ".node20-tmp-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	for _, f := range []string{"index.js", "package.json", "package-lock.json"} {
+		if err := copyFile(filepath.Join(tpl, f), filepath.Join(tmp, f), 0o644); err != nil {
+			return "", err
+		}
+	}
+	if err := b.run(ctx, tmp, nil, "npm", "ci", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"); err != nil {
+		return "", fmt.Errorf("install node template dependencies: %w", err)
+	}
+	_ = os.RemoveAll(base)
+	if err := os.Rename(tmp, base); err != nil {
+		return "", err
+	}
+	return base, nil
+}
+
+func (b Builder) run(ctx context.Context, dir string, env []string, name string, args ...string) error {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	var out bytes.Buffer
+	w := io.Writer(&out)
+	if b.Log != nil {
+		w = io.MultiWriter(&out, b.Log)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s %s (in %s): %w\n%s", name, strings.Join(args, " "), dir, err, tail(out.Bytes(), 4000))
+	}
+	return nil
+}
+
+// copyDir copies a tree (modes and symlinks kept), skipping top-level
+// entries named in skip.
+func copyDir(src, dst string, skip map[string]bool) error {
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if skip[e.Name()] {
+			continue
+		}
+		if err := copyTree(filepath.Join(src, e.Name()), filepath.Join(dst, e.Name()), os.Getuid(), os.Getgid()); err != nil {
+			return err
+		}
+	}
+	return nil
+}

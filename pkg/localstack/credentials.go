@@ -1,0 +1,67 @@
+package localstack
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Credentials are the gateway's basic-auth user and password.
+type Credentials struct {
+	User     string
+	Password string
+}
+
+// EnsureCredentials generates the credentials once (random password) and
+// writes them where the gateway, the provider and the queue-worker read them
+// (secret_mount_path: basic-auth-user, basic-auth-password) plus a
+// credentials.env for people and scripts. Later calls read them back, so the
+// password survives down/up.
+func EnsureCredentials(d Dirs) (Credentials, error) {
+	if c, err := ReadCredentials(d); err == nil {
+		return c, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return Credentials{}, err
+	}
+	buf := make([]byte, 20)
+	if _, err := rand.Read(buf); err != nil {
+		return Credentials{}, fmt.Errorf("generate password: %w", err)
+	}
+	c := Credentials{User: "admin", Password: hex.EncodeToString(buf)}
+	if err := os.MkdirAll(d.Secrets(), 0o700); err != nil {
+		return Credentials{}, fmt.Errorf("create %s: %w", d.Secrets(), err)
+	}
+	files := map[string]string{
+		filepath.Join(d.Secrets(), "basic-auth-user"):     c.User,
+		filepath.Join(d.Secrets(), "basic-auth-password"): c.Password,
+		d.CredentialsFile():                               fmt.Sprintf("OPENFAAS_URL=%s\nOPENFAAS_USER=%s\nOPENFAAS_PASSWORD=%s\n", GatewayURL, c.User, c.Password),
+	}
+	for p, v := range files {
+		if err := os.WriteFile(p, []byte(v), 0o600); err != nil {
+			return Credentials{}, fmt.Errorf("write %s: %w", p, err)
+		}
+	}
+	return c, nil
+}
+
+// ReadCredentials reads the credentials written by EnsureCredentials.
+func ReadCredentials(d Dirs) (Credentials, error) {
+	u, err := os.ReadFile(filepath.Join(d.Secrets(), "basic-auth-user"))
+	if err != nil {
+		return Credentials{}, fmt.Errorf("read credentials: %w", err)
+	}
+	p, err := os.ReadFile(filepath.Join(d.Secrets(), "basic-auth-password"))
+	if err != nil {
+		return Credentials{}, fmt.Errorf("read credentials: %w", err)
+	}
+	c := Credentials{User: strings.TrimSpace(string(u)), Password: strings.TrimSpace(string(p))}
+	if c.User == "" || c.Password == "" {
+		return Credentials{}, fmt.Errorf("empty credentials in %s", d.Secrets())
+	}
+	return c, nil
+}

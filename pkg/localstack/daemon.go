@@ -1,0 +1,178 @@
+package localstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// daemon is one long-running part of the stack (NATS Streaming, Prometheus,
+// the provider, the gateway, the queue-worker), tracked by a pid file so that
+// a later `up` finds it and `down` stops it from another process.
+type daemon struct {
+	Name  string
+	Path  string
+	Args  []string
+	Env   []string // added to a minimal environment
+	Dir   string
+	Ready func(ctx context.Context) error
+	// Addrs it listens on: they must be free before it starts, or the
+	// readiness check would pass on someone else's server.
+	Addrs []string
+}
+
+func pidFile(d Dirs, name string) string { return filepath.Join(d.Run(), name+".pid") }
+
+// runningPID returns the pid recorded for name when that process is still
+// alive and still runs the recorded binary (pids get reused).
+func runningPID(d Dirs, name string) (int, bool) {
+	b, err := os.ReadFile(pidFile(d, name))
+	if err != nil {
+		return 0, false
+	}
+	fields := strings.SplitN(strings.TrimSpace(string(b)), " ", 2)
+	pid, err := strconv.Atoi(fields[0])
+	if err != nil || pid <= 0 {
+		return 0, false
+	}
+	if !processAlive(pid) {
+		return 0, false
+	}
+	if len(fields) == 2 {
+		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+		if err != nil || strings.TrimSuffix(exe, " (deleted)") != fields[1] {
+			return 0, false
+		}
+	}
+	return pid, true
+}
+
+// processAlive is kill(pid, 0) minus zombies, which kill still reaches.
+func processAlive(pid int) bool {
+	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// state is the first field after the parenthesised command name.
+	if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && i+2 < len(stat) {
+		return stat[i+2] != 'Z' && stat[i+2] != 'X'
+	}
+	return true
+}
+
+// start launches the daemon unless it already runs; it returns whether it
+// started it. Daemons get their own session so that a Ctrl-C on `make up`
+// does not take them down, and log to logs/<name>.log.
+func (dm daemon) start(d Dirs) (bool, error) {
+	if _, ok := runningPID(d, dm.Name); ok {
+		return false, nil
+	}
+	for _, a := range dm.Addrs {
+		if dialOK(context.Background(), a) == nil {
+			return false, fmt.Errorf("%s: %s is already in use by a process the stack did not start (a stack of another state dir?)", dm.Name, a)
+		}
+	}
+	logPath := filepath.Join(d.Logs(), dm.Name+".log")
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return false, fmt.Errorf("%s: open log: %w", dm.Name, err)
+	}
+	defer logf.Close()
+	fmt.Fprintf(logf, "\n=== %s starting %s %s\n", time.Now().Format(time.RFC3339), dm.Path, strings.Join(dm.Args, " "))
+	cmd := exec.Command(dm.Path, dm.Args...)
+	cmd.Dir = dm.Dir
+	cmd.Env = append(baseEnv(), dm.Env...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return false, fmt.Errorf("%s: start %s: %w", dm.Name, dm.Path, err)
+	}
+	// Reap it if it exits while we live, so a crashed daemon is not mistaken
+	// for a running zombie.
+	go func() { _ = cmd.Wait() }()
+	exe, _ := filepath.Abs(cmd.Path) // cmd.Path is resolved through PATH
+	if r, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = r
+	}
+	if err := os.WriteFile(pidFile(d, dm.Name), []byte(fmt.Sprintf("%d %s\n", cmd.Process.Pid, exe)), 0o600); err != nil {
+		_ = cmd.Process.Kill()
+		return false, fmt.Errorf("%s: write pid file: %w", dm.Name, err)
+	}
+	return true, nil
+}
+
+// stopDaemon sends SIGTERM, waits up to grace, then SIGKILLs, and removes the
+// pid file. A missing or stale pid file is not an error.
+func stopDaemon(d Dirs, name string, grace time.Duration) error {
+	defer os.Remove(pidFile(d, name))
+	pid, ok := runningPID(d, name)
+	if !ok {
+		return nil
+	}
+	return stopPID(pid, grace)
+}
+
+func stopPID(pid int, grace time.Duration) error {
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		if errors.Is(err, syscall.ESRCH) {
+			return nil
+		}
+		return fmt.Errorf("signal %d: %w", pid, err)
+	}
+	deadline := time.Now().Add(grace)
+	for time.Now().Before(deadline) {
+		if !processAlive(pid) {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("kill %d: %w", pid, err)
+	}
+	for i := 0; i < 40 && processAlive(pid); i++ {
+		time.Sleep(25 * time.Millisecond)
+	}
+	return nil
+}
+
+// baseEnv is what every daemon inherits: a PATH and HOME, nothing else from
+// the caller's environment, so that a developer's shell settings (GOFLAGS,
+// proxies, OPENFAAS_*) do not leak into the stack.
+func baseEnv() []string {
+	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	if h := os.Getenv("HOME"); h != "" {
+		env = append(env, "HOME="+h)
+	}
+	return env
+}
+
+// waitFor polls check until it succeeds, ctx ends, or the process dies.
+func waitFor(ctx context.Context, d Dirs, name string, check func(context.Context) error) error {
+	var last error
+	for {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		last = check(cctx)
+		cancel()
+		if last == nil {
+			return nil
+		}
+		if _, ok := runningPID(d, name); !ok {
+			return fmt.Errorf("%s exited; see %s: %w", name, filepath.Join(d.Logs(), name+".log"), last)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready: %w", name, last)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,17 @@
+// Package function crashes at start: the stack test checks that deploying
+// it fails with a 5xx carrying the tail of its log.
+package function
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+)
+
+func init() {
+	fmt.Fprintln(os.Stderr, "crashfn: refusing to start (on purpose)")
+	os.Exit(3)
+}
+
+// Handle is never reached.
+func Handle(w http.ResponseWriter, r *http.Request) {}
