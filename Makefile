@@ -5,7 +5,9 @@ GO ?= go
 FUZZTIME ?= 30s
 export CGO_ENABLED ?= 0
 
-.PHONY: all build vet test unit fuzz bench up down demo svg clean
+STACK := $(GO) run ./cmd/faasmon-stack
+
+.PHONY: all build vet test unit fuzz bench up down status deploy demo clean
 
 all: build
 
@@ -32,6 +34,19 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./pkg/... | tee .cache/bench.txt
+
+# The local OpenFaaS stack (idempotent). `up` prints the credentials file.
+up:
+	$(STACK) up
+
+down:
+	$(STACK) down
+
+status:
+	$(STACK) status
+
+deploy: up
+	$(STACK) deploy -f stack.yml
 
 clean:
 	rm -rf .cache build

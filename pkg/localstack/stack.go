@@ -72,8 +72,12 @@ func (s *Stack) Up(ctx context.Context) error {
 	}
 	bin := BinDir(s.Repo)
 
+	// NATS listens beyond loopback for the same reason the gateway does:
+	// functions in their namespaces reach the host at 10.62.N.1, and
+	// faasmon-alert publishes alerts to the queue server (as it would reach
+	// the NATS service in a cluster).
 	nats := daemon{Name: cNATS, Path: filepath.Join(bin, "nats-streaming-server"),
-		Args:  []string{"-a", "127.0.0.1", "-p", "4222", "--cluster_id", NATSClusterID, "--store", "MEMORY"},
+		Args:  []string{"-a", "0.0.0.0", "-p", "4222", "--cluster_id", NATSClusterID, "--store", "MEMORY"},
 		Addrs: []string{NATSAddr},
 		Ready: func(ctx context.Context) error { return s.logSays(ctx, cNATS, "Streaming Server is ready") }}
 	prom := daemon{Name: cPrometheus, Path: "prometheus",
