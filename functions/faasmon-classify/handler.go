@@ -1,19 +1,125 @@
-// Package function is the faasmon-classify OpenFaaS function (template
-// faasmon-go). Placeholder: it answers a health document on GET until its
-// stage is implemented.
+// Package function is faasmon-classify: one provenance graph (or a JSON
+// array of them) in, the GNN's verdict with its explanation out.
 package function
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
+	"os"
+	"sync"
+
+	"github.com/faasmon/faasmon/pkg/fnhttp"
+	"github.com/faasmon/faasmon/pkg/gnn"
+	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/verdict"
 )
+
+const name = "faasmon-classify"
+
+// Limits of one request. A single invocation's graph is a few hundred
+// nodes; 20,000 nodes classify in well under a second on one core, which
+// keeps one request from holding the function for long.
+const (
+	maxBodyBytes = 32 << 20
+	maxNodes     = 20000
+	maxBatch     = 256
+)
+
+var (
+	modelOnce sync.Once
+	model     *gnn.Model
+	modelErr  error
+)
+
+func loadModel() (*gnn.Model, error) {
+	modelOnce.Do(func() {
+		p := os.Getenv("model_path")
+		if p == "" {
+			p = "faasmon.model" // the template's working directory holds the handler's files
+		}
+		model, modelErr = gnn.LoadFile(p)
+	})
+	return model, modelErr
+}
 
 // Handle serves the function.
 func Handle(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		http.Error(w, "faasmon-classify: not implemented yet", http.StatusNotImplemented)
+	m, err := loadModel()
+	if r.Method == http.MethodGet {
+		if err != nil {
+			fnhttp.Fail(w, name, &fnhttp.Error{Status: http.StatusServiceUnavailable, Err: err})
+			return
+		}
+		fnhttp.Health(w, name, map[string]any{"model_version": m.Version()})
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]string{"function": "faasmon-classify", "status": "ok"})
+	if err != nil {
+		fnhttp.Fail(w, name, &fnhttp.Error{Status: http.StatusServiceUnavailable, Err: err})
+		return
+	}
+	body, err := fnhttp.ReadBody(w, r, maxBodyBytes)
+	if err != nil {
+		fnhttp.Fail(w, name, err)
+		return
+	}
+	graphs, batch, err := decode(body)
+	if err != nil {
+		fnhttp.Fail(w, name, fnhttp.BadRequest(err))
+		return
+	}
+	withGraph := r.URL.Query().Get("graph") == "true"
+	out := make([]*verdict.Verdict, 0, len(graphs))
+	for i := range graphs {
+		v, err := m.Verdict(&graphs[i], gnn.Options{})
+		if errors.Is(err, provenance.ErrInvalid) {
+			fnhttp.Fail(w, name, fnhttp.BadRequest(fmt.Errorf("graph %d: %w", i, err)))
+			return
+		}
+		if err != nil {
+			fnhttp.Fail(w, name, err)
+			return
+		}
+		if withGraph {
+			v.Graph = &graphs[i]
+		}
+		out = append(out, v)
+	}
+	if batch {
+		fnhttp.JSON(w, http.StatusOK, out)
+		return
+	}
+	fnhttp.JSON(w, http.StatusOK, out[0])
+}
+
+// decode reads one graph or an array of graphs and checks them against the
+// contract and this function's limits.
+func decode(body []byte) ([]provenance.Graph, bool, error) {
+	var graphs []provenance.Graph
+	batch := len(bytes.TrimSpace(body)) > 0 && bytes.TrimSpace(body)[0] == '['
+	if batch {
+		if err := json.Unmarshal(body, &graphs); err != nil {
+			return nil, true, fmt.Errorf("decode graphs: %w", err)
+		}
+		if len(graphs) == 0 || len(graphs) > maxBatch {
+			return nil, true, fmt.Errorf("%d graphs in a batch, want 1 to %d", len(graphs), maxBatch)
+		}
+	} else {
+		var g provenance.Graph
+		if err := json.Unmarshal(body, &g); err != nil {
+			return nil, false, fmt.Errorf("decode graph: %w", err)
+		}
+		graphs = []provenance.Graph{g}
+	}
+	for i := range graphs {
+		if n := len(graphs[i].Nodes); n > maxNodes {
+			return nil, batch, fmt.Errorf("graph %d has %d nodes, limit %d", i, n, maxNodes)
+		}
+		if err := graphs[i].Validate(); err != nil {
+			return nil, batch, fmt.Errorf("graph %d: %w", i, err)
+		}
+	}
+	return graphs, batch, nil
 }

@@ -9,12 +9,13 @@ import (
 
 	"github.com/faasmon/faasmon/pkg/features"
 	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/verdict"
 )
 
-// Verdicts.
+// Verdicts, as the verdict contract names them.
 const (
-	VerdictBenign = "benign"
-	VerdictAttack = "attack"
+	VerdictBenign = verdict.Benign
+	VerdictAttack = verdict.Attack
 )
 
 // Centroid is a benign embedding centre with its scale: the mean squared
@@ -110,32 +111,13 @@ type Options struct {
 	TopK int
 }
 
-// Explanation names the nodes and edges that weigh most in the decision,
-// by gradient×input of the deciding score (see Explain).
-type Explanation struct {
-	Method string     `json:"method"`
-	Nodes  []NodeAttr `json:"nodes"`
-	Edges  []EdgeAttr `json:"edges"`
-}
-
-// NodeAttr is one node of an explanation.
-type NodeAttr struct {
-	ID     int     `json:"id"`
-	Kind   string  `json:"kind"`
-	Label  string  `json:"label"`
-	Weight float64 `json:"weight"`
-}
-
-// EdgeAttr is one edge of an explanation (Index into Graph.Edges).
-type EdgeAttr struct {
-	Index  int     `json:"index"`
-	Src    int     `json:"src"`
-	Dst    int     `json:"dst"`
-	Kind   string  `json:"kind"`
-	From   string  `json:"from"`
-	To     string  `json:"to"`
-	Weight float64 `json:"weight"`
-}
+// The explanation types are the verdict contract's, so that classify's
+// answer carries them unchanged.
+type (
+	Explanation = verdict.Explanation
+	NodeAttr    = verdict.NodeAttr
+	EdgeAttr    = verdict.EdgeAttr
+)
 
 // ErrNoOneClass is returned by one-class queries on a model without it.
 var ErrNoOneClass = errors.New("gnn: model has no one-class part")

@@ -1,0 +1,119 @@
+package function
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/faasmon/faasmon/pkg/gnn"
+	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/verdict"
+)
+
+// setup trains a small model on synthetic graphs (seconds) so the handler
+// runs a real model; the committed model is tested in pkg/gnn and the lab.
+func setup(t testing.TB) (modelPath string, attack *provenance.Graph) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(1, 2))
+	var ex []gnn.Example
+	for i := 0; i < 60; i++ {
+		e, err := gnn.NewExample(gnn.SyntheticGraph(rng, 20+rng.IntN(20), i%2 == 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ex = append(ex, e)
+	}
+	cfg := gnn.DefaultTrainConfig()
+	cfg.Epochs, cfg.Hidden, cfg.HeadHidden, cfg.OneClassEpochs, cfg.MinPerFunction = 3, 8, 8, 2, 5
+	tr, val := gnn.Split(ex, 0.2, 1)
+	m, err := gnn.Train(cfg, tr, val)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "m.model")
+	if err := m.Save(p); err != nil {
+		t.Fatal(err)
+	}
+	return p, gnn.SyntheticGraph(rng, 30, true)
+}
+
+func TestHandle(t *testing.T) {
+	p, g := setup(t)
+	t.Setenv("model_path", p)
+	modelOnce = sync.Once{}
+	one, _ := json.Marshal(g)
+	two, _ := json.Marshal([]*provenance.Graph{g, g})
+	badVersion := *g
+	badVersion.Version = 9
+	bv, _ := json.Marshal(&badVersion)
+	dangling := *g
+	dangling.Edges = append([]provenance.Edge{{Src: 0, Dst: 99999, Kind: provenance.EdgeRead, Count: 1}}, g.Edges...)
+	dg, _ := json.Marshal(&dangling)
+	huge := provenance.Graph{Version: provenance.SchemaVersion, Nodes: make([]provenance.Node, maxNodes+1)}
+	for i := range huge.Nodes {
+		huge.Nodes[i] = provenance.Node{ID: i, Kind: provenance.NodeFile}
+	}
+	hg, _ := json.Marshal(&huge)
+	for _, tc := range []struct {
+		name   string
+		body   []byte
+		status int
+		msg    string
+	}{
+		{"one graph", one, 200, `"verdict"`},
+		{"a batch", two, 200, `[{"graph_id"`},
+		{"not JSON", []byte("nope"), 400, "decode graph"},
+		{"wrong schema version", bv, 400, "schema version 9"},
+		{"edge to a missing node", dg, 400, "points outside"},
+		{"over the node limit", hg, 400, "limit 20000"},
+		{"empty batch", []byte("[]"), 400, "want 1 to"},
+		{"empty", nil, 400, "empty body"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			Handle(rec, httptest.NewRequest("POST", "/", bytes.NewReader(tc.body)))
+			if rec.Code != tc.status || !strings.Contains(rec.Body.String(), tc.msg) {
+				t.Fatalf("status %d body %.300s; want %d containing %q", rec.Code, rec.Body.String(), tc.status, tc.msg)
+			}
+		})
+	}
+	rec := httptest.NewRecorder()
+	Handle(rec, httptest.NewRequest("POST", "/?graph=true", bytes.NewReader(one)))
+	var v verdict.Verdict
+	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Validate(); err != nil {
+		t.Errorf("answer breaks the contract: %v", err)
+	}
+	if v.Explanation == nil || len(v.Explanation.Nodes) == 0 || v.ModelVersion == "" || v.GraphID != g.ID {
+		t.Errorf("answer lacks explanation or identity: %+v", v)
+	}
+}
+
+// FuzzHandle feeds arbitrary bodies to the handler: any answer but a panic
+// or a 5xx is fine.
+func FuzzHandle(f *testing.F) {
+	p, _ := setup(f)
+	m, err := gnn.LoadFile(p)
+	if err != nil {
+		f.Fatal(err)
+	}
+	modelOnce = sync.Once{}
+	modelOnce.Do(func() { model, modelErr = m, nil })
+	f.Add([]byte(`{"version":1,"nodes":[{"id":0,"kind":"process"}],"edges":[{"src":0,"dst":0,"kind":"fork","count":1}]}`))
+	f.Add([]byte(`[{"version":1,"nodes":[],"edges":[]}]`))
+	f.Add([]byte(`{"version":1,"nodes":[{"id":0,"kind":"file","label":"\u0000"}],"edges":[{"src":0,"dst":-1}]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		rec := httptest.NewRecorder()
+		Handle(rec, httptest.NewRequest("POST", "/", bytes.NewReader(body)))
+		if rec.Code >= 500 {
+			t.Fatalf("status %d for %q: %s", rec.Code, body, rec.Body.String())
+		}
+	})
+}
