@@ -1,0 +1,397 @@
+package lab
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/faasmon/faasmon/pkg/provenance"
+)
+
+// Invocation is one call the runner made (one line of invocations.jsonl).
+type Invocation struct {
+	Scenario string `json:"scenario"`
+	Round    int    `json:"round"`
+	Step     string `json:"step"`
+	// Mixed is true for benign calls drawn from the pool by mix_benign.
+	Mixed    bool   `json:"mixed,omitempty"`
+	Function string `json:"function"`
+	Method   string `json:"method"`
+	Label    string `json:"label"`
+	Taints   bool   `json:"taints,omitempty"`
+	Cold     bool   `json:"cold,omitempty"`
+	CallID   string `json:"call_id"`
+	// Container is the instance id that served the call, when the
+	// provider lists instances (the local stack does).
+	Container string    `json:"container,omitempty"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+	Status    int       `json:"status"`
+	ReqBytes  int       `json:"req_bytes"`
+	RespBytes int64     `json:"resp_bytes"`
+	Error     string    `json:"error,omitempty"`
+}
+
+// Recycle is a container replaced by a fresh one (recycle, or scale to
+// zero): what a payload left behind in it is gone from Time on.
+type Recycle struct {
+	Function  string    `json:"function"`
+	Container string    `json:"container,omitempty"` // the instance that was replaced, when known
+	Time      time.Time `json:"time"`
+	Reason    string    `json:"reason"` // "recycle", "scale-to-zero"
+}
+
+// LabelStats counts what labelling did.
+type LabelStats struct {
+	Read            int `json:"read"`
+	Invalid         int `json:"invalid"`
+	Invocation      int `json:"invocation"`
+	Downstream      int `json:"downstream"` // same call id, a function called by the invoked one
+	Background      int `json:"background"`
+	BackgroundAtk   int `json:"background_attack"`
+	TaintedAtk      int `json:"tainted_attack"`
+	Unmatched       int `json:"unmatched"`        // call id not recorded by this run
+	OtherFunctions  int `json:"other_functions"`  // not part of the victim app (e.g. faasmon's own)
+	OutsideRun      int `json:"outside_run"`      // background windows outside the run's time
+	MissingGraphs   int `json:"missing_graphs"`   // recorded invocations without an invocation graph
+	DuplicateGraphs int `json:"duplicate_graphs"` // same graph id read twice
+}
+
+// clockSlack absorbs the difference between the runner's clock readings
+// and the tracer's timestamps (same machine, different moments of reading).
+const clockSlack = 50 * time.Millisecond
+
+// Labeler labels graphs from what the runner recorded.
+type Labeler struct {
+	Invocations []Invocation
+	Recycles    []Recycle
+	// Functions is the victim app; graphs of other functions are skipped.
+	// Empty means every function.
+	Functions map[string]bool
+	// RunStart and RunEnd bound background windows considered (zero: no bound).
+	RunStart, RunEnd time.Time
+
+	byCall map[string][]int // call id → invocation indices
+	// ignoreContainers is set by LabelAll when no graph's Container equals
+	// any recorded instance id: the two name containers differently, so
+	// only time and recycles can tell containers apart.
+	ignoreContainers bool
+}
+
+func (l *Labeler) index() {
+	if l.byCall != nil {
+		return
+	}
+	l.byCall = map[string][]int{}
+	for i, inv := range l.Invocations {
+		if inv.CallID != "" {
+			l.byCall[inv.CallID] = append(l.byCall[inv.CallID], i)
+		}
+	}
+}
+
+// Label returns the labelled copy of g and true, or false when g does not
+// belong to the run. Rules:
+//
+//   - invocation graphs: the call id names a recorded invocation. The graph
+//     of the invoked function takes that invocation's label; graphs of
+//     functions it called (the call id is passed on through the gateway)
+//     are "benign" unless their container is tainted.
+//   - every graph of a container after an attack step with taints: true
+//     in it, until that container is recycled, is "attack".
+//   - background graphs are "attack" when they start after an attack step
+//     in that container and before it was recycled; otherwise "benign".
+//     Scenario is the attack's, or that of the last call to the function.
+func (l *Labeler) Label(g provenance.Graph, st *LabelStats) (provenance.Graph, bool) {
+	l.index()
+	if len(l.Functions) > 0 && !l.Functions[g.Function] {
+		st.OtherFunctions++
+		return g, false
+	}
+	switch g.Window {
+	case provenance.WindowInvocation:
+		idx := l.byCall[g.CallID]
+		if g.CallID == "" || len(idx) == 0 {
+			st.Unmatched++
+			return g, false
+		}
+		inv := l.Invocations[idx[0]]
+		for _, i := range idx {
+			if l.Invocations[i].Function == g.Function {
+				inv = l.Invocations[i]
+				break
+			}
+		}
+		g.Scenario = inv.Scenario
+		if inv.Function == g.Function {
+			g.Label = inv.Label
+			st.Invocation++
+		} else {
+			g.Label = LabelBenign
+			st.Downstream++
+		}
+		if g.Label == LabelBenign {
+			if atk, ok := l.taintedBy(g, func(a Invocation) bool { return a.Taints }); ok {
+				g.Label, g.Scenario = LabelAttack, atk.Scenario
+				st.TaintedAtk++
+			}
+		}
+		return g, true
+	case provenance.WindowBackground:
+		if (!l.RunStart.IsZero() && g.End.Before(l.RunStart)) || (!l.RunEnd.IsZero() && g.Start.After(l.RunEnd)) {
+			st.OutsideRun++
+			return g, false
+		}
+		st.Background++
+		if atk, ok := l.taintedBy(g, func(Invocation) bool { return true }); ok {
+			g.Label, g.Scenario = LabelAttack, atk.Scenario
+			st.BackgroundAtk++
+			return g, true
+		}
+		g.Label = LabelBenign
+		g.Scenario = l.lastScenario(g.Function, g.Start)
+		return g, true
+	}
+	st.Invalid++
+	return g, false
+}
+
+// taintedBy finds the latest attack invocation (accepted by which) of g's
+// function, in g's container, that started before g and whose container was
+// not recycled between it and g's start.
+func (l *Labeler) taintedBy(g provenance.Graph, which func(Invocation) bool) (Invocation, bool) {
+	var best Invocation
+	found := false
+	for _, inv := range l.Invocations {
+		if inv.Label != LabelAttack || inv.Function != g.Function || !which(inv) {
+			continue
+		}
+		if g.CallID != "" && inv.CallID == g.CallID {
+			continue // the attack's own graph is labelled by its call id
+		}
+		if !l.ignoreContainers && !sameContainer(inv.Container, g.Container) {
+			continue
+		}
+		if !inv.Start.Before(g.Start.Add(clockSlack)) {
+			continue
+		}
+		if l.recycledBetween(g.Function, inv.Container, inv.Start, g.Start) {
+			continue
+		}
+		if !found || inv.Start.After(best.Start) {
+			best, found = inv, true
+		}
+	}
+	return best, found
+}
+
+// sameContainer: equal ids, or unknown on either side (then time and
+// recycles decide).
+func sameContainer(a, b string) bool { return a == "" || b == "" || a == b }
+
+func (l *Labeler) recycledBetween(fn, container string, from, to time.Time) bool {
+	for _, r := range l.Recycles {
+		if r.Function != fn {
+			continue
+		}
+		if !l.ignoreContainers && r.Container != "" && container != "" && r.Container != container {
+			continue
+		}
+		if r.Time.After(from) && r.Time.Before(to) {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *Labeler) lastScenario(fn string, t time.Time) string {
+	var best Invocation
+	found := false
+	for _, inv := range l.Invocations {
+		if inv.Function == fn && inv.Start.Before(t.Add(clockSlack)) && (!found || inv.Start.After(best.Start)) {
+			best, found = inv, true
+		}
+	}
+	return best.Scenario
+}
+
+// ReadGraphs reads every graph under dir: *.json files holding one graph
+// and *.jsonl files holding one per line, recursively. Files that do not
+// parse or validate are counted, not fatal (the archive is being written
+// while we read it).
+func ReadGraphs(dir string) ([]provenance.Graph, int, error) {
+	var out []provenance.Graph
+	bad := 0
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if path == dir {
+				return err
+			}
+			return nil
+		}
+		if d.IsDir() {
+			return nil
+		}
+		switch {
+		case strings.HasSuffix(path, ".json"):
+			b, err := os.ReadFile(path)
+			if err != nil {
+				bad++
+				return nil
+			}
+			var g provenance.Graph
+			if json.Unmarshal(b, &g) != nil || g.Validate() != nil {
+				bad++
+				return nil
+			}
+			out = append(out, g)
+		case strings.HasSuffix(path, ".jsonl"):
+			f, err := os.Open(path)
+			if err != nil {
+				bad++
+				return nil
+			}
+			defer f.Close()
+			sc := bufio.NewScanner(f)
+			sc.Buffer(make([]byte, 1<<20), 256<<20)
+			for sc.Scan() {
+				var g provenance.Graph
+				if json.Unmarshal(sc.Bytes(), &g) != nil || g.Validate() != nil {
+					bad++
+					continue
+				}
+				out = append(out, g)
+			}
+		}
+		return nil
+	})
+	return out, bad, err
+}
+
+// LabelAll labels graphs (deduplicated by id), sorted by start time.
+func (l *Labeler) LabelAll(graphs []provenance.Graph) ([]provenance.Graph, LabelStats) {
+	var st LabelStats
+	known := map[string]bool{}
+	for _, inv := range l.Invocations {
+		if inv.Container != "" {
+			known[inv.Container] = true
+		}
+	}
+	overlap, anyContainer := false, false
+	for _, g := range graphs {
+		if g.Container != "" && (len(l.Functions) == 0 || l.Functions[g.Function]) {
+			anyContainer = true
+			overlap = overlap || known[g.Container]
+		}
+	}
+	l.ignoreContainers = anyContainer && len(known) > 0 && !overlap
+	seen := map[string]bool{}
+	var out []provenance.Graph
+	haveCall := map[string]bool{}
+	for _, g := range graphs {
+		st.Read++
+		if seen[g.ID] {
+			st.DuplicateGraphs++
+			continue
+		}
+		seen[g.ID] = true
+		if lg, ok := l.Label(g, &st); ok {
+			out = append(out, lg)
+			if lg.Window == provenance.WindowInvocation {
+				haveCall[lg.CallID+"\x00"+lg.Function] = true
+			}
+		}
+	}
+	for _, inv := range l.Invocations {
+		if inv.CallID != "" && !haveCall[inv.CallID+"\x00"+inv.Function] {
+			st.MissingGraphs++
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
+	return out, st
+}
+
+// WriteGraphs writes each graph to dir/<id>.json.
+func WriteGraphs(dir string, graphs []provenance.Graph) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, g := range graphs {
+		name := safeFileName(g.ID)
+		if name == "" {
+			return fmt.Errorf("graph with empty id (function %s, call %s)", g.Function, g.CallID)
+		}
+		b, err := json.Marshal(g)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+".json"), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func safeFileName(id string) string {
+	var b strings.Builder
+	for _, r := range id {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	s := strings.Trim(b.String(), ".")
+	return s
+}
+
+// ReadJSONL decodes every line of path into a T.
+func ReadJSONL[T any](path string) ([]T, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []T
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		if len(strings.TrimSpace(sc.Text())) == 0 {
+			continue
+		}
+		var v T
+		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		out = append(out, v)
+	}
+	return out, sc.Err()
+}
+
+// WriteJSONL writes one value per line.
+func WriteJSONL[T any](path string, vs []T) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for _, v := range vs {
+		if err := enc.Encode(v); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	return errors.Join(w.Flush(), f.Close())
+}

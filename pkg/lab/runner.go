@@ -1,0 +1,899 @@
+package lab
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/faasmon/faasmon/pkg/localstack"
+	"github.com/faasmon/faasmon/pkg/provenance"
+)
+
+// Options configure a lab run.
+type Options struct {
+	Scenarios []string // scenario files
+	Out       string   // output directory
+	Rounds    int      // times each scenario is played (-n); default 1
+	Seed      uint64
+	Gateway   string // default http://127.0.0.1:8080
+	// Graphs is faasmon-graph's archive directory (its archive_dir); empty
+	// skips collecting graphs and verdicts.
+	Graphs string
+	// Stacks are extra stack files to deploy after the victim app (e.g. the
+	// detector's); scenario files may add their own.
+	Stacks      []string
+	Repo        string // repository root; found from the working dir when empty
+	VictimStack string // default <repo>/tests/lab/stack.yml
+	SupplierDir string // default <repo>/tests/lab/supplier
+	StackDir    string // local stack state dir (credentials); default FAASMON_STACK_DIR or /tmp/faasmon-stack
+	ProviderURL string // for /faasmon/instances and /faasmon/recycle; default the local provider
+	NATSURL     string // default nats://127.0.0.1:4222
+	Cluster     string // default faas-cluster
+	// VerdictChannel is the NATS Streaming channel of classify results;
+	// default faasmon-verdicts.
+	VerdictChannel string
+	SkipUp         bool // do not start the stack
+	SkipDeploy     bool // do not deploy stack files
+	// GraphIdle ends the wait for graphs when no new graph arrived for
+	// that long; GraphTimeout bounds the wait. VerdictIdle/VerdictTimeout
+	// likewise for verdicts.
+	GraphIdle, GraphTimeout     time.Duration
+	VerdictIdle, VerdictTimeout time.Duration
+	InvokeTimeout               time.Duration
+	Log                         io.Writer
+}
+
+func (o *Options) defaults() error {
+	if o.Rounds <= 0 {
+		o.Rounds = 1
+	}
+	if o.Gateway == "" {
+		o.Gateway = localstack.GatewayURL
+	}
+	o.Gateway = strings.TrimRight(o.Gateway, "/")
+	if o.Repo == "" {
+		wd, _ := os.Getwd()
+		r, err := localstack.RepoRoot(wd)
+		if err != nil {
+			return err
+		}
+		o.Repo = r
+	}
+	if o.VictimStack == "" {
+		o.VictimStack = filepath.Join(o.Repo, "tests", "lab", "stack.yml")
+	}
+	if o.SupplierDir == "" {
+		o.SupplierDir = filepath.Join(o.Repo, "tests", "lab", "supplier")
+	}
+	if o.StackDir == "" {
+		o.StackDir = localstack.StateDirFromEnv()
+	}
+	if o.ProviderURL == "" {
+		o.ProviderURL = localstack.ProviderURL
+	}
+	if o.NATSURL == "" {
+		o.NATSURL = "nats://" + localstack.NATSAddr
+	}
+	if o.Cluster == "" {
+		o.Cluster = localstack.NATSClusterID
+	}
+	if o.VerdictChannel == "" {
+		o.VerdictChannel = VerdictChannel
+	}
+	if o.GraphIdle == 0 {
+		o.GraphIdle = 20 * time.Second
+	}
+	if o.GraphTimeout == 0 {
+		o.GraphTimeout = 5 * time.Minute
+	}
+	if o.VerdictIdle == 0 {
+		o.VerdictIdle = 30 * time.Second
+	}
+	if o.VerdictTimeout == 0 {
+		o.VerdictTimeout = 10 * time.Minute
+	}
+	if o.InvokeTimeout == 0 {
+		o.InvokeTimeout = 60 * time.Second
+	}
+	if o.Log == nil {
+		o.Log = os.Stderr
+	}
+	if o.Out == "" {
+		return errors.New("no output directory")
+	}
+	if len(o.Scenarios) == 0 {
+		return errors.New("no scenario files")
+	}
+	return nil
+}
+
+// Result is what a run produced.
+type Result struct {
+	Summary     Summary
+	Invocations []Invocation
+	Stats       LabelStats
+	Attacker    []Request
+	Shell       []Conn
+}
+
+// runner holds one run's state.
+type runner struct {
+	o        Options
+	gw       *gateway
+	attacker *Host
+	supplier *Host
+	baseSup  map[string]ServedFile
+	inv      *os.File
+	invEnc   *json.Encoder
+
+	mu          sync.Mutex
+	invocations []Invocation
+	recycles    []Recycle
+	containers  map[string]string // function → current instance id
+}
+
+// Run plays the scenarios and writes the dataset. See tests/lab/README.md.
+func Run(ctx context.Context, o Options) (Result, error) {
+	if err := o.defaults(); err != nil {
+		return Result{}, err
+	}
+	scenarios, err := LoadScenarios(o.Scenarios)
+	if err != nil {
+		return Result{}, err
+	}
+	pools := map[string]*Scenario{}
+	for _, s := range scenarios {
+		if needsPool(s) {
+			p := s.PoolPath()
+			if _, ok := pools[p]; !ok {
+				ps, err := LoadScenario(p)
+				if err != nil {
+					return Result{}, fmt.Errorf("benign pool of %s: %w", s.Path, err)
+				}
+				pools[p] = ps
+			}
+		}
+	}
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return Result{}, err
+	}
+	r := &runner{o: o, containers: map[string]string{}}
+	logf := func(format string, a ...any) { fmt.Fprintf(o.Log, "lab: "+format+"\n", a...) }
+
+	if !o.SkipUp {
+		if err := ensureUp(ctx, o, logf); err != nil {
+			return Result{}, err
+		}
+	}
+	creds, err := readCredentials(o.StackDir)
+	if err != nil {
+		return Result{}, err
+	}
+	r.gw = &gateway{base: o.Gateway, user: creds.User, password: creds.Password,
+		client: &http.Client{Timeout: o.InvokeTimeout}, provider: strings.TrimRight(o.ProviderURL, "/")}
+
+	runStart := time.Now().UTC()
+	var sub *Subscriber
+	if o.Graphs != "" {
+		if sub, err = Subscribe(o.NATSURL, o.Cluster, o.VerdictChannel, runStart.Add(-time.Second)); err != nil {
+			logf("no verdicts: %v", err)
+		}
+	}
+	defer sub.Close()
+
+	// Lab hosts: attacker and supplier, removed whatever happens.
+	vars := DefaultVars()
+	if r.attacker, err = StartHost(ctx, AttackerConfig(), vars); err != nil {
+		return Result{}, err
+	}
+	defer r.attacker.Close()
+	if r.supplier, err = StartHost(ctx, SupplierConfig(), vars); err != nil {
+		return Result{}, err
+	}
+	defer r.supplier.Close()
+	if r.baseSup, err = LoadDirFiles(o.SupplierDir); err != nil {
+		return Result{}, err
+	}
+	r.supplier.SetFiles(r.baseSup)
+	logf("lab hosts up: attacker %s (http :80, shell :%d), supplier %s", AttackerIP, ShellPort, SupplierIP)
+
+	// Deploy the victim app, the extra stacks and the scenarios' stacks.
+	functions := map[string]bool{}
+	stacks := append([]string{o.VictimStack}, o.Stacks...)
+	for _, s := range scenarios {
+		if s.Stack != "" {
+			stacks = append(stacks, s.Stack)
+		}
+	}
+	victim := map[string]bool{o.VictimStack: true}
+	for _, s := range scenarios {
+		if s.Stack != "" {
+			victim[s.Stack] = true
+		}
+	}
+	seenStack := map[string]bool{}
+	for _, st := range stacks {
+		if seenStack[st] {
+			continue
+		}
+		seenStack[st] = true
+		sf, err := readStackFile(st)
+		if err != nil {
+			return Result{}, err
+		}
+		if victim[st] {
+			for fn := range sf.Functions {
+				functions[fn] = true
+			}
+		}
+		if o.SkipDeploy {
+			continue
+		}
+		if err := r.gw.ensureSecrets(ctx, sf.secretNames()); err != nil {
+			return Result{}, err
+		}
+		if err := deployStack(ctx, o, st, logf); err != nil {
+			return Result{}, err
+		}
+	}
+	fnList := sortedKeys(functions)
+	if err := r.gw.waitReady(ctx, fnList, 2*time.Minute); err != nil {
+		return Result{}, err
+	}
+	r.refreshContainers(ctx)
+
+	r.inv, err = os.Create(filepath.Join(o.Out, "invocations.jsonl"))
+	if err != nil {
+		return Result{}, err
+	}
+	defer r.inv.Close()
+	r.invEnc = json.NewEncoder(r.inv)
+	r.invEnc.SetEscapeHTML(false)
+
+	// Play.
+	for round := 0; round < o.Rounds; round++ {
+		for _, s := range scenarios {
+			if err := ctx.Err(); err != nil {
+				return Result{}, err
+			}
+			var pool *Pool
+			if ps := pools[s.PoolPath()]; ps != nil {
+				pool = NewPool(ps, s.AttackedFunctions())
+			}
+			if err := r.playScenario(ctx, s, round, pool, vars, logf); err != nil {
+				return Result{}, err
+			}
+		}
+	}
+	runEnd := time.Now().UTC()
+	res := Result{Invocations: r.invocations, Attacker: r.attacker.Requests(), Shell: r.attacker.Conns()}
+	if err := errors.Join(
+		WriteJSONL(filepath.Join(o.Out, "recycles.jsonl"), r.recycles),
+		WriteJSONL(filepath.Join(o.Out, "attacker-requests.jsonl"), res.Attacker),
+		WriteJSONL(filepath.Join(o.Out, "attacker-connections.jsonl"), res.Shell),
+		WriteJSONL(filepath.Join(o.Out, "supplier-requests.jsonl"), r.supplier.Requests()),
+	); err != nil {
+		return res, err
+	}
+	failed := 0
+	for _, inv := range r.invocations {
+		if inv.Status/100 != 2 {
+			failed++
+		}
+	}
+	logf("played %d invocations (%d not 2xx), attacker saw %d requests and %d shell connections",
+		len(r.invocations), failed, len(res.Attacker), len(res.Shell))
+
+	if o.Graphs == "" {
+		logf("no -graphs directory: graphs, labels and verdicts skipped")
+		return res, nil
+	}
+
+	// Collect and label graphs.
+	lb := &Labeler{Invocations: r.invocations, Recycles: r.recycles, Functions: functions, RunStart: runStart, RunEnd: runEnd.Add(o.GraphIdle)}
+	graphs := r.waitGraphs(ctx, lb, logf)
+	labelled, stats := lb.LabelAll(graphs)
+	res.Stats = stats
+	if err := WriteGraphs(filepath.Join(o.Out, "graphs"), labelled); err != nil {
+		return res, err
+	}
+	writeJSON(filepath.Join(o.Out, "label-stats.json"), stats)
+	logf("graphs: %d labelled (%d invocation, %d downstream, %d background of which %d attack, %d tainted), %d invocations without a graph, %d unmatched call ids, %d unreadable",
+		len(labelled), stats.Invocation, stats.Downstream, stats.Background, stats.BackgroundAtk, stats.TaintedAtk, stats.MissingGraphs, stats.Unmatched, stats.Invalid)
+
+	// Verdicts.
+	set := NewVerdictSet()
+	if sub != nil {
+		set = sub.Set
+		if missing := set.Wait(labelled, o.VerdictIdle, o.VerdictTimeout); missing > 0 {
+			logf("%d of %d graphs got no verdict on %s within the timeout: counted as missing", missing, len(labelled), o.VerdictChannel)
+		}
+	} else {
+		logf("no verdict subscription: all %d graphs counted as missing", len(labelled))
+	}
+	starts := map[string]time.Time{}
+	for _, inv := range r.invocations {
+		starts[inv.CallID+"\x00"+inv.Function] = inv.Start
+		if _, ok := starts[inv.CallID]; !ok {
+			starts[inv.CallID] = inv.Start
+		}
+	}
+	recs, sum := Join(labelled, set, func(call, fn string) (time.Time, bool) {
+		if t, ok := starts[call+"\x00"+fn]; ok {
+			return t, true
+		}
+		t, ok := starts[call]
+		return t, ok
+	})
+	res.Summary = sum
+	if err := WriteJSONL(filepath.Join(o.Out, "verdicts.jsonl"), recs); err != nil {
+		return res, err
+	}
+	writeJSON(filepath.Join(o.Out, "summary.json"), sum)
+	if sum.Missing > 0 {
+		fmt.Fprintf(o.Log, "missing %d verdicts of %d graphs (not counted below)\n", sum.Missing, sum.Graphs)
+	}
+	return res, nil
+}
+
+func needsPool(s *Scenario) bool {
+	for _, st := range s.Steps {
+		if st.MixBenign > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *runner) playScenario(ctx context.Context, s *Scenario, round int, pool *Pool, vars TemplateVars, logf func(string, ...any)) error {
+	batches, err := Plan(s, round, pool, vars, Seed(r.o.Seed, s.Name, round))
+	if err != nil {
+		return err
+	}
+	r.attacker.SetFiles(s.Attacker)
+	sup := map[string]ServedFile{}
+	for k, v := range r.baseSup {
+		sup[k] = v
+	}
+	for k, v := range s.Supplier {
+		sup[k] = v
+	}
+	r.supplier.SetFiles(sup)
+	n := 0
+	for _, b := range batches {
+		n += len(b.Calls)
+	}
+	logf("scenario %s round %d: %d invocations in %d steps", s.Name, round, n, len(batches))
+	for _, b := range batches {
+		if b.Cold {
+			if err := r.coldStart(ctx, b.Function); err != nil {
+				return fmt.Errorf("scenario %s step %s: cold start: %w", s.Name, b.Step, err)
+			}
+		}
+		r.playBatch(ctx, b)
+		if b.Wait > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(b.Wait):
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	// Recycle what the scenario attacked, so the next round and the next
+	// scenario start from clean containers.
+	for _, fn := range s.AttackedFunctions() {
+		if err := r.recycle(ctx, fn); err != nil {
+			return fmt.Errorf("scenario %s: recycle %s: %w", s.Name, fn, err)
+		}
+	}
+	return nil
+}
+
+func (r *runner) playBatch(ctx context.Context, b Batch) {
+	sem := make(chan struct{}, max(1, b.Concurrency))
+	var wg sync.WaitGroup
+	for i, c := range b.Calls {
+		if i > 0 && b.Delay > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(b.Delay):
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(c Call) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			inv := r.gw.invoke(ctx, c)
+			inv.Container = r.containerOf(ctx, c.Function)
+			r.record(inv)
+		}(c)
+	}
+	wg.Wait()
+}
+
+func (r *runner) record(inv Invocation) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.invocations = append(r.invocations, inv)
+	if r.invEnc != nil {
+		_ = r.invEnc.Encode(inv)
+	}
+}
+
+// containerOf returns the instance id of fn after a call (the provider's
+// list, when it has one).
+func (r *runner) containerOf(ctx context.Context, fn string) string {
+	r.refreshContainers(ctx)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.containers[fn]
+}
+
+func (r *runner) refreshContainers(ctx context.Context) {
+	insts, err := r.gw.instances(ctx)
+	if err != nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, in := range insts {
+		r.containers[in.Function] = in.ID
+	}
+}
+
+func (r *runner) coldStart(ctx context.Context, fn string) error {
+	r.mu.Lock()
+	old := r.containers[fn]
+	r.mu.Unlock()
+	t := time.Now().UTC()
+	if err := r.gw.scale(ctx, fn, 0); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.recycles = append(r.recycles, Recycle{Function: fn, Container: old, Time: t, Reason: "scale-to-zero"})
+	delete(r.containers, fn)
+	r.mu.Unlock()
+	if err := r.gw.scale(ctx, fn, 1); err != nil {
+		return err
+	}
+	if err := r.gw.waitReady(ctx, []string{fn}, time.Minute); err != nil {
+		return err
+	}
+	r.refreshContainers(ctx)
+	return nil
+}
+
+func (r *runner) recycle(ctx context.Context, fn string) error {
+	r.mu.Lock()
+	old := r.containers[fn]
+	r.mu.Unlock()
+	t := time.Now().UTC()
+	reason := "recycle"
+	if err := r.gw.recycle(ctx, fn); err != nil {
+		// Not the local provider: scale to zero and back does the same.
+		reason = "scale-to-zero"
+		if err := r.gw.scale(ctx, fn, 0); err != nil {
+			return err
+		}
+		if err := r.gw.scale(ctx, fn, 1); err != nil {
+			return err
+		}
+	}
+	r.mu.Lock()
+	r.recycles = append(r.recycles, Recycle{Function: fn, Container: old, Time: t, Reason: reason})
+	delete(r.containers, fn)
+	r.mu.Unlock()
+	if err := r.gw.waitReady(ctx, []string{fn}, time.Minute); err != nil {
+		return err
+	}
+	r.refreshContainers(ctx)
+	return nil
+}
+
+// waitGraphs polls the archive until every invocation has its graph, no new
+// graph arrived for GraphIdle, or GraphTimeout passed.
+func (r *runner) waitGraphs(ctx context.Context, lb *Labeler, logf func(string, ...any)) []provenance.Graph {
+	deadline := time.Now().Add(r.o.GraphTimeout)
+	lastCount, lastChange := -1, time.Now()
+	for {
+		graphs, _, err := ReadGraphs(r.o.Graphs)
+		if err != nil {
+			logf("reading graphs from %s: %v", r.o.Graphs, err)
+		}
+		have := map[string]bool{}
+		for _, g := range graphs {
+			if g.Window == provenance.WindowInvocation {
+				have[g.CallID+"\x00"+g.Function] = true
+			}
+		}
+		missing := 0
+		for _, inv := range lb.Invocations {
+			if inv.CallID != "" && !have[inv.CallID+"\x00"+inv.Function] {
+				missing++
+			}
+		}
+		if len(graphs) != lastCount {
+			lastCount, lastChange = len(graphs), time.Now()
+		}
+		if missing == 0 || time.Since(lastChange) > r.o.GraphIdle || time.Now().After(deadline) || ctx.Err() != nil {
+			if missing > 0 {
+				logf("%d invocations have no graph in %s", missing, r.o.Graphs)
+			}
+			return graphs
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+// Smoke runs the small scenario tests/lab/scenarios/smoke.yaml once (about
+// 20 invocation graphs plus background windows) through the whole
+// pipeline and returns its summary. It fails when no labelled graph came
+// back. opts.Scenarios, when set, replaces smoke.yaml.
+func Smoke(ctx context.Context, opts Options) (Summary, error) {
+	if len(opts.Scenarios) == 0 {
+		if opts.Repo == "" {
+			wd, _ := os.Getwd()
+			r, err := localstack.RepoRoot(wd)
+			if err != nil {
+				return Summary{}, err
+			}
+			opts.Repo = r
+		}
+		opts.Scenarios = []string{filepath.Join(opts.Repo, "tests", "lab", "scenarios", "smoke.yaml")}
+	}
+	opts.Rounds = 1
+	if opts.Out == "" {
+		d, err := os.MkdirTemp("", "faasmon-lab-smoke-")
+		if err != nil {
+			return Summary{}, err
+		}
+		opts.Out = d
+	}
+	if opts.Graphs == "" {
+		return Summary{}, errors.New("smoke: Options.Graphs (faasmon-graph's archive_dir) is required")
+	}
+	res, err := Run(ctx, opts)
+	if err != nil {
+		return res.Summary, err
+	}
+	if res.Summary.Graphs == 0 {
+		return res.Summary, fmt.Errorf("smoke: no labelled graph (stats %+v); see %s", res.Stats, opts.Out)
+	}
+	return res.Summary, nil
+}
+
+// LoadDirFiles reads every regular file under dir as a served file, keyed
+// by its path relative to dir ("/rules/v1.js"). A missing dir is empty.
+func LoadDirFiles(dir string) (map[string]ServedFile, error) {
+	out := map[string]ServedFile{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p == dir {
+				return filepath.SkipDir
+			}
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, p)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		key := "/" + filepath.ToSlash(rel)
+		out[key] = ServedFile{Content: b, ContentType: contentTypeFor(key)}
+		return nil
+	})
+	return out, err
+}
+
+// stackFile is what the lab needs of a stack.yml.
+type stackFile struct {
+	Functions map[string]struct {
+		Secrets []string `yaml:"secrets"`
+	} `yaml:"functions"`
+}
+
+func (s stackFile) secretNames() []string {
+	set := map[string]bool{}
+	for _, f := range s.Functions {
+		for _, n := range f.Secrets {
+			set[n] = true
+		}
+	}
+	return sortedKeys(set)
+}
+
+func readStackFile(path string) (stackFile, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return stackFile{}, err
+	}
+	var s stackFile
+	if err := yaml.Unmarshal(b, &s); err != nil {
+		return stackFile{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(s.Functions) == 0 {
+		return stackFile{}, fmt.Errorf("%s: no functions", path)
+	}
+	return s, nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func writeJSON(path string, v any) {
+	b, _ := json.MarshalIndent(v, "", "  ")
+	_ = os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// ensureUp starts the local stack unless the gateway answers already.
+func ensureUp(ctx context.Context, o Options, logf func(string, ...any)) error {
+	if gatewayHealthy(ctx, o.Gateway) {
+		return nil
+	}
+	logf("gateway %s not answering: starting the local stack", o.Gateway)
+	if err := stackCommand(ctx, o, "up"); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for !gatewayHealthy(ctx, o.Gateway) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("gateway %s not healthy after `faasmon-stack up`", o.Gateway)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	return nil
+}
+
+func gatewayHealthy(ctx context.Context, gw string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, gw+"/healthz", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+func deployStack(ctx context.Context, o Options, file string, logf func(string, ...any)) error {
+	logf("deploying %s", file)
+	return stackCommand(ctx, o, "deploy", "-f", file)
+}
+
+// stackCommand runs `go run ./cmd/faasmon-stack ARGS` in the repository.
+func stackCommand(ctx context.Context, o Options, args ...string) error {
+	matches, _ := filepath.Glob(filepath.Join(o.Repo, "cmd", "faasmon-stack", "*.go"))
+	if len(matches) == 0 {
+		return fmt.Errorf("cmd/faasmon-stack is not in %s yet: start the stack and deploy %s yourself, then run with -no-up -no-deploy", o.Repo, o.VictimStack)
+	}
+	cmd := exec.CommandContext(ctx, "go", append([]string{"run", "./cmd/faasmon-stack"}, args...)...)
+	cmd.Dir = o.Repo
+	cmd.Env = append(os.Environ(), "FAASMON_STACK_DIR="+o.StackDir)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(&out, o.Log), io.MultiWriter(&out, o.Log)
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("faasmon-stack %s: %w", strings.Join(args, " "), err)
+	}
+	return nil
+}
+
+// readCredentials reads OPENFAAS_USER/OPENFAAS_PASSWORD from the
+// environment or the stack's credentials.env.
+func readCredentials(stackDir string) (localstack.Credentials, error) {
+	if u, p := os.Getenv("OPENFAAS_USER"), os.Getenv("OPENFAAS_PASSWORD"); u != "" && p != "" {
+		return localstack.Credentials{User: u, Password: p}, nil
+	}
+	path := filepath.Join(stackDir, "credentials.env")
+	f, err := os.Open(path)
+	if err != nil {
+		d, derr := localstack.NewDirs(stackDir)
+		if derr == nil {
+			if c, cerr := localstack.ReadCredentials(d); cerr == nil {
+				return c, nil
+			}
+		}
+		return localstack.Credentials{}, fmt.Errorf("gateway credentials: %w (set OPENFAAS_USER/OPENFAAS_PASSWORD or start the stack)", err)
+	}
+	defer f.Close()
+	var c localstack.Credentials
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, _ := strings.Cut(strings.TrimSpace(sc.Text()), "=")
+		switch k {
+		case "OPENFAAS_USER":
+			c.User = v
+		case "OPENFAAS_PASSWORD":
+			c.Password = v
+		}
+	}
+	if c.User == "" || c.Password == "" {
+		return c, fmt.Errorf("%s: no OPENFAAS_USER/OPENFAAS_PASSWORD", path)
+	}
+	return c, nil
+}
+
+// gateway is the runner's OpenFaaS client.
+type gateway struct {
+	base, user, password string
+	provider             string
+	client               *http.Client
+}
+
+func (g *gateway) invoke(ctx context.Context, c Call) Invocation {
+	inv := Invocation{Scenario: c.Scenario, Round: c.Round, Step: c.Step, Mixed: c.Mixed, Function: c.Function,
+		Method: c.Method, Label: c.Label, Taints: c.Taints, ReqBytes: len(c.Body)}
+	var body io.Reader
+	if c.Body != "" {
+		body = strings.NewReader(c.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, c.Method, g.base+"/function/"+c.Function+c.Path, body)
+	if err != nil {
+		inv.Error = err.Error()
+		return inv
+	}
+	if c.Body != "" {
+		if c.JSON {
+			req.Header.Set("Content-Type", "application/json")
+		} else {
+			req.Header.Set("Content-Type", "text/plain")
+		}
+	}
+	inv.Start = time.Now().UTC()
+	resp, err := g.client.Do(req)
+	if err != nil {
+		inv.End = time.Now().UTC()
+		inv.Error = err.Error()
+		return inv
+	}
+	n, _ := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	inv.End = time.Now().UTC()
+	inv.Status = resp.StatusCode
+	inv.RespBytes = n
+	inv.CallID = resp.Header.Get("X-Call-Id")
+	return inv
+}
+
+func (g *gateway) do(ctx context.Context, method, u string, body any, auth bool) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if auth {
+		req.SetBasicAuth(g.user, g.password)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, b, nil
+}
+
+func (g *gateway) scale(ctx context.Context, fn string, replicas uint64) error {
+	st, b, err := g.do(ctx, http.MethodPost, g.base+"/system/scale-function/"+url.PathEscape(fn),
+		map[string]any{"serviceName": fn, "namespace": localstack.DefaultNamespace, "replicas": replicas}, true)
+	if err != nil {
+		return err
+	}
+	if st/100 != 2 {
+		return fmt.Errorf("scale %s to %d: HTTP %d: %s", fn, replicas, st, bytes.TrimSpace(b))
+	}
+	return nil
+}
+
+func (g *gateway) recycle(ctx context.Context, fn string) error {
+	st, b, err := g.do(ctx, http.MethodPost, g.provider+localstack.RecyclePath+"?function="+url.QueryEscape(fn), nil, true)
+	if err != nil {
+		return err
+	}
+	if st != http.StatusOK {
+		return fmt.Errorf("recycle %s: HTTP %d: %s", fn, st, bytes.TrimSpace(b))
+	}
+	return nil
+}
+
+func (g *gateway) instances(ctx context.Context) ([]localstack.Instance, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	st, b, err := g.do(ctx, http.MethodGet, g.provider+localstack.InstancesPath, nil, true)
+	if err != nil {
+		return nil, err
+	}
+	if st != http.StatusOK {
+		return nil, fmt.Errorf("instances: HTTP %d", st)
+	}
+	var out []localstack.Instance
+	return out, json.Unmarshal(b, &out)
+}
+
+// ensureSecrets creates the stack's secrets with fake lab values (the
+// victim app's secrets exist to be stolen by attack 4; they grant nothing).
+func (g *gateway) ensureSecrets(ctx context.Context, names []string) error {
+	for _, n := range names {
+		st, b, err := g.do(ctx, http.MethodPost, g.base+"/system/secrets",
+			map[string]string{"name": n, "value": FakeSecret(n)}, true)
+		if err != nil {
+			return fmt.Errorf("create secret %s: %w", n, err)
+		}
+		if st/100 != 2 && st != http.StatusConflict {
+			return fmt.Errorf("create secret %s: HTTP %d: %s", n, st, bytes.TrimSpace(b))
+		}
+	}
+	return nil
+}
+
+// FakeSecret is the lab value of a secret: recognisable in exfiltrated
+// data, worthless anywhere else.
+func FakeSecret(name string) string { return "FAKE-LAB-SECRET-" + name + "-0000-not-a-real-key" }
+
+// waitReady polls the gateway until every function has an available
+// replica.
+func (g *gateway) waitReady(ctx context.Context, fns []string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		var notReady []string
+		for _, fn := range fns {
+			st, b, err := g.do(ctx, http.MethodGet, g.base+"/system/function/"+url.PathEscape(fn), nil, true)
+			var s struct {
+				AvailableReplicas uint64 `json:"availableReplicas"`
+			}
+			if err != nil || st != http.StatusOK || json.Unmarshal(b, &s) != nil || s.AvailableReplicas < 1 {
+				notReady = append(notReady, fn)
+			}
+		}
+		if len(notReady) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("functions not ready after %s: %s", timeout, strings.Join(notReady, ", "))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}

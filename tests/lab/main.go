@@ -1,0 +1,90 @@
+// Command lab plays attack-lab scenarios against the victim app on an
+// OpenFaaS stack and writes a labelled dataset. See tests/lab/README.md.
+//
+//	go run ./tests/lab run -scenario FILE... -out DIR [-n N] [-seed S] [-gateway URL] [-graphs DIR]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/faasmon/faasmon/pkg/lab"
+)
+
+// multi is a flag that may be repeated and also takes several values after
+// one flag (so that a shell glob works: -scenario tests/lab/scenarios/*.yaml).
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+
+// splitScenarios takes "-scenario A B C" (what a shell glob gives) out of
+// args, so that flags may follow the list: -scenario a.yaml b.yaml -out DIR.
+func splitScenarios(args []string, scenarios *multi) []string {
+	var rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a != "-scenario" && a != "--scenario" {
+			if v, ok := strings.CutPrefix(a, "-scenario="); ok {
+				*scenarios = append(*scenarios, v)
+			} else if v, ok := strings.CutPrefix(a, "--scenario="); ok {
+				*scenarios = append(*scenarios, v)
+			} else {
+				rest = append(rest, a)
+			}
+			continue
+		}
+		for i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+			i++
+			*scenarios = append(*scenarios, args[i])
+		}
+	}
+	return rest
+}
+
+func main() {
+	if len(os.Args) < 2 || os.Args[1] != "run" {
+		fmt.Fprintln(os.Stderr, "usage: go run ./tests/lab run -scenario FILE... -out DIR [-n N] [-seed S] [-gateway URL] [-graphs DIR]")
+		os.Exit(2)
+	}
+	fs := flag.NewFlagSet("run", flag.ExitOnError)
+	var scenarios, stacks multi
+	fs.Var(&scenarios, "scenario", "scenario file (repeatable; further non-flag arguments are scenario files too)")
+	fs.Var(&stacks, "stack", "extra stack file to deploy, e.g. the detector's (repeatable)")
+	out := fs.String("out", "", "output directory (required)")
+	n := fs.Int("n", 1, "rounds: times each scenario is played")
+	seed := fs.Uint64("seed", 1, "random seed (bodies, mix_benign)")
+	gw := fs.String("gateway", "", "gateway URL (default http://127.0.0.1:8080)")
+	graphs := fs.String("graphs", os.Getenv("FAASMON_GRAPH_ARCHIVE"), "faasmon-graph's archive_dir (default $FAASMON_GRAPH_ARCHIVE); empty: no labelling")
+	channel := fs.String("verdict-channel", lab.VerdictChannel, "NATS Streaming channel with every classify result")
+	noUp := fs.Bool("no-up", false, "do not start the local stack")
+	noDeploy := fs.Bool("no-deploy", false, "do not deploy stack files (already deployed)")
+	graphIdle := fs.Duration("graph-idle", 20*time.Second, "stop waiting for graphs after this long without a new one")
+	verdictIdle := fs.Duration("verdict-idle", 30*time.Second, "stop waiting for verdicts after this long without a new one")
+	_ = fs.Parse(splitScenarios(os.Args[2:], &scenarios))
+	// Anything left after the flags is a scenario file too.
+	scenarios = append(scenarios, fs.Args()...)
+	if *out == "" || len(scenarios) == 0 {
+		fmt.Fprintln(os.Stderr, "lab run: -scenario and -out are required")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := lab.Run(ctx, lab.Options{
+		Scenarios: scenarios, Out: *out, Rounds: *n, Seed: *seed, Gateway: *gw, Graphs: *graphs,
+		Stacks: stacks, SkipUp: *noUp, SkipDeploy: *noDeploy, VerdictChannel: *channel, GraphIdle: *graphIdle, VerdictIdle: *verdictIdle,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "lab:", err)
+		os.Exit(1)
+	}
+	if *graphs != "" {
+		fmt.Println(res.Summary.Line())
+	}
+}
