@@ -11,6 +11,7 @@ import (
 	"os"
 	"sync"
 
+	embedded "github.com/faasmon/faasmon/model"
 	"github.com/faasmon/faasmon/pkg/fnhttp"
 	"github.com/faasmon/faasmon/pkg/gnn"
 	"github.com/faasmon/faasmon/pkg/provenance"
@@ -36,11 +37,17 @@ var (
 
 func loadModel() (*gnn.Model, error) {
 	modelOnce.Do(func() {
-		p := os.Getenv("model_path")
-		if p == "" {
-			p = "faasmon.model" // the template's working directory holds the handler's files
+		// A mounted model (model_path) overrides the one built in.
+		if p := os.Getenv("model_path"); p != "" {
+			model, modelErr = gnn.LoadFile(p)
+			return
 		}
-		model, modelErr = gnn.LoadFile(p)
+		data, err := embedded.Default()
+		if err != nil {
+			modelErr = err
+			return
+		}
+		model, modelErr = gnn.Unmarshal(data)
 	})
 	return model, modelErr
 }
