@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -109,7 +110,9 @@ func forward(r *http.Request, g *provenance.Graph) error {
 	if callback != "" {
 		hdr.Set("X-Callback-Url", callback)
 	}
-	_, err = client.Async(r.Context(), next, data, hdr)
+	// With the graph in the verdict the alert can draw the suspicious
+	// subgraph without a store of its own.
+	_, err = client.Async(r.Context(), next, url.Values{"graph": {"true"}}, data, hdr)
 	return err
 }
 

@@ -68,7 +68,7 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 	}
 	hdr := http.Header{"Content-Type": {"application/json"}}
 	h.Set(hdr)
-	callID, err := client.Async(r.Context(), next, data, hdr)
+	callID, err := client.Async(r.Context(), next, nil, data, hdr)
 	if err != nil {
 		fnhttp.Fail(w, name, &fnhttp.Error{Status: http.StatusBadGateway, Err: err})
 		return

@@ -59,11 +59,23 @@ func FromEnv() (*Client, error) {
 	return c, nil
 }
 
-// ReadBasicAuth reads basic-auth-user and basic-auth-password from an
-// OpenFaaS secrets directory; nil, nil when they are absent.
+// SecretName is the OpenFaaS secret ("user:password") that detector
+// functions use to call the gateway.
+const SecretName = "faasmon-gateway-auth"
+
+// ReadBasicAuth reads the gateway credentials from an OpenFaaS secrets
+// directory: the SecretName file, else the gateway's own basic-auth-user and
+// basic-auth-password files; nil, nil when none is there.
 func ReadBasicAuth(dir string) (*sdk.BasicAuth, error) {
 	if dir == "" {
 		dir = "/var/openfaas/secrets"
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, SecretName)); err == nil {
+		user, pass, ok := strings.Cut(strings.TrimSpace(string(b)), ":")
+		if !ok || user == "" {
+			return nil, fmt.Errorf("secret %s: want user:password", SecretName)
+		}
+		return &sdk.BasicAuth{Username: user, Password: pass}, nil
 	}
 	user, err1 := os.ReadFile(filepath.Join(dir, "basic-auth-user"))
 	pass, err2 := os.ReadFile(filepath.Join(dir, "basic-auth-password"))
@@ -76,13 +88,14 @@ func ReadBasicAuth(dir string) (*sdk.BasicAuth, error) {
 	return &sdk.BasicAuth{Username: strings.TrimSpace(string(user)), Password: strings.TrimSpace(string(pass))}, nil
 }
 
-// Async queues body for function fn with the given headers and expects the
-// gateway's 202 Accepted.
-func (c *Client) Async(ctx context.Context, fn string, body []byte, hdr http.Header) (string, error) {
+// Async queues body for function fn with the given query and headers and
+// expects the gateway's 202 Accepted. The queue-worker passes the query on.
+func (c *Client) Async(ctx context.Context, fn string, query url.Values, body []byte, hdr http.Header) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://placeholder/", bytes.NewReader(body))
 	if err != nil {
 		return "", fmt.Errorf("invoke %s: %w", fn, err)
 	}
+	req.URL.RawQuery = query.Encode()
 	for k, vs := range hdr {
 		for _, v := range vs {
 			req.Header.Add(k, v)
