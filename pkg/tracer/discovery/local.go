@@ -1,0 +1,101 @@
+package discovery
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/faasmon/faasmon/pkg/localstack"
+)
+
+// Local polls the local provider's instance list.
+type Local struct {
+	// URL of the provider, e.g. http://127.0.0.1:8083.
+	URL      string
+	Interval time.Duration // default 500ms: follow changes well within 2s
+	ProcRoot string        // default /proc
+	Client   *http.Client
+	// OnError is told about failed polls (the tracer counts and logs them);
+	// the last good snapshot stays in force meanwhile.
+	OnError func(error)
+}
+
+// maxInstancesBody bounds the provider's answer (thousands of instances fit).
+const maxInstancesBody = 8 << 20
+
+// Run polls until ctx is done.
+func (l *Local) Run(ctx context.Context, update func([]Target)) error {
+	iv := l.Interval
+	if iv <= 0 || iv > time.Second {
+		iv = 500 * time.Millisecond
+	}
+	t := time.NewTicker(iv)
+	defer t.Stop()
+	for {
+		ts, err := l.Poll(ctx)
+		if err != nil {
+			if l.OnError != nil && ctx.Err() == nil {
+				l.OnError(err)
+			}
+		} else {
+			update(ts)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// Poll fetches one snapshot.
+func (l *Local) Poll(ctx context.Context) ([]Target, error) {
+	c := l.Client
+	if c == nil {
+		c = &http.Client{Timeout: 2 * time.Second}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.URL+localstack.InstancesPath, nil)
+	if err != nil {
+		return nil, fmt.Errorf("instances request: %w", err)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("list local instances: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("list local instances: provider answered %s", resp.Status)
+	}
+	var insts []localstack.Instance
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxInstancesBody)).Decode(&insts); err != nil {
+		return nil, fmt.Errorf("decode local instances: %w", err)
+	}
+	proc := l.ProcRoot
+	if proc == "" {
+		proc = "/proc"
+	}
+	out := make([]Target, 0, len(insts))
+	for _, in := range insts {
+		if in.ID == "" || in.PID <= 0 || in.Function == "" {
+			continue // not attachable; a later poll will show it complete
+		}
+		t := Target{
+			Key: in.ID, Function: in.Function, Namespace: in.Namespace,
+			Container: in.ID, PID: in.PID, PIDs: []int{in.PID}, NetNS: in.NetNS,
+		}
+		// The start time pins the PID to this process: a PID reused after
+		// the instance died must not be traced as this instance.
+		st, err := ProcStart(proc, in.PID)
+		if err != nil {
+			continue // already gone
+		}
+		t.StartTicks = st
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}

@@ -1,0 +1,352 @@
+// Package sender posts chunks to faasmon-parse through the gateway's async
+// endpoint, from a bounded in-memory queue: when the gateway is slow or
+// down it retries with capped exponential backoff, and when the queue is full
+// it drops the oldest chunks, counting them and stamping the next chunk of
+// the same stream with how many of its predecessors were lost.
+package sender
+
+import (
+	"bytes"
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	sdk "github.com/openfaas/go-sdk"
+
+	"github.com/faasmon/faasmon/pkg/chunk"
+	"github.com/faasmon/faasmon/pkg/tracer/chunker"
+	"github.com/faasmon/faasmon/pkg/tracer/metrics"
+)
+
+// Config configures a Sender.
+type Config struct {
+	Gateway   string // e.g. http://127.0.0.1:8080
+	Function  string // default faasmon-parse
+	Namespace string // default openfaas-fn
+	// SecretDir holds basic-auth-user and basic-auth-password, as OpenFaaS
+	// mounts its secrets. Empty: no auth header.
+	SecretDir  string
+	QueueBytes int           // default 64 MiB
+	Workers    int           // concurrent POSTs, default 2
+	BackoffMin time.Duration // default 100ms
+	BackoffMax time.Duration // default 5s
+	Timeout    time.Duration // per POST, default 10s
+}
+
+func (c Config) withDefaults() Config {
+	if c.Function == "" {
+		c.Function = "faasmon-parse"
+	}
+	if c.Namespace == "" {
+		c.Namespace = "openfaas-fn"
+	}
+	if c.QueueBytes <= 0 {
+		c.QueueBytes = 64 << 20
+	}
+	if c.Workers <= 0 {
+		c.Workers = 2
+	}
+	if c.BackoffMin <= 0 {
+		c.BackoffMin = 100 * time.Millisecond
+	}
+	if c.BackoffMax < c.BackoffMin {
+		c.BackoffMax = 5 * time.Second
+		if c.BackoffMax < c.BackoffMin {
+			c.BackoffMax = c.BackoffMin
+		}
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 10 * time.Second
+	}
+	return c
+}
+
+// overhead approximates what a queued chunk costs beyond its body (headers,
+// list element), so that the memory bound holds for many small chunks too.
+const overhead = 512
+
+func cost(c chunker.Chunk) int { return len(c.Body) + overhead }
+
+// Sender is safe for concurrent use: every sensor enqueues, Workers send.
+type Sender struct {
+	cfg    Config
+	client *sdk.Client
+	m      *metrics.Metrics
+
+	mu      sync.Mutex
+	cond    *sync.Cond // signalled on enqueue and on close
+	queue   *list.List // of chunker.Chunk, oldest at front
+	bytes   int
+	dropped map[string]uint64 // per stream: dropped since its last dequeued chunk
+	closed  bool
+
+	boMu      sync.Mutex
+	failures  int       // consecutive failed POSTs (shared: the gateway is one)
+	notBefore time.Time // no POST before this time
+}
+
+// New returns a Sender; call Run to start sending.
+func New(cfg Config, m *metrics.Metrics) (*Sender, error) {
+	cfg = cfg.withDefaults()
+	u, err := url.Parse(cfg.Gateway)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return nil, fmt.Errorf("gateway URL %q: want scheme://host[:port] (%v)", cfg.Gateway, err)
+	}
+	if cfg.QueueBytes < chunk.MaxBytes+overhead {
+		return nil, fmt.Errorf("queue of %d bytes cannot hold one chunk of %d", cfg.QueueBytes, chunk.MaxBytes)
+	}
+	s := &Sender{
+		cfg: cfg,
+		// Auth is nil here: go-sdk's InvokeFunction only adds IAM tokens;
+		// basic auth is set per request from the secret files (see post),
+		// so that a rotated secret is picked up without a restart.
+		client:  sdk.NewClient(u, nil, &http.Client{Timeout: cfg.Timeout}),
+		m:       m,
+		queue:   list.New(),
+		dropped: map[string]uint64{},
+	}
+	s.cond = sync.NewCond(&s.mu)
+	return s, nil
+}
+
+// Enqueue queues c, dropping the oldest chunks when the queue is over its
+// byte bound. It never blocks on the network: a sensor must never stall the
+// traced process because the gateway is slow.
+func (s *Sender) Enqueue(c chunker.Chunk) {
+	s.m.ChunkBytes.WithLabelValues(string(c.Header.Kind)).Observe(float64(len(c.Body)))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		s.dropLocked(c, metrics.ReasonShutdown)
+		return
+	}
+	s.queue.PushBack(c)
+	s.bytes += cost(c)
+	s.trimLocked()
+	s.gaugesLocked()
+	s.cond.Signal()
+}
+
+// requeue puts a chunk that failed to send back at the front: it is still
+// the oldest, so it is the first to go if the queue overflows meanwhile.
+func (s *Sender) requeue(c chunker.Chunk) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		s.dropLocked(c, metrics.ReasonShutdown)
+		return
+	}
+	// Undo the stamp given at dequeue: it is given again next time, plus
+	// whatever else is dropped meanwhile.
+	s.dropped[c.Header.Stream] += c.Header.Dropped
+	c.Header.Dropped = 0
+	s.queue.PushFront(c)
+	s.bytes += cost(c)
+	s.trimLocked()
+	s.gaugesLocked()
+	s.cond.Signal()
+}
+
+func (s *Sender) trimLocked() {
+	for s.bytes > s.cfg.QueueBytes && s.queue.Len() > 0 {
+		e := s.queue.Front()
+		c := s.queue.Remove(e).(chunker.Chunk)
+		s.bytes -= cost(c)
+		s.dropLocked(c, metrics.ReasonQueueFull)
+	}
+}
+
+func (s *Sender) dropLocked(c chunker.Chunk, reason string) {
+	s.dropped[c.Header.Stream]++
+	s.m.ChunksDropped.WithLabelValues(reason).Inc()
+	s.m.BytesDropped.WithLabelValues(reason).Add(float64(len(c.Body)))
+}
+
+func (s *Sender) gaugesLocked() {
+	s.m.QueueBytes.Set(float64(s.bytes))
+	s.m.QueueChunks.Set(float64(s.queue.Len()))
+}
+
+// next blocks until a chunk is queued or the sender is closed and empty.
+func (s *Sender) next() (chunker.Chunk, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.queue.Len() == 0 && !s.closed {
+		s.cond.Wait()
+	}
+	if s.queue.Len() == 0 {
+		return chunker.Chunk{}, false
+	}
+	c := s.queue.Remove(s.queue.Front()).(chunker.Chunk)
+	s.bytes -= cost(c)
+	if n := s.dropped[c.Header.Stream]; n > 0 {
+		c.Header.Dropped = n
+		delete(s.dropped, c.Header.Stream)
+	}
+	s.gaugesLocked()
+	return c, true
+}
+
+// Close stops accepting chunks; Run returns once the queue is drained or its
+// context is done (what is left then is counted as dropped, reason shutdown).
+func (s *Sender) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.cond.Broadcast()
+	s.mu.Unlock()
+}
+
+// Run sends until Close and an empty queue, or ctx is done.
+func (s *Sender) Run(ctx context.Context) {
+	stop := context.AfterFunc(ctx, func() {
+		s.mu.Lock()
+		s.closed = true
+		for s.queue.Len() > 0 {
+			c := s.queue.Remove(s.queue.Front()).(chunker.Chunk)
+			s.bytes -= cost(c)
+			s.dropLocked(c, metrics.ReasonShutdown)
+		}
+		s.gaugesLocked()
+		s.cond.Broadcast()
+		s.mu.Unlock()
+	})
+	defer stop()
+	var wg sync.WaitGroup
+	for i := 0; i < s.cfg.Workers; i++ {
+		wg.Go(func() { s.worker(ctx) })
+	}
+	wg.Wait()
+}
+
+func (s *Sender) worker(ctx context.Context) {
+	for {
+		c, ok := s.next()
+		if !ok {
+			return
+		}
+		if err := s.waitBackoff(ctx); err != nil {
+			s.requeue(c)
+			continue // the AfterFunc above empties the queue; next() then ends us
+		}
+		err := s.post(ctx, c)
+		switch {
+		case err == nil:
+			s.backoff(true)
+			s.m.ChunksSent.WithLabelValues(string(c.Header.Kind)).Inc()
+			s.m.BytesSent.WithLabelValues(string(c.Header.Kind)).Add(float64(len(c.Body)))
+		case errors.Is(err, errPermanent):
+			s.mu.Lock()
+			s.dropLocked(c, metrics.ReasonRejected)
+			s.mu.Unlock()
+		default:
+			s.backoff(false)
+			s.m.Retries.Inc()
+			s.requeue(c)
+		}
+	}
+}
+
+// backoff records a success (reset) or failure (double the delay, capped).
+func (s *Sender) backoff(ok bool) {
+	s.boMu.Lock()
+	defer s.boMu.Unlock()
+	if ok {
+		s.failures = 0
+		s.notBefore = time.Time{}
+		return
+	}
+	s.failures++
+	d := s.cfg.BackoffMin
+	for i := 1; i < s.failures && d < s.cfg.BackoffMax; i++ {
+		d *= 2
+	}
+	d = min(d, s.cfg.BackoffMax)
+	s.notBefore = time.Now().Add(d)
+}
+
+func (s *Sender) waitBackoff(ctx context.Context) error {
+	s.boMu.Lock()
+	d := time.Until(s.notBefore)
+	s.boMu.Unlock()
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+var errPermanent = errors.New("gateway refused the chunk")
+
+// post makes one attempt. A 2xx is success (the gateway answers 202 once the
+// request is in the queue); 408, 429, 5xx, 401/403 (a secret being rotated)
+// and transport errors are worth retrying; any other status will not change.
+func (s *Sender) post(ctx context.Context, c chunker.Chunk) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.Gateway, bytes.NewReader(c.Body))
+	if err != nil {
+		return fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Content-Type", contentType(c.Header.Kind))
+	c.Header.Set(req.Header)
+	if s.cfg.SecretDir != "" {
+		user, pass, err := ReadBasicAuth(s.cfg.SecretDir)
+		if err != nil {
+			return err
+		}
+		req.SetBasicAuth(user, pass)
+	}
+	resp, err := s.client.InvokeFunction(s.cfg.Function, s.cfg.Namespace, true, false, req)
+	if err != nil {
+		return fmt.Errorf("post chunk %s/%d: %w", c.Header.Stream, c.Header.Seq, err)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
+	switch code := resp.StatusCode; {
+	case code >= 200 && code < 300:
+		return nil
+	case code == http.StatusRequestTimeout, code == http.StatusTooManyRequests, code >= 500,
+		code == http.StatusUnauthorized, code == http.StatusForbidden:
+		return fmt.Errorf("post chunk %s/%d: gateway answered %d", c.Header.Stream, c.Header.Seq, code)
+	default:
+		return fmt.Errorf("%w: post chunk %s/%d: status %d", errPermanent, c.Header.Stream, c.Header.Seq, code)
+	}
+}
+
+func contentType(k chunk.Kind) string {
+	if k == chunk.KindPcap {
+		return "application/vnd.tcpdump.pcap"
+	}
+	return "text/plain; charset=utf-8"
+}
+
+// ReadBasicAuth reads an OpenFaaS-style secret directory.
+func ReadBasicAuth(dir string) (user, pass string, err error) {
+	read := func(name string) (string, error) {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return "", fmt.Errorf("read gateway credentials: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	if user, err = read("basic-auth-user"); err != nil {
+		return "", "", err
+	}
+	if pass, err = read("basic-auth-password"); err != nil {
+		return "", "", err
+	}
+	return user, pass, nil
+}

@@ -1,0 +1,281 @@
+package sensor
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/faasmon/faasmon/pkg/chunk"
+	"github.com/faasmon/faasmon/pkg/tracer/chunker"
+	"github.com/faasmon/faasmon/pkg/tracer/discovery"
+	"github.com/faasmon/faasmon/pkg/tracer/metrics"
+)
+
+func need(t *testing.T, bins ...string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (ptrace, netns)")
+	}
+	for _, b := range bins {
+		if _, err := exec.LookPath(b); err != nil {
+			t.Skipf("needs %s", b)
+		}
+	}
+}
+
+type collector struct {
+	mu sync.Mutex
+	cs []chunker.Chunk
+}
+
+func (c *collector) sink(ch chunker.Chunk) {
+	c.mu.Lock()
+	c.cs = append(c.cs, ch)
+	c.mu.Unlock()
+}
+
+func (c *collector) streams() map[string][]chunker.Chunk {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string][]chunker.Chunk{}
+	for _, ch := range c.cs {
+		out[ch.Header.Stream] = append(out[ch.Header.Stream], ch)
+	}
+	return out
+}
+
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// children finds our child processes whose command is name.
+func children(t *testing.T, name string) []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		f := strings.Fields(s[i+1:])
+		if len(f) > 1 && f[1] == strconv.Itoa(os.Getpid()) && strings.Contains(s[:i], "("+name) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func target(t *testing.T, pid int) discovery.Target {
+	st, err := discovery.ProcStart("/proc", pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return discovery.Target{Key: "k" + strconv.Itoa(pid), Function: "fn", Namespace: "openfaas-fn", Container: "inst-" + strconv.Itoa(pid),
+		PID: pid, PIDs: []int{pid}, StartTicks: st}
+}
+
+func checkStream(t *testing.T, name string, cs []chunker.Chunk) {
+	t.Helper()
+	for i, c := range cs {
+		if c.Header.Seq != uint64(i) {
+			t.Errorf("stream %s: chunk %d has seq %d", name, i, c.Header.Seq)
+		}
+		if len(c.Body) > chunk.MaxBytes {
+			t.Errorf("stream %s: chunk %d has %d bytes", name, i, len(c.Body))
+		}
+		var hdr = make(map[string][]string)
+		c.Header.Set(hdr)
+		if _, err := chunk.Parse(hdr); err != nil {
+			t.Errorf("stream %s chunk %d: header does not parse: %v", name, i, err)
+		}
+	}
+}
+
+// TestStraceRestart attaches to a real busy process, kills strace mid-stream
+// and checks the restart: a new stream from seq 0, the restart counted, and
+// no restart once the tracee is gone.
+func TestStraceRestart(t *testing.T) {
+	need(t, "strace", "sh")
+	tracee := exec.Command("sh", "-c", "while :; do cat /etc/hostname >/dev/null; sleep 0.05; done")
+	if err := tracee.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tracee.Process.Kill(); _ = tracee.Wait() }()
+	m := metrics.New()
+	var col collector
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	tg := target(t, tracee.Process.Pid)
+	cfg := Config{Node: "n1", Pin: PinSameCPU, RestartMin: 50 * time.Millisecond, Chunk: chunker.Config{Quiet: 100 * time.Millisecond}}
+	go func() { Run(ctx, chunk.KindStrace, tg, cfg, m, col.sink); close(done) }()
+
+	waitFor(t, "first stream's execve", 10*time.Second, func() bool {
+		for _, cs := range col.streams() {
+			for _, c := range cs {
+				if bytes.Contains(c.Body, []byte(`execve("/usr/bin/cat"`)) {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	if v := metrics.Value(m.Sensors.WithLabelValues("strace")); v != 1 {
+		t.Fatalf("sensors running = %v", v)
+	}
+	st := children(t, "strace")
+	if len(st) != 1 {
+		t.Fatalf("strace children: %v", st)
+	}
+	if err := syscall.Kill(st[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a second stream", 10*time.Second, func() bool { return len(col.streams()) == 2 })
+	if r := metrics.Value(m.Restarts.WithLabelValues("strace")); r != 1 {
+		t.Fatalf("restarts = %v, want 1", r)
+	}
+	waitFor(t, "second stream's data", 10*time.Second, func() bool {
+		for name := range col.streams() {
+			if !strings.HasPrefix(name, tg.Container+"-strace-") {
+				t.Fatalf("stream name %q", name)
+			}
+		}
+		return len(col.streams()) == 2 && func() bool {
+			n := 0
+			for _, cs := range col.streams() {
+				if len(cs) > 0 {
+					n++
+				}
+			}
+			return n == 2
+		}()
+	})
+	// The tracee ends: the sensor ends without a restart.
+	_ = tracee.Process.Kill()
+	_ = tracee.Wait()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("sensor did not stop after its tracee died")
+	}
+	if r := metrics.Value(m.Restarts.WithLabelValues("strace")); r != 1 {
+		t.Fatalf("restarts after tracee exit = %v, want 1", r)
+	}
+	if v := metrics.Value(m.Sensors.WithLabelValues("strace")); v != 0 {
+		t.Fatalf("sensors running = %v after stop", v)
+	}
+	for name, cs := range col.streams() {
+		checkStream(t, name, cs)
+		for _, c := range cs {
+			for _, l := range bytes.SplitAfter(c.Body, []byte("\n")) {
+				if len(l) > 0 && l[len(l)-1] != '\n' {
+					t.Fatalf("chunk cut inside a line: %q", l)
+				}
+			}
+		}
+	}
+}
+
+// TestTcpdumpInNetns captures in a network namespace made for the test,
+// where an HTTP server gets requests with X-Call-Id: every chunk parses alone
+// and each request opens a chunk.
+func TestTcpdumpInNetns(t *testing.T) {
+	need(t, "tcpdump", "nsenter", "ip", "python3")
+	ns := fmt.Sprintf("faasmon-t%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Skipf("ip netns add: %v %s", err, out)
+	}
+	defer func() { _ = exec.Command("ip", "netns", "del", ns).Run() }()
+	if out, err := exec.Command("ip", "-n", ns, "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		t.Fatalf("lo up: %v %s", err, out)
+	}
+	srv := exec.Command("ip", "netns", "exec", ns, "python3", "-m", "http.server", "18091", "--bind", "127.0.0.1")
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
+	tg := target(t, srv.Process.Pid)
+	tg.NetNS = "/run/netns/" + ns
+	m := metrics.New()
+	var col collector
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		Run(ctx, chunk.KindPcap, tg, Config{Node: "n1", RestartMin: 50 * time.Millisecond}, m, col.sink)
+		close(done)
+	}()
+	waitFor(t, "tcpdump", 10*time.Second, func() bool { return metrics.Value(m.Sensors.WithLabelValues("pcap")) == 1 })
+	time.Sleep(500 * time.Millisecond) // tcpdump opens its socket after exec
+	for i := 0; i < 3; i++ {
+		py := fmt.Sprintf(`import http.client,time
+for _ in range(20):
+    try:
+        c=http.client.HTTPConnection('127.0.0.1',18091); c.request('POST','/',body='x'*300,headers={'X-Call-Id':'id-%d'}); c.getresponse().read(); break
+    except OSError: time.sleep(0.1)`, i)
+		if out, err := exec.Command("ip", "netns", "exec", ns, "python3", "-c", py).CombinedOutput(); err != nil {
+			t.Fatalf("client: %v %s", err, out)
+		}
+		time.Sleep(50 * time.Millisecond) // < quiet: only the X-Call-Id cuts
+	}
+	time.Sleep(400 * time.Millisecond)
+	cancel()
+	<-done
+	var firsts []string
+	streams := col.streams()
+	if len(streams) != 1 {
+		t.Fatalf("%d streams", len(streams))
+	}
+	for name, cs := range streams {
+		checkStream(t, name, cs)
+		for i, c := range cs {
+			r, err := pcapgo.NewReader(bytes.NewReader(c.Body))
+			if err != nil {
+				t.Fatalf("chunk %d does not parse alone: %v", i, err)
+			}
+			for j := 0; ; j++ {
+				data, _, err := r.ReadPacketData()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					t.Fatalf("chunk %d packet %d: %v", i, j, err)
+				}
+				if k := bytes.Index(data, []byte("X-Call-Id: ")); k >= 0 {
+					if j != 0 {
+						t.Errorf("chunk %d: request %q is packet %d, not the first", i, data[k:k+15], j)
+					}
+					firsts = append(firsts, string(data[k+11:k+15]))
+				}
+			}
+		}
+	}
+	if strings.Join(firsts, ",") != "id-0,id-1,id-2" {
+		t.Fatalf("requests seen: %v", firsts)
+	}
+}

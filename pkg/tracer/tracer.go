@@ -1,0 +1,164 @@
+// Package tracer is faasmon's per-node tracer: it follows the function
+// containers a discovery source reports, keeps one strace and one tcpdump
+// attached to each, and ships their output in chunks to faasmon-parse
+// through the gateway's async queue.
+//
+// Layout: discovery (Kubernetes or local-stack targets) → Tracer (diff of
+// snapshots → attach/detach) → sensor (strace/tcpdump process per target,
+// restarted while the target lives) → chunker (chunks that parse alone) →
+// sender (bounded queue, retries, drop-oldest) → gateway.
+package tracer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/faasmon/faasmon/pkg/chunk"
+	"github.com/faasmon/faasmon/pkg/tracer/chunker"
+	"github.com/faasmon/faasmon/pkg/tracer/discovery"
+	"github.com/faasmon/faasmon/pkg/tracer/metrics"
+	"github.com/faasmon/faasmon/pkg/tracer/sensor"
+)
+
+// Tracer attaches sensors to the targets its source reports.
+type Tracer struct {
+	Source  discovery.Source
+	Sensor  sensor.Config
+	Kinds   []chunk.Kind // default strace and pcap
+	Sink    func(chunker.Chunk)
+	Metrics *metrics.Metrics
+	Log     *slog.Logger
+
+	mu       sync.Mutex
+	attached map[string]*attachment
+	wg       sync.WaitGroup
+	healthy  time.Time // last snapshot received
+}
+
+type attachment struct {
+	target discovery.Target
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Run follows the source until ctx is done, then detaches everything.
+func (t *Tracer) Run(ctx context.Context) error {
+	if t.Log == nil {
+		t.Log = slog.Default()
+	}
+	if len(t.Kinds) == 0 {
+		t.Kinds = []chunk.Kind{chunk.KindStrace, chunk.KindPcap}
+	}
+	if t.Sink == nil || t.Metrics == nil || t.Source == nil {
+		return errors.New("tracer: Source, Sink and Metrics are required")
+	}
+	t.mu.Lock()
+	t.attached = map[string]*attachment{}
+	t.mu.Unlock()
+	err := t.Source.Run(ctx, func(ts []discovery.Target) { t.apply(ctx, ts) })
+	t.apply(ctx, nil) // detach all
+	t.wg.Wait()
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("discovery: %w", err)
+	}
+	return nil
+}
+
+// apply diffs a snapshot against what is attached.
+func (t *Tracer) apply(ctx context.Context, ts []discovery.Target) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.healthy = time.Now()
+	seen := make(map[string]bool, len(ts))
+	for _, tg := range ts {
+		seen[tg.Key] = true
+		if _, ok := t.attached[tg.Key]; ok || ctx.Err() != nil {
+			continue
+		}
+		actx, cancel := context.WithCancel(ctx)
+		a := &attachment{target: tg, cancel: cancel, done: make(chan struct{})}
+		t.attached[tg.Key] = a
+		t.Log.Info("attach", "function", tg.Function, "container", tg.Container, "pid", tg.PID, "netns", tg.NetNS)
+		var swg sync.WaitGroup
+		for _, k := range t.Kinds {
+			swg.Go(func() { sensor.Run(actx, k, tg, t.Sensor, t.Metrics, t.Sink) })
+		}
+		t.wg.Go(func() {
+			swg.Wait()
+			close(a.done)
+		})
+	}
+	for key, a := range t.attached {
+		if seen[key] {
+			continue
+		}
+		// Detach without waiting under the lock: the sensors flush their last
+		// chunk and strace detaches in its own time (bounded by StopGrace).
+		t.Log.Info("detach", "function", a.target.Function, "container", a.target.Container)
+		a.cancel()
+		delete(t.attached, key)
+	}
+	t.Metrics.Attached.Set(float64(len(t.attached)))
+}
+
+// Attached lists the keys of attached targets (for tests and /healthz).
+func (t *Tracer) Attached() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]string, 0, len(t.attached))
+	for k := range t.attached {
+		out = append(out, k)
+	}
+	return out
+}
+
+// Healthy says whether discovery reported within maxAge.
+func (t *Tracer) Healthy(maxAge time.Duration) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return !t.healthy.IsZero() && time.Since(t.healthy) <= maxAge
+}
+
+// Handler serves /metrics and /healthz.
+func Handler(m *metrics.Metrics, healthy func() bool) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		if !healthy() {
+			http.Error(w, "discovery has not reported recently", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	return mux
+}
+
+// Serve runs the metrics/health server on addr until ctx is done.
+func Serve(ctx context.Context, addr string, h http.Handler) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve %s: %w", addr, err)
+	}
+	return nil
+}

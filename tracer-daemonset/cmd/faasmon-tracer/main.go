@@ -1,0 +1,182 @@
+// Command faasmon-tracer is faasmon's per-node tracer (a DaemonSet on
+// Kubernetes, a process on the local stack): it finds the function
+// processes on this node, attaches strace and tcpdump to each, and posts
+// their output in chunks to faasmon-parse through the gateway's async queue.
+//
+// Every flag has an environment variable (in brackets) so that the DaemonSet
+// configures it without a command line.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/faasmon/faasmon/pkg/chunk"
+	"github.com/faasmon/faasmon/pkg/tracer"
+	"github.com/faasmon/faasmon/pkg/tracer/chunker"
+	"github.com/faasmon/faasmon/pkg/tracer/discovery"
+	"github.com/faasmon/faasmon/pkg/tracer/metrics"
+	"github.com/faasmon/faasmon/pkg/tracer/sender"
+	"github.com/faasmon/faasmon/pkg/tracer/sensor"
+)
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(log); err != nil {
+		log.Error("faasmon-tracer", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(log *slog.Logger) error {
+	host, _ := os.Hostname()
+	defSource := "local"
+	if os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
+		defSource = "kube"
+	}
+	source := flag.String("source", env("FAASMON_SOURCE", defSource), "discovery source: kube | local [FAASMON_SOURCE]")
+	node := flag.String("node", env("NODE_NAME", host), "this node's name [NODE_NAME]")
+	provider := flag.String("provider-url", env("FAASMON_PROVIDER_URL", "http://127.0.0.1:8083"), "local provider (source=local) [FAASMON_PROVIDER_URL]")
+	gateway := flag.String("gateway", env("GATEWAY_URL", "http://127.0.0.1:8080"), "OpenFaaS gateway [GATEWAY_URL]")
+	secretDir := flag.String("secret-dir", env("FAASMON_SECRET_DIR", ""), "dir with basic-auth-user and basic-auth-password; empty: no auth [FAASMON_SECRET_DIR]")
+	fn := flag.String("function", env("FAASMON_PARSE_FUNCTION", "faasmon-parse"), "function receiving chunks [FAASMON_PARSE_FUNCTION]")
+	fnNS := flag.String("function-namespace", env("FAASMON_FUNCTION_NAMESPACE", "openfaas-fn"), "its namespace [FAASMON_FUNCTION_NAMESPACE]")
+	queueBytes := flag.Int("queue-bytes", envInt("FAASMON_QUEUE_BYTES", 64<<20), "send queue bound in bytes [FAASMON_QUEUE_BYTES]")
+	listen := flag.String("listen", env("FAASMON_LISTEN", "127.0.0.1:9464"), "metrics and health address, node-local by default [FAASMON_LISTEN]")
+	pin := flag.String("pin", env("FAASMON_PIN", string(sensor.PinSameCPU)), "strace placement: same-cpu | off [FAASMON_PIN]")
+	procRoot := flag.String("proc", env("FAASMON_PROC", "/proc"), "host /proc (the tracer needs hostPID) [FAASMON_PROC]")
+	kinds := flag.String("kinds", env("FAASMON_KINDS", "strace,pcap"), "sensors to run [FAASMON_KINDS]")
+	healthcheck := flag.String("healthcheck", "", "GET this URL, exit 0 on 200 (liveness probe; /healthz listens on 127.0.0.1 only)")
+	flag.Parse()
+	if *healthcheck != "" {
+		return probe(*healthcheck)
+	}
+
+	var ks []chunk.Kind
+	for _, k := range strings.Split(*kinds, ",") {
+		switch chunk.Kind(strings.TrimSpace(k)) {
+		case chunk.KindStrace, chunk.KindPcap:
+			ks = append(ks, chunk.Kind(strings.TrimSpace(k)))
+		default:
+			return fmt.Errorf("-kinds: unknown sensor %q", k)
+		}
+	}
+	if p := sensor.PinMode(*pin); p != sensor.PinSameCPU && p != sensor.PinOff {
+		return fmt.Errorf("-pin: want same-cpu or off, got %q", *pin)
+	}
+
+	m := metrics.New()
+	countErr := func(err error) {
+		m.DiscoveryError.Inc()
+		log.Warn("discovery", "err", err)
+	}
+	var src discovery.Source
+	switch *source {
+	case "kube":
+		cfg, err := rest.InClusterConfig()
+		if err != nil {
+			return fmt.Errorf("kubernetes config: %w", err)
+		}
+		cs, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return fmt.Errorf("kubernetes client: %w", err)
+		}
+		src = &discovery.Kube{Client: cs, Node: *node, ProcRoot: *procRoot, OnError: countErr}
+	case "local":
+		src = &discovery.Local{URL: strings.TrimRight(*provider, "/"), ProcRoot: *procRoot, OnError: countErr}
+	default:
+		return fmt.Errorf("-source: want kube or local, got %q", *source)
+	}
+
+	snd, err := sender.New(sender.Config{
+		Gateway: *gateway, Function: *fn, Namespace: *fnNS, SecretDir: *secretDir, QueueBytes: *queueBytes,
+	}, m)
+	if err != nil {
+		return err
+	}
+	if *secretDir != "" {
+		if _, _, err := sender.ReadBasicAuth(*secretDir); err != nil {
+			return err // fail at start rather than retry forever on a typo
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	tr := &tracer.Tracer{
+		Source:  src,
+		Sensor:  sensor.Config{Node: *node, Pin: sensor.PinMode(*pin), ProcRoot: *procRoot, Log: log},
+		Kinds:   ks,
+		Sink:    func(c chunker.Chunk) { snd.Enqueue(c) },
+		Metrics: m,
+		Log:     log,
+	}
+	log.Info("faasmon-tracer starting", "source", *source, "node", *node, "gateway", *gateway,
+		"pin", *pin, "strace", "strace "+strings.Join(sensor.StraceArgs(), " ")+" -p PID...")
+
+	sendCtx, stopSend := context.WithCancel(context.Background())
+	defer stopSend()
+	var wg sync.WaitGroup
+	wg.Go(func() { snd.Run(sendCtx) })
+	errc := make(chan error, 2)
+	wg.Go(func() {
+		err := tracer.Serve(ctx, *listen, tracer.Handler(m, func() bool { return tr.Healthy(10 * time.Second) }))
+		if err != nil {
+			stop() // no metrics/health endpoint: better to fail loudly than run blind
+		}
+		errc <- err
+	})
+	terr := tr.Run(ctx)
+	stop()
+	// Give the queue a moment to drain the last chunks, then give up on them
+	// (they are counted as dropped, reason shutdown).
+	snd.Close()
+	drain := time.AfterFunc(5*time.Second, stopSend)
+	defer drain.Stop()
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		terr = errors.Join(terr, err)
+	}
+	return terr
+}
+
+func probe(url string) error {
+	c := &http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: %s", resp.Status)
+	}
+	return nil
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
