@@ -1,19 +1,123 @@
-// Package function is the faasmon-alert OpenFaaS function (template
-// faasmon-go). Placeholder: it answers a health document on GET until its
-// stage is implemented.
+// Package function is faasmon-alert: the callback of faasmon-classify's
+// async invocations. The OpenFaaS queue-worker posts classify's raw answer
+// (a verdict.Verdict, or an array of them for a batch) with the call's
+// X-Function-Status and X-Call-Id; pkg/alert does the rest.
 package function
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
 	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/faasmon/faasmon/pkg/alert"
+	"github.com/faasmon/faasmon/pkg/fnhttp"
+	"github.com/faasmon/faasmon/pkg/verdict"
 )
+
+const name = "faasmon-alert"
+
+// maxBodyBytes bounds a callback body: classify's answer, graph included.
+const maxBodyBytes = 32 << 20
+
+var (
+	procOnce sync.Once
+	proc     *alert.Processor
+	procErr  error
+	// stdout is where the stdout sink writes (os.Stdout when nil).
+	stdout io.Writer
+)
+
+func processor() (*alert.Processor, error) {
+	procOnce.Do(func() {
+		cfg, err := alert.LoadConfig()
+		if err != nil {
+			procErr = err
+			return
+		}
+		proc, procErr = alert.NewProcessor(cfg, stdout)
+	})
+	return proc, procErr
+}
 
 // Handle serves the function.
 func Handle(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		http.Error(w, "faasmon-alert: not implemented yet", http.StatusNotImplemented)
+	p, err := processor()
+	if err != nil {
+		fnhttp.Fail(w, name, &fnhttp.Error{Status: http.StatusServiceUnavailable, Err: err})
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]string{"function": "faasmon-alert", "status": "ok"})
+	if r.Method == http.MethodGet {
+		fnhttp.Health(w, name, map[string]any{"stats": p.Stats.Snapshot()})
+		return
+	}
+	callID := r.Header.Get("X-Call-Id")
+	if s := r.Header.Get("X-Function-Status"); s != "" {
+		status, err := strconv.Atoi(s)
+		if err != nil {
+			fnhttp.Fail(w, name, fnhttp.BadRequest(fmt.Errorf("X-Function-Status %q", s)))
+			return
+		}
+		if status < 200 || status > 299 {
+			// The body is classify's error, not a verdict.
+			p.Stats.ClassifyFailed.Add(1)
+			log.Printf("%s: classify call %s failed with status %d", name, callID, status)
+			fnhttp.JSON(w, http.StatusOK, map[string]string{"skipped": fmt.Sprintf("classify failed with status %d", status), "call_id": callID})
+			return
+		}
+	}
+	body, err := fnhttp.ReadBody(w, r, maxBodyBytes)
+	if err != nil {
+		fnhttp.Fail(w, name, err)
+		return
+	}
+	if trimmed := bytes.TrimSpace(body); len(trimmed) > 0 && trimmed[0] == '[' {
+		batch(w, r, p, body)
+		return
+	}
+	var v verdict.Verdict
+	if err := json.Unmarshal(body, &v); err != nil {
+		fnhttp.Fail(w, name, fnhttp.BadRequest(fmt.Errorf("decode verdict (call %s): %w", callID, err)))
+		return
+	}
+	res, err := p.Process(r.Context(), v)
+	if errors.Is(err, alert.ErrInvalidVerdict) {
+		fnhttp.Fail(w, name, fnhttp.BadRequest(err))
+		return
+	}
+	if err != nil {
+		fnhttp.Fail(w, name, err)
+		return
+	}
+	fnhttp.JSON(w, http.StatusOK, res)
+}
+
+// batchItem is the answer for one verdict of a batch: an invalid verdict
+// does not stop the others.
+type batchItem struct {
+	*alert.Result
+	Error string `json:"error,omitempty"`
+}
+
+func batch(w http.ResponseWriter, r *http.Request, p *alert.Processor, body []byte) {
+	var vs []verdict.Verdict
+	if err := json.Unmarshal(body, &vs); err != nil {
+		fnhttp.Fail(w, name, fnhttp.BadRequest(fmt.Errorf("decode verdicts: %w", err)))
+		return
+	}
+	out := make([]batchItem, len(vs))
+	for i, v := range vs {
+		res, err := p.Process(r.Context(), v)
+		if err != nil {
+			out[i].Error = err.Error()
+			continue
+		}
+		out[i].Result = &res
+	}
+	fnhttp.JSON(w, http.StatusOK, out)
 }
