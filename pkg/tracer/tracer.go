@@ -36,6 +36,10 @@ type Tracer struct {
 	Sink    func(chunker.Chunk)
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
+	// Exclude names functions never to trace. The detector's own functions
+	// belong here: tracing faasmon-parse would feed its own work back to it
+	// without end.
+	Exclude map[string]bool
 
 	mu       sync.Mutex
 	attached map[string]*attachment
@@ -82,6 +86,9 @@ func (t *Tracer) apply(ctx context.Context, ts []discovery.Target) {
 	t.healthy = time.Now()
 	seen := make(map[string]bool, len(ts))
 	for _, tg := range ts {
+		if t.Exclude[tg.Function] {
+			continue
+		}
 		seen[tg.Key] = true
 		if _, ok := t.attached[tg.Key]; ok || ctx.Err() != nil {
 			continue

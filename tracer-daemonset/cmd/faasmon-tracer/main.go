@@ -67,6 +67,7 @@ func run(log *slog.Logger) error {
 	pin := flag.String("pin", env("FAASMON_PIN", string(sensor.PinSameCPU)), "strace placement: same-cpu | off [FAASMON_PIN]")
 	procRoot := flag.String("proc", env("FAASMON_PROC", "/proc"), "host /proc (the tracer needs hostPID) [FAASMON_PROC]")
 	kinds := flag.String("kinds", env("FAASMON_KINDS", "strace,pcap"), "sensors to run [FAASMON_KINDS]")
+	exclude := flag.String("exclude", env("FAASMON_EXCLUDE", "faasmon-parse,faasmon-graph,faasmon-classify,faasmon-alert"), "functions never traced, comma-separated: the detector itself [FAASMON_EXCLUDE]")
 	healthcheck := flag.String("healthcheck", "", "GET this URL, exit 0 on 200 (liveness probe; /healthz listens on 127.0.0.1 only)")
 	flag.Parse()
 	if *healthcheck != "" {
@@ -130,6 +131,12 @@ func run(log *slog.Logger) error {
 		Sink:    func(c chunker.Chunk) { snd.Enqueue(c) },
 		Metrics: m,
 		Log:     log,
+		Exclude: map[string]bool{},
+	}
+	for _, f := range strings.Split(*exclude, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			tr.Exclude[f] = true
+		}
 	}
 	log.Info("faasmon-tracer starting", "source", *source, "node", *node, "gateway", *gateway,
 		"pin", *pin, "strace", "strace "+strings.Join(sensor.StraceArgs(), " ")+" -p PID...")
