@@ -44,6 +44,13 @@ type Proc struct {
 	Call string `json:"call,omitempty"`
 }
 
+// endpoint is a socket as the -yy annotation names it.
+type endpoint struct {
+	Proto  string `json:"proto"`
+	Local  string `json:"local"`
+	Remote string `json:"remote"`
+}
+
 // partial is a graph under construction with the indexes that merge nodes
 // and edges. Exported fields only: it is persisted as JSON.
 type partial struct {
@@ -73,6 +80,11 @@ type State struct {
 	Container string                  `json:"container"`
 	Procs     map[int]*Proc           `json:"procs"`
 	Threads   map[int]int             `json:"threads,omitempty"` // tid → pid
+	// Pending holds, per thread, the socket of a read cut in two by a
+	// chunk boundary (strace's "<unfinished ...>" in one chunk, the
+	// "<... resumed>" with the data, and the X-Call-Id, in the next): the
+	// resumed half no longer says which socket it read.
+	Pending map[int]endpoint `json:"pending,omitempty"`
 	Calls     map[string]*partial     `json:"calls"`
 	Bg        *partial                `json:"bg,omitempty"`
 	BgSeq     int                     `json:"bg_seq"`
@@ -290,12 +302,35 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 		// call changed nothing, so it is not provenance.
 		return nil
 	}
+	if isRead(e.Syscall) {
+		if e.Errno == errnoUnknown {
+			// The first half of a read cut by the chunk boundary: remember
+			// its socket for the half that carries the data.
+			if e.Proto != "" {
+				if st.Pending == nil {
+					st.Pending = map[int]endpoint{}
+				}
+				if len(st.Pending) < maxProcs {
+					st.Pending[e.PID] = endpoint{e.Proto, e.Local, e.Remote}
+				}
+			}
+			return nil
+		}
+		if ep, ok := st.Pending[e.PID]; ok {
+			delete(st.Pending, e.PID)
+			if e.Proto == "" && e.Path == "" {
+				e.Proto, e.Local, e.Remote = ep.Proto, ep.Local, ep.Remote
+			}
+		}
+	}
 	pr := st.proc(pid)
 	// A read carrying an X-Call-Id starts an invocation.
 	if e.CallID != "" && isRead(e.Syscall) {
 		if _, open := st.Calls[e.CallID]; !open && len(st.Calls) < maxOpenCalls {
 			p := st.newPartial(WindowInvocation, e.CallID, e.Time)
-			p.Conn = connKey(e)
+			if e.Remote != "" {
+				p.Conn = connKey(e)
+			}
 			st.Calls[e.CallID] = p
 		}
 		pr.Call = e.CallID
@@ -379,7 +414,7 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 // maybeEnd ends an invocation when its process writes to the connection
 // the request came on: that is the response.
 func (b Builder) maybeEnd(st *State, p *partial, e *event.Event) {
-	if p.G.Window != WindowInvocation || p.Ended || p.Conn == "" || connKey(e) != p.Conn {
+	if p.G.Window != WindowInvocation || p.Ended || e.Proto == "" || e.Remote == "" || connKey(e) != p.Conn {
 		return
 	}
 	p.Ended = true

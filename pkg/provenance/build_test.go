@@ -261,3 +261,37 @@ func TestDOTQuotesHostileLabels(t *testing.T) {
 		t.Errorf("label not escaped: %s", sb.String())
 	}
 }
+
+// A read cut in two by a chunk boundary: the unfinished half (flushed with
+// an unknown result) names the socket, the resumed half in the next chunk
+// carries the data and the X-Call-Id. The invocation must still know its
+// connection, and a file write must not be taken for the response.
+func TestApplyReadSplitAcrossChunks(t *testing.T) {
+	b := Builder{Class: DefaultClassifier()}
+	h0 := hdr(chunk.KindStrace, "s1", 0)
+	st := NewState(h0)
+	first := []event.Event{{Kind: event.KindSyscall, Time: at(0), PID: 100, Syscall: "read", Errno: "?",
+		Proto: "TCP", Local: reqLocal, Remote: reqRemote}}
+	if g, _ := b.Apply(st, event.Batch{Version: event.SchemaVersion, Chunk: h0, Events: first}); len(g) != 0 {
+		t.Fatalf("half a read made %d graphs", len(g))
+	}
+	second := []event.Event{
+		{Kind: event.KindSyscall, Time: at(1), PID: 100, Syscall: "read", Bytes: 300, CallID: "call-9"},
+		{Kind: event.KindSyscall, Time: at(2), PID: 100, Syscall: "write", Path: "/tmp/photo.jpg", Bytes: 10},
+		{Kind: event.KindSyscall, Time: at(3), PID: 100, Syscall: "connect", Proto: "TCP", Local: "10.62.3.2:50000", Remote: "10.65.0.2:80"},
+		{Kind: event.KindSyscall, Time: at(4), PID: 100, Syscall: "writev", Proto: "TCP", Local: reqLocal, Remote: reqRemote, Bytes: 90},
+	}
+	g, err := b.Apply(st, event.Batch{Version: event.SchemaVersion, Chunk: hdr(chunk.KindStrace, "s1", 1), Events: second})
+	if err != nil || len(g) != 1 {
+		t.Fatalf("%d graphs, err %v", len(g), err)
+	}
+	kinds := map[EdgeKind]bool{}
+	for _, e := range g[0].Edges {
+		kinds[e.Kind] = true
+	}
+	for _, k := range []EdgeKind{EdgeRecv, EdgeWrite, EdgeConnect, EdgeSend} {
+		if !kinds[k] {
+			t.Errorf("invocation lacks a %s edge: %+v", k, g[0].Edges)
+		}
+	}
+}
