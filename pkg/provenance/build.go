@@ -297,7 +297,9 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 	default:
 		return nil
 	}
-	if e.Errno != "" && e.Errno != errnoUnknown {
+	// A non-blocking connect answers EINPROGRESS and goes on connecting: it
+	// is how curl, Node.js and Go all connect.
+	if e.Errno != "" && e.Errno != errnoUnknown && (e.Errno != "EINPROGRESS" || e.Syscall != "connect") {
 		// Failed calls are mostly library and module lookups; a failed
 		// call changed nothing, so it is not provenance.
 		return nil
@@ -452,7 +454,10 @@ func (p *partial) process(b Builder, st *State, pid int) int {
 	}
 	label := path.Base(pr.Exe)
 	if pr.Exe == "" {
-		label = "pid " + strconv.Itoa(pid)
+		// A process that was running before the tracer attached (the
+		// container's own server): its pid is in Node.PID, not in the
+		// label, which models read and which must not vary by container.
+		label = "attached process"
 	}
 	if pr.Cmd != "" {
 		label = pr.Cmd

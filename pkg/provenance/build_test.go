@@ -85,13 +85,13 @@ func TestApplyInvocationChain(t *testing.T) {
 		return false
 	}
 	for _, want := range [][3]string{
-		{"pid 100", "connect", "10.66.0.2:80"},
-		{"10.66.0.2:80", "recv", "pid 100"},
-		{"pid 100", "write", "$FUNC/p.sh"},
-		{"pid 100", "chmod", "$FUNC/p.sh"},
-		{"pid 100", "fork", "pid 200"},
+		{"attached process", "connect", "10.66.0.2:80"},
+		{"10.66.0.2:80", "recv", "attached process"},
+		{"attached process", "write", "$FUNC/p.sh"},
+		{"attached process", "chmod", "$FUNC/p.sh"},
+		{"attached process", "fork", "attached process"},
 		{"$FUNC/p.sh", "execve", "/home/app/p.sh"},
-		{"10.62.3.1:*", "recv", "pid 100"},
+		{"10.62.3.1:*", "recv", "attached process"},
 	} {
 		if !has(want[0], want[1], want[2]) {
 			t.Errorf("missing edge %s -%s-> %s", want[0], want[1], want[2])
@@ -210,6 +210,7 @@ func TestClassifier(t *testing.T) {
 		{"10.66.0.2:4444", ClassExternal, "10.66.0.2:4444"},
 		{"127.0.0.1:53", ClassLoopback, "127.0.0.1:53"},
 		{"[::1]:80", ClassLoopback, "[::1]:80"},
+		{"[::ffff:10.62.6.1]:41000", ClassInternal, "10.62.6.1:*"},
 		{"garbage", ClassOther, "garbage"},
 	} {
 		class, label := c.Addr(tc.in)

@@ -126,7 +126,9 @@ func (c Classifier) Addr(addr string) (PathClass, string) {
 	if err != nil {
 		return ClassOther, addr
 	}
-	label := addr
+	// An IPv4 peer of a dual-stack socket shows as ::ffff:a.b.c.d.
+	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	label := ap.String()
 	if ap.Port() >= ephemeralPort {
 		label = netip.AddrPortFrom(ap.Addr(), 0).String()
 		label = strings.TrimSuffix(label, ":0") + ":*"

@@ -188,6 +188,14 @@ func runOnce(ctx context.Context, k chunk.Kind, t discovery.Target, cfg Config, 
 			pids = []int{t.PID}
 		}
 		cmd = exec.CommandContext(ctx, cfg.Strace, StraceArgs(pids...)...)
+		if t.NetNS != "" {
+			// strace's -yy asks the kernel (sock_diag netlink) for a
+			// socket's endpoints in strace's own network namespace; from
+			// the host it sees only "TCP:[inode]" for the pod's sockets.
+			// Run it in the pod's namespace so connections name their peers.
+			args := append([]string{"--net=" + t.NetNS, "--", cfg.Strace}, StraceArgs(pids...)...)
+			cmd = exec.CommandContext(ctx, cfg.Nsenter, args...)
+		}
 	case chunk.KindPcap:
 		if t.NetNS == "" {
 			return fmt.Errorf("no network namespace for %s", t.Container)
