@@ -48,6 +48,9 @@ type Options struct {
 	// VerdictChannel is the NATS Streaming channel of classify results;
 	// default faasmon-verdicts.
 	VerdictChannel string
+	// Detector deploys the repository's stack.yml (the detector functions)
+	// and runs the tracer for the length of the run.
+	Detector       bool
 	SkipUp         bool // do not start the stack
 	SkipDeploy     bool // do not deploy stack files
 	// GraphIdle ends the wait for graphs when no new graph arrived for
@@ -251,6 +254,19 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		if err := deployStack(ctx, o, st, logf); err != nil {
 			return Result{}, err
 		}
+	}
+	if o.Detector {
+		if !o.SkipDeploy {
+			if err := deployStack(ctx, o, filepath.Join(o.Repo, "stack.yml"), logf); err != nil {
+				return Result{}, err
+			}
+		}
+		tr, err := StartTracer(ctx, o.Repo, o.StackDir)
+		if err != nil {
+			return Result{}, err
+		}
+		defer tr.Stop()
+		logf("tracer up (metrics http://%s/metrics, log %s)", TracerAddr, tr.Log)
 	}
 	fnList := sortedKeys(functions)
 	if err := r.gw.waitReady(ctx, fnList, 2*time.Minute); err != nil {

@@ -61,8 +61,9 @@ func main() {
 	n := fs.Int("n", 1, "rounds: times each scenario is played")
 	seed := fs.Uint64("seed", 1, "random seed (bodies, mix_benign)")
 	gw := fs.String("gateway", "", "gateway URL (default http://127.0.0.1:8080)")
-	graphs := fs.String("graphs", os.Getenv("FAASMON_GRAPH_ARCHIVE"), "faasmon-graph's archive_dir (default $FAASMON_GRAPH_ARCHIVE); empty: no labelling")
+	graphs := fs.String("graphs", envOr("FAASMON_GRAPH_ARCHIVE", lab.GraphArchive), "faasmon-graph's archive_dir (stack.yml's); empty: no labelling")
 	channel := fs.String("verdict-channel", lab.VerdictChannel, "NATS Streaming channel with every classify result")
+	detector := fs.Bool("detector", true, "deploy the detector (stack.yml) and run the tracer during the run")
 	noUp := fs.Bool("no-up", false, "do not start the local stack")
 	noDeploy := fs.Bool("no-deploy", false, "do not deploy stack files (already deployed)")
 	graphIdle := fs.Duration("graph-idle", 20*time.Second, "stop waiting for graphs after this long without a new one")
@@ -78,7 +79,7 @@ func main() {
 	defer stop()
 	res, err := lab.Run(ctx, lab.Options{
 		Scenarios: scenarios, Out: *out, Rounds: *n, Seed: *seed, Gateway: *gw, Graphs: *graphs,
-		Stacks: stacks, SkipUp: *noUp, SkipDeploy: *noDeploy, VerdictChannel: *channel, GraphIdle: *graphIdle, VerdictIdle: *verdictIdle,
+		Stacks: stacks, Detector: *detector, SkipUp: *noUp, SkipDeploy: *noDeploy, VerdictChannel: *channel, GraphIdle: *graphIdle, VerdictIdle: *verdictIdle,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "lab:", err)
@@ -87,4 +88,11 @@ func main() {
 	if *graphs != "" {
 		fmt.Println(res.Summary.Line())
 	}
+}
+
+func envOr(k, def string) string {
+	if v, ok := os.LookupEnv(k); ok {
+		return v
+	}
+	return def
 }
