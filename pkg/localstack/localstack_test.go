@@ -245,10 +245,27 @@ func TestSecretsRoundTrip(t *testing.T) {
 	}
 }
 
-func TestLoopbackOnly(t *testing.T) {
-	h := loopbackOnly(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
-	for addr, want := range map[string]int{"127.0.0.1:5000": 200, "[::1]:5000": 200, "10.62.3.2:4000": 403, "garbage": 403} {
-		r := httptest.NewRequest("GET", "/faasmon/instances", nil)
+func TestAccess(t *testing.T) {
+	p := testProvider(t)
+	// The responder (faasmon-alert) runs at 10.62.4.2; this test process
+	// stands in for its live pid.
+	p.fns["faasmon-alert"] = &function{inst: &running{Instance: Instance{Function: "faasmon-alert", PID: os.Getpid(),
+		IP: "10.62.4.2", Labels: map[string]string{ResponderLabel: "responder"}}}}
+	h := p.access(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	for _, tc := range []struct {
+		addr, path string
+		want       int
+	}{
+		{"127.0.0.1:5000", "/system/functions", 200},
+		{"[::1]:5000", "/faasmon/instances", 200},
+		{"10.62.3.2:4000", "/faasmon/instances", 403},
+		{"10.62.4.2:4000", "/faasmon/recycle", 200},
+		{"10.62.4.2:4000", "/faasmon/instances", 200},
+		{"10.62.4.2:4000", "/system/functions", 403},
+		{"garbage", "/faasmon/instances", 403},
+	} {
+		addr, want := tc.addr, tc.want
+		r := httptest.NewRequest("GET", tc.path, nil)
 		r.RemoteAddr = addr
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)

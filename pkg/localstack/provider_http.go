@@ -49,7 +49,7 @@ func (p *Provider) Serve(ctx context.Context) {
 		}),
 	}
 	r := bootstrap.Router()
-	r.Use(loopbackOnly)
+	r.Use(p.access)
 	r.HandleFunc(InstancesPath, p.guard("instances", p.handleInstances)).Methods(http.MethodGet)
 	r.HandleFunc(RecyclePath, p.guard("recycle", p.handleRecycle)).Methods(http.MethodPost)
 
@@ -64,15 +64,36 @@ func (p *Provider) Serve(ctx context.Context) {
 	p.Shutdown()
 }
 
-func loopbackOnly(next http.Handler) http.Handler {
+// ResponderLabel marks the function allowed to list and recycle instances
+// from its namespace: faasmon-alert's response, the local stand-in for the
+// RBAC (delete pods) it gets on Kubernetes.
+const ResponderLabel = "com.faasmon.role"
+
+// access lets loopback callers through, and the responder function to the
+// /faasmon endpoints: nothing else in a function namespace reaches the
+// provider.
+func (p *Provider) access(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		ip := net.ParseIP(host)
+		switch {
+		case err == nil && ip != nil && ip.IsLoopback():
+		case err == nil && ip != nil && (r.URL.Path == InstancesPath || r.URL.Path == RecyclePath) && p.isResponder(ip.String()):
+		default:
 			http.Error(w, "the local provider only answers on 127.0.0.1", http.StatusForbidden)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+func (p *Provider) isResponder(ip string) bool {
+	for _, in := range p.instances() {
+		if in.IP == ip && in.Labels[ResponderLabel] == "responder" {
+			return true
+		}
+	}
+	return false
 }
 
 // guard recovers a panic into a 500 and a log line: one bad request must
