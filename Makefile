@@ -7,7 +7,7 @@ export CGO_ENABLED ?= 0
 
 STACK := $(GO) run ./cmd/faasmon-stack
 
-.PHONY: all build vet test unit fuzz bench up down status deploy demo clean
+.PHONY: all build vet test unit fuzz bench up down status deploy demo dataset train eval clean
 
 all: build
 
@@ -47,6 +47,24 @@ status:
 
 deploy: up
 	$(STACK) deploy -f stack.yml
+
+# A container-reuse attack caught, explained and stopped, on the local stack.
+demo:
+	$(GO) run ./cmd/faasmon-demo
+
+# The labelled dataset: every scenario, ROUNDS times, through the whole
+# pipeline (tracer, queue, parse, graph, classify, alert).
+ROUNDS ?= 12
+DATA ?= /tmp/faasmon-lab
+dataset:
+	rm -rf /var/tmp/faasmon/graphs
+	$(GO) run ./tests/lab run -n $(ROUNDS) -seed 1 -out $(DATA) $$(ls tests/lab/scenarios/*.yaml | grep -v -e smoke -e demo)
+
+train:
+	$(GO) run ./model/train -data $(DATA)/graphs -out model/artifact/faasmon.model
+
+eval:
+	$(GO) run ./model/eval -model model/artifact/faasmon.model -data $(DATA)/graphs -json model/eval-report.json
 
 clean:
 	rm -rf .cache build
