@@ -20,7 +20,9 @@ vet:
 # Unit and integration tests. The integration tests start the local stack
 # (real gateway, NATS Streaming, queue-worker, Prometheus) and stop it again.
 test: vet
-	$(GO) test -count=1 -timeout 45m ./...
+	$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v /tests/e2e)
+	# Alone: it deploys and deletes every function on the shared local stack.
+	$(GO) test -count=1 -timeout 20m ./tests/e2e
 
 unit:
 	$(GO) test -count=1 -short ./...

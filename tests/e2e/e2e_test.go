@@ -1,0 +1,155 @@
+// Package e2e runs the whole detector on the local stack: the tracer
+// straces and captures the lab's victim functions, chunks go through the
+// real OpenFaaS async queue to faasmon-parse, faasmon-graph builds the
+// graphs, faasmon-classify judges them with the committed model, and
+// faasmon-alert publishes alerts on NATS Streaming and to a webhook.
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/stan.go"
+
+	"github.com/faasmon/faasmon/pkg/alert"
+	"github.com/faasmon/faasmon/pkg/lab"
+	"github.com/faasmon/faasmon/pkg/localstack"
+	"github.com/faasmon/faasmon/pkg/provenance"
+)
+
+func TestSmokePipeline(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the end-to-end smoke run takes about two minutes")
+	}
+	st := localstack.StartForTest(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	sc, err := stan.Connect(localstack.NATSClusterID, "faasmon-e2e", stan.NatsURL("nats://127.0.0.1:4222"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	var mu sync.Mutex
+	var alerts []alert.Alert
+	var arrived []time.Time
+	sub, err := sc.Subscribe(lab.AlertChannel, func(m *stan.Msg) {
+		var a alert.Alert
+		if json.Unmarshal(m.Data, &a) == nil {
+			mu.Lock()
+			alerts, arrived = append(alerts, a), append(arrived, time.Now())
+			mu.Unlock()
+		}
+	}, stan.StartAtTime(time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+
+	out := t.TempDir()
+	res, err := lab.Run(ctx, lab.Options{
+		Repo: st.Repo, StackDir: st.Dirs.State, Out: out, SkipUp: true, Detector: true, Graphs: lab.GraphArchive,
+		Scenarios: []string{filepath.Join(st.Repo, "tests", "lab", "scenarios", "smoke.yaml")},
+		Log:       testWriter{t},
+	})
+	t.Cleanup(func() { deleteAll(t, st) })
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("every invocation has its graph", func(t *testing.T) {
+		if res.Stats.MissingGraphs != 0 || res.Stats.Invocation == 0 {
+			t.Errorf("label stats %+v", res.Stats)
+		}
+		langs := map[string]bool{} // a Go and a Node.js function, both traced
+		graphs := readGraphs(t, filepath.Join(out, "graphs"))
+		for _, g := range graphs {
+			if len(g.Gaps) > 0 {
+				t.Errorf("graph %s has sequence gaps %+v", g.ID, g.Gaps)
+			}
+			if g.Window == provenance.WindowInvocation && g.CallID != "" {
+				langs[g.Function] = true
+			}
+		}
+		for _, fn := range []string{"product-catalog-builder", "purchase-authenticate"} {
+			if !langs[fn] {
+				t.Errorf("no invocation graph of %s", fn)
+			}
+		}
+	})
+
+	t.Run("verdicts for every graph, attacks alerted within 5s", func(t *testing.T) {
+		if res.Summary.Missing != 0 {
+			t.Errorf("%d graphs without a verdict", res.Summary.Missing)
+		}
+		if res.Summary.Recall < 0.5 {
+			t.Errorf("smoke recall %.2f: %s", res.Summary.Recall, res.Summary.Line())
+		}
+		time.Sleep(3 * time.Second)
+		mu.Lock()
+		defer mu.Unlock()
+		if len(alerts) == 0 {
+			t.Fatal("no alert on the NATS Streaming channel")
+		}
+		for i, a := range alerts {
+			if a.Chain == "" || a.GraphID == "" {
+				t.Errorf("alert %d lacks its explanation: %+v", i, a)
+			}
+			if d := arrived[i].Sub(a.Time); d > 5*time.Second {
+				t.Errorf("alert %s took %v from verdict to subscriber", a.GraphID, d)
+			}
+		}
+		t.Logf("%d alerts; %s; latency p50 %.2fs", len(alerts), res.Summary.Line(), res.Summary.LatencyP50)
+	})
+}
+
+func readGraphs(t *testing.T, dir string) []provenance.Graph {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	var out []provenance.Graph
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g provenance.Graph
+		if err := json.Unmarshal(b, &g); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+// deleteAll removes every function: this test deployed them all (the
+// Makefile runs it alone, after the other packages).
+func deleteAll(t *testing.T, st *localstack.Stack) {
+	c, err := localstack.Client(st.Dirs)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	fns, err := c.GetFunctions(context.Background(), "")
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	for _, f := range fns {
+		if err := c.DeleteFunction(context.Background(), f.Name, ""); err != nil {
+			t.Errorf("delete %s: %v", f.Name, err)
+		}
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}
