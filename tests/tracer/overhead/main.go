@@ -1,0 +1,92 @@
+// Command overhead measures what tracing costs a function: the latency of
+// sync invocations through the gateway with the tracer detached and
+// attached, median over -n calls each, for each function named.
+//
+//	go run ./tests/tracer/overhead -n 200 product-catalog-api purchase-get-price
+//
+// The functions must be deployed on the local stack (make up; the lab's
+// stack.yml) and no other tracer may run.
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/faasmon/faasmon/pkg/lab"
+	"github.com/faasmon/faasmon/pkg/localstack"
+)
+
+func main() {
+	n := flag.Int("n", 200, "invocations per function and setting")
+	body := flag.String("body", "", "request body (default: GET)")
+	flag.Parse()
+	wd, _ := os.Getwd()
+	repo, err := localstack.RepoRoot(wd)
+	if err != nil {
+		fail(err)
+	}
+	state := localstack.StateDirFromEnv()
+	user, _ := os.ReadFile(filepath.Join(state, "auth", "basic-auth-user"))
+	pass, _ := os.ReadFile(filepath.Join(state, "auth", "basic-auth-password"))
+	call := func(fn string) (time.Duration, error) {
+		method, rd := http.MethodGet, io.Reader(nil)
+		if *body != "" {
+			method, rd = http.MethodPost, bytes.NewBufferString(*body)
+		}
+		req, _ := http.NewRequest(method, localstack.GatewayURL+"/function/"+fn, rd)
+		req.SetBasicAuth(strings.TrimSpace(string(user)), strings.TrimSpace(string(pass)))
+		start := time.Now()
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode/100 != 2 {
+			return 0, fmt.Errorf("%s: status %d", fn, res.StatusCode)
+		}
+		return time.Since(start), nil
+	}
+	median := func(fn string) time.Duration {
+		var ds []time.Duration
+		for i := 0; i < *n+10; i++ {
+			d, err := call(fn)
+			if err != nil {
+				fail(err)
+			}
+			if i >= 10 { // warm-up
+				ds = append(ds, d)
+			}
+		}
+		slices.Sort(ds)
+		return ds[len(ds)/2]
+	}
+	fmt.Printf("function                  untraced p50  traced p50  ratio  (n=%d each)\n", *n)
+	for _, fn := range flag.Args() {
+		off := median(fn)
+		tr, err := lab.StartTracer(context.Background(), repo, state)
+		if err != nil {
+			fail(err)
+		}
+		time.Sleep(2 * time.Second) // attach
+		on := median(fn)
+		tr.Stop()
+		fmt.Printf("%-25s %10.2fms %10.2fms %6.2fx\n", fn, ms(off), ms(on), float64(on)/float64(off))
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "overhead:", err)
+	os.Exit(1)
+}
