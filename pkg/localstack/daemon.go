@@ -17,11 +17,14 @@ import (
 // the provider, the gateway, the queue-worker), tracked by a pid file so that
 // a later `up` finds it and `down` stops it from another process.
 type daemon struct {
-	Name  string
-	Path  string
-	Args  []string
-	Env   []string // added to a minimal environment
-	Dir   string
+	Name string
+	Path string
+	Args []string
+	Env  []string // added to a minimal environment
+	Dir  string
+	// Exe is the binary the process ends up running when Path is a
+	// wrapper that execs it (unshare … exec worker); default Path.
+	Exe   string
 	Ready func(ctx context.Context) error
 	// Addrs it listens on: they must be free before it starts, or the
 	// readiness check would pass on someone else's server.
@@ -101,6 +104,9 @@ func (dm daemon) start(d Dirs) (bool, error) {
 	// for a running zombie.
 	go func() { _ = cmd.Wait() }()
 	exe, _ := filepath.Abs(cmd.Path) // cmd.Path is resolved through PATH
+	if dm.Exe != "" {
+		exe = dm.Exe
+	}
 	if r, err := filepath.EvalSymlinks(exe); err == nil {
 		exe = r
 	}

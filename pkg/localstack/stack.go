@@ -109,7 +109,18 @@ func (s *Stack) Up(ctx context.Context) error {
 			return err
 		}
 	}
-	worker := daemon{Name: cWorker, Path: filepath.Join(bin, "nats-queue-worker"),
+	// The queue-worker posts async results to X-Callback-Url as the
+	// caller wrote it; the detector's callbacks name the gateway the way a
+	// cluster does (gateway.openfaas). Give the worker its own /etc/hosts
+	// with that name, in a mount namespace of its own, rather than edit the
+	// machine's.
+	hosts, err := s.workerHosts()
+	if err != nil {
+		return err
+	}
+	worker := daemon{Name: cWorker, Path: "unshare", Exe: filepath.Join(bin, "nats-queue-worker"),
+		Args: []string{"--mount", "--propagation", "private", "sh", "-c",
+			`mount --bind "$1" /etc/hosts && exec "$2"`, "sh", hosts, filepath.Join(bin, "nats-queue-worker")},
 		Env: []string{
 			"faas_nats_address=127.0.0.1", "faas_nats_port=4222", "faas_nats_cluster_name=" + NATSClusterID,
 			"faas_gateway_address=127.0.0.1", "faas_gateway_port=8080",
@@ -303,4 +314,19 @@ func dialOK(ctx context.Context, addr string) error {
 		return err
 	}
 	return c.Close()
+}
+
+// workerHosts writes the queue-worker's hosts file: the machine's, plus the
+// gateway's in-cluster names on loopback.
+func (s *Stack) workerHosts() (string, error) {
+	base, err := os.ReadFile("/etc/hosts")
+	if err != nil {
+		return "", fmt.Errorf("read /etc/hosts: %w", err)
+	}
+	p := filepath.Join(s.Dirs.Run(), "queue-worker.hosts")
+	data := append(base, []byte("\n127.0.0.1\tgateway.openfaas gateway.openfaas.svc.cluster.local\n")...)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		return "", fmt.Errorf("queue-worker hosts: %w", err)
+	}
+	return p, nil
 }
