@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 
 	"github.com/faasmon/faasmon/pkg/provenance"
 )
@@ -20,14 +21,15 @@ import (
 func main() {
 	in := flag.String("in", "-", "graph JSON file, - for stdin")
 	svg := flag.String("svg", "", "write SVG here (needs Graphviz dot) instead of DOT on stdout")
+	hide := flag.String("hide", "", "comma-separated file classes to leave out for readability, e.g. syslib,proc,etc")
 	flag.Parse()
-	if err := run(*in, *svg); err != nil {
+	if err := run(*in, *svg, *hide); err != nil {
 		fmt.Fprintln(os.Stderr, "faasmon-dot:", err)
 		os.Exit(1)
 	}
 }
 
-func run(in, svg string) error {
+func run(in, svg, hide string) error {
 	var r io.Reader = os.Stdin
 	if in != "-" {
 		f, err := os.Open(in)
@@ -45,6 +47,9 @@ func run(in, svg string) error {
 	if err := g.Validate(); err != nil {
 		return fmt.Errorf("graph %s: %w", in, err)
 	}
+	if hide != "" {
+		g = without(g, strings.Split(hide, ","))
+	}
 	var dot bytes.Buffer
 	if err := provenance.DOT(&dot, &g, nil); err != nil {
 		return err
@@ -60,4 +65,33 @@ func run(in, svg string) error {
 		return fmt.Errorf("graphviz dot: %w", err)
 	}
 	return nil
+}
+
+// without drops file nodes of the given classes and their edges: a Node.js
+// process opens hundreds of library files that hide the story.
+func without(g provenance.Graph, classes []string) provenance.Graph {
+	drop := map[provenance.PathClass]bool{}
+	for _, c := range classes {
+		drop[provenance.PathClass(strings.TrimSpace(c))] = true
+	}
+	out := g
+	out.Nodes, out.Edges = nil, nil
+	id := make([]int, len(g.Nodes))
+	for i, n := range g.Nodes {
+		id[i] = -1
+		if n.Kind == provenance.NodeFile && drop[n.Class] {
+			continue
+		}
+		id[i] = len(out.Nodes)
+		n.ID = id[i]
+		out.Nodes = append(out.Nodes, n)
+	}
+	for _, e := range g.Edges {
+		if id[e.Src] < 0 || id[e.Dst] < 0 {
+			continue
+		}
+		e.Src, e.Dst = id[e.Src], id[e.Dst]
+		out.Edges = append(out.Edges, e)
+	}
+	return out
 }
