@@ -96,7 +96,9 @@ func (p *PcapReader) Next() (Unit, bool, error) {
 		ns *= 1000
 	}
 	u := Unit{Data: data, At: time.Unix(int64(sec), ns)}
-	u.CallID = httpCallID(tcpPayload(p.link, data[16:]))
+	payload := tcpPayload(p.link, data[16:])
+	Redact(payload)
+	u.CallID = httpCallID(payload)
 	return u, truncated, nil
 }
 

@@ -77,7 +77,9 @@ var readSyscalls = map[string]bool{
 
 // StraceUnit turns one line of `strace -f -ttt` output into a Unit: its
 // timestamp (else now) and, for a read of an HTTP request, its X-Call-Id.
+// Credentials in the line's header block are masked first (Redact).
 func StraceUnit(line []byte, now time.Time) Unit {
+	Redact(line)
 	u := Unit{Data: line, At: now}
 	rest := line
 	// Optional "PID " prefix (strace -f with -o).
