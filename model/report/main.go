@@ -55,6 +55,8 @@ func main() {
 	if err := m.Save(*out); err != nil {
 		fail(err)
 	}
+	s.ModelVersion = m.Version() // known once the file's checksum is
+
 	b, _ := json.MarshalIndent(s, "", "  ")
 	if err := os.WriteFile(*report, append(b, '\n'), 0o644); err != nil {
 		fail(err)
