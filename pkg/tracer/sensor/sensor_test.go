@@ -207,7 +207,9 @@ func TestStraceRestart(t *testing.T) {
 // and each request opens a chunk.
 func TestTcpdumpInNetns(t *testing.T) {
 	need(t, "tcpdump", "nsenter", "ip", "python3")
-	ns := fmt.Sprintf("faasmon-t%d", os.Getpid())
+	// Not "faasmon-*": the local stack's teardown removes those, and its tests
+	// may run at the same time.
+	ns := fmt.Sprintf("fmtest-sensor-%d", os.Getpid())
 	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
 		t.Skipf("ip netns add: %v %s", err, out)
 	}
