@@ -93,8 +93,8 @@ func Demo(ctx context.Context, o DemoOptions) error {
 
 	res, err := Run(ctx, Options{
 		Repo: o.Repo, Out: o.Out, Detector: true, Graphs: GraphArchive, StackDir: stateDir, SkipUp: true,
-		Scenarios:   []string{filepath.Join(o.Repo, "tests", "lab", "scenarios", "demo.yaml")},
-		GraphIdle:   8 * time.Second, GraphTimeout: 90 * time.Second,
+		Scenarios: []string{filepath.Join(o.Repo, "tests", "lab", "scenarios", "demo.yaml")},
+		GraphIdle: 8 * time.Second, GraphTimeout: 90 * time.Second,
 		VerdictIdle: 5 * time.Second, VerdictTimeout: 30 * time.Second,
 		Log: prefixWriter{o.W},
 	})

@@ -50,9 +50,9 @@ type Options struct {
 	VerdictChannel string
 	// Detector deploys the repository's stack.yml (the detector functions)
 	// and runs the tracer for the length of the run.
-	Detector       bool
-	SkipUp         bool // do not start the stack
-	SkipDeploy     bool // do not deploy stack files
+	Detector   bool
+	SkipUp     bool // do not start the stack
+	SkipDeploy bool // do not deploy stack files
 	// GraphIdle ends the wait for graphs when no new graph arrived for
 	// that long; GraphTimeout bounds the wait. VerdictIdle/VerdictTimeout
 	// likewise for verdicts.
@@ -138,6 +138,7 @@ type Result struct {
 // runner holds one run's state.
 type runner struct {
 	o        Options
+	traced   bool // a tracer runs: wait for it to attach to new instances
 	gw       *gateway
 	attacker *Host
 	supplier *Host
@@ -267,12 +268,14 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		}
 		defer tr.Stop()
 		logf("tracer up (metrics http://%s/metrics, log %s)", TracerAddr, tr.Log)
+		r.traced = true
 	}
 	fnList := sortedKeys(functions)
 	if err := r.gw.waitReady(ctx, fnList, 2*time.Minute); err != nil {
 		return Result{}, err
 	}
 	r.refreshContainers(ctx)
+	r.waitTraced(ctx, fnList...)
 
 	r.inv, err = os.Create(filepath.Join(o.Out, "invocations.jsonl"))
 	if err != nil {
@@ -497,6 +500,7 @@ func (r *runner) coldStart(ctx context.Context, fn string) error {
 	if err := r.gw.waitReady(ctx, []string{fn}, time.Minute); err != nil {
 		return err
 	}
+	r.waitTraced(ctx, fn)
 	r.refreshContainers(ctx)
 	return nil
 }
@@ -524,6 +528,7 @@ func (r *runner) recycle(ctx context.Context, fn string) error {
 	if err := r.gw.waitReady(ctx, []string{fn}, time.Minute); err != nil {
 		return err
 	}
+	r.waitTraced(ctx, fn)
 	r.refreshContainers(ctx)
 	return nil
 }
@@ -911,5 +916,42 @@ func (g *gateway) waitReady(ctx context.Context, fns []string, timeout time.Dura
 			return fmt.Errorf("functions not ready after %s: %s", timeout, strings.Join(notReady, ", "))
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// waitTraced waits (at most 5 s) until the tracer is attached to the
+// current instance of each function: a call that reaches a container before
+// strace does leaves no trace, and the lab would count it as missed.
+func (r *runner) waitTraced(ctx context.Context, fns ...string) {
+	if !r.traced {
+		return
+	}
+	r.refreshContainers(ctx)
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		attached := map[string]bool{}
+		if res, err := http.Get("http://" + TracerAddr + "/attached"); err == nil {
+			var keys []string
+			_ = json.NewDecoder(res.Body).Decode(&keys)
+			res.Body.Close()
+			for _, k := range keys {
+				attached[k] = true
+			}
+		}
+		missing := 0
+		r.mu.Lock()
+		for _, fn := range fns {
+			if id := r.containers[fn]; id != "" && !attached[id] {
+				missing++
+			}
+		}
+		r.mu.Unlock()
+		if missing == 0 {
+			// Attached means strace and tcpdump were started; give them
+			// the moment ptrace and the capture socket take.
+			time.Sleep(300 * time.Millisecond)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

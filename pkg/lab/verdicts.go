@@ -11,16 +11,17 @@ import (
 	stan "github.com/nats-io/stan.go"
 
 	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/verdict"
 )
 
 // VerdictChannel is the NATS Streaming channel faasmon-alert publishes every
 // classify result to.
 const VerdictChannel = "faasmon-verdicts"
 
-// Verdict values as faasmon-classify writes them.
+// Verdict values as faasmon-classify writes them (pkg/verdict).
 const (
-	VerdictIntrusion = "intrusion"
-	VerdictBenign    = "benign"
+	VerdictIntrusion = verdict.Attack
+	VerdictBenign    = verdict.Benign
 )
 
 // Verdict is what the lab reads from a verdict message: the fields of the

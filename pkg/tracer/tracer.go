@@ -11,6 +11,7 @@ package tracer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -137,9 +138,15 @@ func (t *Tracer) Healthy(maxAge time.Duration) bool {
 	return !t.healthy.IsZero() && time.Since(t.healthy) <= maxAge
 }
 
-// Handler serves /metrics and /healthz.
-func Handler(m *metrics.Metrics, healthy func() bool) http.Handler {
+// Handler serves /metrics, /healthz and /attached (the container keys the
+// tracer is attached to, so that a caller can wait for a new container to
+// be traced before sending it work).
+func Handler(m *metrics.Metrics, healthy func() bool, attached func() []string) http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("/attached", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(attached())
+	})
 	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		if !healthy() {

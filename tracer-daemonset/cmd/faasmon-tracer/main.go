@@ -147,7 +147,7 @@ func run(log *slog.Logger) error {
 	wg.Go(func() { snd.Run(sendCtx) })
 	errc := make(chan error, 2)
 	wg.Go(func() {
-		err := tracer.Serve(ctx, *listen, tracer.Handler(m, func() bool { return tr.Healthy(10 * time.Second) }))
+		err := tracer.Serve(ctx, *listen, tracer.Handler(m, func() bool { return tr.Healthy(10 * time.Second) }, tr.Attached))
 		if err != nil {
 			stop() // no metrics/health endpoint: better to fail loudly than run blind
 		}
