@@ -19,9 +19,10 @@ vet:
 
 # Unit and integration tests. The integration tests start the local stack
 # (real gateway, NATS Streaming, queue-worker, Prometheus) and stop it again.
+# tests/e2e runs alone, after the rest: it deploys and deletes every
+# function on the shared local stack.
 test: vet
 	$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v /tests/e2e)
-	# Alone: it deploys and deletes every function on the shared local stack.
 	$(GO) test -count=1 -timeout 20m ./tests/e2e
 
 unit:
@@ -34,8 +35,13 @@ fuzz:
 	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
 
+# Go benchmarks on one core, five runs each (quote medians: the machine is
+# shared); then the tracing overhead on the local stack when it is up with
+# the lab's functions deployed.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./pkg/... | tee .cache/bench.txt
+	mkdir -p .cache
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 -cpu 1 ./pkg/strace ./pkg/pcap ./pkg/gnn | tee .cache/bench.txt
+	-$(STACK) status >/dev/null 2>&1 && $(GO) run ./tests/tracer/overhead -n 200 product-catalog-api purchase-get-price
 
 # The local OpenFaaS stack (idempotent). `up` prints the credentials file.
 up:
