@@ -104,7 +104,6 @@ func Demo(ctx context.Context, o DemoOptions) error {
 	mu.Lock()
 	defer mu.Unlock()
 	say("%d invocations played, %d graphs, %d alerts", len(res.Invocations), res.Summary.Graphs, len(alerts))
-	say("verdicts: %s (missing %d)", res.Summary.Line(), res.Summary.Missing)
 	if len(alerts) == 0 {
 		return fmt.Errorf("no alert: the attack went unseen (see %s)", o.Out)
 	}
