@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -19,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/faasmon/faasmon/pkg/localstack"
 )
 
 // HostConfig is one lab host: a network namespace joined to the host by a
@@ -342,21 +343,9 @@ func (h *Host) Close() error {
 }
 
 func setupNetns(ctx context.Context, c HostConfig) error {
-	steps := [][]string{
-		{"netns", "add", c.NetNS},
-		{"link", "add", c.HostIf, "type", "veth", "peer", "name", c.PeerIf},
-		{"link", "set", c.PeerIf, "netns", c.NetNS},
-		{"addr", "add", c.HostIP + "/24", "dev", c.HostIf},
-		{"link", "set", c.HostIf, "up"},
-		{"-n", c.NetNS, "link", "set", "lo", "up"},
-		{"-n", c.NetNS, "addr", "add", c.IP + "/24", "dev", c.PeerIf},
-		{"-n", c.NetNS, "link", "set", c.PeerIf, "up"},
-		{"-n", c.NetNS, "route", "add", "default", "via", c.HostIP},
-	}
-	for _, args := range steps {
-		if err := runIP(ctx, args...); err != nil {
-			return fmt.Errorf("lab host %s: %w", c.Role, err)
-		}
+	v := localstack.Veth{NS: c.NetNS, HostIf: c.HostIf, PeerIf: c.PeerIf, HostIP: c.HostIP, IP: c.IP}
+	if err := v.Connect(ctx); err != nil {
+		return fmt.Errorf("lab host %s: %w", c.Role, err)
 	}
 	return nil
 }
@@ -366,7 +355,7 @@ func setupNetns(ctx context.Context, c HostConfig) error {
 func teardownNetns(c HostConfig) error {
 	var errs []error
 	if _, err := os.Stat(filepath.Join("/run/netns", c.NetNS)); err == nil {
-		if err := runIP(context.Background(), "netns", "delete", c.NetNS); err != nil {
+		if err := localstack.RunIP(context.Background(), "netns", "delete", c.NetNS); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -380,20 +369,10 @@ func teardownNetns(c HostConfig) error {
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
-	if err := runIP(context.Background(), "link", "delete", c.HostIf); err != nil && !strings.Contains(err.Error(), "Cannot find device") {
+	if err := localstack.RunIP(context.Background(), "link", "delete", c.HostIf); err != nil && !strings.Contains(err.Error(), "Cannot find device") {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
-}
-
-func runIP(ctx context.Context, args ...string) error {
-	cmd := exec.CommandContext(ctx, "ip", args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(out.String()))
-	}
-	return nil
 }
 
 // listenInNetns opens a TCP listener inside the namespace bound at nsPath:

@@ -59,21 +59,8 @@ func (s netSlot) setup(ctx context.Context) (err error) {
 			_ = s.teardown()
 		}
 	}()
-	steps := [][]string{
-		{"netns", "add", s.NS},
-		{"link", "add", s.HostIf, "type", "veth", "peer", "name", s.FnIf},
-		{"link", "set", s.FnIf, "netns", s.NS},
-		{"addr", "add", s.HostIP + "/24", "dev", s.HostIf},
-		{"link", "set", s.HostIf, "up"},
-		{"-n", s.NS, "link", "set", "lo", "up"},
-		{"-n", s.NS, "addr", "add", s.FnIP + "/24", "dev", s.FnIf},
-		{"-n", s.NS, "link", "set", s.FnIf, "up"},
-		{"-n", s.NS, "route", "add", "default", "via", s.HostIP},
-	}
-	for _, args := range steps {
-		if err := runIP(ctx, args...); err != nil {
-			return fmt.Errorf("netns %s: %w", s.NS, err)
-		}
+	if err := (Veth{NS: s.NS, HostIf: s.HostIf, PeerIf: s.FnIf, HostIP: s.HostIP, IP: s.FnIP}).Connect(ctx); err != nil {
+		return err
 	}
 	etc := filepath.Join(netnsEtcDir, s.NS)
 	if err := os.MkdirAll(etc, 0o755); err != nil {
@@ -95,14 +82,14 @@ func (s netSlot) teardown() error {
 		killAll(pids, time.Second)
 	}
 	if _, err := os.Stat(s.Path()); err == nil {
-		if err := runIP(context.Background(), "netns", "delete", s.NS); err != nil {
+		if err := RunIP(context.Background(), "netns", "delete", s.NS); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	// Deleting the namespace deletes the peer and so the pair; this only
 	// matters when setup failed between "link add" and "set netns".
 	if _, err := os.Stat(filepath.Join("/sys/class/net", s.HostIf)); err == nil {
-		if err := runIP(context.Background(), "link", "delete", s.HostIf); err != nil {
+		if err := RunIP(context.Background(), "link", "delete", s.HostIf); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -196,7 +183,7 @@ func SweepNetwork() error {
 			seen[n] = true
 			errs = append(errs, slotFor(n).teardown())
 		} else {
-			errs = append(errs, runIP(context.Background(), "netns", "delete", ns))
+			errs = append(errs, RunIP(context.Background(), "netns", "delete", ns))
 		}
 	}
 	for _, l := range OurLinks() {
@@ -214,7 +201,39 @@ func SweepNetwork() error {
 	return errors.Join(errs...)
 }
 
-func runIP(ctx context.Context, args ...string) error {
+// Veth is a network namespace joined to the host by a veth pair on a /24:
+// HostIP on the host side, IP inside, default route via the host. Function
+// instances and the lab's hosts are both made this way.
+type Veth struct {
+	NS             string
+	HostIf, PeerIf string // interface names (≤ 15 characters)
+	HostIP, IP     string
+}
+
+// Connect creates the namespace and the pair. It does not clean up a half
+// done setup: the caller's teardown does, as it must after a crash anyway.
+func (v Veth) Connect(ctx context.Context) error {
+	steps := [][]string{
+		{"netns", "add", v.NS},
+		{"link", "add", v.HostIf, "type", "veth", "peer", "name", v.PeerIf},
+		{"link", "set", v.PeerIf, "netns", v.NS},
+		{"addr", "add", v.HostIP + "/24", "dev", v.HostIf},
+		{"link", "set", v.HostIf, "up"},
+		{"-n", v.NS, "link", "set", "lo", "up"},
+		{"-n", v.NS, "addr", "add", v.IP + "/24", "dev", v.PeerIf},
+		{"-n", v.NS, "link", "set", v.PeerIf, "up"},
+		{"-n", v.NS, "route", "add", "default", "via", v.HostIP},
+	}
+	for _, args := range steps {
+		if err := RunIP(ctx, args...); err != nil {
+			return fmt.Errorf("netns %s: %w", v.NS, err)
+		}
+	}
+	return nil
+}
+
+// RunIP runs iproute2's ip with args; the error carries its output.
+func RunIP(ctx context.Context, args ...string) error {
 	cmd := exec.CommandContext(ctx, "ip", args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
