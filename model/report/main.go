@@ -22,7 +22,7 @@ func main() {
 	report := flag.String("json", "model/eval-report.json", "report file")
 	latency := flag.String("latency", "", "the lab's summary.json of a live run, for detection_latency_p50_s")
 	seed := flag.Uint64("seed", d.Seed, "seed")
-	ocq := flag.Float64("oc-quantile", 0.999, "benign validation quantile that sets the one-class threshold")
+	ocq := flag.Float64("oc-quantile", d.OneClassQuantile, "benign validation quantile that sets the one-class threshold")
 	flag.Parse()
 	if *data == "" {
 		flag.Usage()

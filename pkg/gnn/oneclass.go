@@ -15,7 +15,7 @@ package gnn
 // get their own centroid μ_f and scale s_f (mean squared distance to μ_f);
 // the others share the global μ, s. The anomaly score of a graph is
 // a = ||φ(g) − μ_f||² / s_f (≈1 for a typical benign graph), and its
-// threshold τ is the OneClassQuantile (0.99) of a over the benign
+// threshold τ is the OneClassQuantile (0.999) of a over the benign
 // validation graphs (over the benign training graphs when validation has
 // fewer than 10). The calibrated score a/(a+τ) is 0.5 at τ; see
 // Model.combine for the union with the supervised part.

@@ -44,7 +44,7 @@ type TrainConfig struct {
 func DefaultTrainConfig() TrainConfig {
 	return TrainConfig{Seed: 1, Epochs: 100, BatchSize: 32, LR: 3e-3, WeightDecay: 1e-4,
 		Dropout: 0.1, Patience: 15, ClipNorm: 5, Hidden: 32, Layers: 2, HeadHidden: 32,
-		BalanceClasses: true, OneClassEpochs: 30, OneClassLR: 1e-3, OneClassQuantile: 0.99,
+		BalanceClasses: true, OneClassEpochs: 30, OneClassLR: 1e-3, OneClassQuantile: 0.999,
 		MinPerFunction: 20}
 }
 
