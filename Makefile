@@ -68,11 +68,14 @@ dataset:
 	rm -rf /var/tmp/faasmon/graphs
 	$(GO) run ./tests/lab run -n $(ROUNDS) -seed 1 -out $(DATA) $$(ls tests/lab/scenarios/*.yaml | grep -v -e smoke -e demo)
 
+# The published model and model/eval-report.json: trained on 80%, tested on
+# 20%, plus leave-one-attack-out (model/report). LATENCY names a live lab
+# run's summary.json for the detection latency.
 train:
-	$(GO) run ./model/train -data $(DATA)/graphs -out model/artifact/faasmon.model
+	$(GO) run ./model/report -data $(DATA)/graphs $(if $(LATENCY),-latency $(LATENCY))
 
 eval:
-	$(GO) run ./model/eval -model model/artifact/faasmon.model -data $(DATA)/graphs -json model/eval-report.json
+	$(GO) run ./model/eval -model model/artifact/faasmon.model -data $(DATA)/graphs
 
 clean:
 	rm -rf .cache build
