@@ -6,6 +6,7 @@ package function
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,8 +42,20 @@ func processor() (*alert.Processor, error) {
 			return
 		}
 		proc, procErr = alert.NewProcessor(cfg, stdout)
+		if procErr == nil {
+			// The outbox consumer lives as long as the process.
+			proc.Start(context.Background())
+		}
 	})
 	return proc, procErr
+}
+
+func init() {
+	fnhttp.OnStart(func(context.Context) {
+		if _, err := processor(); err != nil {
+			log.Printf("%s: %v", name, err)
+		}
+	})
 }
 
 // Handle serves the function.

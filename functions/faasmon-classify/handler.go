@@ -4,9 +4,11 @@ package function
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log"
 	"net/http"
 	"os"
 	"sync"
@@ -14,6 +16,7 @@ import (
 	embedded "github.com/faasmon/faasmon/model"
 	"github.com/faasmon/faasmon/pkg/fnhttp"
 	"github.com/faasmon/faasmon/pkg/gnn"
+	"github.com/faasmon/faasmon/pkg/outbox"
 	"github.com/faasmon/faasmon/pkg/provenance"
 	"github.com/faasmon/faasmon/pkg/verdict"
 )
@@ -33,6 +36,9 @@ var (
 	modelOnce sync.Once
 	model     *gnn.Model
 	modelErr  error
+
+	pubOnce sync.Once
+	pub     *outbox.Publisher
 )
 
 func loadModel() (*gnn.Model, error) {
@@ -94,11 +100,31 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, v)
 	}
+	if r.Header.Get("X-Callback-Url") != "" {
+		toOutbox(r.Context(), out)
+	}
 	if batch {
 		fnhttp.JSON(w, http.StatusOK, out)
 		return
 	}
 	fnhttp.JSON(w, http.StatusOK, out[0])
+}
+
+// toOutbox puts the attack verdicts of an async call (the queue-worker
+// forwards X-Callback-Url) in the outbox before the answer goes to the
+// callback, so that they reach faasmon-alert even when the callback does
+// not (pkg/outbox). A failure is logged and counted, not the caller's: the
+// callback still carries the verdict.
+func toOutbox(ctx context.Context, vs []*verdict.Verdict) {
+	pubOnce.Do(func() { pub = outbox.PublisherFromEnv(os.Getenv) })
+	if pub == nil {
+		return
+	}
+	for _, v := range vs {
+		if err := pub.Put(ctx, v); err != nil {
+			log.Printf("%s: %v", name, err)
+		}
+	}
 }
 
 // decode reads one graph or an array of graphs and checks them against the

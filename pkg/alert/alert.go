@@ -75,7 +75,17 @@ type Alert struct {
 
 	// Action is the response taken, if any.
 	Action *Action `json:"action,omitempty"`
+	// Delivery is the path the verdict came by: DeliveryCallback (the
+	// queue-worker's callback) or DeliveryOutbox (pkg/outbox, after the
+	// callback did not bring it).
+	Delivery string `json:"delivery,omitempty"`
 }
+
+// Delivery paths of a verdict.
+const (
+	DeliveryCallback = "callback"
+	DeliveryOutbox   = "outbox"
+)
 
 // ProcessInfo describes one process node.
 type ProcessInfo struct {

@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/faasmon/faasmon/pkg/outbox"
+	"github.com/faasmon/faasmon/pkg/streaming"
 )
 
 // Secret names (files in the OpenFaaS secrets directory,
@@ -26,10 +28,10 @@ const (
 	EnvSecretsDir     = "FAASMON_SECRETS_DIR"          // /var/openfaas/secrets
 	EnvStdout         = "FAASMON_STDOUT"               // true: alerts as JSON lines on stdout
 	EnvNATS           = "FAASMON_NATS"                 // true: publish on the NATS Streaming channel
-	EnvNATSURL        = "FAASMON_NATS_URL"             // nats://<faas_nats_address>:<faas_nats_port>
-	EnvNATSAddress    = "faas_nats_address"            // nats.openfaas (OpenFaaS's own variable names)
-	EnvNATSPort       = "faas_nats_port"               // 4222
-	EnvNATSCluster    = "faas_nats_cluster_name"       // faas-cluster
+	EnvNATSURL        = streaming.EnvURL               // nats://<faas_nats_address>:<faas_nats_port>
+	EnvNATSCluster    = streaming.EnvCluster           // faas-cluster
+	EnvOutbox         = outbox.EnvChannel              // faasmon-outbox; set and empty: no outbox consumer
+	EnvOutboxGrace    = "FAASMON_OUTBOX_GRACE"         // 5s: the callback's head start
 	EnvNATSChannel    = "FAASMON_ALERT_CHANNEL"        // faasmon-alerts
 	EnvVerdictChannel = "FAASMON_VERDICT_CHANNEL"      // faasmon-verdicts; set and empty: no verdict log
 	EnvDedupeWindow   = "FAASMON_DEDUPE_WINDOW"        // 5m
@@ -55,8 +57,6 @@ const (
 	DefaultDedupeDir     = "/tmp/faasmon-dedupe"
 	DefaultDedupeMax     = 10000
 	DefaultLocalStackURL = "http://127.0.0.1:8083"
-	DefaultNATSAddress   = "nats.openfaas"
-	DefaultNATSPort      = 4222
 )
 
 // Config is everything the alert stage is configured by.
@@ -76,6 +76,10 @@ type Config struct {
 	// VerdictChannel receives every valid verdict on the NATS connection
 	// (when NATS is on); "" disables it.
 	VerdictChannel string
+	// Outbox is the channel of the outbox consumer (pkg/outbox), when NATS
+	// is on; "" disables it. OutboxGrace is the callback's head start.
+	Outbox      string
+	OutboxGrace time.Duration
 
 	DedupeWindow time.Duration
 	DedupeDir    string // "" or "memory": in process
@@ -169,10 +173,12 @@ func LoadConfigLookup(lookup func(string) (string, bool)) (Config, error) {
 	if v, ok := lookup(EnvVerdictChannel); ok {
 		c.VerdictChannel = strings.TrimSpace(v)
 	}
-	c.NATSURL = env(EnvNATSURL, "")
-	if c.NATSURL == "" {
-		c.NATSURL = "nats://" + net.JoinHostPort(env(EnvNATSAddress, DefaultNATSAddress), env(EnvNATSPort, strconv.Itoa(DefaultNATSPort)))
+	c.NATSURL = streaming.URLFromEnv(getenv)
+	c.Outbox = outbox.DefaultChannel
+	if v, ok := lookup(EnvOutbox); ok {
+		c.Outbox = strings.TrimSpace(v)
 	}
+	c.OutboxGrace = dur(EnvOutboxGrace, outbox.DefaultGrace)
 	if v := env(EnvGracePeriod, ""); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/faasmon/faasmon/pkg/streaming"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -26,7 +28,7 @@ func TestLoadConfig(t *testing.T) {
 				t.Errorf("%+v", c)
 			}
 		}, false},
-		{"secrets and env", map[string]string{EnvSecretsDir: dir, EnvNATSAddress: "127.0.0.1", EnvNATSPort: "4223", EnvDedupeWindow: "30s", EnvSinkAttempts: "2", EnvGracePeriod: "0"}, func(t *testing.T, c Config) {
+		{"secrets and env", map[string]string{EnvSecretsDir: dir, streaming.EnvAddress: "127.0.0.1", streaming.EnvPort: "4223", EnvDedupeWindow: "30s", EnvSinkAttempts: "2", EnvGracePeriod: "0"}, func(t *testing.T, c Config) {
 			if c.WebhookURL != "http://hook.example/x" || c.WebhookToken != "tok" || c.SlackURL == "" || c.FalcosidekickURL != "http://falcosidekick:2801/" {
 				t.Errorf("secrets %+v", c)
 			}

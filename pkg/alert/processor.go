@@ -7,9 +7,12 @@ import (
 	"io"
 	"log"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/faasmon/faasmon/pkg/outbox"
+	"github.com/faasmon/faasmon/pkg/streaming"
 	"github.com/faasmon/faasmon/pkg/verdict"
 
 	"k8s.io/client-go/kubernetes"
@@ -75,8 +78,14 @@ type Processor struct {
 	Verdicts VerdictLog
 	// VerdictTimeout bounds one publication (DefaultVerdictTimeout when 0).
 	VerdictTimeout time.Duration
+	// Handled records the graphs whose alert went out, for the outbox
+	// consumer (HandleOutbox); nil: the consumer alerts every entry.
+	Handled Ledger
+	// Outbox, when set, is the consumer Run in the background (Start).
+	Outbox *outbox.Consumer
 
 	closers  []io.Closer
+	stop     context.CancelFunc // ends the outbox consumer
 	mu       sync.Mutex
 	inflight sync.WaitGroup
 	slots    chan struct{} // bounds the publications in flight
@@ -106,12 +115,16 @@ func NewProcessor(cfg Config, stdout io.Writer) (*Processor, error) {
 	}
 	if cfg.DedupeDir == "" || cfg.DedupeDir == "memory" {
 		p.Dedupe = NewMemoryDedupe(cfg.DedupeMax)
+		p.Handled = NewMemoryLedger(cfg.DedupeMax)
 	} else {
 		d, err := NewFileDedupe(cfg.DedupeDir, cfg.DedupeMax)
 		if err != nil {
 			return nil, err
 		}
 		p.Dedupe = d
+		if p.Handled, err = NewFileLedger(filepath.Join(cfg.DedupeDir, "handled")); err != nil {
+			return nil, err
+		}
 	}
 	var sinks []Sink
 	if cfg.Stdout {
@@ -136,6 +149,13 @@ func NewProcessor(cfg Config, stdout io.Writer) (*Processor, error) {
 		p.closers = append(p.closers, s)
 		if cfg.VerdictChannel != "" {
 			p.Verdicts = &StanVerdictLog{Sink: s, Channel: cfg.VerdictChannel}
+		}
+		if cfg.Outbox != "" {
+			// Its own connection: a subscription must not share the fate
+			// of a sink's connection dropped after a publish timeout.
+			c := &streaming.Client{URL: cfg.NATSURL, ClusterID: cfg.NATSCluster, Prefix: "faasmon-alert-outbox"}
+			p.Outbox = &outbox.Consumer{Client: c, Channel: cfg.Outbox, Grace: cfg.OutboxGrace, Handle: p.HandleOutbox, Stats: &p.Stats.Outbox}
+			p.closers = append(p.closers, c)
 		}
 	}
 	p.Fanout = &Fanout{Sinks: sinks, Policy: cfg.Retry, Stats: p.Stats}
@@ -172,6 +192,11 @@ func NewProcessor(cfg Config, stdout io.Writer) (*Processor, error) {
 // Close waits for the verdict publications in flight, then releases the
 // sinks' connections.
 func (p *Processor) Close() error {
+	p.mu.Lock()
+	if p.stop != nil {
+		p.stop()
+	}
+	p.mu.Unlock()
 	p.inflight.Wait()
 	var errs []error
 	for _, c := range p.closers {
@@ -193,6 +218,53 @@ func (p *Processor) now() time.Time {
 // p.Verdicts; everything else is reported in
 // the Result (a sink failing is not an error of Process).
 func (p *Processor) Process(ctx context.Context, v Verdict) (Result, error) {
+	return p.process(ctx, v, DeliveryCallback)
+}
+
+// HandleOutbox is the outbox consumer's Handle: it skips a verdict whose
+// alert already went out (the callback brought it), processes the others,
+// and fails, so that the entry is redelivered, when the alert reached no
+// sink. An invalid verdict is done with (counted by Process).
+func (p *Processor) HandleOutbox(ctx context.Context, e outbox.Entry) error {
+	st := p.statsOrNil()
+	if p.Handled != nil {
+		seen, err := p.Handled.Seen(ctx, e.Verdict.GraphID)
+		if err == nil && seen {
+			st.OutboxSkipped.Add(1)
+			return nil
+		}
+	}
+	res, err := p.process(ctx, e.Verdict, DeliveryOutbox)
+	if errors.Is(err, ErrInvalidVerdict) {
+		log.Printf("faasmon-alert: outbox entry %d: %v (dropped)", e.Sequence, err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !res.Delivered() {
+		return fmt.Errorf("alert for graph %s reached no sink", e.Verdict.GraphID)
+	}
+	return nil
+}
+
+// Start runs the outbox consumer, if any, until ctx ends or Close.
+func (p *Processor) Start(ctx context.Context) {
+	if p.Outbox == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	p.mu.Lock()
+	p.stop = cancel
+	p.mu.Unlock()
+	p.inflight.Add(1)
+	go func() {
+		defer p.inflight.Done()
+		p.Outbox.Run(ctx)
+	}()
+}
+
+func (p *Processor) process(ctx context.Context, v Verdict, delivery string) (Result, error) {
 	st := p.statsOrNil()
 	st.Received.Add(1)
 	if err := Validate(&v); err != nil {
@@ -206,6 +278,7 @@ func (p *Processor) Process(ctx context.Context, v Verdict) (Result, error) {
 	}
 	now := p.now()
 	a := Enrich(&v, now)
+	a.Delivery = delivery
 	if p.Priority != "" {
 		a.Priority = p.Priority
 	}
@@ -224,6 +297,7 @@ func (p *Processor) Process(ctx context.Context, v Verdict) (Result, error) {
 			st.Duplicates.Add(1)
 			res.Outcome = OutcomeDuplicate
 			res.Suppressed = d.Suppressed
+			p.markHandled(ctx, v.GraphID, &res)
 			return res, nil
 		} else {
 			a.Suppressed = d.Suppressed
@@ -242,6 +316,7 @@ func (p *Processor) Process(ctx context.Context, v Verdict) (Result, error) {
 	if p.Fanout != nil {
 		res.Sinks = p.Fanout.Send(ctx, *a)
 	}
+	p.markHandled(ctx, v.GraphID, &res)
 	if !res.Delivered() {
 		// Nothing got out: forget the key, so that the next repeat is not
 		// suppressed as a duplicate of an alert nobody received.
@@ -252,6 +327,17 @@ func (p *Processor) Process(ctx context.Context, v Verdict) (Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// markHandled records graphID in the ledger once its alert went out (or
+// was rightly suppressed), so the outbox does not raise it again.
+func (p *Processor) markHandled(ctx context.Context, graphID string, res *Result) {
+	if p.Handled == nil || !res.Delivered() {
+		return
+	}
+	if err := p.Handled.Mark(ctx, graphID); err != nil {
+		res.Warnings = append(res.Warnings, err.Error())
+	}
 }
 
 // logVerdict hands v to p.Verdicts in the background, detached from ctx's

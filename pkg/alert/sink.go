@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/faasmon/faasmon/pkg/outbox"
 )
 
 // Sink delivers alerts somewhere. Send must honour ctx; the fan-out also
@@ -209,6 +211,10 @@ type Stats struct {
 	// ClassifyFailed counts callbacks for classify calls that failed
 	// (X-Function-Status not 2xx): no verdict to process.
 	ClassifyFailed atomic.Uint64
+	// The outbox consumer: its own counters, and the entries it skipped
+	// because the callback path had delivered their alert.
+	Outbox        outbox.Stats
+	OutboxSkipped atomic.Uint64
 
 	mu    sync.Mutex
 	sinks map[string]*SinkStats
@@ -249,6 +255,8 @@ type StatsSnapshot struct {
 	VerdictsLogged   uint64                       `json:"verdicts_logged"`
 	VerdictLogErrors uint64                       `json:"verdict_log_errors"`
 	ClassifyFailed   uint64                       `json:"classify_failed"`
+	Outbox           outbox.Snapshot              `json:"outbox"`
+	OutboxSkipped    uint64                       `json:"outbox_skipped"`
 	Sinks            map[string]SinkStatsSnapshot `json:"sinks"`
 }
 
@@ -272,6 +280,7 @@ func (s *Stats) Snapshot() StatsSnapshot {
 	out.Responses, out.ResponseErrors = s.Responses.Load(), s.ResponseErrors.Load()
 	out.VerdictsLogged, out.VerdictLogErrors = s.VerdictsLogged.Load(), s.VerdictLogErrors.Load()
 	out.ClassifyFailed = s.ClassifyFailed.Load()
+	out.Outbox, out.OutboxSkipped = s.Outbox.Snapshot(), s.OutboxSkipped.Load()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for n, ss := range s.sinks {
@@ -301,7 +310,10 @@ func (s *Stats) Collect(ch chan<- prometheus.Metric) {
 		{"duplicate_dropped", snap.Duplicates}, {"alerted", snap.Alerts}, {"dedupe_error", snap.DedupeErrors},
 		{"response", snap.Responses}, {"response_error", snap.ResponseErrors},
 		{"verdict_logged", snap.VerdictsLogged}, {"verdict_log_error", snap.VerdictLogErrors},
-		{"classify_failed", snap.ClassifyFailed}} {
+		{"classify_failed", snap.ClassifyFailed}, {"outbox_received", snap.Outbox.Received},
+		{"outbox_redelivered", snap.Outbox.Redelivered}, {"outbox_invalid", snap.Outbox.Invalid},
+		{"outbox_expired", snap.Outbox.Expired}, {"outbox_handled", snap.Outbox.Handled},
+		{"outbox_handle_error", snap.Outbox.HandleErrs}, {"outbox_skipped", snap.OutboxSkipped}} {
 		ch <- prometheus.MustNewConstMetric(descStage, prometheus.CounterValue, float64(kv.v), kv.k)
 	}
 	names := make([]string, 0, len(snap.Sinks))

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faasmon/faasmon/pkg/alert/internal/stantest"
+	"github.com/faasmon/faasmon/pkg/internal/stantest"
 	stan "github.com/nats-io/stan.go"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faasmon/faasmon/pkg/alert/internal/stantest"
+	"github.com/faasmon/faasmon/pkg/internal/stantest"
 	"github.com/faasmon/faasmon/pkg/verdict"
 	stan "github.com/nats-io/stan.go"
 )

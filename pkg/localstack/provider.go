@@ -223,17 +223,35 @@ func (p *Provider) startFor(ctx context.Context, fn *function) (*running, error)
 	return inst, nil
 }
 
-// watch logs an instance that dies on its own; the function then shows 0
-// available replicas, as a crashed pod would, until scaled or recycled.
+// watch restarts an instance that dies on its own, as the kubelet restarts
+// a crashed container (restartPolicy Always): until then the function shows
+// 0 available replicas and its requests get a 503. The pause keeps a
+// function that crashes at once from spinning.
 func (p *Provider) watch(name string, inst *running) {
 	<-inst.done
-	p.mu.RLock()
-	fn := p.fns[name]
-	current := fn != nil && fn.inst == inst
-	p.mu.RUnlock()
-	if current {
-		p.log.Printf("instance %s of %s (pid %d) exited: %v", inst.ID, name, inst.PID, inst.exitErr)
+	if !p.isCurrent(name, inst) {
+		return // stopped on purpose: scaled, recycled, removed or shut down
 	}
+	p.log.Printf("instance %s of %s (pid %d) exited: %v; restarting in %v", inst.ID, name, inst.PID, inst.exitErr, restartDelay)
+	time.Sleep(restartDelay)
+	ctx, cancel := context.WithTimeout(context.Background(), p.ready+10*time.Second)
+	defer cancel()
+	next, err := p.recycle(ctx, name, inst.ID)
+	if err != nil {
+		p.log.Printf("restart %s: %v", name, err)
+		return
+	}
+	p.log.Printf("restarted %s: instance %s pid %d", name, next.ID, next.PID)
+}
+
+// restartDelay is the pause before a crashed instance is restarted.
+const restartDelay = time.Second
+
+func (p *Provider) isCurrent(name string, inst *running) bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	fn := p.fns[name]
+	return fn != nil && fn.inst == inst
 }
 
 // detach stops fn's instance and frees its slot. Callers hold lifecycle.

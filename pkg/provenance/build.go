@@ -72,30 +72,30 @@ type streamState struct {
 // State is everything known about one container between chunks. It is the
 // unit faasmon-graph loads, updates with one batch and stores again.
 type State struct {
-	Key       string                  `json:"key"`
-	Function  string                  `json:"function"`
-	Namespace string                  `json:"namespace,omitempty"`
-	Node      string                  `json:"node,omitempty"`
-	Pod       string                  `json:"pod,omitempty"`
-	Container string                  `json:"container"`
-	Procs     map[int]*Proc           `json:"procs"`
-	Threads   map[int]int             `json:"threads,omitempty"` // tid → pid
+	Key       string        `json:"key"`
+	Function  string        `json:"function"`
+	Namespace string        `json:"namespace,omitempty"`
+	Node      string        `json:"node,omitempty"`
+	Pod       string        `json:"pod,omitempty"`
+	Container string        `json:"container"`
+	Procs     map[int]*Proc `json:"procs"`
+	Threads   map[int]int   `json:"threads,omitempty"` // tid → pid
 	// Pending holds, per thread, the socket of a read cut in two by a
 	// chunk boundary (strace's "<unfinished ...>" in one chunk, the
 	// "<... resumed>" with the data, and the X-Call-Id, in the next): the
 	// resumed half no longer says which socket it read.
-	Pending map[int]endpoint `json:"pending,omitempty"`
-	Calls     map[string]*partial     `json:"calls"`
-	Bg        *partial                `json:"bg,omitempty"`
-	BgSeq     int                     `json:"bg_seq"`
-	Streams   map[string]*streamState `json:"streams"`
-	Flows     []event.Event           `json:"flows,omitempty"` // recent pcap events, for the join
+	Pending map[int]endpoint        `json:"pending,omitempty"`
+	Calls   map[string]*partial     `json:"calls"`
+	Bg      *partial                `json:"bg,omitempty"`
+	BgSeq   int                     `json:"bg_seq"`
+	Streams map[string]*streamState `json:"streams"`
+	Flows   []event.Event           `json:"flows,omitempty"` // recent pcap events, for the join
 	// NewGaps are gaps not yet reported on an emitted graph.
 	NewGaps []Gap `json:"new_gaps,omitempty"`
 	// Counters people and tests read: batches skipped as duplicates
 	// (queue redelivery), events dropped for a bound, late flows.
-	Duplicates int `json:"duplicates,omitempty"`
-	Dropped    int `json:"dropped,omitempty"`
+	Duplicates int       `json:"duplicates,omitempty"`
+	Dropped    int       `json:"dropped,omitempty"`
 	Last       time.Time `json:"last"`
 }
 

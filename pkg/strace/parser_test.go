@@ -62,19 +62,28 @@ func TestParseLineForms(t *testing.T) {
 			with(sc(9091, "clone"), func(e *event.Event) { e.Ret = 9121 })},
 		{"openat with mode, returned fd path go.strace",
 			[]string{`8196  1795430140.266736 openat(AT_FDCWD</tmp/stcap>, "/tmp/stcap/godir/a.txt", O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, 0640) = 12</tmp/stcap/godir/a.txt>`},
-			with(sc(8196, "openat"), func(e *event.Event) { e.Ret, e.FD, e.Path, e.Mode = 12, 12, "/tmp/stcap/godir/a.txt", 0o640; e.Flags = "O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC" })},
+			with(sc(8196, "openat"), func(e *event.Event) {
+				e.Ret, e.FD, e.Path, e.Mode = 12, 12, "/tmp/stcap/godir/a.txt", 0o640
+				e.Flags = "O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC"
+			})},
 		{"openat returned fd path preferred over the argument go.strace",
 			[]string{`8194  1795430140.157881 openat(AT_FDCWD</tmp/stcap>, "/lib/x86_64-linux-gnu/libc.so.6", O_RDONLY|O_CLOEXEC) = 3</usr/lib/x86_64-linux-gnu/libc.so.6>`},
-			with(sc(8194, "openat"), func(e *event.Event) { e.Ret, e.FD, e.Path, e.Flags = 3, 3, "/usr/lib/x86_64-linux-gnu/libc.so.6", "O_RDONLY|O_CLOEXEC" })},
+			with(sc(8194, "openat"), func(e *event.Event) {
+				e.Ret, e.FD, e.Path, e.Flags = 3, 3, "/usr/lib/x86_64-linux-gnu/libc.so.6", "O_RDONLY|O_CLOEXEC"
+			})},
 		{"openat ENOENT go.strace",
 			[]string{`8196  1795430140.267984 openat(AT_FDCWD</tmp/stcap>, "/tmp/stcap/godir/missing-file", O_RDONLY|O_CLOEXEC) = -1 ENOENT (No such file or directory)`},
-			with(sc(8196, "openat"), func(e *event.Event) { e.Ret, e.Errno, e.Path, e.Flags = -1, "ENOENT", "/tmp/stcap/godir/missing-file", "O_RDONLY|O_CLOEXEC" })},
+			with(sc(8196, "openat"), func(e *event.Event) {
+				e.Ret, e.Errno, e.Path, e.Flags = -1, "ENOENT", "/tmp/stcap/godir/missing-file", "O_RDONLY|O_CLOEXEC"
+			})},
 		{"openat device annotation <char 1:3> go.strace",
 			[]string{`8196  1795430140.269379 openat(AT_FDCWD</tmp/stcap>, "/dev/null", O_RDONLY|O_CLOEXEC) = 12</dev/null<char 1:3>>`},
 			with(sc(8196, "openat"), func(e *event.Event) { e.Ret, e.FD, e.Path, e.Flags = 12, 12, "/dev/null", "O_RDONLY|O_CLOEXEC" })},
 		{"openat relative path resolved against dirfd (synthetic)",
 			[]string{`9336  1795430180.166685 openat(AT_FDCWD</tmp/stcap/shwd>, "out.txt", O_RDONLY) = -1 ENOENT (No such file or directory)`},
-			with(sc(9336, "openat"), func(e *event.Event) { e.Ret, e.Errno, e.Path, e.Flags = -1, "ENOENT", "/tmp/stcap/shwd/out.txt", "O_RDONLY" })},
+			with(sc(9336, "openat"), func(e *event.Event) {
+				e.Ret, e.Errno, e.Path, e.Flags = -1, "ENOENT", "/tmp/stcap/shwd/out.txt", "O_RDONLY"
+			})},
 		{"write to (deleted) file go.strace",
 			[]string{`8196  1795430140.268864 write(12</tmp/stcap/godir/tmp.bin>(deleted), "after unlink", 12) = 12`},
 			with(sc(8196, "write"), func(e *event.Event) { e.FD, e.Path, e.Ret, e.Bytes = 12, "/tmp/stcap/godir/tmp.bin", 12, 12 })},

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/faasmon/faasmon/function"
+	"github.com/faasmon/faasmon/pkg/fnhttp"
 )
 
 const defaultTimeout = 10 * time.Second
@@ -58,8 +60,13 @@ func main() {
 		close(idle)
 	}()
 
+	ln, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		log.Fatalf("[entrypoint] %v", err)
+	}
 	log.Printf("[entrypoint] listening on :%s", port)
-	if err := s.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+	fnhttp.Start(context.Background())
+	if err := s.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		log.Fatalf("[entrypoint] %v", err)
 	}
 	<-idle
