@@ -27,6 +27,12 @@ func (r *recordSink) Send(_ context.Context, a Alert) error {
 	return nil
 }
 
+func (r *recordSink) sent() []Alert {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Alert(nil), r.got...)
+}
+
 type fakeResponder struct {
 	calls []Target
 	err   error

@@ -56,6 +56,9 @@ type LabelStats struct {
 	Downstream      int `json:"downstream"` // same call id, a function called by the invoked one
 	Background      int `json:"background"`
 	BackgroundAtk   int `json:"background_attack"`
+	// BackgroundIdle counts background graphs of a compromised container
+	// that hold none of the attack's processes (labelled benign).
+	BackgroundIdle  int `json:"background_idle"`
 	TaintedAtk      int `json:"tainted_attack"`
 	Unmatched       int `json:"unmatched"`        // call id not recorded by this run
 	OtherFunctions  int `json:"other_functions"`  // not part of the victim app (e.g. faasmon's own)
@@ -83,6 +86,9 @@ type Labeler struct {
 	// any recorded instance id: the two name containers differently, so
 	// only time and recycles can tell containers apart.
 	ignoreContainers bool
+	// planted holds, per container, the processes an attack invocation
+	// started and their descendants (set by LabelAll).
+	planted map[string]map[int]bool
 }
 
 func (l *Labeler) index() {
@@ -107,7 +113,12 @@ func (l *Labeler) index() {
 //   - every graph of a container after an attack step with taints: true
 //     in it, until that container is recycled, is "attack".
 //   - background graphs are "attack" when they start after an attack step
-//     in that container and before it was recycled; otherwise "benign".
+//     in that container and before it was recycled, and (when labelled by
+//     LabelAll) hold a process the attack started or one of its
+//     descendants; otherwise "benign". Without that last rule, the runtime's
+//     own idle activity (Node.js's event-loop pipe) in a compromised
+//     container was labelled "attack", and the very same graph in a clean
+//     container "benign": identical graphs under both labels.
 //     Scenario is the attack's, or that of the last call to the function.
 func (l *Labeler) Label(g provenance.Graph, st *LabelStats) (provenance.Graph, bool) {
 	l.index()
@@ -151,9 +162,12 @@ func (l *Labeler) Label(g provenance.Graph, st *LabelStats) (provenance.Graph, b
 		}
 		st.Background++
 		if atk, ok := l.taintedBy(g, func(Invocation) bool { return true }); ok {
-			g.Label, g.Scenario = LabelAttack, atk.Scenario
-			st.BackgroundAtk++
-			return g, true
+			if l.planted == nil || l.holdsPlanted(g) {
+				g.Label, g.Scenario = LabelAttack, atk.Scenario
+				st.BackgroundAtk++
+				return g, true
+			}
+			st.BackgroundIdle++
 		}
 		g.Label = LabelBenign
 		g.Scenario = l.lastScenario(g.Function, g.Start)
@@ -161,6 +175,64 @@ func (l *Labeler) Label(g provenance.Graph, st *LabelStats) (provenance.Graph, b
 	}
 	st.Invalid++
 	return g, false
+}
+
+func (l *Labeler) containerKey(g *provenance.Graph) string {
+	if l.ignoreContainers {
+		return g.Function
+	}
+	return g.Function + "/" + g.Container
+}
+
+// indexPlanted records, in start order, the processes each attack
+// invocation's own graph forked and what they forked later in background
+// graphs of the same container.
+func (l *Labeler) indexPlanted(graphs []provenance.Graph) {
+	l.index()
+	order := make([]int, len(graphs))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return graphs[order[a]].Start.Before(graphs[order[b]].Start) })
+	l.planted = map[string]map[int]bool{}
+	for _, i := range order {
+		g := &graphs[i]
+		key := l.containerKey(g)
+		set := l.planted[key]
+		attackCall := false
+		if g.Window == provenance.WindowInvocation {
+			for _, k := range l.byCall[g.CallID] {
+				inv := l.Invocations[k]
+				attackCall = attackCall || (inv.Function == g.Function && inv.Label == LabelAttack)
+			}
+		} else if g.Window != provenance.WindowBackground || set == nil {
+			continue
+		}
+		for _, e := range g.Edges {
+			if e.Kind != provenance.EdgeFork {
+				continue
+			}
+			parent, child := g.Nodes[e.Src].PID, g.Nodes[e.Dst].PID
+			if child == 0 || !(attackCall || set[parent]) {
+				continue
+			}
+			if set == nil {
+				set = map[int]bool{}
+				l.planted[key] = set
+			}
+			set[child] = true
+		}
+	}
+}
+
+func (l *Labeler) holdsPlanted(g provenance.Graph) bool {
+	set := l.planted[l.containerKey(&g)]
+	for _, n := range g.Nodes {
+		if n.Kind == provenance.NodeProcess && n.PID != 0 && set[n.PID] {
+			return true
+		}
+	}
+	return false
 }
 
 // taintedBy finds the latest attack invocation (accepted by which) of g's
@@ -292,6 +364,7 @@ func (l *Labeler) LabelAll(graphs []provenance.Graph) ([]provenance.Graph, Label
 		}
 	}
 	l.ignoreContainers = anyContainer && len(known) > 0 && !overlap
+	l.indexPlanted(graphs)
 	seen := map[string]bool{}
 	var out []provenance.Graph
 	haveCall := map[string]bool{}
@@ -394,4 +467,30 @@ func WriteJSONL[T any](path string, vs []T) error {
 		}
 	}
 	return errors.Join(w.Flush(), f.Close())
+}
+
+// Relabel labels a run directory's graphs again from its invocations.jsonl
+// and recycles.jsonl, with the current rules, in place: labels are derived
+// data, and a rule fixed later should not need the run played again.
+func Relabel(dir string) (LabelStats, error) {
+	invs, err := ReadJSONL[Invocation](filepath.Join(dir, "invocations.jsonl"))
+	if err != nil {
+		return LabelStats{}, fmt.Errorf("relabel %s: %w", dir, err)
+	}
+	recycles, err := ReadJSONL[Recycle](filepath.Join(dir, "recycles.jsonl"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return LabelStats{}, fmt.Errorf("relabel %s: %w", dir, err)
+	}
+	graphs, bad, err := ReadGraphs(filepath.Join(dir, "graphs"))
+	if err != nil {
+		return LabelStats{}, fmt.Errorf("relabel %s: %w", dir, err)
+	}
+	l := &Labeler{Invocations: invs, Recycles: recycles}
+	out, st := l.LabelAll(graphs)
+	st.Invalid += bad
+	if err := WriteGraphs(filepath.Join(dir, "graphs"), out); err != nil {
+		return st, err
+	}
+	writeJSON(filepath.Join(dir, "label-stats.json"), st)
+	return st, nil
 }

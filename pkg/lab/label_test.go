@@ -76,16 +76,42 @@ func TestLabelAllAndFiles(t *testing.T) {
 		{Scenario: "s", Function: "f", CallID: "a", Label: LabelAttack, Container: "i1", Start: t0, End: t0.Add(time.Second)},
 		{Scenario: "s", Function: "f", CallID: "b", Label: LabelBenign, Container: "i1", Start: t0.Add(2 * time.Second)},
 	}
+	// The attack forks pid 20 from the handler (pid 10); pid 20 forks 30
+	// in a background window. bg1 holds the attack's process: attack. bg2
+	// holds only the handler's idle pipe wake-up: benign.
+	handler := provenance.Node{ID: 0, Kind: provenance.NodeProcess, Label: "node index.js", PID: 10}
+	forked := func(pids ...int) ([]provenance.Node, []provenance.Edge) {
+		nodes := []provenance.Node{handler}
+		var edges []provenance.Edge
+		for i, p := range pids {
+			nodes = append(nodes, provenance.Node{ID: i + 1, Kind: provenance.NodeProcess, Label: "sh", PID: p})
+			edges = append(edges, provenance.Edge{Src: i, Dst: i + 1, Kind: provenance.EdgeFork, Count: 1})
+		}
+		return nodes, edges
+	}
+	an, ae := forked(20)
+	bn, be := forked(20, 30)
+	bn, be = bn[1:], be[1:] // the background window sees 20 → 30
+	bn[0].ID, bn[1].ID, be[0].Src, be[0].Dst = 0, 1, 0, 1
+	idle := []provenance.Node{handler, {ID: 1, Kind: provenance.NodePipe, Label: "pipe"}}
 	gs := []provenance.Graph{
-		{Version: 1, ID: "f/i1/a", Function: "f", Window: provenance.WindowInvocation, CallID: "a", Container: "i1", Start: t0},
-		{Version: 1, ID: "f/i1/a", Function: "f", Window: provenance.WindowInvocation, CallID: "a", Container: "i1", Start: t0},
-		{Version: 1, ID: "f/i1/bg1", Function: "f", Window: provenance.WindowBackground, Container: "i1", Start: t0.Add(time.Second), End: t0.Add(2 * time.Second)},
+		{Version: 1, ID: "f/i1/a", Function: "f", Window: provenance.WindowInvocation, CallID: "a", Container: "i1", Start: t0, Nodes: an, Edges: ae},
+		{Version: 1, ID: "f/i1/a", Function: "f", Window: provenance.WindowInvocation, CallID: "a", Container: "i1", Start: t0, Nodes: an, Edges: ae},
+		{Version: 1, ID: "f/i1/bg1", Function: "f", Window: provenance.WindowBackground, Container: "i1", Start: t0.Add(time.Second), End: t0.Add(2 * time.Second), Nodes: bn, Edges: be},
+		{Version: 1, ID: "f/i1/bg2", Function: "f", Window: provenance.WindowBackground, Container: "i1", Start: t0.Add(1500 * time.Millisecond), End: t0.Add(2 * time.Second), Nodes: idle,
+			Edges: []provenance.Edge{{Src: 0, Dst: 1, Kind: provenance.EdgeWrite, Count: 1}}},
 	}
 	l := &Labeler{Invocations: invs, Functions: map[string]bool{"f": true}}
 	out, st := l.LabelAll(gs)
-	if len(out) != 2 || st.DuplicateGraphs != 1 || st.MissingGraphs != 1 || st.BackgroundAtk != 1 {
+	if len(out) != 3 || st.DuplicateGraphs != 1 || st.MissingGraphs != 1 || st.BackgroundAtk != 1 || st.BackgroundIdle != 1 {
 		t.Fatalf("out %d stats %+v", len(out), st)
 	}
+	for _, g := range out {
+		if want := map[string]string{"f/i1/a": LabelAttack, "f/i1/bg1": LabelAttack, "f/i1/bg2": LabelBenign}[g.ID]; g.Label != want {
+			t.Errorf("%s labelled %s, want %s", g.ID, g.Label, want)
+		}
+	}
+	out = out[:2] // the attack's graphs, written and read back below
 	dir := t.TempDir()
 	if err := WriteGraphs(filepath.Join(dir, "graphs"), out); err != nil {
 		t.Fatal(err)

@@ -97,6 +97,7 @@ func (dm daemon) start(d Dirs) (bool, error) {
 	cmd.Env = append(baseEnv(), dm.Env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	closeInheritedOnExec()
 	if err := cmd.Start(); err != nil {
 		return false, fmt.Errorf("%s: start %s: %w", dm.Name, dm.Path, err)
 	}
@@ -115,6 +116,22 @@ func (dm daemon) start(d Dirs) (bool, error) {
 		return false, fmt.Errorf("%s: write pid file: %w", dm.Name, err)
 	}
 	return true, nil
+}
+
+// closeInheritedOnExec marks the descriptors this process inherited (Go
+// opens its own close-on-exec) close-on-exec, so that a daemon, which
+// outlives us, does not keep them open: a flock(1) lock held by whoever ran
+// the tests stayed held by a gateway the tests had restarted.
+func closeInheritedOnExec() {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
+		}
+	}
 }
 
 // stopDaemon sends SIGTERM, waits up to grace, then SIGKILLs, and removes the

@@ -49,8 +49,13 @@ func splitScenarios(args []string, scenarios *multi) []string {
 }
 
 func main() {
+	if len(os.Args) >= 3 && os.Args[1] == "relabel" {
+		relabel(os.Args[2:])
+		return
+	}
 	if len(os.Args) < 2 || os.Args[1] != "run" {
 		fmt.Fprintln(os.Stderr, "usage: go run ./tests/lab run -scenario FILE... -out DIR [-n N] [-seed S] [-gateway URL] [-graphs DIR]")
+		fmt.Fprintln(os.Stderr, "       go run ./tests/lab relabel DIR...   (label a run's graphs again with the current rules)")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
@@ -87,6 +92,18 @@ func main() {
 	}
 	if *graphs != "" {
 		fmt.Println(res.Summary.Line())
+	}
+}
+
+func relabel(dirs []string) {
+	for _, d := range dirs {
+		st, err := lab.Relabel(d)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "lab:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("%s: %d invocation, %d downstream, %d background (%d attack, %d idle in a compromised container), %d tainted\n",
+			d, st.Invocation, st.Downstream, st.Background, st.BackgroundAtk, st.BackgroundIdle, st.TaintedAtk)
 	}
 }
 
