@@ -11,8 +11,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/faasmon/faasmon/pkg/event"
 	"github.com/faasmon/faasmon/pkg/fnhttp"
@@ -29,6 +31,10 @@ const maxBatchBytes = 16 << 20
 var (
 	store      = provenance.FileStore{Dir: envOr("state_dir", "/tmp/faasmon-graph-state")}
 	archiveDir = os.Getenv("archive_dir")
+	// archived counts archive writes; every archivePruneEvery-th prunes the
+	// archive to its newest archiveMax graphs (archive_max).
+	archived   atomic.Uint64
+	archiveMax = envInt("archive_max", 200000)
 	next       = envOr("faasmon_next", "faasmon-classify")
 	// callback is where the queue posts faasmon-classify's answer.
 	callback   = os.Getenv("faasmon_callback")
@@ -85,6 +91,11 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 			if _, err := provenance.Archive(archiveDir, g); err != nil {
 				log.Printf("%s: %v", name, err)
 			}
+			if archived.Add(1)%archivePruneEvery == 0 {
+				if n, err := provenance.PruneArchive(archiveDir, archiveMax); err != nil || n > 0 {
+					log.Printf("%s: pruned %d archived graphs (%v)", name, n, err)
+				}
+			}
 		}
 		if err := forward(r, g); err != nil {
 			fnhttp.Fail(w, name, &fnhttp.Error{Status: http.StatusBadGateway, Err: err})
@@ -134,3 +145,14 @@ func envOr(k, def string) string {
 	}
 	return def
 }
+
+// envInt reads a positive integer, or def when unset or invalid.
+func envInt(key string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(key)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+// archivePruneEvery: pruning lists the directory, so not on every write.
+const archivePruneEvery = 1000

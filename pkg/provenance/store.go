@@ -9,7 +9,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"syscall"
+	"time"
 )
 
 // maxStateBytes bounds a stored state: a state that grew past it (a
@@ -136,4 +139,38 @@ func FileName(id string) string {
 		b = append(b[:180], hex.EncodeToString(sum[:8])...)
 	}
 	return string(b) + ".json"
+}
+
+// PruneArchive keeps the newest max graphs of an archive directory (by
+// modification time) and deletes the rest, so that an archive left on
+// cannot fill the disk. It returns how many it deleted.
+func PruneArchive(dir string, max int) (int, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, fmt.Errorf("prune archive: %w", err)
+	}
+	type file struct {
+		name string
+		mod  time.Time
+	}
+	var files []file
+	for _, e := range ents {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		if info, err := e.Info(); err == nil {
+			files = append(files, file{e.Name(), info.ModTime()})
+		}
+	}
+	if len(files) <= max {
+		return 0, nil
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].mod.Before(files[j].mod) })
+	n := 0
+	for _, f := range files[:len(files)-max] {
+		if os.Remove(filepath.Join(dir, f.name)) == nil {
+			n++
+		}
+	}
+	return n, nil
 }

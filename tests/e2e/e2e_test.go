@@ -97,6 +97,27 @@ func TestSmokePipeline(t *testing.T) {
 		}
 	})
 
+	// tcpdump's chunks travel the same queue as strace's: their flows are
+	// joined onto the sockets strace saw (packet counts), and the pcap
+	// streams have no gaps either (checked above for every stream).
+	t.Run("pcap chunks arrive and join the graphs", func(t *testing.T) {
+		withPackets := map[string]int{}
+		for _, g := range readGraphs(t, filepath.Join(out, "graphs")) {
+			for _, n := range g.Nodes {
+				if n.Kind == provenance.NodeSocket && n.Packets > 0 {
+					withPackets[g.Function]++
+					break
+				}
+			}
+		}
+		// product-catalog-builder is Go, purchase-authenticate Node.js.
+		for _, fn := range []string{"product-catalog-builder", "purchase-authenticate"} {
+			if withPackets[fn] == 0 {
+				t.Errorf("no graph of %s has a socket with captured packets (%v)", fn, withPackets)
+			}
+		}
+	})
+
 	t.Run("verdicts for every graph, attacks alerted within 5s", func(t *testing.T) {
 		if res.Summary.Missing != 0 {
 			t.Errorf("%d graphs without a verdict", res.Summary.Missing)
