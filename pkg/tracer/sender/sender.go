@@ -166,7 +166,8 @@ func (s *Sender) trimLocked() {
 }
 
 func (s *Sender) dropLocked(c chunker.Chunk, reason string) {
-	s.dropped[c.Header.Stream]++
+	// A chunk stamped at dequeue with the drops before it hands them on.
+	s.dropped[c.Header.Stream] += 1 + c.Header.Dropped
 	s.m.ChunksDropped.WithLabelValues(reason).Inc()
 	s.m.BytesDropped.WithLabelValues(reason).Add(float64(len(c.Body)))
 }

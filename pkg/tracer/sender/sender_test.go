@@ -254,3 +254,40 @@ func TestRejectedAndConfig(t *testing.T) {
 	}
 	_ = strconv.Itoa
 }
+
+// A refused chunk that carried the count of the drops before it hands that
+// count on, with itself added: the next chunk of the stream tells the whole
+// gap (seqs 0–3 missing → Dropped 4 on seq 4).
+func TestRejectedCarriesDrops(t *testing.T) {
+	var mu sync.Mutex
+	var got []chunk.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, err := chunk.Parse(r.Header)
+		if err != nil {
+			t.Errorf("header: %v", err)
+		}
+		if h.Seq == 3 {
+			http.Error(w, "too big", http.StatusRequestEntityTooLarge)
+			return
+		}
+		mu.Lock()
+		got = append(got, h)
+		mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	s, err := New(Config{Gateway: srv.URL, Workers: 1}, metrics.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.dropped["s"] = 3 // seqs 0–2 dropped for a full queue
+	s.mu.Unlock()
+	s.Enqueue(mk("s", 3, 10))
+	s.Enqueue(mk("s", 4, 10))
+	s.Close()
+	s.Run(context.Background())
+	if len(got) != 1 || got[0].Seq != 4 || got[0].Dropped != 4 {
+		t.Fatalf("delivered %+v, want seq 4 carrying 4 dropped", got)
+	}
+}
