@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -59,6 +60,9 @@ type LabelStats struct {
 	// BackgroundIdle counts background graphs of a compromised container
 	// that hold none of the attack's processes (labelled benign).
 	BackgroundIdle  int `json:"background_idle"`
+	// TaintedIdle counts calls to a tainted container in which the planted
+	// code did nothing the graph shows (labelled benign).
+	TaintedIdle     int `json:"tainted_idle"`
 	TaintedAtk      int `json:"tainted_attack"`
 	Unmatched       int `json:"unmatched"`        // call id not recorded by this run
 	OtherFunctions  int `json:"other_functions"`  // not part of the victim app (e.g. faasmon's own)
@@ -86,9 +90,15 @@ type Labeler struct {
 	// any recorded instance id: the two name containers differently, so
 	// only time and recycles can tell containers apart.
 	ignoreContainers bool
+	// Attacker is the attacker host's address (AttackerIP when empty): a
+	// tainted call that talks to it is one where the planted code acted.
+	Attacker string
+
 	// planted holds, per container, the processes an attack invocation
-	// started and their descendants (set by LabelAll).
-	planted map[string]map[int]bool
+	// started and their descendants; plantedFiles the files attack
+	// invocations wrote (both set by LabelAll).
+	planted      map[string]map[int]bool
+	plantedFiles map[string]map[string]bool
 }
 
 func (l *Labeler) index() {
@@ -150,8 +160,12 @@ func (l *Labeler) Label(g provenance.Graph, st *LabelStats) (provenance.Graph, b
 		}
 		if g.Label == LabelBenign {
 			if atk, ok := l.taintedBy(g, func(a Invocation) bool { return a.Taints }); ok {
-				g.Label, g.Scenario = LabelAttack, atk.Scenario
-				st.TaintedAtk++
+				if l.planted == nil || l.acts(&g) {
+					g.Label, g.Scenario = LabelAttack, atk.Scenario
+					st.TaintedAtk++
+				} else {
+					st.TaintedIdle++
+				}
 			}
 		}
 		return g, true
@@ -184,9 +198,12 @@ func (l *Labeler) containerKey(g *provenance.Graph) string {
 	return g.Function + "/" + g.Container
 }
 
-// indexPlanted records, in start order, the processes each attack
-// invocation's own graph forked and what they forked later in background
-// graphs of the same container.
+// indexPlanted finds, in start order, what attacks left in each container:
+// the processes that invocations labelled attack forked (in their own
+// graph, or in a background window while they ran: a child's activity can
+// be cut into the background window next to the call), the descendants of
+// those in later background windows, and the files attack invocations
+// wrote.
 func (l *Labeler) indexPlanted(graphs []provenance.Graph) {
 	l.index()
 	order := make([]int, len(graphs))
@@ -195,17 +212,36 @@ func (l *Labeler) indexPlanted(graphs []provenance.Graph) {
 	}
 	sort.SliceStable(order, func(a, b int) bool { return graphs[order[a]].Start.Before(graphs[order[b]].Start) })
 	l.planted = map[string]map[int]bool{}
+	l.plantedFiles = map[string]map[string]bool{}
+	type span struct{ from, to time.Time }
+	running := map[string][]span{} // attack invocations by container
+	var st LabelStats
 	for _, i := range order {
 		g := &graphs[i]
 		key := l.containerKey(g)
+		if l.planted[key] == nil {
+			l.planted[key] = map[int]bool{}
+			l.plantedFiles[key] = map[string]bool{}
+		}
 		set := l.planted[key]
-		attackCall := false
-		if g.Window == provenance.WindowInvocation {
-			for _, k := range l.byCall[g.CallID] {
-				inv := l.Invocations[k]
-				attackCall = attackCall || (inv.Function == g.Function && inv.Label == LabelAttack)
+		attack := false
+		switch g.Window {
+		case provenance.WindowInvocation:
+			lg, ok := l.Label(*g, &st)
+			attack = ok && lg.Label == LabelAttack
+			if !attack {
+				continue
 			}
-		} else if g.Window != provenance.WindowBackground || set == nil {
+			running[key] = append(running[key], span{g.Start, g.End.Add(time.Second)})
+			for _, e := range g.Edges {
+				if e.Kind == provenance.EdgeWrite || e.Kind == provenance.EdgeRename {
+					if n := g.Nodes[e.Dst]; n.Kind == provenance.NodeFile {
+						l.plantedFiles[key][n.Label] = true
+					}
+				}
+			}
+		case provenance.WindowBackground:
+		default:
 			continue
 		}
 		for _, e := range g.Edges {
@@ -213,16 +249,61 @@ func (l *Labeler) indexPlanted(graphs []provenance.Graph) {
 				continue
 			}
 			parent, child := g.Nodes[e.Src].PID, g.Nodes[e.Dst].PID
-			if child == 0 || !(attackCall || set[parent]) {
-				continue
+			during := l.attackRunning(g, e.First)
+			for _, sp := range running[key] {
+				during = during || (!e.First.Before(sp.from) && !e.First.After(sp.to))
 			}
-			if set == nil {
-				set = map[int]bool{}
-				l.planted[key] = set
+			if child != 0 && (attack || set[parent] || during) {
+				set[child] = true
 			}
-			set[child] = true
 		}
 	}
+}
+
+// attackRunning reports whether a recorded attack invocation of g's
+// function and container ran at t (or had ended less than a second
+// before). The runner's records, not graphs: the first call to a container
+// can have no invocation graph (the tracer attached after it read the
+// request), its activity then lands in a background window.
+func (l *Labeler) attackRunning(g *provenance.Graph, t time.Time) bool {
+	for _, inv := range l.Invocations {
+		if inv.Label != LabelAttack || inv.Function != g.Function || (!l.ignoreContainers && !sameContainer(inv.Container, g.Container)) {
+			continue
+		}
+		if !t.Before(inv.Start.Add(-clockSlack)) && !t.After(inv.End.Add(time.Second)) {
+			return true
+		}
+	}
+	return false
+}
+
+// acts reports whether g, a call to a tainted container, shows the planted
+// code at work: a process forked, the attacker's address, or a file an
+// attack wrote.
+func (l *Labeler) acts(g *provenance.Graph) bool {
+	attacker := l.Attacker
+	if attacker == "" {
+		attacker = AttackerIP
+	}
+	files := l.plantedFiles[l.containerKey(g)]
+	for _, e := range g.Edges {
+		if e.Kind == provenance.EdgeFork {
+			return true
+		}
+	}
+	for _, n := range g.Nodes {
+		switch n.Kind {
+		case provenance.NodeSocket:
+			if host, _, err := net.SplitHostPort(n.Label); err == nil && host == attacker {
+				return true
+			}
+		case provenance.NodeFile:
+			if files[n.Label] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (l *Labeler) holdsPlanted(g provenance.Graph) bool {

@@ -169,3 +169,48 @@ func TestJoinSummary(t *testing.T) {
 		t.Errorf("Wait miscounts")
 	}
 }
+
+// A tainted container's calls are attack only when the planted code shows
+// (a fork, the attacker, a planted file); a fork cut into the background
+// window beside an attack call is the attack's.
+func TestLabelTaintedActs(t *testing.T) {
+	t0 := time.Now().UTC()
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	invs := []Invocation{
+		{Scenario: "a2", Function: "f", CallID: "plant", Label: LabelAttack, Taints: true, Container: "c", Start: at(0), End: at(100)},
+		{Scenario: "a2", Function: "f", CallID: "idle", Label: LabelBenign, Container: "c", Start: at(1000), End: at(1100)},
+		{Scenario: "a2", Function: "f", CallID: "reads", Label: LabelBenign, Container: "c", Start: at(2000), End: at(2100)},
+		{Scenario: "a2", Function: "f", CallID: "calls", Label: LabelBenign, Container: "c", Start: at(3000), End: at(3100)},
+	}
+	proc := provenance.Node{ID: 0, Kind: provenance.NodeProcess, Label: "node index.js", PID: 10}
+	file := func(label string) provenance.Node {
+		return provenance.Node{ID: 1, Kind: provenance.NodeFile, Label: label}
+	}
+	graph := func(id, call string, win provenance.Window, start int, nodes []provenance.Node, edges []provenance.Edge) provenance.Graph {
+		return provenance.Graph{Version: 1, ID: id, Function: "f", Container: "c", Window: win, CallID: call, Start: at(start), End: at(start + 100), Nodes: nodes, Edges: edges}
+	}
+	gs := []provenance.Graph{
+		graph("plant", "plant", provenance.WindowInvocation, 0, []provenance.Node{proc, file("$FUNC/rules/v3.js")},
+			[]provenance.Edge{{Src: 0, Dst: 1, Kind: provenance.EdgeWrite, Count: 1}}),
+		graph("idle", "idle", provenance.WindowInvocation, 1000, []provenance.Node{proc, file("/tmp/catalog.json")},
+			[]provenance.Edge{{Src: 0, Dst: 1, Kind: provenance.EdgeOpen, Count: 1}}),
+		graph("reads", "reads", provenance.WindowInvocation, 2000, []provenance.Node{proc, file("$FUNC/rules/v3.js")},
+			[]provenance.Edge{{Src: 1, Dst: 0, Kind: provenance.EdgeRead, Count: 1}}),
+		graph("calls", "calls", provenance.WindowInvocation, 3000, []provenance.Node{proc, {ID: 1, Kind: provenance.NodeSocket, Label: AttackerIP + ":80"}},
+			[]provenance.Edge{{Src: 0, Dst: 1, Kind: provenance.EdgeConnect, Count: 1}}),
+		// The payload's child, cut into the background window beside "reads".
+		graph("bg", "", provenance.WindowBackground, 2050, []provenance.Node{proc, {ID: 1, Kind: provenance.NodeProcess, Label: "cat /etc/passwd", PID: 77}},
+			[]provenance.Edge{{Src: 0, Dst: 1, Kind: provenance.EdgeFork, Count: 1, First: at(2060)}}),
+	}
+	l := &Labeler{Invocations: invs}
+	out, st := l.LabelAll(gs)
+	want := map[string]string{"plant": LabelAttack, "idle": LabelBenign, "reads": LabelAttack, "calls": LabelAttack, "bg": LabelAttack}
+	for _, g := range out {
+		if g.Label != want[g.ID] {
+			t.Errorf("%s labelled %s, want %s", g.ID, g.Label, want[g.ID])
+		}
+	}
+	if st.TaintedIdle != 1 || st.TaintedAtk != 2 || st.BackgroundAtk != 1 {
+		t.Errorf("stats %+v", st)
+	}
+}
