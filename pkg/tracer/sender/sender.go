@@ -149,7 +149,20 @@ func (s *Sender) requeue(c chunker.Chunk) {
 	// whatever else is dropped meanwhile.
 	s.dropped[c.Header.Stream] += c.Header.Dropped
 	c.Header.Dropped = 0
-	s.queue.PushFront(c)
+	// Before any later chunk of its stream that another worker put back
+	// first, so that a stream keeps its order through a failure.
+	var at *list.Element
+	for e := s.queue.Front(); e != nil; e = e.Next() {
+		if q := e.Value.(chunker.Chunk); q.Header.Stream == c.Header.Stream && q.Header.Seq > c.Header.Seq {
+			at = e
+			break
+		}
+	}
+	if at != nil {
+		s.queue.InsertBefore(c, at)
+	} else {
+		s.queue.PushFront(c)
+	}
 	s.bytes += cost(c)
 	s.trimLocked()
 	s.gaugesLocked()

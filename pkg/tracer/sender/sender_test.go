@@ -2,6 +2,7 @@ package sender
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -289,5 +290,25 @@ func TestRejectedCarriesDrops(t *testing.T) {
 	s.Run(context.Background())
 	if len(got) != 1 || got[0].Seq != 4 || got[0].Dropped != 4 {
 		t.Fatalf("delivered %+v, want seq 4 carrying 4 dropped", got)
+	}
+}
+
+// Two workers whose chunks of one stream failed together put them back in
+// stream order, whichever comes back first.
+func TestRequeueKeepsStreamOrder(t *testing.T) {
+	s, err := New(Config{Gateway: "http://127.0.0.1:1"}, metrics.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Enqueue(mk("other", 0, 10))
+	s.requeue(mk("s", 1, 10))
+	s.requeue(mk("s", 0, 10))
+	var got []string
+	for e := s.queue.Front(); e != nil; e = e.Next() {
+		c := e.Value.(chunker.Chunk)
+		got = append(got, c.Header.Stream+strconv.Itoa(int(c.Header.Seq)))
+	}
+	if want := "[s0 s1 other0]"; fmt.Sprint(got) != want {
+		t.Errorf("queue %v, want %s", got, want)
 	}
 }
