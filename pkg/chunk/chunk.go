@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -41,7 +42,15 @@ const (
 	// before this one (backpressure): the gap is visible downstream even when
 	// the sequence numbers alone would not say why.
 	HDropped = "X-Faasmon-Dropped"
+	// HThreads lists, for a strace chunk, the threads that already ran
+	// when strace attached, as "tid=pid,…": strace names them by thread
+	// id only and never shows them being created, so without this list
+	// they look like processes of their own.
+	HThreads = "X-Faasmon-Threads"
 )
+
+// MaxThreads bounds HThreads (a Node.js process has about a dozen).
+const MaxThreads = 1024
 
 // Header describes one chunk. Stream is unique per (container, kind, sensor
 // start): a restarted strace begins a new stream at Seq 0, so a restart is
@@ -59,6 +68,9 @@ type Header struct {
 	Start     time.Time `json:"start"`
 	End       time.Time `json:"end"`
 	Dropped   uint64    `json:"dropped,omitempty"`
+	// Threads maps the thread ids of the traced processes that existed
+	// when strace attached to their process ids (strace chunks only).
+	Threads map[int]int `json:"threads,omitempty"`
 }
 
 // maxField bounds every textual header: they are copied into every event
@@ -85,6 +97,50 @@ func (h Header) Set(hdr http.Header) {
 	if h.Dropped > 0 {
 		hdr.Set(HDropped, strconv.FormatUint(h.Dropped, 10))
 	}
+	if len(h.Threads) > 0 {
+		hdr.Set(HThreads, FormatThreads(h.Threads))
+	}
+}
+
+// FormatThreads writes a thread map as HThreads carries it, in tid order.
+func FormatThreads(m map[int]int) string {
+	tids := make([]int, 0, len(m))
+	for t := range m {
+		tids = append(tids, t)
+	}
+	sort.Ints(tids)
+	var b strings.Builder
+	for i, t := range tids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(t))
+		b.WriteByte('=')
+		b.WriteString(strconv.Itoa(m[t]))
+	}
+	return b.String()
+}
+
+// ParseThreads reads HThreads: at most MaxThreads "tid=pid" pairs of
+// positive ids.
+func ParseThreads(v string) (map[int]int, error) {
+	if v == "" {
+		return nil, nil
+	}
+	if n := strings.Count(v, ",") + 1; n > MaxThreads {
+		return nil, fmt.Errorf("%w: %s has %d threads, limit %d", ErrHeader, HThreads, n, MaxThreads)
+	}
+	m := map[int]int{}
+	for _, pair := range strings.Split(v, ",") {
+		ts, ps, ok := strings.Cut(pair, "=")
+		tid, err1 := strconv.Atoi(ts)
+		pid, err2 := strconv.Atoi(ps)
+		if !ok || err1 != nil || err2 != nil || tid <= 0 || pid <= 0 {
+			return nil, fmt.Errorf("%w: %s: bad pair %q", ErrHeader, HThreads, pair)
+		}
+		m[tid] = pid
+	}
+	return m, nil
 }
 
 // ErrHeader marks every header validation failure, so HTTP adapters can map
@@ -148,6 +204,9 @@ func Parse(hdr http.Header) (Header, error) {
 		if h.Dropped, err = strconv.ParseUint(dropped, 10, 64); err != nil {
 			return Header{}, fmt.Errorf("%w: %s %q: %v", ErrHeader, HDropped, dropped, err)
 		}
+	}
+	if h.Threads, err = ParseThreads(hdr.Get(HThreads)); err != nil {
+		return Header{}, err
 	}
 	return h, nil
 }

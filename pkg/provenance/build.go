@@ -149,6 +149,7 @@ func (b Builder) Apply(st *State, batch event.Batch) ([]Graph, error) {
 		}
 		return nil, nil
 	}
+	st.addThreads(h.Threads)
 	touched := map[*partial]bool{}
 	for i := range batch.Events {
 		e := &batch.Events[i]
@@ -228,6 +229,24 @@ func (st *State) addFlows(evs []event.Event) {
 	if over := len(st.Flows) - maxFlows; over > 0 {
 		st.Dropped += over
 		st.Flows = append(st.Flows[:0:0], st.Flows[over:]...)
+	}
+}
+
+// addThreads folds the threads that ran before strace attached into their
+// processes. A tid already known (as a process or a thread) keeps what this
+// state learnt from the trace itself.
+func (st *State) addThreads(m map[int]int) {
+	for tid, pid := range m {
+		if tid == pid || len(st.Threads) >= maxProcs {
+			continue
+		}
+		if _, ok := st.Threads[tid]; ok {
+			continue
+		}
+		if _, ok := st.Procs[tid]; ok {
+			continue
+		}
+		st.Threads[tid] = pid
 	}
 }
 
@@ -352,6 +371,7 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 			st.Threads[child] = pid
 			return p
 		}
+		delete(st.Threads, child) // a reused id of a thread gone
 		cp := st.proc(child)
 		*cp = Proc{PPID: pid, Exe: pr.Exe, Argv0: pr.Argv0, Cmd: pr.Cmd, Call: pr.Call}
 		p.edge(self, p.process(b, st, child), EdgeFork, e)

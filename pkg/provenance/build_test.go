@@ -296,3 +296,49 @@ func TestApplyReadSplitAcrossChunks(t *testing.T) {
 		}
 	}
 }
+
+// Threads that ran before strace attached arrive in the chunk header; their
+// syscalls belong to their process, not to "attached process" nodes of
+// their own. A header's stale thread id reused by a later fork is a process.
+func TestApplyFoldsPreAttachThreads(t *testing.T) {
+	b := Builder{Class: DefaultClassifier()}
+	h := hdr(chunk.KindStrace, "s1", 0)
+	h.Threads = map[int]int{105: 100, 106: 100}
+	st := NewState(h)
+	sc := func(ms, pid int, name string, f func(*event.Event)) event.Event {
+		e := event.Event{Kind: event.KindSyscall, Time: at(ms), PID: pid, Syscall: name}
+		f(&e)
+		return e
+	}
+	evs := []event.Event{
+		sc(0, 105, "write", func(e *event.Event) { e.Path, e.Bytes = "pipe:[77]", 8 }),
+		sc(1, 100, "read", func(e *event.Event) { e.Path, e.Bytes = "pipe:[77]", 8 }),
+		sc(2, 106, "write", func(e *event.Event) { e.Path, e.Bytes = "pipe:[77]", 8 }),
+	}
+	g, err := b.Apply(st, event.Batch{Version: event.SchemaVersion, Chunk: h, Events: evs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Seq, h.Threads = 1, map[int]int{105: 100} // a later chunk repeats the list
+	exit := event.Event{Kind: event.KindExit, Time: at(3), PID: 106}
+	fork := sc(4, 100, "clone", func(e *event.Event) { e.Ret = 106 })
+	more, err := b.Apply(st, event.Batch{Version: event.SchemaVersion, Chunk: h, Events: []event.Event{exit, fork}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g = append(g, more...)
+	procs := map[int]bool{}
+	for _, gr := range g {
+		for _, n := range gr.Nodes {
+			if n.Kind == NodeProcess {
+				procs[n.PID] = true
+			}
+		}
+	}
+	if procs[105] || !procs[100] || !procs[106] {
+		t.Errorf("process nodes %v: want 100, and 106 only as the forked child", procs)
+	}
+	if st.pid(106) != 106 {
+		t.Errorf("reused id 106 still folds into %d", st.pid(106))
+	}
+}

@@ -181,12 +181,12 @@ type msg struct {
 // runOnce runs one sensor process to its end; the error says why it ended.
 func runOnce(ctx context.Context, k chunk.Kind, t discovery.Target, cfg Config, m *metrics.Metrics, sink Sink, pin *pinning) error {
 	var cmd *exec.Cmd
+	pids := t.PIDs
+	if len(pids) == 0 {
+		pids = []int{t.PID}
+	}
 	switch k {
 	case chunk.KindStrace:
-		pids := t.PIDs
-		if len(pids) == 0 {
-			pids = []int{t.PID}
-		}
 		cmd = exec.CommandContext(ctx, cfg.Strace, StraceArgs(pids...)...)
 		if t.NetNS != "" {
 			// strace's -yy asks the kernel (sock_diag netlink) for a
@@ -226,6 +226,9 @@ func runOnce(ctx context.Context, k chunk.Kind, t discovery.Target, cfg Config, 
 	meta := chunk.Header{
 		Node: cfg.Node, Function: t.Function, Namespace: t.Namespace, Pod: t.Pod,
 		Container: t.Container, PID: t.PID, Kind: k, Stream: StreamID(t.Container, k, start),
+	}
+	if k == chunk.KindStrace {
+		meta.Threads = Threads(cfg.ProcRoot, pids)
 	}
 	cutter := chunker.NewCutter(cfg.Chunk, meta, sink)
 	msgs := make(chan msg, 256)
