@@ -201,16 +201,19 @@ func TestLabelTaintedActs(t *testing.T) {
 		// The payload's child, cut into the background window beside "reads".
 		graph("bg", "", provenance.WindowBackground, 2050, []provenance.Node{proc, {ID: 1, Kind: provenance.NodeProcess, Label: "cat /etc/passwd", PID: 77}},
 			[]provenance.Edge{{Src: 0, Dst: 1, Kind: provenance.EdgeFork, Count: 1, First: at(2060)}}),
+		// Later, that child only writes to a pipe: nothing to see.
+		graph("bg-pipe", "", provenance.WindowBackground, 2500, []provenance.Node{{ID: 0, Kind: provenance.NodeProcess, Label: "cat /etc/passwd", PID: 77}, {ID: 1, Kind: provenance.NodePipe, Label: "pipe"}},
+			[]provenance.Edge{{Src: 0, Dst: 1, Kind: provenance.EdgeWrite, Count: 1, First: at(2510)}}),
 	}
 	l := &Labeler{Invocations: invs}
 	out, st := l.LabelAll(gs)
-	want := map[string]string{"plant": LabelAttack, "idle": LabelBenign, "reads": LabelAttack, "calls": LabelAttack, "bg": LabelAttack}
+	want := map[string]string{"plant": LabelAttack, "idle": LabelBenign, "reads": LabelAttack, "calls": LabelAttack, "bg": LabelAttack, "bg-pipe": LabelBenign}
 	for _, g := range out {
 		if g.Label != want[g.ID] {
 			t.Errorf("%s labelled %s, want %s", g.ID, g.Label, want[g.ID])
 		}
 	}
-	if st.TaintedIdle != 1 || st.TaintedAtk != 2 || st.BackgroundAtk != 1 {
+	if st.TaintedIdle != 1 || st.TaintedAtk != 2 || st.BackgroundAtk != 1 || st.BackgroundIdle != 1 {
 		t.Errorf("stats %+v", st)
 	}
 }
