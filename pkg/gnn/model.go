@@ -193,7 +193,7 @@ func calibrate(a, tau float64) float64 {
 // combine is the final decision rule: score = max(P_sup(attack),
 // a/(a+τ)), attack iff score ≥ 0.5 — i.e. the supervised model says attack
 // or the graph is farther from its benign centroid than the benign quantile
-// τ. Both parts are mapped so that their own threshold lands at 0.5, which
+// τ (strictly). Both parts are mapped so that their own threshold lands at 0.5, which
 // makes the max a union of the two detectors at their calibrated operating
 // points.
 func (m *Model) combine(sup, a float64) (score float64, source string, cal float64) {
@@ -211,6 +211,13 @@ func (m *Model) combine(sup, a float64) (score float64, source string, cal float
 		return s, "supervised", 0
 	}
 	cal = calibrate(a, m.OneClass.Threshold)
+	if a <= m.OneClass.Threshold {
+		// Only farther than τ is anomalous. τ is a benign validation
+		// graph's own score, and identical graphs (a container's idle
+		// accept, thousands of times) score exactly τ: without this they
+		// all landed on 0.5 and were flagged.
+		cal = math.Min(cal, math.Nextafter(0.5, 0))
+	}
 	if cal > s {
 		return cal, "one-class", cal
 	}
