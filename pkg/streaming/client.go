@@ -31,9 +31,10 @@ type Client struct {
 	ClientID    string // generated from Prefix when empty
 	ConnectWait time.Duration
 
-	mu   sync.Mutex
-	conn stan.Conn
-	lost chan struct{} // closed when conn is lost
+	mu        sync.Mutex
+	conn      stan.Conn
+	lost      chan struct{} // closed when conn is lost
+	generated bool          // ClientID was made here, so may be made again
 }
 
 // Conn returns the connection, connecting if needed, and a channel closed
@@ -44,12 +45,16 @@ func (c *Client) Conn(ctx context.Context) (stan.Conn, <-chan struct{}, error) {
 	if c.conn != nil {
 		return c.conn, c.lost, nil
 	}
-	if c.ClientID == "" {
+	if c.ClientID == "" || c.generated {
+		// A new id for every attempt: when an attempt times out on our
+		// side after the server registered the id, retrying with the same
+		// id fails with "clientID already registered" until the server
+		// notices the dead client, minutes later.
 		p := c.Prefix
 		if p == "" {
 			p = "faasmon"
 		}
-		c.ClientID = p + "-" + strings.ToLower(nuid.Next())
+		c.ClientID, c.generated = p+"-"+strings.ToLower(nuid.Next()), true
 	}
 	cluster := c.ClusterID
 	if cluster == "" {
