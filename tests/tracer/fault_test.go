@@ -62,6 +62,9 @@ const (
 //     produced is either delivered or counted as dropped, exactly, in chunks
 //     and in bytes, and each loss is announced downstream with
 //     X-Faasmon-Dropped on a later chunk of the same stream.
+//
+// It stops the shared stack's gateway, so it must not run beside other
+// packages' stack tests: `make test` runs it alone (-skip/-run TestFault).
 func TestFault(t *testing.T) {
 	t0 := time.Now()
 	s := localstack.StartForTest(t)
