@@ -113,7 +113,11 @@ func TestAlertDelivery(t *testing.T) {
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var a alert.Alert
 		if err := json.NewDecoder(io.LimitReader(r.Body, 4<<20)).Decode(&a); err != nil {
-			t.Errorf("webhook body: %v", err)
+			// A POST cut short by the SIGKILL below: the sink sees the
+			// failure and the alert comes again (outbox); not a test error.
+			t.Logf("webhook body: %v", err)
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
 		}
 		hook.add(a)
 	})}
