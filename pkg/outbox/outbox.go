@@ -71,7 +71,7 @@ type Stats struct {
 type Publisher struct {
 	Client  *streaming.Client
 	Channel string // DefaultChannel when empty
-	Stats   *Stats // set by Put when nil
+	Stats   *Stats // nil: not counted
 }
 
 // Put publishes v (attack verdicts only; others are not alert material)
@@ -81,8 +81,9 @@ func (p *Publisher) Put(ctx context.Context, v *verdict.Verdict) error {
 	if v.Verdict != verdict.Attack {
 		return nil
 	}
-	if p.Stats == nil {
-		p.Stats = &Stats{}
+	st := p.Stats
+	if st == nil {
+		st = &Stats{} // counted nowhere
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -94,7 +95,7 @@ func (p *Publisher) Put(ctx context.Context, v *verdict.Verdict) error {
 		if b, err = json.Marshal(&c); err != nil {
 			return fmt.Errorf("outbox: encode verdict %s: %w", v.GraphID, err)
 		}
-		p.Stats.GraphsDropped.Add(1)
+		st.GraphsDropped.Add(1)
 	}
 	ch := p.Channel
 	if ch == "" {
@@ -103,10 +104,10 @@ func (p *Publisher) Put(ctx context.Context, v *verdict.Verdict) error {
 	ctx, cancel := context.WithTimeout(ctx, PublishTimeout)
 	defer cancel()
 	if err := p.Client.Publish(ctx, ch, b); err != nil {
-		p.Stats.PublishErrors.Add(1)
+		st.PublishErrors.Add(1)
 		return fmt.Errorf("outbox: verdict %s: %w", v.GraphID, err)
 	}
-	p.Stats.Published.Add(1)
+	st.Published.Add(1)
 	return nil
 }
 
