@@ -52,7 +52,8 @@ func (s netSlot) Path() string { return filepath.Join(netnsRunDir, s.NS) }
 
 // setup creates the namespace, the veth pair and the routes, plus an
 // /etc/netns/<ns>/hosts that `ip netns exec` binds over /etc/hosts, so a
-// function reaches the gateway as gateway.openfaas:8080 as in a cluster.
+// function reaches the gateway as gateway.openfaas:8080 (and NATS as
+// nats.openfaas:4222) as in a cluster.
 func (s netSlot) setup(ctx context.Context) (err error) {
 	defer func() {
 		if err != nil {
@@ -66,7 +67,9 @@ func (s netSlot) setup(ctx context.Context) (err error) {
 	if err := os.MkdirAll(etc, 0o755); err != nil {
 		return fmt.Errorf("netns %s: %w", s.NS, err)
 	}
-	hosts := fmt.Sprintf("127.0.0.1\tlocalhost\n::1\tlocalhost\n%s\tfaasmon-instance\n%s\tgateway.openfaas gateway.openfaas.svc.cluster.local gateway\n", s.FnIP, s.HostIP)
+	// NATS listens on the host too: nats.openfaas resolves as in a cluster,
+	// so stack files need no local-only NATS address.
+	hosts := fmt.Sprintf("127.0.0.1\tlocalhost\n::1\tlocalhost\n%s\tfaasmon-instance\n%s\tgateway.openfaas gateway.openfaas.svc.cluster.local gateway nats.openfaas nats.openfaas.svc.cluster.local\n", s.FnIP, s.HostIP)
 	if err := os.WriteFile(filepath.Join(etc, "hosts"), []byte(hosts), 0o644); err != nil {
 		return fmt.Errorf("netns %s: hosts: %w", s.NS, err)
 	}
