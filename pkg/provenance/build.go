@@ -272,7 +272,20 @@ func (st *State) proc(pid int) *Proc {
 }
 
 // target is the graph an event of process pid belongs to.
-func (b Builder) target(st *State, pid int, t time.Time) *partial {
+func (b Builder) target(st *State, pid int, e *event.Event) *partial {
+	// I/O on an open invocation's request connection belongs to that
+	// invocation, whichever request the process read last: a Node.js
+	// process serves concurrent calls, and the response to the first must
+	// end the first, not be booked to the second.
+	if e.Proto != "" && e.Remote != "" {
+		key := connKey(e)
+		for _, p := range st.Calls {
+			if !p.Ended && p.Conn == key {
+				return p
+			}
+		}
+	}
+	t := e.Time
 	if c := st.Procs[pid]; c != nil && c.Call != "" {
 		if p := st.Calls[c.Call]; p != nil {
 			return p
@@ -356,7 +369,7 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 		}
 		pr.Call = e.CallID
 	}
-	p := b.target(st, pid, e.Time)
+	p := b.target(st, pid, e)
 	if e.Time.After(p.G.End) {
 		p.G.End = e.Time
 	}

@@ -342,3 +342,44 @@ func TestApplyFoldsPreAttachThreads(t *testing.T) {
 		t.Errorf("reused id 106 still folds into %d", st.pid(106))
 	}
 }
+
+// Two requests served concurrently by one process: each response ends its
+// own invocation, so both finish in the same chunk, each with its own
+// connection (before, call-a's response was booked to call-b and call-a
+// waited for MaxOpenFor).
+func TestApplyConcurrentCallsInOneProcess(t *testing.T) {
+	b := Builder{Class: DefaultClassifier()}
+	h := hdr(chunk.KindStrace, "s1", 0)
+	st := NewState(h)
+	io := func(ms int, name, remote, call string) event.Event {
+		return event.Event{Kind: event.KindSyscall, Time: at(ms), PID: 100, Syscall: name, Proto: "TCP",
+			Local: reqLocal, Remote: remote, Bytes: 100, CallID: call}
+	}
+	const connA, connB = "10.62.3.1:41000", "10.62.3.1:41001"
+	evs := []event.Event{
+		io(0, "read", connA, "call-a"),
+		io(1, "read", connB, "call-b"),
+		{Kind: event.KindSyscall, Time: at(2), PID: 100, Syscall: "openat", Path: "/tmp/catalog.json", Ret: 20},
+		io(3, "writev", connA, ""), // call-a's response, while call-b was read last
+		io(4, "writev", connB, ""),
+	}
+	g, err := b.Apply(st, event.Batch{Version: event.SchemaVersion, Chunk: h, Events: evs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for _, gr := range g {
+		if gr.Window != WindowInvocation {
+			continue
+		}
+		for _, n := range gr.Nodes {
+			if n.Kind == NodeSocket {
+				got[gr.CallID] = append(got[gr.CallID], n.Label)
+			}
+		}
+	}
+	// (Labels mask the client's ephemeral port: both read "10.62.3.1:*".)
+	if len(got) != 2 || len(got["call-a"]) != 1 || len(got["call-b"]) != 1 {
+		t.Errorf("invocation graphs and their sockets: %v; want call-a and call-b finished, one connection each", got)
+	}
+}
