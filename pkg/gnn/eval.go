@@ -138,7 +138,9 @@ func (m *Model) Evaluate(ex []Example) Report {
 	var an []float64
 	if m.oc != nil {
 		an = m.anomalies(ex)
-		oc := Confusion(an, labels, math.Nextafter(m.OneClass.Threshold, math.Inf(1))) // anomalous: a > τ
+		// Confusion flags s ≥ threshold; the next float above τ makes that
+		// m.anomalous's a > τ.
+		oc := Confusion(an, labels, math.Nextafter(m.OneClass.Threshold, math.Inf(1)))
 		r.OneClass = &oc
 	}
 	for i := range ex {
@@ -160,7 +162,7 @@ func (m *Model) Evaluate(ex []Example) Report {
 		if sup[i] >= m.Meta.Threshold {
 			row.Supervised++
 		}
-		if an != nil && an[i] > m.OneClass.Threshold {
+		if an != nil && m.anomalous(an[i]) {
 			row.OneClass++
 		}
 		if comb[i] >= 0.5 {

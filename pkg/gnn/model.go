@@ -190,6 +190,9 @@ func calibrate(a, tau float64) float64 {
 	return a / (a + tau)
 }
 
+// anomalous is the one-class decision: farther than τ, strictly.
+func (m *Model) anomalous(a float64) bool { return a > m.OneClass.Threshold }
+
 // combine is the final decision rule: score = max(P_sup(attack),
 // a/(a+τ)), attack iff score ≥ 0.5 — i.e. the supervised model says attack
 // or the graph is farther from its benign centroid than the benign quantile
@@ -211,7 +214,7 @@ func (m *Model) combine(sup, a float64) (score float64, source string, cal float
 		return s, "supervised", 0
 	}
 	cal = calibrate(a, m.OneClass.Threshold)
-	if a <= m.OneClass.Threshold {
+	if !m.anomalous(a) {
 		// Only farther than τ is anomalous. τ is a benign validation
 		// graph's own score, and identical graphs (a container's idle
 		// accept, thousands of times) score exactly τ: without this they

@@ -51,15 +51,15 @@ type Recycle struct {
 
 // LabelStats counts what labelling did.
 type LabelStats struct {
-	Read            int `json:"read"`
-	Invalid         int `json:"invalid"`
-	Invocation      int `json:"invocation"`
-	Downstream      int `json:"downstream"` // same call id, a function called by the invoked one
-	Background      int `json:"background"`
-	BackgroundAtk   int `json:"background_attack"`
+	Read          int `json:"read"`
+	Invalid       int `json:"invalid"`
+	Invocation    int `json:"invocation"`
+	Downstream    int `json:"downstream"` // same call id, a function called by the invoked one
+	Background    int `json:"background"`
+	BackgroundAtk int `json:"background_attack"`
 	// BackgroundIdle counts background graphs of a compromised container
 	// that hold none of the attack's processes (labelled benign).
-	BackgroundIdle  int `json:"background_idle"`
+	BackgroundIdle int `json:"background_idle"`
 	// TaintedIdle counts calls to a tainted container in which the planted
 	// code did nothing the graph shows (labelled benign).
 	TaintedIdle     int `json:"tainted_idle"`

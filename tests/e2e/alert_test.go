@@ -331,4 +331,3 @@ func readGraph(t *testing.T, path string) provenance.Graph {
 	}
 	return g
 }
-

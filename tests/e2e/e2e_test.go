@@ -8,7 +8,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -63,8 +62,8 @@ func TestSmokePipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	graphs := readGraphs(t, filepath.Join(out, "graphs"))
 	t.Run("every answered invocation has its graph", func(t *testing.T) {
-		graphs := readGraphs(t, filepath.Join(out, "graphs"))
 		have := map[string]bool{}
 		langs := map[string]bool{} // a Go and a Node.js function, both traced
 		for _, g := range graphs {
@@ -102,7 +101,7 @@ func TestSmokePipeline(t *testing.T) {
 	// streams have no gaps either (checked above for every stream).
 	t.Run("pcap chunks arrive and join the graphs", func(t *testing.T) {
 		withPackets := map[string]int{}
-		for _, g := range readGraphs(t, filepath.Join(out, "graphs")) {
+		for _, g := range graphs {
 			for _, n := range g.Nodes {
 				if n.Kind == provenance.NodeSocket && n.Packets > 0 {
 					withPackets[g.Function]++
@@ -148,15 +147,7 @@ func readGraphs(t *testing.T, dir string) []provenance.Graph {
 	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 	var out []provenance.Graph
 	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var g provenance.Graph
-		if err := json.Unmarshal(b, &g); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		out = append(out, g)
+		out = append(out, readGraph(t, f))
 	}
 	return out
 }
