@@ -97,6 +97,12 @@ type State struct {
 	Duplicates int       `json:"duplicates,omitempty"`
 	Dropped    int       `json:"dropped,omitempty"`
 	Last       time.Time `json:"last"`
+
+	// early maps a child to its clone, for the batch being applied, when
+	// the child's own syscalls come first (see earlyForks); forked holds
+	// the clones already applied that way.
+	early  map[int]*event.Event
+	forked map[*event.Event]bool
 }
 
 // StateKey names a container's state.
@@ -150,6 +156,8 @@ func (b Builder) Apply(st *State, batch event.Batch) ([]Graph, error) {
 		return nil, nil
 	}
 	st.addThreads(h.Threads)
+	st.early, st.forked = earlyForks(batch.Events), map[*event.Event]bool{}
+	defer func() { st.early, st.forked = nil, nil }()
 	touched := map[*partial]bool{}
 	for i := range batch.Events {
 		e := &batch.Events[i]
@@ -316,6 +324,11 @@ func connKey(e *event.Event) string { return e.Local + "->" + e.Remote }
 // apply folds one strace event into the state and returns the graph it
 // went to, if any.
 func (b Builder) apply(st *State, e *event.Event) *partial {
+	if ce, ok := st.early[e.PID]; ok {
+		delete(st.early, e.PID)
+		b.applyFork(st, ce)
+		st.forked[ce] = true
+	}
 	pid := st.pid(e.PID)
 	switch e.Kind {
 	case event.KindExit:
@@ -376,18 +389,9 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 	self := p.process(b, st, pid)
 	switch e.Syscall {
 	case "clone", "clone3", "fork", "vfork":
-		child := int(e.Ret)
-		if child <= 0 {
-			return p
+		if !st.forked[e] {
+			b.fork(st, p, pid, self, e)
 		}
-		if e.Thread {
-			st.Threads[child] = pid
-			return p
-		}
-		delete(st.Threads, child) // a reused id of a thread gone
-		cp := st.proc(child)
-		*cp = Proc{PPID: pid, Exe: pr.Exe, Argv0: pr.Argv0, Cmd: pr.Cmd, Call: pr.Call}
-		p.edge(self, p.process(b, st, child), EdgeFork, e)
 	case "execve", "execveat":
 		pr.Exe = e.Path
 		if len(e.Argv) > 0 {
@@ -444,6 +448,67 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 		}
 	}
 	return p
+}
+
+// fork records the child of a clone: a thread folds into its process; a
+// process starts as a copy of its parent, in its parent's invocation.
+func (b Builder) fork(st *State, p *partial, pid, self int, e *event.Event) {
+	child := int(e.Ret)
+	if child <= 0 {
+		return
+	}
+	if e.Thread {
+		st.Threads[child] = pid
+		return
+	}
+	delete(st.Threads, child) // a reused id of a thread gone
+	pr := st.proc(pid)
+	cp := st.proc(child)
+	*cp = Proc{PPID: pid, Exe: pr.Exe, Argv0: pr.Argv0, Cmd: pr.Cmd, Call: pr.Call}
+	p.edge(self, p.process(b, st, child), EdgeFork, e)
+}
+
+// applyFork applies clone e ahead of its place in the batch, because its
+// child has started running.
+func (b Builder) applyFork(st *State, e *event.Event) {
+	pid := st.pid(e.PID)
+	p := b.target(st, pid, e)
+	b.fork(st, p, pid, p.process(b, st, pid), e)
+}
+
+// earlyForks finds the children whose syscalls precede their clone in evs.
+// strace prints a clone that another thread's output interrupted as
+// "<unfinished ...>" and the parser emits it where its "<... resumed>"
+// half is, after whatever the child did in between (typically its
+// execve). Without looking ahead, those first syscalls belong to an
+// unknown process, in no invocation: the background window got a
+// fragment of the invocation, with the child's new image, and the
+// invocation's graph missed it.
+func earlyForks(evs []event.Event) map[int]*event.Event {
+	var early map[int]*event.Event
+	seen := map[int]bool{}
+	for i := range evs {
+		e := &evs[i]
+		if e.Kind != event.KindSyscall && e.Kind != event.KindExit {
+			continue
+		}
+		// An exit frees the id: a clone that returns it afterwards made a
+		// new process, not one that ran early.
+		seen[e.PID] = e.Kind == event.KindSyscall
+		if e.Kind != event.KindSyscall || e.Ret <= 0 || e.Errno != "" {
+			continue
+		}
+		switch e.Syscall {
+		case "clone", "clone3", "fork", "vfork":
+			if child := int(e.Ret); seen[child] {
+				if early == nil {
+					early = map[int]*event.Event{}
+				}
+				early[child] = e
+			}
+		}
+	}
+	return early
 }
 
 // maybeEnd ends an invocation when its process writes to the connection

@@ -383,3 +383,64 @@ func TestApplyConcurrentCallsInOneProcess(t *testing.T) {
 		t.Errorf("invocation graphs and their sockets: %v; want call-a and call-b finished, one connection each", got)
 	}
 }
+
+// strace prints a clone that the child's output interrupted in two halves
+// and the parser emits it at its "<... resumed>" half, after the child's
+// first syscalls (seen in the lab: photo-receive's `sh convert-sim.sh`
+// execve came before its parent's clone). The child still belongs to its
+// parent's invocation and keeps its new image.
+func TestApplyChildBeforeItsClone(t *testing.T) {
+	b := Builder{Class: DefaultClassifier()}
+	h := hdr(chunk.KindStrace, "s1", 0)
+	st := NewState(h)
+	sc := func(ms, pid int, name string, f func(*event.Event)) event.Event {
+		e := event.Event{Kind: event.KindSyscall, Time: at(ms), PID: pid, Syscall: name}
+		f(&e)
+		return e
+	}
+	evs := []event.Event{
+		sc(0, 100, "read", func(e *event.Event) {
+			e.Proto, e.Local, e.Remote, e.Bytes, e.CallID = "TCP", reqLocal, reqRemote, 300, "call-1"
+		}),
+		sc(2, 200, "execve", func(e *event.Event) {
+			e.Path, e.Argv = "/usr/bin/sh", []string{"sh", "/home/app/function/convert-sim.sh"}
+		}),
+		sc(3, 200, "openat", func(e *event.Event) { e.Path = "/tmp/photos/a.jpg"; e.Ret = 3 }),
+		sc(1, 100, "clone", func(e *event.Event) { e.Ret = 200 }), // started at 1 ms, resumed here
+		sc(4, 100, "writev", func(e *event.Event) {
+			e.Proto, e.Local, e.Remote, e.Bytes = "TCP", reqLocal, reqRemote, 100
+		}),
+	}
+	g, err := b.Apply(st, event.Batch{Version: event.SchemaVersion, Chunk: h, Events: evs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g) != 1 || g[0].Window != WindowInvocation {
+		for _, gr := range g {
+			t.Logf("graph %s (%s): %d nodes", gr.ID, gr.Window, len(gr.Nodes))
+		}
+		t.Fatalf("got %d graphs, want the invocation alone", len(g))
+	}
+	inv := g[0]
+	has := func(src, kind, dst string) bool {
+		for _, e := range inv.Edges {
+			if inv.Nodes[e.Src].Label == src && string(e.Kind) == kind && inv.Nodes[e.Dst].Label == dst {
+				return true
+			}
+		}
+		return false
+	}
+	const child = "sh /home/app/function/convert-sim.sh"
+	for _, want := range [][3]string{
+		{"attached process", "fork", "attached process"},
+		{"/usr/bin/sh", "execve", child},
+		{child, "open", "/tmp/photos/a.jpg"},
+	} {
+		if !has(want[0], want[1], want[2]) {
+			t.Errorf("missing edge %s -%s-> %s", want[0], want[1], want[2])
+		}
+	}
+	if p := st.Procs[200]; p == nil || p.Exe != "/usr/bin/sh" {
+		t.Errorf("child state %+v: the clone overwrote its new image", p)
+	}
+}
