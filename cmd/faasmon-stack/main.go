@@ -18,6 +18,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -99,11 +100,13 @@ func run(ctx context.Context, cmd string, args []string) error {
 		file := fs.String("f", "stack.yml", "stack file")
 		filter := fs.String("filter", "", "deploy only functions matching this glob")
 		secrets := fs.String("secrets-dir", "", "directory of files named after secrets to create when missing")
+		env := envFlag{}
+		fs.Var(env, "env", "KEY=VALUE environment override for every function deployed (repeatable)")
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
 		names, err := localstack.DeployStack(ctx, localstack.DeployOptions{
-			StackFile: *file, Filter: *filter, Repo: repo, Dirs: dirs, SecretsDir: *secrets, Log: os.Stdout,
+			StackFile: *file, Filter: *filter, Repo: repo, Dirs: dirs, SecretsDir: *secrets, Log: os.Stdout, Env: env,
 		})
 		if err != nil {
 			return err
@@ -113,5 +116,19 @@ func run(ctx context.Context, cmd string, args []string) error {
 	default:
 		usage()
 	}
+	return nil
+}
+
+// envFlag collects -env KEY=VALUE flags.
+type envFlag map[string]string
+
+func (e envFlag) String() string { return fmt.Sprint(map[string]string(e)) }
+
+func (e envFlag) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want KEY=VALUE, got %q", v)
+	}
+	e[k] = val
 	return nil
 }

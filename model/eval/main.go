@@ -19,7 +19,7 @@ import (
 
 func main() {
 	modelPath := flag.String("model", "model/faasmon.model", "model file")
-	data := flag.String("data", "", "directory of labelled graph JSON files")
+	data := flag.String("data", "", "directories (comma-separated) of labelled graph JSON files, searched recursively")
 	jsonOut := flag.String("json", "", "also write the report as JSON to this file (- for stdout)")
 	only := flag.String("scenario", "", "comma-separated scenarios to keep (default all)")
 	flag.Parse()

@@ -17,7 +17,7 @@ import (
 
 func main() {
 	d := gnn.DefaultTrainConfig()
-	data := flag.String("data", "", "directory of labelled graphs")
+	data := flag.String("data", "", "directories (comma-separated) of labelled graph JSON files, searched recursively")
 	out := flag.String("out", "model/artifact/faasmon.model", "model file (trained on the 80% split)")
 	report := flag.String("json", "model/eval-report.json", "report file")
 	latency := flag.String("latency", "", "the lab's summary.json of a live run, for detection_latency_p50_s")

@@ -19,7 +19,7 @@ import (
 
 func main() {
 	d := gnn.DefaultTrainConfig()
-	data := flag.String("data", "", "directory of labelled graph JSON files (searched recursively)")
+	data := flag.String("data", "", "directories (comma-separated) of labelled graph JSON files, searched recursively")
 	out := flag.String("out", "model/faasmon.model", "model file to write")
 	seed := flag.Uint64("seed", d.Seed, "seed of the split, initialisation, shuffling and dropout")
 	epochs := flag.Int("epochs", d.Epochs, "maximum epochs (early stopping may end sooner)")

@@ -12,24 +12,30 @@ import (
 	"github.com/faasmon/faasmon/pkg/provenance"
 )
 
-// LoadDir reads every *.json file under dir (recursively, in sorted path
-// order, so that splits are deterministic) as one labelled provenance.Graph
-// and returns the examples, skipping those whose Scenario is in exclude.
-func LoadDir(dir string, exclude []string) ([]Example, error) {
+// LoadDir reads every *.json file under the comma-separated directories
+// dirs (recursively; each directory in sorted path order, the directories
+// in the order given, so that splits are deterministic) as one labelled
+// provenance.Graph and returns the examples, skipping those whose Scenario
+// is in exclude.
+func LoadDir(dirs string, exclude []string) ([]Example, error) {
 	var paths []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	for _, dir := range strings.Split(dirs, ",") {
+		var ps []string
+		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && strings.HasSuffix(p, ".json") {
+				ps = append(ps, p)
+			}
+			return nil
+		})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if !d.IsDir() && strings.HasSuffix(p, ".json") {
-			paths = append(paths, p)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+		slices.Sort(ps)
+		paths = append(paths, ps...)
 	}
-	slices.Sort(paths)
 	var out []Example
 	for _, p := range paths {
 		data, err := os.ReadFile(p)
@@ -50,7 +56,7 @@ func LoadDir(dir string, exclude []string) ([]Example, error) {
 		out = append(out, e)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no graphs (*.json) under %s", dir)
+		return nil, fmt.Errorf("no graphs (*.json) under %s", dirs)
 	}
 	return out, nil
 }

@@ -50,7 +50,13 @@ type Options struct {
 	VerdictChannel string
 	// Detector deploys the repository's stack.yml (the detector functions)
 	// and runs the tracer for the length of the run.
-	Detector   bool
+	Detector bool
+	// NoResponse deploys the detector with faasmon-alert's response off
+	// (FAASMON_RESPONSE=off): for datasets, where a recycled container
+	// would turn the container-reuse attack's second stage into benign
+	// calls on a fresh container. The lab recycles attacked functions
+	// after every round either way.
+	NoResponse bool
 	SkipUp     bool // do not start the stack
 	SkipDeploy bool // do not deploy stack files
 	// GraphIdle ends the wait for graphs when no new graph arrived for
@@ -258,7 +264,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	if o.Detector {
 		if !o.SkipDeploy {
-			if err := deployStack(ctx, o, filepath.Join(o.Repo, "stack.yml"), logf); err != nil {
+			var env []string
+			if o.NoResponse {
+				env = []string{"-env", "FAASMON_RESPONSE=off"}
+			}
+			if err := deployStack(ctx, o, filepath.Join(o.Repo, "stack.yml"), logf, env...); err != nil {
 				return Result{}, err
 			}
 		}
@@ -708,9 +718,9 @@ func gatewayHealthy(ctx context.Context, gw string) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-func deployStack(ctx context.Context, o Options, file string, logf func(string, ...any)) error {
-	logf("deploying %s", file)
-	return stackCommand(ctx, o, "deploy", "-f", file)
+func deployStack(ctx context.Context, o Options, file string, logf func(string, ...any), args ...string) error {
+	logf("deploying %s %s", file, strings.Join(args, " "))
+	return stackCommand(ctx, o, append([]string{"deploy", "-f", file}, args...)...)
 }
 
 // stackCommand runs `go run ./cmd/faasmon-stack ARGS` in the repository.

@@ -55,6 +55,9 @@ type DeployOptions struct {
 	Dirs       Dirs
 	SecretsDir string    // optional: files named after secrets the stack needs
 	Log        io.Writer // build and progress output; nil discards
+	// Env overrides environment variables of every function deployed, as
+	// faas-cli deploy --env does.
+	Env map[string]string
 }
 
 // DeployStack is faas-cli up for the local stack: it parses the stack file
@@ -102,6 +105,12 @@ func DeployStack(ctx context.Context, o DeployOptions) ([]string, error) {
 		dep, err := deploymentFor(name, fn, artefact, filepath.Dir(abs))
 		if err != nil {
 			return deployed, err
+		}
+		for k, v := range o.Env {
+			if dep.EnvVars == nil {
+				dep.EnvVars = map[string]string{}
+			}
+			dep.EnvVars[k] = v
 		}
 		t1 := time.Now()
 		if _, err := client.Deploy(ctx, dep); err != nil {

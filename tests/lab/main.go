@@ -69,6 +69,7 @@ func main() {
 	graphs := fs.String("graphs", envOr("FAASMON_GRAPH_ARCHIVE", lab.GraphArchive), "faasmon-graph's archive_dir (stack.yml's); empty: no labelling")
 	channel := fs.String("verdict-channel", lab.VerdictChannel, "NATS Streaming channel with every classify result")
 	detector := fs.Bool("detector", true, "deploy the detector (stack.yml) and run the tracer during the run")
+	noResponse := fs.Bool("no-response", false, "deploy the detector with faasmon-alert's response off (datasets: keeps the reuse attack's second stage on the tainted container)")
 	noUp := fs.Bool("no-up", false, "do not start the local stack")
 	noDeploy := fs.Bool("no-deploy", false, "do not deploy stack files (already deployed)")
 	graphIdle := fs.Duration("graph-idle", 20*time.Second, "stop waiting for graphs after this long without a new one")
@@ -84,7 +85,7 @@ func main() {
 	defer stop()
 	res, err := lab.Run(ctx, lab.Options{
 		Scenarios: scenarios, Out: *out, Rounds: *n, Seed: *seed, Gateway: *gw, Graphs: *graphs,
-		Stacks: stacks, Detector: *detector, SkipUp: *noUp, SkipDeploy: *noDeploy, VerdictChannel: *channel, GraphIdle: *graphIdle, VerdictIdle: *verdictIdle,
+		Stacks: stacks, Detector: *detector, NoResponse: *noResponse, SkipUp: *noUp, SkipDeploy: *noDeploy, VerdictChannel: *channel, GraphIdle: *graphIdle, VerdictIdle: *verdictIdle,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "lab:", err)
