@@ -65,8 +65,11 @@ func print(w io.Writer, r gnn.Report) {
 	if r.OneClass != nil {
 		row("one-class", *r.OneClass)
 	}
+	if r.Egress != nil {
+		row("egress", *r.Egress)
+	}
 	row("combined", r.Combined)
-	fmt.Fprintf(w, "\n%-32s %-7s %6s %11s %11s %11s\n", "scenario", "label", "graphs", "supervised", "one-class", "combined")
+	fmt.Fprintf(w, "\n%-32s %-7s %6s %11s %11s %11s %11s\n", "scenario", "label", "graphs", "supervised", "one-class", "egress", "combined")
 	var names []string
 	for k := range r.PerScenario {
 		names = append(names, k)
@@ -74,7 +77,7 @@ func print(w io.Writer, r gnn.Report) {
 	slices.Sort(names)
 	for _, k := range names {
 		s := r.PerScenario[k]
-		fmt.Fprintf(w, "%-32s %-7s %6d %10.1f%% %10.1f%% %10.1f%%\n", k, s.Label, s.N, 100*s.Supervised, 100*s.OneClass, 100*s.Combined)
+		fmt.Fprintf(w, "%-32s %-7s %6d %10.1f%% %10.1f%% %10.1f%% %10.1f%%\n", k, s.Label, s.N, 100*s.Supervised, 100*s.OneClass, 100*s.Egress, 100*s.Combined)
 	}
 	fmt.Fprintln(w, "\n(per scenario: share of graphs flagged as attack)")
 }

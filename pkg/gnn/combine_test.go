@@ -2,7 +2,10 @@ package gnn
 
 import (
 	"math"
+	"slices"
 	"testing"
+
+	"github.com/faasmon/faasmon/pkg/provenance"
 )
 
 // A graph exactly at the one-class threshold τ is benign: τ is a benign
@@ -14,9 +17,98 @@ func TestCombineOneClassTie(t *testing.T) {
 		a      float64
 		attack bool
 	}{{1, false}, {2, false}, {math.Nextafter(2, 3), true}, {4, true}} {
-		r := m.result(0.1, tc.a)
+		r := m.result(0.1, tc.a, &provenance.Graph{Function: "f"})
 		if (r.Verdict == VerdictAttack) != tc.attack {
 			t.Errorf("anomaly %v (τ 2): %s, score %v", tc.a, r.Verdict, r.Score)
+		}
+	}
+}
+
+func egressGraph(fn string, endpoints ...string) *provenance.Graph {
+	g := &provenance.Graph{Function: fn, Nodes: []provenance.Node{{ID: 0, Kind: provenance.NodeProcess, Label: "node"}}}
+	for _, ep := range endpoints {
+		g.Nodes = append(g.Nodes, provenance.Node{ID: len(g.Nodes), Kind: provenance.NodeSocket, Class: provenance.ClassExternal, Label: ep})
+		g.Edges = append(g.Edges, provenance.Edge{Src: 0, Dst: len(g.Nodes) - 1, Kind: provenance.EdgeConnect})
+	}
+	// an internal peer is never an egress endpoint
+	g.Nodes = append(g.Nodes, provenance.Node{ID: len(g.Nodes), Kind: provenance.NodeSocket, Class: provenance.ClassInternal, Label: "10.62.1.1:*"})
+	return g
+}
+
+// The egress baseline flags a new external endpoint only for a function
+// whose benign graphs rarely reach one (leave-one-out estimate ≤ 1%), and
+// explains the verdict by the endpoint.
+func TestEgressBaseline(t *testing.T) {
+	var benign []Example
+	add := func(n int, fn string, eps ...string) {
+		for range n {
+			benign = append(benign, Example{Graph: egressGraph(fn, eps...)})
+		}
+	}
+	add(150, "stable", "10.65.0.2:80")
+	add(50, "stable")
+	add(100, "fetcher", "10.65.0.2:80")
+	for i := range 10 { // 10% of its graphs reach an endpoint seen once
+		add(1, "fetcher", "192.0.2."+string(rune('a'+i))+":443")
+	}
+	add(5, "rare", "10.65.0.2:80") // too few graphs to arm
+	st := &OneClassStats{Threshold: 2, EgressMinGraphs: 20, EgressMaxMissing: 0.01}
+	st.Egress = egressBaselines(benign)
+	if err := st.checkEgress(); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Egress["fetcher"].MissingMass(); math.Abs(got-10.0/110) > 1e-12 {
+		t.Errorf("fetcher missing mass %v, want 10/110", got)
+	}
+	m := &Model{Meta: Meta{Threshold: 0.5}, OneClass: st, oc: &Net[float32]{}}
+	for _, tc := range []struct {
+		name   string
+		g      *provenance.Graph
+		attack bool
+	}{
+		{"known endpoint", egressGraph("stable", "10.65.0.2:80"), false},
+		{"no endpoint", egressGraph("stable"), false},
+		{"new endpoint", egressGraph("stable", "10.65.0.2:80", "10.66.0.2:4444"), true},
+		{"new endpoint, varied function", egressGraph("fetcher", "10.66.0.2:4444"), false},
+		{"new endpoint, too few graphs", egressGraph("rare", "10.66.0.2:4444"), false},
+		{"new endpoint, unknown function", egressGraph("other", "10.66.0.2:4444"), false},
+	} {
+		r := m.result(0.1, 1, tc.g)
+		if (r.Verdict == VerdictAttack) != tc.attack {
+			t.Errorf("%s: %s (score %v, source %s)", tc.name, r.Verdict, r.Score, r.Source)
+		}
+		if tc.attack && (r.Source != "egress" || !slices.Equal(r.NovelEndpoints, []string{"10.66.0.2:4444"})) {
+			t.Errorf("%s: source %s, novel %v", tc.name, r.Source, r.NovelEndpoints)
+		}
+	}
+	ex := explainEgress(egressGraph("stable", "10.65.0.2:80", "10.66.0.2:4444"), []string{"10.66.0.2:4444"}, 5)
+	if len(ex.Nodes) != 1 || ex.Nodes[0].Label != "10.66.0.2:4444" || len(ex.Edges) != 1 || ex.Edges[0].From != "node" {
+		t.Errorf("explanation %+v", ex)
+	}
+}
+
+// A model file's egress baselines are untrusted input.
+func TestCheckEgressRefuses(t *testing.T) {
+	ok := func() *OneClassStats {
+		return &OneClassStats{EgressMinGraphs: 20, EgressMaxMissing: 0.01,
+			Egress: map[string]*Egress{"f": {Endpoints: []string{"a:1", "b:2"}, Graphs: 30, Singletons: 1}}}
+	}
+	if err := ok().checkEgress(); err != nil {
+		t.Fatal(err)
+	}
+	for name, spoil := range map[string]func(*OneClassStats){
+		"unsorted":          func(o *OneClassStats) { o.Egress["f"].Endpoints = []string{"b:2", "a:1"} },
+		"duplicate":         func(o *OneClassStats) { o.Egress["f"].Endpoints = []string{"a:1", "a:1"} },
+		"singletons>graphs": func(o *OneClassStats) { o.Egress["f"].Singletons = 31 },
+		"no graphs":         func(o *OneClassStats) { o.Egress["f"].Graphs = 0 },
+		"null":              func(o *OneClassStats) { o.Egress["f"] = nil },
+		"rule":              func(o *OneClassStats) { o.EgressMaxMissing = 1 },
+		"min graphs":        func(o *OneClassStats) { o.EgressMinGraphs = 0 },
+	} {
+		o := ok()
+		spoil(o)
+		if err := o.checkEgress(); err == nil {
+			t.Errorf("%s: accepted", name)
 		}
 	}
 }

@@ -111,6 +111,7 @@ type Report struct {
 	Graphs       int                    `json:"graphs"`
 	Supervised   Metrics                `json:"supervised"`
 	OneClass     *Metrics               `json:"one_class,omitempty"`
+	Egress       *Metrics               `json:"egress,omitempty"`
 	Combined     Metrics                `json:"combined"`
 	PerScenario  map[string]ScenarioRow `json:"per_scenario"`
 }
@@ -122,6 +123,7 @@ type ScenarioRow struct {
 	N          int     `json:"n"`
 	Supervised float64 `json:"supervised_flagged"`
 	OneClass   float64 `json:"one_class_flagged"`
+	Egress     float64 `json:"egress_flagged"`
 	Combined   float64 `json:"combined_flagged"`
 }
 
@@ -143,12 +145,18 @@ func (m *Model) Evaluate(ex []Example) Report {
 		oc := Confusion(an, labels, math.Nextafter(m.OneClass.Threshold, math.Inf(1)))
 		r.OneClass = &oc
 	}
-	for i := range ex {
+	eg := make([]float64, len(ex))
+	for i, e := range ex {
 		a := math.NaN()
 		if an != nil {
 			a = an[i]
 		}
-		comb[i], _, _ = m.combine(sup[i], a)
+		eg[i], _ = m.egressPart(e.Graph)
+		comb[i], _, _ = m.combine(sup[i], a, eg[i])
+	}
+	if m.OneClass != nil && len(m.OneClass.Egress) > 0 {
+		egm := Confusion(eg, labels, 0.5)
+		r.Egress = &egm
 	}
 	r.Combined = Confusion(comb, labels, 0.5)
 	for i, e := range ex {
@@ -165,6 +173,9 @@ func (m *Model) Evaluate(ex []Example) Report {
 		if an != nil && m.anomalous(an[i]) {
 			row.OneClass++
 		}
+		if eg[i] >= 0.5 {
+			row.Egress++
+		}
 		if comb[i] >= 0.5 {
 			row.Combined++
 		}
@@ -173,6 +184,7 @@ func (m *Model) Evaluate(ex []Example) Report {
 	for k, row := range r.PerScenario {
 		row.Supervised /= float64(row.N)
 		row.OneClass /= float64(row.N)
+		row.Egress /= float64(row.N)
 		row.Combined /= float64(row.N)
 		r.PerScenario[k] = row
 	}

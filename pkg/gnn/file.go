@@ -294,7 +294,7 @@ func (o *OneClassStats) check() error {
 	if !(o.Threshold > 0) || !finite(o.Threshold) {
 		return bad("one-class threshold %v", o.Threshold)
 	}
-	return nil
+	return o.checkEgress()
 }
 
 func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }

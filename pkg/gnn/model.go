@@ -39,6 +39,12 @@ type OneClassStats struct {
 	// Threshold is the Quantile of the benign validation anomaly scores.
 	Threshold float64 `json:"threshold"`
 	Quantile  float64 `json:"quantile"`
+	// Egress is each function's benign external endpoints, armed for
+	// functions with at least EgressMinGraphs graphs and a missing mass of
+	// at most EgressMaxMissing (see egress.go).
+	Egress           map[string]*Egress `json:"egress,omitempty"`
+	EgressMinGraphs  int                `json:"egress_min_graphs,omitempty"`
+	EgressMaxMissing float64            `json:"egress_max_missing,omitempty"`
 }
 
 // Model is a trained classifier: the supervised GNN, optionally the
@@ -99,7 +105,11 @@ type Result struct {
 	Anomaly          float64 `json:"anomaly,omitempty"`
 	AnomalyThreshold float64 `json:"anomaly_threshold,omitempty"`
 	AnomalyScore     float64 `json:"anomaly_score,omitempty"`
-	// Source is the part that decided Score: "supervised" or "one-class".
+	// NovelEndpoints are the external endpoints the function never reached
+	// in benign training, when its egress baseline is armed.
+	NovelEndpoints []string `json:"novel_endpoints,omitempty"`
+	// Source is the part that decided Score: "supervised", "one-class" or
+	// "egress".
 	Source      string       `json:"source"`
 	Explanation *Explanation `json:"explanation,omitempty"`
 }
@@ -194,12 +204,14 @@ func calibrate(a, tau float64) float64 {
 func (m *Model) anomalous(a float64) bool { return a > m.OneClass.Threshold }
 
 // combine is the final decision rule: score = max(P_sup(attack),
-// a/(a+τ)), attack iff score ≥ 0.5 — i.e. the supervised model says attack
-// or the graph is farther from its benign centroid than the benign quantile
-// τ (strictly). Both parts are mapped so that their own threshold lands at 0.5, which
-// makes the max a union of the two detectors at their calibrated operating
-// points.
-func (m *Model) combine(sup, a float64) (score float64, source string, cal float64) {
+// a/(a+τ), egress), attack iff score ≥ 0.5 — i.e. the supervised model says
+// attack, or the graph is farther from its benign centroid than the benign
+// quantile τ (strictly), or it reaches an external endpoint outside its
+// function's armed egress baseline (egress is then 1 − the baseline's
+// missing mass, else 0). The first two are mapped so that their own
+// threshold lands at 0.5, which makes the max a union of the detectors at
+// their calibrated operating points.
+func (m *Model) combine(sup, a, egress float64) (score float64, source string, cal float64) {
 	// supervised threshold t maps to 0.5 piecewise linearly
 	t := m.Meta.Threshold
 	s := sup
@@ -210,8 +222,9 @@ func (m *Model) combine(sup, a float64) (score float64, source string, cal float
 			s = 0.5 + 0.5*(sup-t)/(1-t)
 		}
 	}
+	score, source = s, "supervised"
 	if m.oc == nil || math.IsNaN(a) {
-		return s, "supervised", 0
+		return score, source, 0
 	}
 	cal = calibrate(a, m.OneClass.Threshold)
 	if !m.anomalous(a) {
@@ -221,10 +234,22 @@ func (m *Model) combine(sup, a float64) (score float64, source string, cal float
 		// all landed on 0.5 and were flagged.
 		cal = math.Min(cal, math.Nextafter(0.5, 0))
 	}
-	if cal > s {
-		return cal, "one-class", cal
+	if cal > score {
+		score, source = cal, "one-class"
 	}
-	return s, "supervised", cal
+	if egress > score {
+		score, source = egress, "egress"
+	}
+	return score, source, cal
+}
+
+// egressPart is the egress term of combine for g.
+func (m *Model) egressPart(g *provenance.Graph) (float64, []string) {
+	novel := m.novelEndpoints(g)
+	if len(novel) == 0 {
+		return 0, nil
+	}
+	return m.egressScore(g.Function), novel
 }
 
 // Classify scores one graph: it validates g, extracts features and runs
@@ -236,21 +261,26 @@ func (m *Model) Classify(g *provenance.Graph, opts Options) (*Result, error) {
 	}
 	b := Pack[float32]([]*features.Graph{f})
 	s := m.scoreBatch(b, []string{g.Function})
-	r := m.result(s.sup[0], s.anomaly[0])
+	r := m.result(s.sup[0], s.anomaly[0], g)
 	k := opts.TopK
 	if k == 0 {
 		k = 5
 	}
 	if k > 0 {
-		r.Explanation = m.explain(g, b, r.Source, r.Verdict, k)
+		if r.Source == "egress" {
+			r.Explanation = explainEgress(g, r.NovelEndpoints, k)
+		} else {
+			r.Explanation = m.explain(g, b, r.Source, r.Verdict, k)
+		}
 	}
 	return r, nil
 }
 
-func (m *Model) result(sup, a float64) *Result {
-	score, src, cal := m.combine(sup, a)
+func (m *Model) result(sup, a float64, g *provenance.Graph) *Result {
+	eg, novel := m.egressPart(g)
+	score, src, cal := m.combine(sup, a, eg)
 	r := &Result{Score: score, Threshold: 0.5, ModelVersion: m.Version(),
-		Supervised: sup, Source: src, Verdict: VerdictBenign}
+		Supervised: sup, Source: src, Verdict: VerdictBenign, NovelEndpoints: novel}
 	if m.oc != nil {
 		r.Anomaly, r.AnomalyThreshold, r.AnomalyScore = a, m.OneClass.Threshold, cal
 	}
@@ -272,17 +302,13 @@ func (m *Model) ClassifyBatch(gs []*provenance.Graph) ([]*Result, error) {
 		}
 		fs[i], fn[i] = f, g.Function
 	}
-	return m.classifyFeatures(fs, fn), nil
-}
-
-func (m *Model) classifyFeatures(fs []*features.Graph, fn []string) []*Result {
 	b := Pack[float32](fs)
 	s := m.scoreBatch(b, fn)
 	out := make([]*Result, len(fs))
 	for i := range fs {
-		out[i] = m.result(s.sup[i], s.anomaly[i])
+		out[i] = m.result(s.sup[i], s.anomaly[i], gs[i])
 	}
-	return out
+	return out, nil
 }
 
 // explain attributes the deciding score to nodes and edges by

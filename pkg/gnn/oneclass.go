@@ -99,6 +99,9 @@ func (m *Model) trainOneClass(cfg TrainConfig, train, val []Example) error {
 			st.PerFunction[fn] = centroid(es)
 		}
 	}
+	if cfg.EgressMaxMissing >= 0 {
+		st.Egress, st.EgressMinGraphs, st.EgressMaxMissing = egressBaselines(benign), cfg.MinPerFunction, cfg.EgressMaxMissing
+	}
 	m.OneClass = st
 	var vb []Example
 	for _, ex := range val {

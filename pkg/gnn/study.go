@@ -89,8 +89,8 @@ func RunStudy(cfg TrainConfig, all []Example, log io.Writer) (*Model, Study, err
 		s.LeaveOneAttackOut[k] = row.Combined
 		s.LeaveOneAttackOutParts[k] = row
 		if log != nil {
-			fmt.Fprintf(log, "leave out %s: recall combined %.3f (supervised %.3f, one-class %.3f) on %d graphs\n",
-				k, row.Combined, row.Supervised, row.OneClass, row.N)
+			fmt.Fprintf(log, "leave out %s: recall combined %.3f (supervised %.3f, one-class %.3f, egress %.3f) on %d graphs\n",
+				k, row.Combined, row.Supervised, row.OneClass, row.Egress, row.N)
 		}
 	}
 	return m, s, nil

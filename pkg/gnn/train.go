@@ -35,6 +35,11 @@ type TrainConfig struct {
 	OneClassLR       float64 `json:"one_class_lr"`
 	OneClassQuantile float64 `json:"one_class_quantile"`
 	MinPerFunction   int     `json:"min_per_function"`
+	// EgressMaxMissing arms a function's egress baseline when the estimated
+	// share of its benign graphs reaching a new external endpoint is at
+	// most this (over at least MinPerFunction graphs); < 0 disables the
+	// egress part.
+	EgressMaxMissing float64 `json:"egress_max_missing"`
 
 	// Log receives one progress line per epoch (nil: silent).
 	Log io.Writer `json:"-"`
@@ -45,7 +50,7 @@ func DefaultTrainConfig() TrainConfig {
 	return TrainConfig{Seed: 1, Epochs: 100, BatchSize: 32, LR: 3e-3, WeightDecay: 1e-4,
 		Dropout: 0.1, Patience: 15, ClipNorm: 5, Hidden: 32, Layers: 2, HeadHidden: 32,
 		BalanceClasses: true, OneClassEpochs: 30, OneClassLR: 1e-3, OneClassQuantile: 0.999,
-		MinPerFunction: 20}
+		MinPerFunction: 20, EgressMaxMissing: 0.01}
 }
 
 func (c *TrainConfig) fill() {
@@ -82,6 +87,9 @@ func (c *TrainConfig) fill() {
 	}
 	if c.MinPerFunction == 0 {
 		c.MinPerFunction = d.MinPerFunction
+	}
+	if c.EgressMaxMissing == 0 {
+		c.EgressMaxMissing = d.EgressMaxMissing
 	}
 }
 

@@ -17,7 +17,7 @@ func (m *Model) Verdict(g *provenance.Graph, opts Options) (*verdict.Verdict, er
 		GraphID: g.ID, Function: g.Function, Namespace: g.Namespace, Node: g.Node, Pod: g.Pod,
 		Container: g.Container, CallID: g.CallID, Window: g.Window, GraphEnd: g.End,
 		Verdict: r.Verdict, Score: r.Score, Threshold: r.Threshold, ModelVersion: r.ModelVersion,
-		Supervised: r.Supervised, AnomalyScore: r.AnomalyScore, Source: r.Source,
+		Supervised: r.Supervised, AnomalyScore: r.AnomalyScore, NovelEndpoints: r.NovelEndpoints, Source: r.Source,
 		Explanation: r.Explanation, Time: time.Now().UTC(),
 	}, nil
 }

@@ -38,10 +38,13 @@ type Verdict struct {
 	Threshold    float64 `json:"threshold"`
 	ModelVersion string  `json:"model_version"`
 	// The parts of Score (see pkg/gnn): the supervised P(attack), the
-	// calibrated one-class anomaly score, and which of them decided.
-	Supervised   float64 `json:"supervised"`
-	AnomalyScore float64 `json:"anomaly_score,omitempty"`
-	Source       string  `json:"source,omitempty"`
+	// calibrated one-class anomaly score, the external endpoints outside
+	// the function's benign egress baseline, and which part decided
+	// ("supervised", "one-class" or "egress").
+	Supervised     float64  `json:"supervised"`
+	AnomalyScore   float64  `json:"anomaly_score,omitempty"`
+	NovelEndpoints []string `json:"novel_endpoints,omitempty"`
+	Source         string   `json:"source,omitempty"`
 
 	Explanation *Explanation `json:"explanation,omitempty"`
 	// Labels are the function's labels when the sender knows them (e.g.
