@@ -65,28 +65,28 @@ demo:
 	$(GO) run ./cmd/faasmon-demo
 
 # The labelled dataset, one command: every scenario ROUNDS times through the
-# whole pipeline (tracer, queue, parse, graph, classify, alert), then the two
-# attacks that yield fewest graphs per round REUSE_ROUNDS times more. The
-# detector's response is off so that the container-reuse attack's second
+# whole pipeline (tracer, queue, parse, graph, classify, alert), then the four
+# attacks ATTACK_ROUNDS times more, so that each has well over 200 graphs.
+# The detector's response is off so that the container-reuse attack's second
 # stage runs in the tainted container (the lab recycles attacked functions
 # after every round itself).
 ROUNDS ?= 17
-REUSE_ROUNDS ?= 20
+ATTACK_ROUNDS ?= 20
 DATA ?= /tmp/faasmon-lab
 dataset:
-	rm -rf /var/tmp/faasmon/graphs $(DATA)/mixed $(DATA)/reuse
+	rm -rf /var/tmp/faasmon/graphs $(DATA)/mixed $(DATA)/attacks
 	$(GO) run ./tests/lab run -no-response -n $(ROUNDS) -seed 1 -out $(DATA)/mixed $$(ls tests/lab/scenarios/*.yaml | grep -v -e smoke -e demo)
 	rm -rf /var/tmp/faasmon/graphs
-	$(GO) run ./tests/lab run -no-response -n $(REUSE_ROUNDS) -seed 2 -out $(DATA)/reuse tests/lab/scenarios/attack2-container-reuse.yaml tests/lab/scenarios/attack3-persistent-beacon.yaml
+	$(GO) run ./tests/lab run -no-response -n $(ATTACK_ROUNDS) -seed 2 -out $(DATA)/attacks tests/lab/scenarios/attack*.yaml
 
 # The published model and model/eval-report.json: trained on 80%, tested on
 # 20%, plus leave-one-attack-out (model/report). LATENCY names a live lab
 # run's summary.json for the detection latency.
 train:
-	$(GO) run ./model/report -data $(DATA)/mixed/graphs,$(DATA)/reuse/graphs -latency $(or $(LATENCY),$(DATA)/mixed/summary.json)
+	$(GO) run ./model/report -data $(DATA)/mixed/graphs,$(DATA)/attacks/graphs -latency $(or $(LATENCY),$(DATA)/mixed/summary.json)
 
 eval:
-	$(GO) run ./model/eval -model model/artifact/faasmon.model -data $(DATA)/mixed/graphs,$(DATA)/reuse/graphs
+	$(GO) run ./model/eval -model model/artifact/faasmon.model -data $(DATA)/mixed/graphs,$(DATA)/attacks/graphs
 
 clean:
 	rm -rf .cache build

@@ -23,6 +23,7 @@ func main() {
 	latency := flag.String("latency", "", "the lab's summary.json of a live run, for detection_latency_p50_s")
 	seed := flag.Uint64("seed", d.Seed, "seed")
 	ocq := flag.Float64("oc-quantile", d.OneClassQuantile, "benign validation quantile that sets the one-class threshold")
+	ocVotes := flag.Bool("one-class-votes", d.OneClassVotes, "let the embedding-distance part decide verdicts on its own (default: reported only)")
 	egress := flag.Float64("egress-max-missing", d.EgressMaxMissing, "arm a function's egress baseline when at most this share of its benign graphs is estimated to reach a new external endpoint (<0: no egress part)")
 	flag.Parse()
 	if *data == "" {
@@ -34,7 +35,7 @@ func main() {
 		fail(err)
 	}
 	cfg := d
-	cfg.Seed, cfg.Log, cfg.OneClassQuantile, cfg.EgressMaxMissing = *seed, os.Stderr, *ocq, *egress
+	cfg.Seed, cfg.Log, cfg.OneClassQuantile, cfg.EgressMaxMissing, cfg.OneClassVotes = *seed, os.Stderr, *ocq, *egress, *ocVotes
 	m, s, err := gnn.RunStudy(cfg, all, os.Stderr)
 	if err != nil {
 		fail(err)

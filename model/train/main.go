@@ -27,6 +27,7 @@ func main() {
 	exclude := flag.String("exclude-scenario", "", "comma-separated scenarios left out of training (to test unseen attacks)")
 	valFrac := flag.Float64("val", 0.2, "validation fraction (stratified)")
 	ocEpochs := flag.Int("one-class-epochs", d.OneClassEpochs, "epochs of the one-class part (-1: none)")
+	ocVotes := flag.Bool("one-class-votes", d.OneClassVotes, "let the embedding-distance part decide verdicts on its own (default: reported only)")
 	egress := flag.Float64("egress-max-missing", d.EgressMaxMissing, "arm a function's egress baseline when at most this share of its benign graphs is estimated to reach a new external endpoint (<0: no egress part)")
 	flag.Parse()
 	if *data == "" {
@@ -45,7 +46,7 @@ func main() {
 	fmt.Fprintf(os.Stderr, "%d graphs (%d train, %d val), feature schema %d (%d columns)\n",
 		len(all), len(train), len(val), features.SchemaVersion, features.Dim)
 	cfg := d
-	cfg.Seed, cfg.Epochs, cfg.Patience, cfg.OneClassEpochs, cfg.EgressMaxMissing, cfg.Log = *seed, *epochs, *patience, *ocEpochs, *egress, os.Stderr
+	cfg.Seed, cfg.Epochs, cfg.Patience, cfg.OneClassEpochs, cfg.EgressMaxMissing, cfg.OneClassVotes, cfg.Log = *seed, *epochs, *patience, *ocEpochs, *egress, *ocVotes, os.Stderr
 	start := time.Now()
 	m, err := gnn.Train(cfg, train, val)
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 // validation graph's own score, and its identical copies must not be
 // flagged. Farther than τ is anomalous.
 func TestCombineOneClassTie(t *testing.T) {
-	m := &Model{Meta: Meta{Threshold: 0.5}, OneClass: &OneClassStats{Threshold: 2}, oc: &Net[float32]{}}
+	m := &Model{Meta: Meta{Threshold: 0.5, Train: TrainConfig{OneClassVotes: true}}, OneClass: &OneClassStats{Threshold: 2}, oc: &Net[float32]{}}
 	for _, tc := range []struct {
 		a      float64
 		attack bool
@@ -21,6 +21,11 @@ func TestCombineOneClassTie(t *testing.T) {
 		if (r.Verdict == VerdictAttack) != tc.attack {
 			t.Errorf("anomaly %v (τ 2): %s, score %v", tc.a, r.Verdict, r.Score)
 		}
+	}
+	// Without OneClassVotes the anomaly is reported, not decisive.
+	m.Meta.Train.OneClassVotes = false
+	if r := m.result(0.1, 4, &provenance.Graph{Function: "f"}); r.Verdict != VerdictBenign || r.AnomalyScore <= 0.5 {
+		t.Errorf("non-voting one-class part: %s, anomaly score %v", r.Verdict, r.AnomalyScore)
 	}
 }
 

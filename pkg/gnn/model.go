@@ -203,14 +203,16 @@ func calibrate(a, tau float64) float64 {
 // anomalous is the one-class decision: farther than τ, strictly.
 func (m *Model) anomalous(a float64) bool { return a > m.OneClass.Threshold }
 
-// combine is the final decision rule: score = max(P_sup(attack),
-// a/(a+τ), egress), attack iff score ≥ 0.5 — i.e. the supervised model says
-// attack, or the graph is farther from its benign centroid than the benign
-// quantile τ (strictly), or it reaches an external endpoint outside its
-// function's armed egress baseline (egress is then 1 − the baseline's
-// missing mass, else 0). The first two are mapped so that their own
+// combine is the final decision rule: score = max(P_sup(attack), egress
+// [, a/(a+τ) when the one-class part votes]), attack iff score ≥ 0.5 —
+// i.e. the supervised model says attack, or the graph reaches an external
+// endpoint outside its function's armed egress baseline (egress is then
+// 1 − the baseline's missing mass, else 0), or (OneClassVotes) it is
+// farther from its benign centroid than the benign quantile τ (strictly).
+// The supervised and one-class parts are mapped so that their own
 // threshold lands at 0.5, which makes the max a union of the detectors at
-// their calibrated operating points.
+// their calibrated operating points. cal, the calibrated anomaly, is
+// returned whether or not it voted.
 func (m *Model) combine(sup, a, egress float64) (score float64, source string, cal float64) {
 	// supervised threshold t maps to 0.5 piecewise linearly
 	t := m.Meta.Threshold
@@ -234,7 +236,7 @@ func (m *Model) combine(sup, a, egress float64) (score float64, source string, c
 		// all landed on 0.5 and were flagged.
 		cal = math.Min(cal, math.Nextafter(0.5, 0))
 	}
-	if cal > score {
+	if cal > score && m.Meta.Train.OneClassVotes {
 		score, source = cal, "one-class"
 	}
 	if egress > score {

@@ -35,6 +35,14 @@ type TrainConfig struct {
 	OneClassLR       float64 `json:"one_class_lr"`
 	OneClassQuantile float64 `json:"one_class_quantile"`
 	MinPerFunction   int     `json:"min_per_function"`
+	// OneClassVotes lets the embedding-distance part decide verdicts on
+	// its own (attack when a > τ). Off by default: at the benign 0.999
+	// quantile it flags about 0.3% of benign graphs, rare but harmless
+	// shapes (a fresh container lazily loading a module), which is a false
+	// alert every few hundred invocations, and on the lab's attacks it adds
+	// no recall that the egress part lacks. Its score is reported either
+	// way.
+	OneClassVotes bool `json:"one_class_votes"`
 	// EgressMaxMissing arms a function's egress baseline when the estimated
 	// share of its benign graphs reaching a new external endpoint is at
 	// most this (over at least MinPerFunction graphs); < 0 disables the
