@@ -55,6 +55,40 @@ func (r *receiver) first(id string) (arrival, bool) {
 	return r.got[id][0], true
 }
 
+// all returns every arrival, in no particular order.
+func (r *receiver) all() []arrival {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []arrival
+	for _, as := range r.got {
+		out = append(out, as...)
+	}
+	return out
+}
+
+// subscribeAlerts records the alerts published on the NATS Streaming alert
+// channel from now on, until the test ends.
+func subscribeAlerts(t *testing.T, clientID string) *receiver {
+	t.Helper()
+	r := newReceiver()
+	sc, err := stan.Connect(localstack.NATSClusterID, clientID, stan.NatsURL("nats://127.0.0.1:4222"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sc.Close() })
+	sub, err := sc.Subscribe(lab.AlertChannel, func(m *stan.Msg) {
+		var a alert.Alert
+		if json.Unmarshal(m.Data, &a) == nil {
+			r.add(a)
+		}
+	}, stan.StartAtTime(time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sub.Close() })
+	return r
+}
+
 func (r *receiver) count(id string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -148,22 +182,7 @@ func TestAlertDelivery(t *testing.T) {
 	})
 	waitReady(t, ctx, "faasmon-classify", "faasmon-alert")
 
-	nats := newReceiver()
-	sc, err := stan.Connect(localstack.NATSClusterID, "faasmon-e2e-alert", stan.NatsURL("nats://127.0.0.1:4222"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sc.Close()
-	sub, err := sc.Subscribe(lab.AlertChannel, func(m *stan.Msg) {
-		var a alert.Alert
-		if json.Unmarshal(m.Data, &a) == nil {
-			nats.add(a)
-		}
-	}, stan.StartAtTime(time.Now()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
+	nats := subscribeAlerts(t, "faasmon-e2e-alert")
 
 	auth, err := invoke.ReadBasicAuth(filepath.Join(st.Dirs.State, "auth"))
 	if err != nil {

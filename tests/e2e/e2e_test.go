@@ -7,16 +7,11 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/stan.go"
-
-	"github.com/faasmon/faasmon/pkg/alert"
 	"github.com/faasmon/faasmon/pkg/lab"
 	"github.com/faasmon/faasmon/pkg/localstack"
 	"github.com/faasmon/faasmon/pkg/provenance"
@@ -30,26 +25,7 @@ func TestSmokePipeline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
-	sc, err := stan.Connect(localstack.NATSClusterID, "faasmon-e2e", stan.NatsURL("nats://127.0.0.1:4222"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sc.Close()
-	var mu sync.Mutex
-	var alerts []alert.Alert
-	var arrived []time.Time
-	sub, err := sc.Subscribe(lab.AlertChannel, func(m *stan.Msg) {
-		var a alert.Alert
-		if json.Unmarshal(m.Data, &a) == nil {
-			mu.Lock()
-			alerts, arrived = append(alerts, a), append(arrived, time.Now())
-			mu.Unlock()
-		}
-	}, stan.StartAtTime(time.Now()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
+	nats := subscribeAlerts(t, "faasmon-e2e")
 
 	out := t.TempDir()
 	res, err := lab.Run(ctx, lab.Options{
@@ -125,17 +101,16 @@ func TestSmokePipeline(t *testing.T) {
 			t.Errorf("smoke recall %.2f: %s", res.Summary.Recall, res.Summary.Line())
 		}
 		time.Sleep(3 * time.Second)
-		mu.Lock()
-		defer mu.Unlock()
+		alerts := nats.all()
 		if len(alerts) == 0 {
 			t.Fatal("no alert on the NATS Streaming channel")
 		}
-		for i, a := range alerts {
-			if a.Chain == "" || a.GraphID == "" {
-				t.Errorf("alert %d lacks its explanation: %+v", i, a)
+		for i, ar := range alerts {
+			if ar.a.Chain == "" || ar.a.GraphID == "" {
+				t.Errorf("alert %d lacks its explanation: %+v", i, ar.a)
 			}
-			if d := arrived[i].Sub(a.Time); d > 5*time.Second {
-				t.Errorf("alert %s took %v from verdict to subscriber", a.GraphID, d)
+			if d := ar.at.Sub(ar.a.Time); d > 5*time.Second {
+				t.Errorf("alert %s took %v from verdict to subscriber", ar.a.GraphID, d)
 			}
 		}
 		t.Logf("%d alerts; %s; latency p50 %.2fs", len(alerts), res.Summary.Line(), res.Summary.LatencyP50)

@@ -1,0 +1,58 @@
+package e2e
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/faasmon/faasmon/pkg/lab"
+	"github.com/faasmon/faasmon/pkg/localstack"
+)
+
+// Over 200 benign invocations of the victim app, warm and cold, concurrent
+// and not, with its legitimate subprocesses and downloads, through the
+// whole detector with the committed model: no attack verdict, no alert.
+// The scenarios' inputs are random (seeded): this is traffic the model
+// never saw.
+func TestBenignRaisesNoAlert(t *testing.T) {
+	if testing.Short() {
+		t.Skip("plays 208 invocations through the whole pipeline (about a minute)")
+	}
+	st := localstack.StartForTest(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	nats := subscribeAlerts(t, "faasmon-e2e-benign")
+
+	dir := filepath.Join(st.Repo, "tests", "lab", "scenarios")
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d (replay: go run ./tests/lab run -n 2 -seed %d ... benign.yaml benign-cold.yaml)", seed, seed)
+	res, err := lab.Run(ctx, lab.Options{
+		Repo: st.Repo, StackDir: st.Dirs.State, Out: t.TempDir(), SkipUp: true, Detector: true, Graphs: lab.GraphArchive,
+		Scenarios: []string{filepath.Join(dir, "benign.yaml"), filepath.Join(dir, "benign-cold.yaml")},
+		Rounds:    2, Seed: seed,
+		Log: testWriter{t},
+	})
+	t.Cleanup(func() { deleteAll(t, st) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(res.Invocations); n < 200 {
+		t.Fatalf("played %d invocations, want at least 200", n)
+	}
+	s := res.Summary
+	if s.NAttack != 0 {
+		t.Fatalf("%d graphs labelled attack in benign scenarios", s.NAttack)
+	}
+	if s.Missing != 0 || s.NBenign < len(res.Invocations) {
+		t.Errorf("%d benign graphs with a verdict, %d without, for %d invocations", s.NBenign, s.Missing, len(res.Invocations))
+	}
+	if s.FP != 0 {
+		t.Errorf("%d attack verdicts on %d benign graphs (%s)", s.FP, s.NBenign, s.Line())
+	}
+	time.Sleep(5 * time.Second) // an alert follows its verdict within 5 s
+	for _, ar := range nats.all() {
+		t.Errorf("alert on benign traffic: %s %s (score %.3f, %s)", ar.a.Function, ar.a.GraphID, ar.a.Score, ar.a.Chain)
+	}
+	t.Logf("%d invocations, %d graphs: %s", len(res.Invocations), s.Graphs, s.Line())
+}
