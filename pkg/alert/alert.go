@@ -50,6 +50,11 @@ type Alert struct {
 	Score        float64 `json:"score"`
 	Threshold    float64 `json:"threshold"`
 	ModelVersion string  `json:"model_version,omitempty"`
+	// Source is the detector part that decided ("supervised", "egress",
+	// "one-class"); NovelEndpoints the external endpoints the function
+	// never reached in benign training.
+	Source         string   `json:"source,omitempty"`
+	NovelEndpoints []string `json:"novel_endpoints,omitempty"`
 
 	// Process is the most suspicious process; ProcessChain runs from the
 	// container's top process down to it along fork edges.
@@ -389,6 +394,9 @@ func Enrich(v *Verdict, now time.Time) *Alert {
 		Threshold:    v.Threshold,
 		ModelVersion: v.ModelVersion,
 		Explanation:  v.Explanation,
+
+		Source:         v.Source,
+		NovelEndpoints: v.NovelEndpoints,
 	}
 	if a.Time.IsZero() {
 		a.Time = now

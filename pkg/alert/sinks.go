@@ -223,6 +223,7 @@ func Falco(a Alert, hostname string) FalcoPayload {
 		"faasmon.threshold":     a.Threshold,
 		"faasmon.model_version": str(a.ModelVersion),
 		"faasmon.chain":         a.Chain,
+		"faasmon.source":        str(a.Source),
 		"faasmon.alert_id":      a.ID,
 		"faasmon.response":      action,
 	}

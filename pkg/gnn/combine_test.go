@@ -2,7 +2,9 @@ package gnn
 
 import (
 	"math"
+	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/faasmon/faasmon/pkg/provenance"
@@ -115,5 +117,38 @@ func TestCheckEgressRefuses(t *testing.T) {
 		if err := o.checkEgress(); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// A trained model: a benign-looking graph that reaches an endpoint its
+// function never reached is flagged by the egress part, and the
+// explanation names the endpoint first, then what the supervised
+// attribution says was done around it.
+func TestClassifyEgressExplains(t *testing.T) {
+	m, _ := trainSmall(t)
+	rng := rand.New(rand.NewPCG(7, 7))
+	g := SyntheticGraph(rng, 30, false)
+	if e, armed := m.OneClass.egressArmed(g.Function); !armed {
+		t.Fatalf("egress baseline of %s not armed: %+v", g.Function, e)
+	}
+	const ep = "192.0.2.9:443"
+	sock := len(g.Nodes)
+	g.Nodes = append(g.Nodes, provenance.Node{ID: sock, Kind: provenance.NodeSocket, Label: ep, Class: provenance.ClassExternal, Addr: ep, Proto: "tcp"})
+	g.Edges = append(g.Edges,
+		provenance.Edge{Src: 0, Dst: sock, Kind: provenance.EdgeConnect, Count: 1, First: g.Start, Last: g.Start},
+		provenance.Edge{Src: sock, Dst: 0, Kind: provenance.EdgeRecv, Count: 1, Bytes: 900, First: g.Start, Last: g.Start})
+	r, err := m.Classify(g, Options{TopK: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Verdict != VerdictAttack || r.Source != "egress" || !slices.Equal(r.NovelEndpoints, []string{ep}) {
+		t.Fatalf("verdict %s source %s novel %v supervised %.3f", r.Verdict, r.Source, r.NovelEndpoints, r.Supervised)
+	}
+	ex := r.Explanation
+	if len(ex.Nodes) == 0 || ex.Nodes[0].Label != ep || len(ex.Nodes) > 4 || len(ex.Edges) > 4 {
+		t.Fatalf("explanation nodes %+v", ex.Nodes)
+	}
+	if !strings.Contains(ex.Method, "then gradient×input") || len(ex.Nodes) < 2 {
+		t.Errorf("explanation not filled from the supervised attribution: %s, %d nodes", ex.Method, len(ex.Nodes))
 	}
 }

@@ -164,6 +164,30 @@ func explainEgress(g *provenance.Graph, novel []string, k int) *Explanation {
 	return ex
 }
 
+// fillExplanation appends the items of o that ex lacks until ex has k nodes and k
+// edges, and names o's method after its own.
+func fillExplanation(ex, o *Explanation, k int) {
+	have := map[int]bool{}
+	for _, n := range ex.Nodes {
+		have[n.ID] = true
+	}
+	for _, n := range o.Nodes {
+		if len(ex.Nodes) < k && !have[n.ID] {
+			ex.Nodes = append(ex.Nodes, n)
+		}
+	}
+	haveE := map[int]bool{}
+	for _, e := range ex.Edges {
+		haveE[e.Index] = true
+	}
+	for _, e := range o.Edges {
+		if len(ex.Edges) < k && !haveE[e.Index] {
+			ex.Edges = append(ex.Edges, e)
+		}
+	}
+	ex.Method += "; then " + o.Method
+}
+
 // checkEgress validates the baselines of a model file.
 func (o *OneClassStats) checkEgress() error {
 	if len(o.Egress) == 0 {

@@ -270,7 +270,11 @@ func (m *Model) Classify(g *provenance.Graph, opts Options) (*Result, error) {
 	}
 	if k > 0 {
 		if r.Source == "egress" {
+			// The new endpoint says where; the supervised attribution
+			// towards attack says what was done around it (the file the
+			// download went to).
 			r.Explanation = explainEgress(g, r.NovelEndpoints, k)
+			fillExplanation(r.Explanation, m.explain(g, b, "supervised", VerdictAttack, k), k)
 		} else {
 			r.Explanation = m.explain(g, b, r.Source, r.Verdict, k)
 		}

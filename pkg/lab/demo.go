@@ -166,9 +166,13 @@ func printAlert(w io.Writer, a alert.Alert) {
 	for _, p := range a.ProcessChain {
 		procs = append(procs, p.Name)
 	}
-	fmt.Fprintf(w, "\nALERT %s  function=%s container=%s window=%s call=%s score=%.3f (threshold %.2f)\n  chain:   %s\n  process: %s\n  action:  %s\n\n",
+	why := a.Source
+	if len(a.NovelEndpoints) > 0 {
+		why += ": " + strings.Join(a.NovelEndpoints, ", ") + " never reached by this function in benign training"
+	}
+	fmt.Fprintf(w, "\nALERT %s  function=%s container=%s window=%s call=%s score=%.3f (threshold %.2f)\n  why:     %s\n  chain:   %s\n  process: %s\n  action:  %s\n\n",
 		a.Time.Format("15:04:05.000"), a.Function, a.Container, a.Window, a.CallID, a.Score, a.Threshold,
-		a.Chain, strings.Join(procs, " → "), act)
+		why, a.Chain, strings.Join(procs, " → "), act)
 }
 
 // prefixWriter indents the runner's log under the demo's own lines.
