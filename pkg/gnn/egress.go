@@ -164,28 +164,26 @@ func explainEgress(g *provenance.Graph, novel []string, k int) *Explanation {
 	return ex
 }
 
-// fillExplanation appends the items of o that ex lacks until ex has k nodes and k
-// edges, and names o's method after its own.
+// fillExplanation appends the items of o that ex lacks until ex has k
+// nodes and k edges, and names o's method after its own.
 func fillExplanation(ex, o *Explanation, k int) {
-	have := map[int]bool{}
-	for _, n := range ex.Nodes {
-		have[n.ID] = true
-	}
-	for _, n := range o.Nodes {
-		if len(ex.Nodes) < k && !have[n.ID] {
-			ex.Nodes = append(ex.Nodes, n)
-		}
-	}
-	haveE := map[int]bool{}
-	for _, e := range ex.Edges {
-		haveE[e.Index] = true
-	}
-	for _, e := range o.Edges {
-		if len(ex.Edges) < k && !haveE[e.Index] {
-			ex.Edges = append(ex.Edges, e)
-		}
-	}
+	ex.Nodes = appendMissing(ex.Nodes, o.Nodes, func(n NodeAttr) int { return n.ID }, k)
+	ex.Edges = appendMissing(ex.Edges, o.Edges, func(e EdgeAttr) int { return e.Index }, k)
 	ex.Method += "; then " + o.Method
+}
+
+// appendMissing appends the items of src whose key dst lacks, up to k items.
+func appendMissing[T any](dst, src []T, key func(T) int, k int) []T {
+	have := map[int]bool{}
+	for _, x := range dst {
+		have[key(x)] = true
+	}
+	for _, x := range src {
+		if len(dst) < k && !have[key(x)] {
+			dst = append(dst, x)
+		}
+	}
+	return dst
 }
 
 // checkEgress validates the baselines of a model file.

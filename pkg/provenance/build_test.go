@@ -18,6 +18,13 @@ func hdr(kind chunk.Kind, stream string, seq uint64) chunk.Header {
 
 func at(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 
+// sc is a syscall event of pid at ms, completed by f.
+func sc(ms, pid int, name string, f func(*event.Event)) event.Event {
+	e := event.Event{Kind: event.KindSyscall, Time: at(ms), PID: pid, Syscall: name}
+	f(&e)
+	return e
+}
+
 const (
 	reqLocal  = "10.62.3.2:8080"
 	reqRemote = "10.62.3.1:41000"
@@ -26,27 +33,25 @@ const (
 // downloadAndExec is the event sequence of a Node.js handler that fetches a
 // payload, writes it into its directory, makes it executable and runs it.
 func downloadAndExec(call string, base int) []event.Event {
-	sc := func(ms int, pid int, name string, f func(*event.Event)) event.Event {
-		e := event.Event{Kind: event.KindSyscall, Time: at(base + ms), PID: pid, Syscall: name}
-		f(&e)
-		return e
+	step := func(ms int, pid int, name string, f func(*event.Event)) event.Event {
+		return sc(base+ms, pid, name, f)
 	}
 	return []event.Event{
 		// 101 is a thread of 100 (the runtime's I/O thread).
-		sc(0, 100, "clone", func(e *event.Event) { e.Ret, e.Thread = 101, true }),
-		sc(0, 100, "read", func(e *event.Event) {
+		step(0, 100, "clone", func(e *event.Event) { e.Ret, e.Thread = 101, true }),
+		step(0, 100, "read", func(e *event.Event) {
 			e.Proto, e.Local, e.Remote, e.Bytes, e.CallID = "TCP", reqLocal, reqRemote, 300, call
 		}),
-		sc(1, 101, "connect", func(e *event.Event) { e.Proto, e.Local, e.Remote = "TCP", "10.62.3.2:50000", "10.66.0.2:80" }),
-		sc(2, 101, "recvfrom", func(e *event.Event) {
+		step(1, 101, "connect", func(e *event.Event) { e.Proto, e.Local, e.Remote = "TCP", "10.62.3.2:50000", "10.66.0.2:80" }),
+		step(2, 101, "recvfrom", func(e *event.Event) {
 			e.Proto, e.Local, e.Remote, e.Bytes = "TCP", "10.62.3.2:50000", "10.66.0.2:80", 512
 		}),
-		sc(3, 100, "openat", func(e *event.Event) { e.Path = "/home/app/p.sh"; e.Ret = 20 }),
-		sc(4, 100, "write", func(e *event.Event) { e.Path = "/home/app/p.sh"; e.Bytes = 512 }),
-		sc(5, 100, "chmod", func(e *event.Event) { e.Path = "/home/app/p.sh" }),
-		sc(6, 100, "clone", func(e *event.Event) { e.Ret = 200 }),
-		sc(7, 200, "execve", func(e *event.Event) { e.Path = "/home/app/p.sh"; e.Argv = []string{"/home/app/p.sh"} }),
-		sc(8, 100, "writev", func(e *event.Event) {
+		step(3, 100, "openat", func(e *event.Event) { e.Path = "/home/app/p.sh"; e.Ret = 20 }),
+		step(4, 100, "write", func(e *event.Event) { e.Path = "/home/app/p.sh"; e.Bytes = 512 }),
+		step(5, 100, "chmod", func(e *event.Event) { e.Path = "/home/app/p.sh" }),
+		step(6, 100, "clone", func(e *event.Event) { e.Ret = 200 }),
+		step(7, 200, "execve", func(e *event.Event) { e.Path = "/home/app/p.sh"; e.Argv = []string{"/home/app/p.sh"} }),
+		step(8, 100, "writev", func(e *event.Event) {
 			e.Proto, e.Local, e.Remote, e.Bytes = "TCP", reqLocal, reqRemote, 100
 		}),
 	}
@@ -305,11 +310,6 @@ func TestApplyFoldsPreAttachThreads(t *testing.T) {
 	h := hdr(chunk.KindStrace, "s1", 0)
 	h.Threads = map[int]int{105: 100, 106: 100}
 	st := NewState(h)
-	sc := func(ms, pid int, name string, f func(*event.Event)) event.Event {
-		e := event.Event{Kind: event.KindSyscall, Time: at(ms), PID: pid, Syscall: name}
-		f(&e)
-		return e
-	}
 	evs := []event.Event{
 		sc(0, 105, "write", func(e *event.Event) { e.Path, e.Bytes = "pipe:[77]", 8 }),
 		sc(1, 100, "read", func(e *event.Event) { e.Path, e.Bytes = "pipe:[77]", 8 }),
@@ -393,11 +393,6 @@ func TestApplyChildBeforeItsClone(t *testing.T) {
 	b := Builder{Class: DefaultClassifier()}
 	h := hdr(chunk.KindStrace, "s1", 0)
 	st := NewState(h)
-	sc := func(ms, pid int, name string, f func(*event.Event)) event.Event {
-		e := event.Event{Kind: event.KindSyscall, Time: at(ms), PID: pid, Syscall: name}
-		f(&e)
-		return e
-	}
 	evs := []event.Event{
 		sc(0, 100, "read", func(e *event.Event) {
 			e.Proto, e.Local, e.Remote, e.Bytes, e.CallID = "TCP", reqLocal, reqRemote, 300, "call-1"

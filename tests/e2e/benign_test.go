@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -24,19 +23,10 @@ func TestBenignRaisesNoAlert(t *testing.T) {
 	defer cancel()
 	nats := subscribeAlerts(t, "faasmon-e2e-benign")
 
-	dir := filepath.Join(st.Repo, "tests", "lab", "scenarios")
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d (replay: go run ./tests/lab run -n 2 -seed %d ... benign.yaml benign-cold.yaml)", seed, seed)
-	res, err := lab.Run(ctx, lab.Options{
-		Repo: st.Repo, StackDir: st.Dirs.State, Out: t.TempDir(), SkipUp: true, Detector: true, Graphs: lab.GraphArchive,
-		Scenarios: []string{filepath.Join(dir, "benign.yaml"), filepath.Join(dir, "benign-cold.yaml")},
-		Rounds:    2, Seed: seed,
-		Log: testWriter{t},
-	})
-	t.Cleanup(func() { deleteAll(t, st) })
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := playLab(t, ctx, st, lab.Options{Rounds: 2, Seed: seed,
+		Scenarios: []string{scenario(st, "benign.yaml"), scenario(st, "benign-cold.yaml")}})
 	if n := len(res.Invocations); n < 200 {
 		t.Fatalf("played %d invocations, want at least 200", n)
 	}

@@ -28,15 +28,7 @@ func TestSmokePipeline(t *testing.T) {
 	nats := subscribeAlerts(t, "faasmon-e2e")
 
 	out := t.TempDir()
-	res, err := lab.Run(ctx, lab.Options{
-		Repo: st.Repo, StackDir: st.Dirs.State, Out: out, SkipUp: true, Detector: true, Graphs: lab.GraphArchive,
-		Scenarios: []string{filepath.Join(st.Repo, "tests", "lab", "scenarios", "smoke.yaml")},
-		Log:       testWriter{t},
-	})
-	t.Cleanup(func() { deleteAll(t, st) })
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := playLab(t, ctx, st, lab.Options{Out: out, Scenarios: []string{scenario(st, "smoke.yaml")}})
 
 	graphs := readGraphs(t, filepath.Join(out, "graphs"))
 	t.Run("every answered invocation has its graph", func(t *testing.T) {
@@ -115,6 +107,27 @@ func TestSmokePipeline(t *testing.T) {
 		}
 		t.Logf("%d alerts; %s; latency p50 %.2fs", len(alerts), res.Summary.Line(), res.Summary.LatencyP50)
 	})
+}
+
+// playLab runs the lab on the test's stack with the detector and its
+// tracer, and deletes every function afterwards (the Makefile runs this
+// package alone, after the others).
+func playLab(t *testing.T, ctx context.Context, st *localstack.Stack, o lab.Options) lab.Result {
+	t.Helper()
+	o.Repo, o.StackDir, o.SkipUp, o.Detector, o.Graphs, o.Log = st.Repo, st.Dirs.State, true, true, lab.GraphArchive, testWriter{t}
+	if o.Out == "" {
+		o.Out = t.TempDir()
+	}
+	res, err := lab.Run(ctx, o)
+	t.Cleanup(func() { deleteAll(t, st) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func scenario(st *localstack.Stack, name string) string {
+	return filepath.Join(st.Repo, "tests", "lab", "scenarios", name)
 }
 
 func readGraphs(t *testing.T, dir string) []provenance.Graph {
