@@ -51,16 +51,18 @@ type Egress struct {
 // graph of the function reaches an endpoint outside the baseline.
 func (e *Egress) MissingMass() float64 { return ratio(e.Singletons, e.Graphs) }
 
-// externalEndpoints returns the distinct labels of g's external sockets.
+// externalEndpoints returns the distinct labels of g's external sockets,
+// sorted (O(n log n): graphs are untrusted and may hold 20,000 sockets).
+// A label longer than any address is not an endpoint.
 func externalEndpoints(g *provenance.Graph) []string {
 	var out []string
 	for _, n := range g.Nodes {
-		if n.Kind == provenance.NodeSocket && n.Class == provenance.ClassExternal && !slices.Contains(out, n.Label) {
+		if n.Kind == provenance.NodeSocket && n.Class == provenance.ClassExternal && len(n.Label) <= maxEndpointLen {
 			out = append(out, n.Label)
 		}
 	}
 	slices.Sort(out)
-	return out
+	return slices.Compact(out)
 }
 
 // egressBaselines builds the baseline of every function from its benign
@@ -80,17 +82,19 @@ func egressBaselines(benign []Example) map[string]*Egress {
 			}
 		}
 	}
+	fns := make([]string, 0, len(graphs))
+	for fn := range graphs {
+		fns = append(fns, fn)
+	}
+	slices.Sort(fns) // which functions fit under the bound must not depend on map order
 	out := map[string]*Egress{}
-	for fn, n := range graphs {
+	for _, fn := range fns {
 		if len(out) >= maxEgressFunctions {
 			break
 		}
-		e := &Egress{Graphs: n, Endpoints: []string{}}
+		e := &Egress{Graphs: graphs[fn], Endpoints: []string{}}
 		single := map[int]bool{}
 		for ep, g := range seen[fn] {
-			if len(ep) > maxEndpointLen {
-				continue
-			}
 			e.Endpoints = append(e.Endpoints, ep)
 			if len(g) == 1 {
 				single[g[0]] = true
