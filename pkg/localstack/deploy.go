@@ -102,15 +102,9 @@ func DeployStack(ctx context.Context, o DeployOptions) ([]string, error) {
 		if err := ensureSecrets(ctx, client, o, fn.Secrets); err != nil {
 			return deployed, fmt.Errorf("%s: %w", name, err)
 		}
-		dep, err := deploymentFor(name, fn, artefact, filepath.Dir(abs))
+		dep, err := deploymentFor(name, fn, artefact, filepath.Dir(abs), o.Env)
 		if err != nil {
 			return deployed, err
-		}
-		for k, v := range o.Env {
-			if dep.EnvVars == nil {
-				dep.EnvVars = map[string]string{}
-			}
-			dep.EnvVars[k] = v
 		}
 		t1 := time.Now()
 		if _, err := client.Deploy(ctx, dep); err != nil {
@@ -123,8 +117,9 @@ func DeployStack(ctx context.Context, o DeployOptions) ([]string, error) {
 }
 
 // deploymentFor maps a stack.yml function to the provider's deployment, as
-// faas-cli does (environment_file entries first, environment wins).
-func deploymentFor(name string, fn stack.Function, artefact, baseDir string) (types.FunctionDeployment, error) {
+// faas-cli does (environment_file entries first, then environment, then
+// the --env overrides).
+func deploymentFor(name string, fn stack.Function, artefact, baseDir string, override map[string]string) (types.FunctionDeployment, error) {
 	env := map[string]string{}
 	for _, f := range fn.EnvironmentFile {
 		p := f
@@ -144,6 +139,9 @@ func deploymentFor(name string, fn stack.Function, artefact, baseDir string) (ty
 		}
 	}
 	for k, v := range fn.Environment {
+		env[k] = v
+	}
+	for k, v := range override {
 		env[k] = v
 	}
 	dep := types.FunctionDeployment{

@@ -309,13 +309,18 @@ func TestDeploymentFor(t *testing.T) {
 		Secrets: []string{"s"}, Labels: &labels, FProcess: "./x",
 		Limits: &stack.FunctionResources{Memory: "128Mi", CPU: "100m"},
 	}
-	dep, err := deploymentFor("f", fn, "/b/f", dir)
+	dep, err := deploymentFor("f", fn, "/b/f", dir, map[string]string{"c": "override"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dep.Image != "local:/b/f" || dep.EnvVars["a"] != "from-file" || dep.EnvVars["b"] != "inline" ||
+	if dep.Image != "local:/b/f" || dep.EnvVars["a"] != "from-file" || dep.EnvVars["b"] != "inline" || dep.EnvVars["c"] != "override" ||
 		dep.EnvProcess != "./x" || dep.Limits.Memory != "128Mi" || (*dep.Labels)["com.openfaas.scale.min"] != "1" || dep.Secrets[0] != "s" {
 		t.Errorf("deployment %+v", dep)
+	}
+	// -env wins over the stack file, as faas-cli deploy --env does
+	dep, _ = deploymentFor("f", fn, "/b/f", dir, map[string]string{"b": "override"})
+	if dep.EnvVars["b"] != "override" || dep.EnvVars["a"] != "from-file" {
+		t.Errorf("override: env %v", dep.EnvVars)
 	}
 }
 
