@@ -165,3 +165,29 @@ func BenchmarkGemm(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkNovelEndpoints: the egress check of a graph with n external
+// sockets against an armed baseline of 64 endpoints (classify runs it on
+// every graph; an untrusted graph may hold 20,000 sockets).
+func BenchmarkNovelEndpoints(b *testing.B) {
+	base := &Egress{Graphs: 1000}
+	for i := range 64 {
+		base.Endpoints = append(base.Endpoints, fmt.Sprintf("198.51.100.%d:443", i))
+	}
+	slices.Sort(base.Endpoints)
+	m := &Model{OneClass: &OneClassStats{EgressMinGraphs: 20, EgressMaxMissing: 0.01, Egress: map[string]*Egress{"f": base}}}
+	for _, n := range []int{10, 1000, 20000} {
+		g := &provenance.Graph{Function: "f"}
+		for i := range n {
+			g.Nodes = append(g.Nodes, provenance.Node{ID: i, Kind: provenance.NodeSocket, Class: provenance.ClassExternal,
+				Label: fmt.Sprintf("203.0.%d.%d:4444", i/256, i%256)})
+		}
+		b.Run(fmt.Sprintf("sockets=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				if len(m.novelEndpoints(g)) != n {
+					b.Fatal("every endpoint is new")
+				}
+			}
+		})
+	}
+}
