@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -12,8 +14,8 @@ import (
 // Over 200 benign invocations of the victim app, warm and cold, concurrent
 // and not, with its legitimate subprocesses and downloads, through the
 // whole detector with the committed model: no attack verdict, no alert.
-// The scenarios' inputs are random (seeded): this is traffic the model
-// never saw.
+// The scenarios' inputs are random from a seed the dataset did not use:
+// traffic the model never saw.
 func TestBenignRaisesNoAlert(t *testing.T) {
 	if testing.Short() {
 		t.Skip("plays 208 invocations through the whole pipeline (about a minute)")
@@ -23,8 +25,18 @@ func TestBenignRaisesNoAlert(t *testing.T) {
 	defer cancel()
 	nats := subscribeAlerts(t, "faasmon-e2e-benign")
 
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d (replay: go run ./tests/lab run -n 2 -seed %d ... benign.yaml benign-cold.yaml)", seed, seed)
+	// A fixed seed keeps the inputs, and so this gate, the same from run to
+	// run (the model was trained on seeds 1 and 2); FAASMON_E2E_SEED tries
+	// other inputs.
+	seed := uint64(43)
+	if v := os.Getenv("FAASMON_E2E_SEED"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("FAASMON_E2E_SEED: %v", err)
+		}
+		seed = n
+	}
+	t.Logf("seed %d (same inputs: go run ./tests/lab run -n 2 -seed %d ... benign.yaml benign-cold.yaml)", seed, seed)
 	res := playLab(t, ctx, st, lab.Options{Rounds: 2, Seed: seed,
 		Scenarios: []string{scenario(st, "benign.yaml"), scenario(st, "benign-cold.yaml")}})
 	if n := len(res.Invocations); n < 200 {
