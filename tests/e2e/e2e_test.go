@@ -105,6 +105,31 @@ func TestSmokePipeline(t *testing.T) {
 				t.Errorf("alert %s took %v from verdict to subscriber", ar.a.GraphID, d)
 			}
 		}
+		// From the malicious invocation's start to its alert at the
+		// subscriber, for every attack invocation that has an alert of
+		// its own (the 5 s; background windows have no call).
+		start := map[string]time.Time{}
+		for _, inv := range res.Invocations {
+			if inv.Label == "attack" {
+				start[inv.CallID] = inv.Start
+			}
+		}
+		timed := 0
+		for _, ar := range alerts {
+			t0, ok := start[ar.a.CallID]
+			if !ok {
+				continue
+			}
+			timed++
+			d := ar.at.Sub(t0)
+			t.Logf("alert for attack call %s: %v after the invocation started", ar.a.CallID, d.Round(time.Millisecond))
+			if d > 5*time.Second {
+				t.Errorf("alert for attack call %s arrived %v after the invocation started", ar.a.CallID, d)
+			}
+		}
+		if timed == 0 {
+			t.Error("no alert names an attack invocation's call id")
+		}
 		t.Logf("%d alerts; %s; latency p50 %.2fs", len(alerts), res.Summary.Line(), res.Summary.LatencyP50)
 	})
 }
