@@ -21,6 +21,7 @@ import (
 
 	"github.com/faasmon/faasmon/pkg/chunk"
 	"github.com/faasmon/faasmon/pkg/localstack"
+	"github.com/faasmon/faasmon/pkg/proctest"
 	"github.com/faasmon/faasmon/pkg/tracer"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 	"github.com/faasmon/faasmon/pkg/tracer/discovery"
@@ -872,29 +873,7 @@ func callID(what string, i int) string {
 // the test process (nsenter execs strace or tcpdump in place).
 func sensorPID(t *testing.T, comm string) int {
 	t.Helper()
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var found []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		i, j := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-		if i < 0 || j < i {
-			continue
-		}
-		f := strings.Fields(string(b[j+1:])) // state ppid …
-		if string(b[i+1:j]) == comm && len(f) > 1 && f[1] == strconv.Itoa(os.Getpid()) && f[0] != "Z" {
-			found = append(found, pid)
-		}
-	}
+	found := proctest.Children(comm)
 	if len(found) != 1 {
 		t.Fatalf("%s processes of this test: %v, want one", comm, found)
 	}

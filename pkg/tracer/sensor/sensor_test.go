@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/faasmon/faasmon/pkg/chunk"
+	"github.com/faasmon/faasmon/pkg/proctest"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 	"github.com/faasmon/faasmon/pkg/tracer/discovery"
 	"github.com/faasmon/faasmon/pkg/tracer/metrics"
@@ -66,29 +66,6 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// children finds our child processes whose command is name.
-func children(t *testing.T, name string) []int {
-	ents, _ := os.ReadDir("/proc")
-	var out []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		f := strings.Fields(s[i+1:])
-		if len(f) > 1 && f[1] == strconv.Itoa(os.Getpid()) && strings.Contains(s[:i], "("+name) {
-			out = append(out, pid)
-		}
-	}
-	return out
 }
 
 func target(t *testing.T, pid int) discovery.Target {
@@ -149,7 +126,7 @@ func TestStraceRestart(t *testing.T) {
 	if v := metrics.Value(m.Sensors.WithLabelValues("strace")); v != 1 {
 		t.Fatalf("sensors running = %v", v)
 	}
-	st := children(t, "strace")
+	st := proctest.Children("strace")
 	if len(st) != 1 {
 		t.Fatalf("strace children: %v", st)
 	}
