@@ -2,7 +2,6 @@ package alert
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -275,24 +274,8 @@ type LocalStackLabels struct {
 }
 
 func (l *LocalStackLabels) Labels(ctx context.Context, fn, ns string) (map[string]string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(l.BaseURL, "/")+localstack.InstancesPath, nil)
+	list, err := localstack.FetchInstances(ctx, l.Client, l.BaseURL)
 	if err != nil {
-		return nil, err
-	}
-	c := l.Client
-	if c == nil {
-		c = http.DefaultClient
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("labels of %s: %w", fn, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("labels of %s: %s", fn, resp.Status)
-	}
-	var list []localstack.Instance
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(&list); err != nil {
 		return nil, fmt.Errorf("labels of %s: %w", fn, err)
 	}
 	for _, in := range list {

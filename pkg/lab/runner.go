@@ -873,15 +873,7 @@ func (g *gateway) recycle(ctx context.Context, fn string) error {
 func (g *gateway) instances(ctx context.Context) ([]localstack.Instance, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	st, b, err := g.do(ctx, http.MethodGet, g.provider+localstack.InstancesPath, nil, true)
-	if err != nil {
-		return nil, err
-	}
-	if st != http.StatusOK {
-		return nil, fmt.Errorf("instances: HTTP %d", st)
-	}
-	var out []localstack.Instance
-	return out, json.Unmarshal(b, &out)
+	return localstack.FetchInstances(ctx, g.client, g.provider)
 }
 
 // ensureSecrets creates the stack's secrets with fake lab values (the

@@ -1,6 +1,14 @@
 package localstack
 
-import "time"
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
 
 // Instance is one running function process on the local stack: the local
 // stand-in for a pod's container. The provider serves the list of them at
@@ -26,3 +34,32 @@ const (
 	InstancesPath = "/faasmon/instances"
 	RecyclePath   = "/faasmon/recycle" // POST ?function=NAME[&id=INSTANCE_ID]
 )
+
+// maxInstancesBody bounds the provider's answer (thousands of instances fit).
+const maxInstancesBody = 8 << 20
+
+// FetchInstances lists the instances of the provider at providerURL
+// (http://127.0.0.1:8083 on the local stack). A nil client means
+// http.DefaultClient; ctx bounds the call.
+func FetchInstances(ctx context.Context, c *http.Client, providerURL string) ([]Instance, error) {
+	if c == nil {
+		c = http.DefaultClient
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(providerURL, "/")+InstancesPath, nil)
+	if err != nil {
+		return nil, fmt.Errorf("instances request: %w", err)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("list instances: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("list instances: provider answered %s", resp.Status)
+	}
+	var out []Instance
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxInstancesBody)).Decode(&out); err != nil {
+		return nil, fmt.Errorf("decode instances: %w", err)
+	}
+	return out, nil
+}

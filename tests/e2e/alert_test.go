@@ -316,13 +316,7 @@ func waitReady(t *testing.T, ctx context.Context, fns ...string) {
 func alertPID(t *testing.T, ctx context.Context) int {
 	t.Helper()
 	for {
-		res, err := http.Get(localstack.ProviderURL + "/faasmon/instances")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var insts []localstack.Instance
-		err = json.NewDecoder(res.Body).Decode(&insts)
-		res.Body.Close()
+		insts, err := localstack.FetchInstances(ctx, nil, localstack.ProviderURL)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -85,13 +85,8 @@ func (e *env) do(method, path, body string, auth bool, hdr map[string]string) (i
 
 func (e *env) instances() map[string]localstack.Instance {
 	e.t.Helper()
-	resp, err := http.Get(localstack.ProviderURL + localstack.InstancesPath)
+	list, err := localstack.FetchInstances(context.Background(), nil, localstack.ProviderURL)
 	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var list []localstack.Instance
-	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
 		e.t.Fatal(err)
 	}
 	out := map[string]localstack.Instance{}

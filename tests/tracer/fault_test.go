@@ -3,7 +3,6 @@ package tracer_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -324,13 +323,7 @@ functions:
 func instanceOf(t *testing.T, fn string) localstack.Instance {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		resp, err := http.Get(localstack.ProviderURL + localstack.InstancesPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var list []localstack.Instance
-		err = json.NewDecoder(resp.Body).Decode(&list)
-		resp.Body.Close()
+		list, err := localstack.FetchInstances(context.Background(), nil, localstack.ProviderURL)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,9 +2,7 @@ package discovery
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"sort"
 	"time"
@@ -23,9 +21,6 @@ type Local struct {
 	// the last good snapshot stays in force meanwhile.
 	OnError func(error)
 }
-
-// maxInstancesBody bounds the provider's answer (thousands of instances fit).
-const maxInstancesBody = 8 << 20
 
 // Run polls until ctx is done.
 func (l *Local) Run(ctx context.Context, update func([]Target)) error {
@@ -58,21 +53,9 @@ func (l *Local) Poll(ctx context.Context) ([]Target, error) {
 	if c == nil {
 		c = &http.Client{Timeout: 2 * time.Second}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.URL+localstack.InstancesPath, nil)
+	insts, err := localstack.FetchInstances(ctx, c, l.URL)
 	if err != nil {
-		return nil, fmt.Errorf("instances request: %w", err)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("list local instances: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("list local instances: provider answered %s", resp.Status)
-	}
-	var insts []localstack.Instance
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxInstancesBody)).Decode(&insts); err != nil {
-		return nil, fmt.Errorf("decode local instances: %w", err)
+		return nil, fmt.Errorf("local discovery: %w", err)
 	}
 	proc := l.ProcRoot
 	if proc == "" {
