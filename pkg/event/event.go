@@ -32,6 +32,28 @@ const (
 	KindDNS Kind = "dns"
 )
 
+// Security-relevant calls beyond the provenance set use the same fields
+// (failed calls included: Errno set, and Path, Flags as asked, because an
+// unprivileged attacker's attempt fails at the syscall and is still intent):
+//
+//	ptrace                      Target = tracee pid, Flags = request ("PTRACE_ATTACH")
+//	setuid, setgid, setreuid,   Flags = the ids asked for as printed ("0" or "0, 0, 0")
+//	setresuid, setresgid,
+//	setfsuid, setfsgid, capset
+//	mount, umount2              Path = target, Path2 = source, Flags = fstype (mount)
+//	unshare, setns              Flags = the CLONE_* flags as printed
+//	memfd_create                Path = "memfd:" + name, Ret = the fd
+//	link, linkat,               Path = the existing file (target), Path2 = the new name
+//	symlink, symlinkat
+//	sendfile, splice,           Path = the file read from (-yy of the in fd); Proto,
+//	copy_file_range             Local, Remote or Path2 = where it went; Bytes
+//	socket                      Proto = "PACKET" for AF_PACKET, "RAW" for SOCK_RAW
+//	                            of AF_INET/AF_INET6, else as before
+//	bind, listen                Proto, Local from -yy or the sockaddr
+//	fchmod, fchmodat2           Path from -yy, Mode
+//	mkdir, mkdirat, truncate,   Path, Mode; ftruncate Path from -yy
+//	ftruncate
+//
 // Event is one observation. Only the fields that belong to its Kind are set;
 // the JSON names are short because a batch holds thousands of them.
 type Event struct {

@@ -45,6 +45,12 @@ type Verdict struct {
 	AnomalyScore   float64  `json:"anomaly_score,omitempty"`
 	NovelEndpoints []string `json:"novel_endpoints,omitempty"`
 	Source         string   `json:"source,omitempty"`
+	// Findings are the evidence of every part that raised the verdict to
+	// attack, in words, each with the part that decided and, for runtime
+	// invariants, its MITRE ATT&CK technique (see Finding). A verdict is
+	// an attack when any part finds one: invariants ∪ profile deviations ∪
+	// egress ∪ GNN.
+	Findings []Finding `json:"findings,omitempty"`
 
 	Explanation *Explanation `json:"explanation,omitempty"`
 	// Labels are the function's labels when the sender knows them (e.g.
@@ -55,6 +61,35 @@ type Verdict struct {
 	// Graph is the classified graph, included on request (?graph=true) so
 	// that an alert can show the suspicious subgraph.
 	Graph *provenance.Graph `json:"graph,omitempty"`
+}
+
+// Parts of the detector, as Finding.Part and Verdict.Source name them.
+const (
+	PartInvariant  = "invariant"  // a runtime invariant (pkg/invariant), no learning
+	PartProfile    = "profile"    // a deviation from the function's behaviour profile
+	PartEgress     = "egress"     // an external endpoint new to the function
+	PartSupervised = "supervised" // the GNN's supervised head
+	PartOneClass   = "one-class"  // the GNN's Deep SVDD distance
+	PartBlindSpot  = "blind-spot" // the detector could not see part of a container
+)
+
+// Finding is one piece of evidence: which part found it, which rule or
+// dimension, the ATT&CK technique and tactic where one applies, and what
+// happened in words a person reads without the graph.
+type Finding struct {
+	Part string `json:"part"`
+	// Rule is the invariant's id ("credential-store-read") or the profile
+	// dimension ("exec"); empty for the GNN.
+	Rule string `json:"rule,omitempty"`
+	// Technique is a MITRE ATT&CK technique id ("T1003.008"), Tactic its
+	// tactic in Falco's tag style ("credential_access").
+	Technique string `json:"technique,omitempty"`
+	Tactic    string `json:"tactic,omitempty"`
+	// Severity is "critical", "warning" or "notice".
+	Severity string `json:"severity,omitempty"`
+	Text     string `json:"text"`
+	// Nodes are the graph nodes the finding is about (ids in Graph.Nodes).
+	Nodes []int `json:"nodes,omitempty"`
 }
 
 // Explanation names the nodes and edges that weigh most in the decision.
