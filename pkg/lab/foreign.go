@@ -304,6 +304,9 @@ func RunForeign(ctx context.Context, o ForeignOptions) (ForeignReport, error) {
 		lo.Log = os.Stderr
 	}
 
+	if err := lo.defaults(); err != nil {
+		return ForeignReport{}, err
+	}
 	// The published alerts, from before the first invocation.
 	if !lo.SkipUp {
 		if err := ensureUp(ctx, lo, func(f string, a ...any) { fmt.Fprintf(lo.Log, "lab: "+f+"\n", a...) }); err != nil {
