@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -55,7 +56,7 @@ var ErrOutsideRepo = errors.New("handler path is outside the repository root")
 // with, and how.
 type Template struct {
 	Dir  string // folder under <repo>/template
-	Kind string // "faasmon-go", "golang-middleware" or "node"
+	Kind string // "faasmon-go", "golang-middleware", "node" or "python3-http"
 }
 
 // templates maps the lang values the local builder accepts to the
@@ -70,6 +71,7 @@ var templates = map[string]Template{
 	"node20":            {Dir: "node20", Kind: "node"},
 	"node22":            {Dir: "node20", Kind: "node"},
 	"node24":            {Dir: "node20", Kind: "node"},
+	"python3-http":      {Dir: "python3-http", Kind: "python3-http"},
 }
 
 // TemplateFor returns the template of a stack file's lang, or an error that
@@ -148,6 +150,9 @@ func (b Builder) Build(ctx context.Context, s BuildSpec) (string, error) {
 	case "node":
 		m.FProcess = "node index.js"
 		err = b.buildNode(ctx, tplDir, handler, tmp)
+	case "python3-http":
+		m.FProcess = SystemPython + " index.py"
+		err = b.buildPython(ctx, tplDir, handler, tmp)
 	}
 	if err != nil {
 		return "", fmt.Errorf("build %s: %w", s.Name, err)
@@ -393,3 +398,85 @@ func (b Builder) buildGoMiddleware(ctx context.Context, tpl, handler, out string
 	}
 	return b.run(ctx, work, env, "go", "build", "-tags", "faasmon_template", "-trimpath", "-o", filepath.Join(out, "handler"), ".")
 }
+
+// SystemPython runs python3-http functions: the Debian interpreter, the
+// one the unprivileged function user can read (a per-user Python under
+// /root is not).
+var SystemPython = "/usr/bin/python3"
+
+// buildPython lays out the python3-http template: index.py at the top, the
+// handler in ./function. Nothing is installed: pip is not used here, so
+// every requirements.txt entry must already be importable by SystemPython
+// (Debian packages python3-<name>); a missing one fails the build, naming
+// it, rather than the function at its first request.
+func (b Builder) buildPython(ctx context.Context, tpl, handler, out string) error {
+	if _, err := os.Stat(filepath.Join(handler, "handler.py")); err != nil {
+		return fmt.Errorf("python3-http function needs handler.py in %s", handler)
+	}
+	if err := copyFile(filepath.Join(tpl, "index.py"), filepath.Join(out, "index.py"), 0o644); err != nil {
+		return fmt.Errorf("copy template: %w", err)
+	}
+	fnDir := filepath.Join(out, "function")
+	if err := copyDir(handler, fnDir, map[string]bool{".git": true, "__pycache__": true}); err != nil {
+		return fmt.Errorf("copy handler: %w", err)
+	}
+	if !fileExists(filepath.Join(fnDir, "__init__.py")) {
+		if err := os.WriteFile(filepath.Join(fnDir, "__init__.py"), nil, 0o644); err != nil {
+			return err
+		}
+	}
+	reqs, err := pythonRequirements(filepath.Join(handler, "requirements.txt"))
+	if err != nil {
+		return err
+	}
+	// The template's own imports, then the function's.
+	need := append([]string{"flask", "werkzeug"}, reqs...)
+	var missing []string
+	for _, r := range need {
+		check := "import importlib.metadata, sys; importlib.metadata.version(sys.argv[1])"
+		if err := exec.CommandContext(ctx, SystemPython, "-c", check, r).Run(); err != nil {
+			missing = append(missing, r)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("python packages not installed for %s: %s (pip is not used here: install the Debian packages, e.g. apt-get install python3-%s)",
+			SystemPython, strings.Join(missing, ", "), strings.ToLower(missing[0]))
+	}
+	return nil
+}
+
+// pythonRequirements reads the distribution names of a requirements file
+// (version specifiers, extras, markers and comments dropped). A missing
+// file is no requirements; options (-r, -e, --index-url) are refused, as
+// nothing is installed here.
+func pythonRequirements(path string) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for i, line := range strings.Split(string(data), "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if strings.HasPrefix(line, "-") {
+			return nil, fmt.Errorf("requirements.txt line %d: option %q not supported by the local builder", i+1, line)
+		}
+		name := line
+		if j := strings.IndexAny(name, "<>=!~;[ @"); j >= 0 {
+			name = name[:j]
+		}
+		if !pyNameRE.MatchString(name) {
+			return nil, fmt.Errorf("requirements.txt line %d: %q is not a package name", i+1, line)
+		}
+		out = append(out, name)
+	}
+	return out, nil
+}
+
+var pyNameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$`)

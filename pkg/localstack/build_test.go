@@ -26,10 +26,12 @@ func TestBuildPaths(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, lang, fixture string
-		drop                []string // files removed from the copy before the build
-		network             bool     // needs the npm registry
-		body, want          string   // request body and the response it must give
-		wantErr             string   // the build must fail with this
+		drop                []string          // files removed from the copy before the build
+		extra               map[string]string // files written into the copy
+		network             bool              // needs the npm registry
+		python              bool              // needs flask for the system python3
+		body, want          string            // request body and the response it must give
+		wantErr             string            // the build must fail with this
 	}{
 		{name: "golang-middleware own go.mod", lang: "golang-middleware", fixture: "gomw-plain", body: "hello", want: "plain POST 5"},
 		{name: "golang-middleware without go.mod", lang: "golang-middleware", fixture: "gomw-nomod", body: "abc", want: "nomod POST 3"},
@@ -44,6 +46,10 @@ func TestBuildPaths(t *testing.T) {
 		{name: "node alias", lang: "node", fixture: "node-plain", body: "hey", want: "node-plain 3"},
 		{name: "node18 npm ci from lock file", lang: "node18", fixture: "node-dep", network: true, body: "2s", want: "node-dep 2000"},
 		{name: "node18 npm install without lock file", lang: "node18", fixture: "node-dep", drop: []string{"package-lock.json"}, network: true, body: "1m", want: "node-dep 60000"},
+		{name: "python3-http", lang: "python3-http", fixture: "py-plain", python: true, body: "hello", want: `{"method":"POST","py":5}` + "\n"},
+		{name: "python3-http with an installed requirement", lang: "python3-http", fixture: "py-req", python: true, body: "x", want: "py-req 2"},
+		{name: "python3-http with a missing requirement", lang: "python3-http", fixture: "py-req", python: true, extra: map[string]string{"requirements.txt": "requests\nsurely-not-installed-faasmon\n"}, wantErr: "surely-not-installed-faasmon"},
+		{name: "python3-http without handler.py", lang: "python3-http", fixture: "node-plain", wantErr: "needs handler.py"},
 		{name: "node without package.json", lang: "node20", fixture: "gomw-plain", wantErr: "handler.js"},
 		{name: "faasmon-go outside the repository", lang: "faasmon-go", fixture: "gomw-plain", wantErr: ErrOutsideRepo.Error()},
 		{name: "dockerfile", lang: "dockerfile", fixture: "gomw-plain", wantErr: "not supported"},
@@ -52,10 +58,18 @@ func TestBuildPaths(t *testing.T) {
 			if tc.network && testing.Short() {
 				t.Skip("needs the npm registry")
 			}
+			if tc.python && exec.Command(SystemPython, "-c", "import flask").Run() != nil {
+				t.Skip("python3-http needs flask for " + SystemPython + " (apt-get install python3-flask python3-requests)")
+			}
 			// The handler lives outside the repository, as a user's does.
 			handler := filepath.Join(t.TempDir(), "fn")
 			if err := copyDir(filepath.Join("testdata", "build", tc.fixture), handler, nil); err != nil {
 				t.Fatal(err)
+			}
+			for f, content := range tc.extra {
+				if err := os.WriteFile(filepath.Join(handler, f), []byte(content), 0o644); err != nil {
+					t.Fatal(err)
+				}
 			}
 			for _, f := range tc.drop {
 				if err := os.Remove(filepath.Join(handler, f)); err != nil {
@@ -101,12 +115,13 @@ func callArtefact(t *testing.T, dir, fprocess, body string) string {
 	l.Close()
 	argv := strings.Fields(fprocess)
 	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stderr = os.Stderr
 	if strings.HasPrefix(argv[0], "./") {
 		cmd.Path = filepath.Join(dir, argv[0])
 	}
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), fmt.Sprintf("port=%d", port), fmt.Sprintf("http_port=%d", port))
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	cmd.Stdout = io.Discard
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -125,5 +140,39 @@ func callArtefact(t *testing.T, dir, fprocess, body string) string {
 			t.Fatalf("call %s: %v", url, err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestPythonRequirements(t *testing.T) {
+	for _, tc := range []struct {
+		name, content string
+		want          []string
+		wantErr       string
+	}{
+		{"plain", "requests\nflask==2.2.2\n", []string{"requests", "flask"}, ""},
+		{"specifiers, extras, markers, comments", "# deps\nrequests[socks]>=2.0 ; python_version>'3'\n\nFlask ~= 2.2  # web\nPyYAML @ https://x/y.whl\n", []string{"requests", "Flask", "PyYAML"}, ""},
+		{"option", "-r other.txt\n", nil, "not supported"},
+		{"index", "--index-url https://x\n", nil, "not supported"},
+		{"garbage", "(oops)\n", nil, "not a package name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "requirements.txt")
+			if err := os.WriteFile(p, []byte(tc.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got, err := pythonRequirements(p)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Fatalf("got %v, %v; want %v", got, err, tc.want)
+			}
+		})
+	}
+	if got, err := pythonRequirements(filepath.Join(t.TempDir(), "none.txt")); err != nil || got != nil {
+		t.Errorf("missing file: %v, %v", got, err)
 	}
 }
