@@ -189,3 +189,22 @@ func TestWriteReportSection(t *testing.T) {
 		t.Errorf("bad report changed to %s", b)
 	}
 }
+
+// FuzzParseForeignSet: any data file parses or fails with an error, never a
+// panic; a parsed one always yields a valid scenario.
+func FuzzParseForeignSet(f *testing.F) {
+	if b, err := os.ReadFile(filepath.Join("..", "..", "tests", "lab", "foreign", "functions.yaml")); err == nil {
+		f.Add(string(b))
+	}
+	f.Add("functions:\n  - name: f\n    lang: node20\n    handler: a/f\n    steps:\n      - {method: GET}\n")
+	f.Add("functions: [{name: f, lang: golang-middleware, handler: x, steps: [{body: {a: [1, {b: 2}]}}]}]\n")
+	f.Fuzz(func(t *testing.T, doc string) {
+		set, err := ParseForeignSet("f.yaml", []byte(doc))
+		if err != nil {
+			return
+		}
+		if _, err := set.scenario("f.yaml"); err != nil {
+			t.Fatalf("parsed set without a scenario: %v", err)
+		}
+	})
+}

@@ -176,3 +176,26 @@ func TestPythonRequirements(t *testing.T) {
 		t.Errorf("missing file: %v, %v", got, err)
 	}
 }
+
+// FuzzPythonRequirements: any requirements file gives names or an error,
+// never a panic, and every name is one the checker can pass as an argument.
+func FuzzPythonRequirements(f *testing.F) {
+	f.Add("requests>=2\n# c\nFlask[async] ; python_version > '3'\n")
+	f.Add("-r x.txt\n")
+	f.Add("\x00\n\n==1\n")
+	f.Fuzz(func(t *testing.T, content string) {
+		p := filepath.Join(t.TempDir(), "requirements.txt")
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		names, err := pythonRequirements(p)
+		if err != nil {
+			return
+		}
+		for _, n := range names {
+			if !pyNameRE.MatchString(n) || strings.HasPrefix(n, "-") {
+				t.Fatalf("name %q from %q", n, content)
+			}
+		}
+	})
+}
