@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -136,26 +136,27 @@ func (p *Provider) startInstance(ctx context.Context, o startOptions) (_ *runnin
 	return r, nil
 }
 
-// waitReady polls GET /_/health (of-watchdog's path; any HTTP answer counts,
-// as the handler may not serve that path) until the process answers, dies or
-// the timeout passes.
+// waitReady polls the function's port until it accepts a connection, the
+// process dies or the timeout passes. An accepted connection is what
+// of-watchdog's /_/health reports too (it answers the probe itself, without
+// calling the function): probing through the handler would call it, and a
+// function that takes seconds per request (store-functions' sleep) would
+// never look ready.
 func (r *running) waitReady(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	client := &http.Client{Timeout: 500 * time.Millisecond}
-	url := fmt.Sprintf("http://%s/_/health", netJoin(r.IP, FunctionPort))
+	addr := netJoin(r.IP, FunctionPort)
+	d := net.Dialer{Timeout: 500 * time.Millisecond}
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if resp, err := client.Do(req); err == nil {
-			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-			resp.Body.Close()
+		if c, err := d.DialContext(ctx, "tcp", addr); err == nil {
+			c.Close()
 			return nil
 		}
 		select {
 		case <-r.done:
 			return &startError{msg: fmt.Sprintf("function process exited during start (%v)", r.exitErr), log: r.logTail(4000)}
 		case <-ctx.Done():
-			return &startError{msg: fmt.Sprintf("function not answering on %s after %s", url, timeout), log: r.logTail(4000)}
+			return &startError{msg: fmt.Sprintf("function not listening on %s after %s", addr, timeout), log: r.logTail(4000)}
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
