@@ -1,7 +1,10 @@
 package invariant
 
 import (
+	"fmt"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/faasmon/faasmon/pkg/provenance"
@@ -173,6 +176,21 @@ func BenchmarkCheck(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		for j := range gs {
 			Check(&gs[j])
+		}
+	}
+}
+
+// TestDocMatchesRules: docs/invariants.md lists every rule with its
+// technique, tactic and severity.
+func TestDocMatchesRules(t *testing.T) {
+	b, err := os.ReadFile("../../docs/invariants.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range Rules {
+		row := fmt.Sprintf("| `%s` | %s | %s | %s |", r.ID, r.Technique, r.Tactic, r.Severity)
+		if !strings.Contains(string(b), row) {
+			t.Errorf("docs/invariants.md has no row starting %q", row)
 		}
 	}
 }
