@@ -439,3 +439,51 @@ func TestApplyChildBeforeItsClone(t *testing.T) {
 		t.Errorf("child state %+v: the clone overwrote its new image", p)
 	}
 }
+
+// TestAdmitForgedGaps reproduces issue 14's blinding: 65 forged chunks
+// one slot apart fill the stream's gap list, then one jumps ahead. Every
+// real chunk that then arrives late into a gap must still be applied once
+// (and a redelivery of it refused); a chunk claiming to be far ahead is
+// refused; one far behind is counted stale.
+func TestAdmitForgedGaps(t *testing.T) {
+	st := NewState(hdr(chunk.KindStrace, "s1", 0))
+	admit := func(seq uint64) bool { return st.admit(hdr(chunk.KindStrace, "s1", seq)) }
+	for i := uint64(0); i < 65; i++ {
+		if !admit(2 * i) {
+			t.Fatalf("forged chunk %d refused", 2*i)
+		}
+	}
+	if !admit(400) {
+		t.Fatal("jump refused")
+	}
+	applied := 0
+	for seq := uint64(1); seq < 400; seq++ {
+		if seq < 130 && seq%2 == 0 {
+			if admit(seq) {
+				t.Fatalf("chunk %d applied twice", seq)
+			}
+			continue
+		}
+		if admit(seq) {
+			applied++
+		}
+		if admit(seq) {
+			t.Fatalf("redelivered chunk %d applied twice", seq)
+		}
+	}
+	if want := 399 - 64; applied != want {
+		t.Fatalf("%d late real chunks applied, want %d", applied, want)
+	}
+	if admit(400 + maxSeqJump + 2) {
+		t.Fatal("a chunk far ahead of the stream was applied")
+	}
+	if st.Refused != 1 {
+		t.Fatalf("refused %d, want 1", st.Refused)
+	}
+	for seq := uint64(401); seq < 401+seqWindow+10; seq++ {
+		admit(seq)
+	}
+	if admit(3) || st.Stale != 1 {
+		t.Fatalf("chunk far behind: stale %d", st.Stale)
+	}
+}
