@@ -436,6 +436,9 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 	switch e.Kind {
 	case event.KindExit:
 		if e.PID == pid {
+			if pr := st.Procs[pid]; pr != nil && pr.Call != "" {
+				st.exitFromCall(pid, pr.Call)
+			}
 			delete(st.Procs, pid)
 		} else {
 			delete(st.Threads, e.PID)
@@ -766,6 +769,24 @@ func earlyForks(evs []event.Event) map[int]*event.Event {
 		}
 	}
 	return early
+}
+
+// exitFromCall ends invocation call when pid, exiting, was the last
+// process acting for it: a handler that crashed (or a per-request process
+// that exited without a response the trace shows) has nothing left to
+// add, and waiting MaxOpenFor for later activity left its graph unsealed
+// for two minutes, or for ever on an idle container.
+func (st *State) exitFromCall(pid int, call string) {
+	p := st.Calls[call]
+	if p == nil || p.Ended {
+		return
+	}
+	for other, pr := range st.Procs {
+		if other != pid && pr.Call == call {
+			return
+		}
+	}
+	p.Ended = true
 }
 
 // maybeEnd ends an invocation when its process writes to the connection

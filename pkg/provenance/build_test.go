@@ -487,3 +487,38 @@ func TestAdmitForgedGaps(t *testing.T) {
 		t.Fatalf("chunk far behind: stale %d", st.Stale)
 	}
 }
+
+// TestApplyCrashedHandlerSealsAtOnce: the process that read the request
+// exits without a response; the invocation's graph comes out with that
+// batch, not two minutes later. A child's exit does not end it.
+func TestApplyCrashedHandlerSealsAtOnce(t *testing.T) {
+	b := Builder{Class: DefaultClassifier()}
+	h := hdr(chunk.KindStrace, "s1", 0)
+	st := NewState(h)
+	evs := []event.Event{
+		sc(0, 100, "read", func(e *event.Event) {
+			e.Proto, e.Local, e.Remote, e.Bytes, e.CallID = "TCP", reqLocal, reqRemote, 300, "crash-1"
+		}),
+		sc(1, 100, "clone", func(e *event.Event) { e.Ret = 200 }),
+		sc(2, 200, "execve", func(e *event.Event) { e.Path = "/bin/sh"; e.Argv = []string{"sh"} }),
+		{Kind: event.KindExit, Time: at(3), PID: 200},
+	}
+	gs, err := b.Apply(st, event.Batch{Version: event.SchemaVersion, Chunk: h, Events: evs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range gs {
+		if g.Window == WindowInvocation {
+			t.Fatalf("a child's exit sealed the invocation")
+		}
+	}
+	h1 := hdr(chunk.KindStrace, "s1", 1)
+	gs, err = b.Apply(st, event.Batch{Version: event.SchemaVersion, Chunk: h1,
+		Events: []event.Event{{Kind: event.KindExit, Time: at(5), PID: 100, Signal: "SIGSEGV"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gs) != 1 || gs[0].CallID != "crash-1" {
+		t.Fatalf("after the handler's exit got %d graphs %+v, want the invocation", len(gs), gs)
+	}
+}
