@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,4 +66,94 @@ func e2eGraph(t testing.TB) *provenance.Graph {
 		t.Fatal(err)
 	}
 	return &g
+}
+
+// The variants below start from real graphs and change one thing, the way
+// another invocation of the same code, or an attack through it, would.
+
+func cloneGraph(g *provenance.Graph) *provenance.Graph {
+	c := *g
+	c.Nodes = append([]provenance.Node(nil), g.Nodes...)
+	c.Edges = append([]provenance.Edge(nil), g.Edges...)
+	return &c
+}
+
+// rewrite replaces old by new in every node's names (a file the code
+// names differently in another invocation).
+func rewrite(g *provenance.Graph, old, new string) *provenance.Graph {
+	c := cloneGraph(g)
+	for i := range c.Nodes {
+		n := &c.Nodes[i]
+		n.Label = strings.ReplaceAll(n.Label, old, new)
+		n.Path = strings.ReplaceAll(n.Path, old, new)
+		n.Exe = strings.ReplaceAll(n.Exe, old, new)
+		n.Argv0 = strings.ReplaceAll(n.Argv0, old, new)
+	}
+	return c
+}
+
+// firstProc is the node id of the graph's first process.
+func firstProc(g *provenance.Graph) int {
+	for i, n := range g.Nodes {
+		if n.Kind == provenance.NodeProcess {
+			return i
+		}
+	}
+	return -1
+}
+
+func addNode(g *provenance.Graph, n provenance.Node) int {
+	n.ID = len(g.Nodes)
+	g.Nodes = append(g.Nodes, n)
+	return n.ID
+}
+
+func addEdge(g *provenance.Graph, src, dst int, k provenance.EdgeKind) {
+	g.Edges = append(g.Edges, provenance.Edge{Src: src, Dst: dst, Kind: k, First: g.Start, Last: g.Start, Count: 1})
+}
+
+// withFile adds a read (or write) of path by the graph's first process.
+func withFile(g *provenance.Graph, path string, k provenance.EdgeKind) *provenance.Graph {
+	c := cloneGraph(g)
+	class, label := provenance.DefaultClassifier().File(path)
+	f := addNode(c, provenance.Node{Kind: provenance.NodeFile, Label: label, Class: class, Path: path})
+	p := firstProc(c)
+	if k == provenance.EdgeRead {
+		addEdge(c, f, p, k)
+	} else {
+		addEdge(c, p, f, k)
+	}
+	return c
+}
+
+// withConnect adds a connection of the first process to addr, named dns
+// when the pcap join found the name.
+func withConnect(g *provenance.Graph, addr, dns string) *provenance.Graph {
+	c := cloneGraph(g)
+	class, label := provenance.DefaultClassifier().Addr(addr)
+	s := addNode(c, provenance.Node{Kind: provenance.NodeSocket, Label: label, Class: class, Addr: addr, Proto: "TCP", DNS: dns})
+	addEdge(c, firstProc(c), s, provenance.EdgeConnect)
+	return c
+}
+
+// withChildren adds n forked copies of the first process's image.
+func withChildren(g *provenance.Graph, n int) *provenance.Graph {
+	c := cloneGraph(g)
+	p := firstProc(c)
+	for i := 0; i < n; i++ {
+		ch := c.Nodes[p]
+		ch.PID = 90000 + i
+		addEdge(c, p, addNode(c, ch), provenance.EdgeFork)
+	}
+	return c
+}
+
+func invocations(gs []provenance.Graph) []*provenance.Graph {
+	var out []*provenance.Graph
+	for i := range gs {
+		if gs[i].Window == provenance.WindowInvocation {
+			out = append(out, &gs[i])
+		}
+	}
+	return out
 }

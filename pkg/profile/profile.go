@@ -441,8 +441,19 @@ func (p *Profile) CheckBehaviour(b *Behaviour) []verdict.Finding {
 	if fn == "" {
 		fn = p.Key.Function
 	}
-	var out []verdict.Finding
-	reported := map[int]bool{} // graph nodes already named by a finding
+	// Findings are listed round-robin over the dimensions (the first new
+	// value of each, then the second of each, …), so that the cap keeps
+	// every kind of deviation in view.
+	type ranked struct {
+		rank int
+		f    verdict.Finding
+	}
+	var all []ranked
+	// reported holds, per group of dimensions that describe the same
+	// node, the nodes already named: a new file in a new directory is
+	// named once, by its directory; a new executable once, not again by
+	// its parent pair and command line.
+	reported := map[string]map[int]bool{}
 	for _, d := range Dimensions {
 		x := p.Dims[d]
 		if x == nil {
@@ -451,19 +462,14 @@ func (p *Profile) CheckBehaviour(b *Behaviour) []verdict.Finding {
 		if ok, _ := x.armedBy(cfg); !ok {
 			continue
 		}
+		grp := dedupeGroup(d)
+		if reported[grp] == nil {
+			reported[grp] = map[int]bool{}
+		}
+		rank := 0
 		for _, it := range b.Dims[d] {
 			if x.Known(it.Value) || (it.Alias != "" && x.Known(it.Alias)) {
 				continue
-			}
-			// One finding per node: a new file in a new directory is
-			// named once, by its directory.
-			if len(it.Nodes) > 0 && it.Nodes[0] >= 0 && reported[it.Nodes[0]] {
-				continue
-			}
-			for _, n := range it.Nodes {
-				if n >= 0 {
-					reported[n] = true
-				}
 			}
 			var nodes []int
 			for _, n := range it.Nodes {
@@ -471,9 +477,21 @@ func (p *Profile) CheckBehaviour(b *Behaviour) []verdict.Finding {
 					nodes = append(nodes, n)
 				}
 			}
-			out = append(out, verdict.Finding{Part: verdict.PartProfile, Rule: string(d), Severity: "warning",
-				Text: describe(fn, d, it, x), Nodes: nodes})
+			if len(nodes) > 0 && reported[grp][nodes[0]] {
+				continue
+			}
+			for _, n := range nodes {
+				reported[grp][n] = true
+			}
+			all = append(all, ranked{rank, verdict.Finding{Part: verdict.PartProfile, Rule: string(d), Severity: "warning",
+				Text: describe(fn, d, it, x), Nodes: nodes}})
+			rank++
 		}
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].rank < all[j].rank })
+	var out []verdict.Finding
+	for _, r := range all {
+		out = append(out, r.f)
 	}
 	names := make([]string, 0, len(b.Counts))
 	for name := range b.Counts {
@@ -499,6 +517,17 @@ func (p *Profile) CheckBehaviour(b *Behaviour) []verdict.Finding {
 			Text: fmt.Sprintf("%s: %d more deviations from its profile", fn, more)})
 	}
 	return out
+}
+
+// dedupeGroup names the dimensions that describe the same graph nodes.
+func dedupeGroup(d Dimension) string {
+	switch d {
+	case DimExe, DimExec, DimArgv:
+		return "process"
+	case DimWriteDir, DimWrite, DimDelete, DimRename, DimChmod, DimReadDir, DimRead, DimOpenDir, DimOpen:
+		return "file"
+	}
+	return string(d)
 }
 
 // describe says what is new, in words, with what the function does
