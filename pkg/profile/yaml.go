@@ -436,7 +436,9 @@ func (p *Profile) Validate() error {
 			if err := checkValue(FileValue{v, val.Graphs}, x.Graphs); err != nil {
 				return fmt.Errorf("%w: dimension %s: %v", ErrInvalid, d, err)
 			}
-			if (val.Graphs == 0) != (val.First == 0) || val.First < 0 || val.First > p.Graphs {
+			// First matters for a value seen once: which graph it makes a
+			// singleton. Other values may have forgotten it (import).
+			if (val.Graphs == 1 && val.First == 0) || val.First < 0 || val.First > p.Graphs {
 				return fmt.Errorf("%w: dimension %s: value %q: first graph %d of %d", ErrInvalid, d, trunc(v), val.First, p.Graphs)
 			}
 		}
