@@ -7,7 +7,7 @@ export CGO_ENABLED ?= 0
 
 STACK := $(GO) run ./cmd/faasmon-stack
 
-.PHONY: all build vet test unit fuzz bench up down status deploy demo dataset train eval clean
+.PHONY: all build vet lint test unit fuzz bench up down status deploy demo dataset train eval clean
 
 all: build
 
@@ -17,6 +17,14 @@ build:
 vet:
 	$(GO) vet ./...
 
+# The lint gate, run first by `make test` (and so by .ci/run): gofmt -l must
+# print nothing, staticcheck (default checks, at the version tools/go.mod
+# pins as a tool; built into .cache/bin on first use) must report nothing,
+# and `go mod tidy -diff` must be empty for go.mod and tools/go.mod. Run it
+# locally with `make lint` before pushing; the script is .ci/lint.
+lint:
+	GO=$(GO) bash .ci/lint
+
 # Unit and integration tests. The integration tests start the local stack
 # (real gateway, NATS Streaming, queue-worker, Prometheus) and stop it again.
 # tests/e2e runs alone, after the rest: it deploys and deletes every
@@ -24,7 +32,7 @@ vet:
 # Packages run in parallel and share the one local stack, so the tests that
 # stop its gateway (tests/tracer TestFault) or deploy the whole detector
 # (tests/e2e) run alone, after the rest.
-test: vet
+test: lint vet
 	$(GO) test -count=1 -timeout 30m -skip '^TestFault$$' $$($(GO) list ./... | grep -v /tests/e2e)
 	$(GO) test -count=1 -timeout 10m -run '^TestFault$$' ./tests/tracer
 	$(GO) test -count=1 -timeout 20m ./tests/e2e
