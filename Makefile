@@ -37,6 +37,9 @@ test: lint vet
 	$(GO) test -count=1 -timeout 10m -run '^TestFault$$' ./tests/tracer
 	$(GO) test -count=1 -timeout 20m ./tests/e2e
 
+# Fast tests that start nothing: under -short every test that would start
+# the local stack (localstack.StartForTest) or a nats-streaming-server
+# (stantest.Start) skips, so `make unit` needs no stack lock and no root.
 unit:
 	$(GO) test -count=1 -short ./...
 
