@@ -23,6 +23,7 @@ import (
 
 	"github.com/faasmon/faasmon/pkg/localstack"
 	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/provider"
 )
 
 // Options configure a lab run.
@@ -905,7 +906,7 @@ func (g *gateway) recycle(ctx context.Context, fn string) error {
 func (g *gateway) instances(ctx context.Context) ([]localstack.Instance, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	return localstack.FetchInstances(ctx, g.client, g.provider)
+	return provider.FetchInstances(ctx, g.client, g.provider)
 }
 
 // ensureSecrets creates the stack's secrets with fake lab values (the
