@@ -486,7 +486,7 @@ func isNumber(s string) bool { _, err := strconv.ParseFloat(s, 64); return err =
 var (
 	urlRE  = regexp.MustCompile(`\b([a-zA-Z][a-zA-Z0-9+.-]*)://([^/\s"'\x60:;|&)]+)(:\d+)?`)
 	ipRE   = regexp.MustCompile(`(^|[^\w.])(\d{1,3}(?:\.\d{1,3}){3})([^\w.]|$)`)
-	hostRE = regexp.MustCompile(`(^|[^\w.@/-])((?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+(?:com|net|org|io|rs|test|example|co|us|me|dev|app|info|local))\b`)
+	hostRE = regexp.MustCompile(`(^|[^\w./-])((?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+(?:com|net|org|io|rs|test|example|co|us|me|dev|app|info|local))\b`)
 	// A label in front of the attacker's address ("MTEx.redcanary.com"
 	// after the rewrite) would be resolved through DNS: dropped.
 	labelAttRE = regexp.MustCompile(`[A-Za-z0-9=_-]+\.(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})\b`)
@@ -761,6 +761,10 @@ func ShellCommands(script string) (need []string, optional map[string]bool) {
 				}
 				cmd = words[i]
 			}
+			if cmd != "" && looksLikeCommand(cmd) && !shellBuiltins[cmd] && !seen[cmd] {
+				seen[cmd] = true
+				need = append(need, cmd)
+			}
 			// find … -exec X runs X.
 			for k := i + 1; k+1 < len(words); k++ {
 				if x := words[k+1]; (words[k] == "-exec" || words[k] == "-execdir") && looksLikeCommand(x) && !shellBuiltins[x] && !seen[x] {
@@ -768,11 +772,6 @@ func ShellCommands(script string) (need []string, optional map[string]bool) {
 					need = append(need, x)
 				}
 			}
-			if cmd == "" || !looksLikeCommand(cmd) || shellBuiltins[cmd] || seen[cmd] {
-				continue
-			}
-			seen[cmd] = true
-			need = append(need, cmd)
 		}
 	}
 	walk(script, 0)
