@@ -1,5 +1,6 @@
 // Package function is faasmon-classify: one provenance graph (or a JSON
-// array of them) in, the GNN's verdict with its explanation out.
+// array of them) in, the verdict with its findings and explanation out
+// (pkg/detect: runtime invariants ∪ the GNN's parts).
 package function
 
 import (
@@ -14,6 +15,7 @@ import (
 	"sync"
 
 	embedded "github.com/faasmon/faasmon/model"
+	"github.com/faasmon/faasmon/pkg/detect"
 	"github.com/faasmon/faasmon/pkg/fnhttp"
 	"github.com/faasmon/faasmon/pkg/gnn"
 	"github.com/faasmon/faasmon/pkg/outbox"
@@ -85,8 +87,9 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 	}
 	withGraph := r.URL.Query().Get("graph") == "true"
 	out := make([]*verdict.Verdict, 0, len(graphs))
+	d := detect.Detector{Model: m}
 	for i := range graphs {
-		v, err := m.Verdict(&graphs[i], gnn.Options{})
+		v, err := d.Verdict(&graphs[i], gnn.Options{})
 		if errors.Is(err, provenance.ErrInvalid) {
 			fnhttp.Fail(w, name, fnhttp.BadRequest(fmt.Errorf("graph %d: %w", i, err)))
 			return

@@ -315,6 +315,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		}
 	}
 	runEnd := time.Now().UTC()
+	// A response may still recycle after the last call: look once more,
+	// after the detector had time to act, before recycles are written.
+	select {
+	case <-ctx.Done():
+	case <-time.After(2 * time.Second):
+	}
+	r.refreshContainers(ctx)
 	res := Result{Invocations: r.invocations, Attacker: r.attacker.Requests(), Shell: r.attacker.Conns()}
 	if err := errors.Join(
 		WriteJSONL(filepath.Join(o.Out, "recycles.jsonl"), r.recycles),
@@ -491,9 +498,34 @@ func (r *runner) refreshContainers(ctx context.Context) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.recycles = append(r.recycles, observedRecycles(r.containers, insts)...)
 	for _, in := range insts {
 		r.containers[in.Function] = in.ID
 	}
+}
+
+// observedRecycles returns the replacements that the lab did not make
+// itself: a function whose instance id changed since the last look was
+// recycled by someone else — faasmon-alert's response, a crash restart by
+// the provider — at the new instance's start. Without them, a taint that
+// the detector's response ended was still applied to the calls that ran
+// in the fresh container, and the report counted the detector's success
+// as misses (issue 12). The lab's own recycles forget the old id before
+// they look again, so they are not counted twice.
+func observedRecycles(known map[string]string, insts []localstack.Instance) []Recycle {
+	var out []Recycle
+	for _, in := range insts {
+		old, ok := known[in.Function]
+		if !ok || old == "" || old == in.ID {
+			continue
+		}
+		t := in.Started
+		if t.IsZero() {
+			t = time.Now().UTC()
+		}
+		out = append(out, Recycle{Function: in.Function, Container: old, Time: t.UTC(), Reason: "observed"})
+	}
+	return out
 }
 
 func (r *runner) coldStart(ctx context.Context, fn string) error {

@@ -20,6 +20,7 @@ const (
 	maxFlows      = 2048
 	maxStreams    = 64
 	maxGapsStream = 64
+	maxWritten    = 4096
 	// MaxOpenFor is how long an invocation may stay open (no response seen)
 	// before its graph is emitted anyway; OpenFaaS's default exec_timeout
 	// is far below it.
@@ -42,6 +43,9 @@ type Proc struct {
 	// request carrying an X-Call-Id, inherited by its children, cleared
 	// when the response has been written. Empty means background.
 	Call string `json:"call,omitempty"`
+	// Spawned is the invocation in which this process, or its first
+	// traced ancestor, was started (see Node.Spawned).
+	Spawned string `json:"spawned,omitempty"`
 }
 
 // endpoint is a socket as the -yy annotation names it.
@@ -90,6 +94,11 @@ type State struct {
 	BgSeq   int                     `json:"bg_seq"`
 	Streams map[string]*streamState `json:"streams"`
 	Flows   []event.Event           `json:"flows,omitempty"` // recent pcap events, for the join
+	// Written holds the normalised paths of the files this container
+	// wrote, created, renamed into place or chmodded since the tracer
+	// attached: executing one later is drift (Node.Written), in whatever
+	// graph it happens. Bounded by maxWritten.
+	Written map[string]bool `json:"written,omitempty"`
 	// NewGaps are gaps not yet reported on an emitted graph.
 	NewGaps []Gap `json:"new_gaps,omitempty"`
 	// Counters people and tests read: batches skipped as duplicates
@@ -346,8 +355,18 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 	// is how curl, Node.js and Go all connect.
 	if e.Errno != "" && e.Errno != errnoUnknown && (e.Errno != "EINPROGRESS" || e.Syscall != "connect") {
 		// Failed calls are mostly library and module lookups; a failed
-		// call changed nothing, so it is not provenance.
-		return nil
+		// call changed nothing, so it is not provenance. But a refused
+		// one is intent: functions run unprivileged, so most attacks
+		// fail at the syscall, and what they tried is kept as an act.
+		if !attempt(e) {
+			return nil
+		}
+		p := b.target(st, pid, e)
+		if e.Time.After(p.G.End) {
+			p.G.End = e.Time
+		}
+		p.act(b, p.process(b, st, pid), e)
+		return p
 	}
 	if isRead(e.Syscall) {
 		if e.Errno == errnoUnknown {
@@ -401,9 +420,16 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 		// The process node changes its label with the new image.
 		delete(p.NodeIndex, procKey(pid))
 		f := p.file(b, e.Path)
+		if st.Written[p.G.Nodes[f].Label] {
+			p.G.Nodes[f].Written = true
+		}
 		p.edge(f, p.process(b, st, pid), EdgeExecve, e)
-	case "open", "openat", "creat":
-		p.edge(self, p.file(b, e.Path), EdgeOpen, e)
+	case "open", "openat", "openat2", "creat":
+		f := p.file(b, e.Path)
+		p.edge(self, f, EdgeOpen, e)
+		if e.Syscall == "creat" || opensForWrite(e.Flags) {
+			st.markWritten(p, f)
+		}
 	case "read", "readv", "pread64", "preadv", "preadv2":
 		if o := p.object(b, e); o >= 0 {
 			k := EdgeRead
@@ -419,6 +445,9 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 				k = EdgeSend
 			}
 			p.edge(self, o, k, e)
+			if k == EdgeWrite {
+				st.markWritten(p, o)
+			}
 		}
 		b.maybeEnd(st, p, e)
 	case "recvfrom", "recvmsg", "recvmmsg":
@@ -441,13 +470,143 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 	case "unlink", "unlinkat":
 		p.edge(self, p.file(b, e.Path), EdgeUnlink, e)
 	case "rename", "renameat", "renameat2":
-		p.edge(p.file(b, e.Path), p.file(b, e.Path2), EdgeRename, e)
-	case "chmod", "fchmod", "fchmodat":
+		dst := p.file(b, e.Path2)
+		p.edge(p.file(b, e.Path), dst, EdgeRename, e)
+		st.markWritten(p, dst)
+	case "chmod", "fchmod", "fchmodat", "fchmodat2":
 		if e.Path != "" {
-			p.edge(self, p.file(b, e.Path), EdgeChmod, e)
+			f := p.file(b, e.Path)
+			p.edge(self, f, EdgeChmod, e)
+			st.markWritten(p, f)
+			if e.Mode&0o6000 != 0 {
+				p.act(b, self, e) // setuid/setgid bits: the mode matters
+			}
+		}
+	case "sendfile", "sendfile64", "splice", "copy_file_range":
+		// Data moved between two fds without passing through the
+		// process's memory: a secret sent this way showed only its open
+		// and the connect before. Read from the in-file, sent or written
+		// to the out side, as a read/write pair would be.
+		if e.Path != "" && !strings.HasPrefix(e.Path, "pipe:") && !strings.HasPrefix(e.Path, "socket:") {
+			p.edge(p.file(b, e.Path), self, EdgeRead, e)
+		}
+		switch {
+		case e.Proto != "":
+			if o := p.object(b, &event.Event{Proto: e.Proto, Remote: e.Remote}); o >= 0 {
+				p.edge(self, o, EdgeSend, e)
+			}
+		case e.Path2 != "":
+			if o := p.object(b, &event.Event{Path: e.Path2}); o >= 0 {
+				p.edge(self, o, EdgeWrite, e)
+				st.markWritten(p, o)
+			}
+		}
+	case "socket":
+		if e.Proto == "PACKET" || e.Proto == "RAW" {
+			p.act(b, self, e)
+		}
+	case "link", "linkat", "symlink", "symlinkat":
+		p.act(b, self, e)
+		if e.Path2 != "" {
+			st.markWritten(p, p.file(b, e.Path2))
+		}
+	default:
+		if securityCalls[e.Syscall] {
+			p.act(b, self, e)
 		}
 	}
 	return p
+}
+
+// securityCalls are the calls outside the provenance relations that are
+// kept as acts whenever they happen (see Graph.Acts).
+var securityCalls = map[string]bool{
+	"ptrace": true, "setuid": true, "setgid": true, "setreuid": true, "setregid": true,
+	"setresuid": true, "setresgid": true, "setfsuid": true, "setfsgid": true, "capset": true,
+	"mount": true, "umount2": true, "unshare": true, "setns": true, "memfd_create": true,
+	"bind": true, "listen": true, "truncate": true, "ftruncate": true,
+	"link": true, "linkat": true, "symlink": true, "symlinkat": true,
+}
+
+// deniedErrnos are the results of a call the kernel refused for lack of
+// permission: an attempt, not a lookup.
+var deniedErrnos = map[string]bool{"EACCES": true, "EPERM": true, "EROFS": true, "ETXTBSY": true}
+
+// attempt says whether a failed call is kept as an act: every refused call,
+// and a security call whatever its error (an attempt to ptrace a pid that
+// does not exist, or to mount with bad arguments, is still the attempt).
+// Failed lookups (ENOENT of a module search path) stay out: they are most
+// failed calls and say nothing.
+func attempt(e *event.Event) bool {
+	if e.Syscall == "socket" {
+		return e.Proto == "PACKET" || e.Proto == "RAW"
+	}
+	return deniedErrnos[e.Errno] || securityCalls[e.Syscall]
+}
+
+// opensForWrite reads open's flags as strace prints them.
+func opensForWrite(flags string) bool {
+	return strings.Contains(flags, "O_WRONLY") || strings.Contains(flags, "O_RDWR") ||
+		strings.Contains(flags, "O_CREAT") || strings.Contains(flags, "O_TRUNC")
+}
+
+// markWritten records file node f of p as written by this container.
+func (st *State) markWritten(p *partial, f int) {
+	if f < 0 || f >= len(p.G.Nodes) || p.G.Nodes[f].Kind != NodeFile {
+		return
+	}
+	p.G.Nodes[f].Written = true
+	label := p.G.Nodes[f].Label
+	if st.Written[label] {
+		return
+	}
+	if len(st.Written) >= maxWritten {
+		st.Dropped++
+		return
+	}
+	if st.Written == nil {
+		st.Written = map[string]bool{}
+	}
+	st.Written[label] = true
+}
+
+// act records a security-relevant call of process node proc.
+func (p *partial) act(b Builder, proc int, e *event.Event) {
+	a := Act{Proc: proc, Syscall: e.Syscall, Path: bounded(e.Path, 512), Path2: bounded(e.Path2, 512),
+		Arg: bounded(e.Flags, 256), Mode: e.Mode, Target: e.Target, Local: e.Local, Errno: e.Errno,
+		First: e.Time, Count: 1}
+	if e.Errno == errnoUnknown {
+		a.Errno = ""
+	}
+	if a.Path != "" {
+		a.Class, a.Label = b.Class.File(a.Path)
+	}
+	if e.Syscall == "socket" || e.Syscall == "bind" || e.Syscall == "listen" {
+		a.Path, a.Class, a.Label = "", "", ""
+		if a.Arg == "" {
+			a.Arg = e.Proto
+		}
+	}
+	for i := range p.G.Acts {
+		o := &p.G.Acts[i]
+		if o.Proc == a.Proc && o.Syscall == a.Syscall && o.Path == a.Path && o.Path2 == a.Path2 &&
+			o.Arg == a.Arg && o.Target == a.Target && o.Local == a.Local && o.Errno == a.Errno {
+			o.Count++
+			return
+		}
+	}
+	if len(p.G.Acts) >= MaxActs {
+		p.G.Acts[len(p.G.Acts)-1].Count++
+		return
+	}
+	p.G.Acts = append(p.G.Acts, a)
+}
+
+func bounded(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
 }
 
 // fork records the child of a clone: a thread folds into its process; a
@@ -464,7 +623,11 @@ func (b Builder) fork(st *State, p *partial, pid, self int, e *event.Event) {
 	delete(st.Threads, child) // a reused id of a thread gone
 	pr := st.proc(pid)
 	cp := st.proc(child)
-	*cp = Proc{PPID: pid, Exe: pr.Exe, Argv0: pr.Argv0, Cmd: pr.Cmd, Call: pr.Call}
+	spawned := pr.Spawned
+	if pr.Call != "" {
+		spawned = pr.Call
+	}
+	*cp = Proc{PPID: pid, Exe: pr.Exe, Argv0: pr.Argv0, Cmd: pr.Cmd, Call: pr.Call, Spawned: spawned}
 	p.edge(self, p.process(b, st, child), EdgeFork, e)
 }
 
@@ -561,7 +724,7 @@ func (p *partial) process(b Builder, st *State, pid int) int {
 		label = pr.Cmd
 	}
 	_, exe := b.Class.File(pr.Exe)
-	return p.node(procKey(pid), Node{Kind: NodeProcess, Label: label, PID: pid, Exe: exe, Argv0: pr.Argv0})
+	return p.node(procKey(pid), Node{Kind: NodeProcess, Label: label, PID: pid, Exe: exe, Argv0: pr.Argv0, Spawned: pr.Spawned})
 }
 
 func (p *partial) file(b Builder, fp string) int {
