@@ -29,10 +29,13 @@ import (
 // Options configure a lab run.
 type Options struct {
 	Scenarios []string // scenario files
-	Out       string   // output directory
-	Rounds    int      // times each scenario is played (-n); default 1
-	Seed      uint64
-	Gateway   string // default http://127.0.0.1:8080
+	// Loaded are scenarios built in code (e.g. AtomicScenario), played
+	// after the files.
+	Loaded  []*Scenario
+	Out     string // output directory
+	Rounds  int    // times each scenario is played (-n); default 1
+	Seed    uint64
+	Gateway string // default http://127.0.0.1:8080
 	// Graphs is faasmon-graph's archive directory (its archive_dir); empty
 	// skips collecting graphs and verdicts.
 	Graphs string
@@ -127,7 +130,7 @@ func (o *Options) defaults() error {
 	if o.Out == "" {
 		return errors.New("no output directory")
 	}
-	if len(o.Scenarios) == 0 {
+	if len(o.Scenarios) == 0 && len(o.Loaded) == 0 {
 		return errors.New("no scenario files")
 	}
 	return nil
@@ -168,6 +171,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	scenarios = append(scenarios, o.Loaded...)
 	pools := map[string]*Scenario{}
 	for _, s := range scenarios {
 		if needsPool(s) {
