@@ -179,14 +179,20 @@ func (v *view) accesses() []access {
 	}
 	for i := range g.Acts {
 		a := &g.Acts[i]
-		if a.Path == "" {
+		if a.Path == "" && a.Path2 == "" {
 			continue
 		}
-		how := actHow(a)
-		out = append(out, access{proc: a.Proc, file: -1, path: a.Path, how: how, errno: a.Errno, act: a})
-		if a.Path2 != "" && (how == "link") {
-			out = append(out, access{proc: a.Proc, file: -1, path: a.Path2, how: "write", errno: a.Errno, act: a})
+		how, p := actHow(a), a.Path
+		if how == "link" {
+			// A link changes its new name (Path2); its target is not
+			// touched (ln -sf /dev/null ~/.bash_history changes the
+			// history, not /dev/null).
+			if a.Path2 == "" {
+				continue
+			}
+			p = a.Path2
 		}
+		out = append(out, access{proc: a.Proc, file: -1, path: p, how: how, errno: a.Errno, act: a})
 	}
 	return out
 }

@@ -214,9 +214,10 @@ func fileRule(v *view, paths pathTech, keep func(access) bool, past, present str
 }
 
 func credentialRead(v *view) []hit {
-	hits := fileRule(v, credentialPath, func(a access) bool { return a.how != "exec" }, "read", "read", "credential_access")
+	reads := func(a access) bool { return a.how == "read" || a.how == "open" }
+	hits := fileRule(v, credentialPath, reads, "read", "read", "credential_access")
 	for _, a := range v.accesses() {
-		if a.how == "exec" || a.proc < 0 {
+		if !reads(a) || a.proc < 0 {
 			continue
 		}
 		if procOfOther(a.path, v.node(a.proc).PID) {
