@@ -101,4 +101,3 @@ func TestRealTraces(t *testing.T) {
 		})
 	}
 }
-
