@@ -149,6 +149,7 @@ type State struct {
 	Node      string        `json:"node,omitempty"`
 	Pod       string        `json:"pod,omitempty"`
 	Container string        `json:"container"`
+	Image     string        `json:"image,omitempty"`
 	Procs     map[int]*Proc `json:"procs"`
 	Threads   map[int]int   `json:"threads,omitempty"` // tid → pid
 	// Pending holds, per thread, the socket of a read cut in two by a
@@ -200,7 +201,7 @@ func StateKey(h chunk.Header) string {
 func NewState(h chunk.Header) *State {
 	return &State{
 		Key: StateKey(h), Function: h.Function, Namespace: h.Namespace, Node: h.Node,
-		Pod: h.Pod, Container: h.Container,
+		Pod: h.Pod, Container: h.Container, Image: h.Image,
 		Procs: map[int]*Proc{}, Threads: map[int]int{}, Calls: map[string]*partial{},
 		Streams: map[string]*streamState{},
 	}
@@ -416,7 +417,7 @@ func (st *State) newPartial(w Window, call string, t time.Time) *partial {
 	}
 	return &partial{
 		G: Graph{Version: SchemaVersion, ID: id, Function: st.Function, Namespace: st.Namespace,
-			Node: st.Node, Pod: st.Pod, Container: st.Container, Window: w, CallID: call,
+			Node: st.Node, Pod: st.Pod, Container: st.Container, Image: st.Image, Window: w, CallID: call,
 			Start: t, End: t, Nodes: []Node{}, Edges: []Edge{}},
 		NodeIndex: map[string]int{}, EdgeIndex: map[string]int{},
 	}

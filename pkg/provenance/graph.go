@@ -136,21 +136,24 @@ type Gap struct {
 // Graph is the JSON contract between faasmon-graph, faasmon-classify, the
 // lab's dataset and the model tools.
 type Graph struct {
-	Version   int        `json:"version"`
-	ID        string     `json:"id"`
-	Function  string     `json:"function"`
-	Namespace string     `json:"namespace,omitempty"`
-	Node      string     `json:"node,omitempty"` // the machine
-	Pod       string     `json:"pod,omitempty"`
-	Container string     `json:"container,omitempty"`
-	Window    Window     `json:"window"`
-	CallID    string     `json:"call_id,omitempty"`
-	Start     time.Time  `json:"start"`
-	End       time.Time  `json:"end"`
-	Nodes     []Node     `json:"nodes"`
-	Edges     []Edge     `json:"edges"`
-	Chunks    []ChunkRef `json:"chunks,omitempty"`
-	Gaps      []Gap      `json:"gaps,omitempty"`
+	Version   int    `json:"version"`
+	ID        string `json:"id"`
+	Function  string `json:"function"`
+	Namespace string `json:"namespace,omitempty"`
+	Node      string `json:"node,omitempty"` // the machine
+	Pod       string `json:"pod,omitempty"`
+	Container string `json:"container,omitempty"`
+	// Image is the container's code version (chunk.Header.Image), when
+	// the tracer knows it.
+	Image  string     `json:"image,omitempty"`
+	Window Window     `json:"window"`
+	CallID string     `json:"call_id,omitempty"`
+	Start  time.Time  `json:"start"`
+	End    time.Time  `json:"end"`
+	Nodes  []Node     `json:"nodes"`
+	Edges  []Edge     `json:"edges"`
+	Chunks []ChunkRef `json:"chunks,omitempty"`
+	Gaps   []Gap      `json:"gaps,omitempty"`
 	// Acts are the security-relevant calls the edges do not model:
 	// attempts that the kernel refused (an unprivileged attacker's intent,
 	// kept with path, flags and errno) and calls outside the provenance

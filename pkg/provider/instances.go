@@ -25,6 +25,9 @@ type Instance struct {
 	NetNS   string            `json:"netns"` // path of its network namespace, e.g. /run/netns/faasmon-3
 	IP      string            `json:"ip"`    // its address inside that namespace, e.g. 10.62.3.2
 	Started time.Time         `json:"started"`
+	// Image is the code version the instance runs: "local:<function>@<build
+	// time>" on the local stack (each deploy builds anew).
+	Image string `json:"image,omitempty"`
 	Labels  map[string]string `json:"labels,omitempty"`
 }
 
