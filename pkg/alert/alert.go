@@ -39,14 +39,18 @@ type Alert struct {
 	Rule     string    `json:"rule"`
 	Priority string    `json:"priority"`
 
-	Function  string            `json:"function"`
-	Namespace string            `json:"namespace,omitempty"`
-	Node      string            `json:"node,omitempty"`
-	Pod       string            `json:"pod,omitempty"`
-	Container string            `json:"container,omitempty"`
-	CallID    string            `json:"call_id,omitempty"`
-	GraphID   string            `json:"graph_id,omitempty"`
-	Window    provenance.Window `json:"window,omitempty"`
+	Function  string `json:"function"`
+	Namespace string `json:"namespace,omitempty"`
+	Node      string `json:"node,omitempty"`
+	Pod       string `json:"pod,omitempty"`
+	Container string `json:"container,omitempty"`
+	// Image is the container's code version as the tracer named it (the
+	// image digest on Kubernetes, "local:<fn>@<build>" on the local
+	// stack), when the verdict includes its graph.
+	Image   string            `json:"image,omitempty"`
+	CallID  string            `json:"call_id,omitempty"`
+	GraphID string            `json:"graph_id,omitempty"`
+	Window  provenance.Window `json:"window,omitempty"`
 
 	Score        float64 `json:"score"`
 	Threshold    float64 `json:"threshold"`
@@ -500,6 +504,9 @@ func Enrich(v *Verdict, now time.Time) *Alert {
 	}
 	if p, ok := alertPriority(v.Findings); ok {
 		a.Priority = p
+	}
+	if v.Graph != nil {
+		a.Image = v.Graph.Image
 	}
 	if a.Time.IsZero() {
 		a.Time = now

@@ -405,3 +405,19 @@ func FuzzFalcoEvent(f *testing.F) {
 		}
 	})
 }
+
+func TestImageFields(t *testing.T) {
+	for in, want := range map[string][3]string{
+		"ghcr.io/faasmon/resize@sha256:ab":  {"ghcr.io/faasmon/resize", "ghcr.io/faasmon/resize", "sha256:ab"},
+		"ghcr.io/faasmon/resize:1.2":        {"ghcr.io/faasmon/resize:1.2", "ghcr.io/faasmon/resize", ""},
+		"registry:5000/resize":              {"registry:5000/resize", "registry:5000/resize", ""},
+		"sha256:ab":                         {"", "", "sha256:ab"},
+		"local:resize@20261201T120000.000Z": {"local:resize", "local:resize", "20261201T120000.000Z"},
+		"":                                  {"", "", ""},
+	} {
+		ref, repo, digest := imageFields(in)
+		if [3]string{ref, repo, digest} != want {
+			t.Errorf("imageFields(%q) = %q %q %q, want %v", in, ref, repo, digest, want)
+		}
+	}
+}
