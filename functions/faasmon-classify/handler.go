@@ -20,6 +20,7 @@ import (
 	"github.com/faasmon/faasmon/pkg/detect"
 	"github.com/faasmon/faasmon/pkg/fnhttp"
 	"github.com/faasmon/faasmon/pkg/gnn"
+	"github.com/faasmon/faasmon/pkg/invariant"
 	"github.com/faasmon/faasmon/pkg/outbox"
 	"github.com/faasmon/faasmon/pkg/profile"
 	"github.com/faasmon/faasmon/pkg/provenance"
@@ -61,6 +62,9 @@ type Config struct {
 	// learning period (whichever comes first).
 	ProfileLearnGraphs int
 	ProfileLearnFor    time.Duration
+	// InvariantExceptions names a YAML file of reviewed exceptions to the
+	// runtime invariants (pkg/invariant.Exceptions); empty: none.
+	InvariantExceptions string
 }
 
 // LoadConfig reads Config through lookup (os.LookupEnv in the function).
@@ -71,7 +75,8 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		}
 		return def
 	}
-	c := Config{ModelPath: get("model_path", ""), ProfileDir: get("profile_dir", "/var/tmp/faasmon/profiles")}
+	c := Config{ModelPath: get("model_path", ""), ProfileDir: get("profile_dir", "/var/tmp/faasmon/profiles"),
+		InvariantExceptions: get("invariant_exceptions", "")}
 	d := profile.DefaultConfig()
 	n, err := strconv.Atoi(get("profile_learn_graphs", strconv.Itoa(d.LearnGraphs)))
 	if err != nil {
@@ -98,6 +103,14 @@ func loadDetector() (*detect.Detector, error) {
 			return
 		}
 		d := &detect.Detector{Model: m, Logf: func(f string, a ...any) { log.Printf(name+": "+f, a...) }}
+		if cfg.InvariantExceptions != "" {
+			// A file that does not parse stops the function: running
+			// without the exceptions a user wrote would raise the alerts
+			// they silenced, running with half of them is worse.
+			if d.Exceptions, err = invariant.LoadExceptions(cfg.InvariantExceptions); err != nil {
+				return
+			}
+		}
 		if cfg.ProfileDir != "" {
 			if err = os.MkdirAll(cfg.ProfileDir, 0o700); err != nil {
 				err = fmt.Errorf("profile_dir: %w", err)
