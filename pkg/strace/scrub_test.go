@@ -190,6 +190,7 @@ func TestScrubArgv(t *testing.T) {
 		{[]string{"curl", "--user", "u:p1"}, []string{"curl", "--user", "u:***"}},
 		{[]string{"mysql", "--password", "p2", "-h", "db"}, []string{"mysql", "--password", "***", "-h", "db"}},
 		{[]string{"env", "DB_PASSWORD=p3", "app"}, []string{"env", "DB_PASSWORD=***", "app"}},
+		{[]string{"/usr/bin/env", "-i", "HOME=/h", "app", "X=1"}, []string{"/usr/bin/env", "-i", "HOME=***", "app", "X=1"}},
 		{[]string{"wget", "https://s3.amazonaws.com/b/k?X-Amz-Signature=p4&X-Amz-Credential=AKIA1"}, []string{"wget", "https://s3.amazonaws.com/b/k?X-Amz-Signature=***&X-Amz-Credential=***"}},
 		{[]string{"git", "clone", "https://oauth2:p5@gitlab.com/x.git"}, []string{"git", "clone", "https://oauth2:***@gitlab.com/x.git"}},
 		{[]string{"curl", "-H", "Cookie: sid=p6"}, []string{"curl", "-H", "Cookie: ***"}},

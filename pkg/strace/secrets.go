@@ -98,6 +98,8 @@ func credFlag(flag string) string {
 	return ""
 }
 
+var reEnvName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
 var reSecretFlag = regexp.MustCompile(`(?i)^--?[\w-]*` + secretWord + `[\w-]*$`)
 
 // ScrubArgv returns argv with credentials masked: each element through
@@ -105,7 +107,19 @@ var reSecretFlag = regexp.MustCompile(`(?i)^--?[\w-]*` + secretWord + `[\w-]*$`)
 // secret-named flag such as --password (Mask). argv itself is not changed.
 func ScrubArgv(argv []string) []string {
 	out := make([]string, len(argv))
+	// env(1)'s assignments are a process's environment on its command
+	// line: every value is masked, whatever its name.
+	envAssign := len(argv) > 0 && (argv[0] == "env" || strings.HasSuffix(argv[0], "/env"))
 	for i, a := range argv {
+		if envAssign && i > 0 {
+			if k := strings.IndexByte(a, '='); k > 0 && reEnvName.MatchString(a[:k]) {
+				out[i] = a[:k+1] + Mask
+				continue
+			}
+			if !strings.HasPrefix(a, "-") {
+				envAssign = false // the command env runs
+			}
+		}
 		if i > 0 {
 			switch credFlag(argv[i-1]) {
 			case "user":
