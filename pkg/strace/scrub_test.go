@@ -202,3 +202,70 @@ func TestScrubArgv(t *testing.T) {
 		}
 	}
 }
+
+// FuzzScrubLine: any line, after a setup that makes port 8080 inbound:
+// no panic, bounded output, and data planted in a read of a file or a
+// write to a socket never survives.
+func FuzzScrubLine(f *testing.F) {
+	for _, name := range testdataFiles(f) {
+		for i, l := range bytes.Split(readFile(f, name), []byte("\n")) {
+			if i%4 == 0 && i < 400 {
+				f.Add(l, []byte("planted-secret"))
+			}
+		}
+	}
+	f.Add([]byte(`5 1.5 read(7<TCP:[10.0.0.2:8080->10.0.0.1:5000]>, "GET /?password=x HTTP/1.1\r\nX-Call-Id: a\r\n", 9) = 9`), []byte("s3cr3tvalue"))
+	f.Add([]byte(`9 1.0 execve("/bin/sh", ["sh", "-c", "curl -u a:b"], 0x1 /* 3 vars */) = 0`), []byte("hunter2hunter2"))
+	f.Fuzz(func(t *testing.T, line, secret []byte) {
+		s := NewScrubber()
+		s.AddListenPort(8080)
+		out := s.Line(nil, line)
+		if len(out) > 4*len(line)+maxKeptHead+64 {
+			t.Fatalf("output %d bytes from %d", len(out), len(line))
+		}
+		// The same scrubber keeps state across lines: a resumed half next.
+		s.Line(nil, append([]byte("5 1.6 <... read resumed>"), line...))
+		if len(secret) < 8 || bytes.ContainsAny(secret, "\"\\\n") {
+			return
+		}
+		q := quote(nil, secret)
+		for _, tmpl := range []string{
+			`7 1.0 read(3</run/secrets/k>, %s, 4096) = 10`,
+			`7 1.0 write(3<TCP:[10.0.0.2:40000->10.0.0.9:443]>, %s..., 4096) = 4096`,
+			`7 1.0 read(3<TCP:[10.0.0.2:8080->10.0.0.1:5000]>, %s, 4096) = 10`,
+			`7 1.0 recvmsg(3<UNIX-STREAM:[1->2]>, {msg_name=NULL, msg_iov=[{iov_base=%s, iov_len=10}]}, 0) = 10`,
+		} {
+			l := []byte(strings.Replace(tmpl, "%s", string(q), 1))
+			got := s.Line(nil, l)
+			if bytes.Contains(got, q) && !bytes.Contains([]byte(tmpl), secret) {
+				t.Fatalf("secret %q survived in %s", secret, got)
+			}
+		}
+	})
+}
+
+// FuzzScrubArgv: a credential planted after -u, --password= or in a URL's
+// user:pw@ never survives, whatever surrounds it.
+func FuzzScrubArgv(f *testing.F) {
+	f.Add("curl", "https://x/", "Zq9Zq9Zq9")
+	f.Fuzz(func(t *testing.T, a, b, secret string) {
+		if len(secret) < 6 || strings.ContainsAny(secret, " \t\r\n'\"@:/&=;?") || strings.Contains(a+b, secret) {
+			return
+		}
+		for _, argv := range [][]string{
+			{a, "-u", "user:" + secret, b},
+			{a, "--password=" + secret, b},
+			{a, "--password", secret, b},
+			{a, "https://user:" + secret + "@host/", b},
+			{a, "http://h/?x=1&token=" + secret, b},
+			{a, "-H", "Authorization: Bearer " + secret, b},
+			{"sh", "-c", a + " -u user:" + secret + " " + b},
+		} {
+			for _, v := range ScrubArgv(argv) {
+				if strings.Contains(v, secret) {
+					t.Fatalf("secret %q survived in %q (argv %q)", secret, v, argv)
+				}
+			}
+		}
+	})
+}

@@ -138,3 +138,16 @@ func ScrubArgv(argv []string) []string {
 	}
 	return out
 }
+
+// MaskURLInPlace overwrites with '*', keeping b's length, the credentials
+// of a URL or request line (user:pw@, secret query parameters): for
+// captured packets, whose framing must not move.
+func MaskURLInPlace(b []byte) {
+	for _, re := range []*regexp.Regexp{reUserinfo, reKeyValue} {
+		for _, m := range re.FindAllSubmatchIndex(b, -1) {
+			for k := m[4]; k < m[5]; k++ {
+				b[k] = '*'
+			}
+		}
+	}
+}
