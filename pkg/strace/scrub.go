@@ -111,8 +111,8 @@ func (s *Scrubber) line(dst, line []byte) []byte {
 	// Prefix: "[pid  N] " or "N ", then an optional time stamp.
 	rest := line
 	pid := 0
-	if len(rest) > 0 && rest[0] == '[' {
-		if i := bytes.IndexByte(rest, ']'); i > 0 {
+	if bytes.HasPrefix(rest, []byte("[pid ")) {
+		if i := bytes.IndexByte(rest, ']'); i > 4 {
 			v, _ := parseInt(bytes.TrimLeft(rest[4:i], " "))
 			pid = int(v)
 			rest = bytes.TrimLeft(rest[i+1:], " ")
