@@ -1,5 +1,3 @@
-// Package function is faasmon-classify: one provenance graph (or a JSON
-// array of them) in, the GNN's verdict with its explanation out.
 package function
 
 import (
