@@ -20,12 +20,15 @@ type Instance struct {
 	Namespace string `json:"namespace"`
 	// ID changes every time the provider (re)starts the process, as a
 	// container id does when a pod is recreated.
-	ID      string            `json:"id"`
-	PID     int               `json:"pid"`   // the handler's top process (e.g. node index.js, or the Go binary)
-	NetNS   string            `json:"netns"` // path of its network namespace, e.g. /run/netns/faasmon-3
-	IP      string            `json:"ip"`    // its address inside that namespace, e.g. 10.62.3.2
-	Started time.Time         `json:"started"`
-	Labels  map[string]string `json:"labels,omitempty"`
+	ID      string    `json:"id"`
+	PID     int       `json:"pid"`   // the handler's top process (e.g. node index.js, or the Go binary)
+	NetNS   string    `json:"netns"` // path of its network namespace, e.g. /run/netns/faasmon-3
+	IP      string    `json:"ip"`    // its address inside that namespace, e.g. 10.62.3.2
+	Started time.Time `json:"started"`
+	// Image is the code version the instance runs: "local:<function>@<build
+	// time>" on the local stack (each deploy builds anew).
+	Image  string            `json:"image,omitempty"`
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // InstancesPath and RecyclePath are the provider's non-OpenFaaS endpoints.

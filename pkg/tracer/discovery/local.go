@@ -68,7 +68,7 @@ func (l *Local) Poll(ctx context.Context) ([]Target, error) {
 		}
 		t := Target{
 			Key: in.ID, Function: in.Function, Namespace: in.Namespace,
-			Container: in.ID, PID: in.PID, PIDs: []int{in.PID}, NetNS: in.NetNS,
+			Container: in.ID, Image: in.Image, PID: in.PID, PIDs: []int{in.PID}, NetNS: in.NetNS,
 		}
 		// The start time pins the PID to this process: a PID reused after
 		// the instance died must not be traced as this instance.
