@@ -1,7 +1,3 @@
-// Command lab plays attack-lab scenarios against the victim app on an
-// OpenFaaS stack and writes a labelled dataset. See tests/lab/README.md.
-//
-//	go run ./tests/lab run -scenario FILE... -out DIR [-n N] [-seed S] [-gateway URL] [-graphs DIR]
 package main
 
 import (
@@ -14,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/faasmon/faasmon/pkg/envconf"
 	"github.com/faasmon/faasmon/pkg/lab"
 )
 
@@ -71,7 +68,7 @@ func main() {
 	n := fs.Int("n", 1, "rounds: times each scenario is played")
 	seed := fs.Uint64("seed", 1, "random seed (bodies, mix_benign)")
 	gw := fs.String("gateway", "", "gateway URL (default http://127.0.0.1:8080)")
-	graphs := fs.String("graphs", envOr("FAASMON_GRAPH_ARCHIVE", lab.GraphArchive), "faasmon-graph's archive_dir (stack.yml's); empty: no labelling")
+	graphs := fs.String("graphs", envconf.Lookup(os.LookupEnv).String("FAASMON_GRAPH_ARCHIVE", lab.GraphArchive), "faasmon-graph's archive_dir (stack.yml's); empty: no labelling")
 	channel := fs.String("verdict-channel", lab.VerdictChannel, "NATS Streaming channel with every classify result")
 	detector := fs.Bool("detector", true, "deploy the detector (stack.yml) and run the tracer during the run")
 	noResponse := fs.Bool("no-response", false, "deploy the detector with faasmon-alert's response off (datasets: keeps the reuse attack's second stage on the tainted container)")
@@ -144,11 +141,4 @@ func relabel(dirs []string) {
 		fmt.Printf("%s: %d invocation, %d downstream, %d background (%d attack, %d idle in a compromised container), %d tainted\n",
 			d, st.Invocation, st.Downstream, st.Background, st.BackgroundAtk, st.BackgroundIdle, st.TaintedAtk)
 	}
-}
-
-func envOr(k, def string) string {
-	if v, ok := os.LookupEnv(k); ok {
-		return v
-	}
-	return def
 }
