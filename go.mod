@@ -21,6 +21,8 @@ require (
 	k8s.io/client-go v0.37.2
 )
 
+require github.com/cilium/ebpf v0.22.0
+
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
@@ -86,4 +88,3 @@ require (
 // (faasmon-go imports the handler package that faas-cli puts beside it), not
 // packages of this module.
 ignore ./template
-

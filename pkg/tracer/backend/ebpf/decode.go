@@ -1,0 +1,5 @@
+package ebpf
+
+import "encoding/binary"
+
+var le = binary.LittleEndian
