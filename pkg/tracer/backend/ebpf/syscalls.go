@@ -44,6 +44,11 @@ var exitCalls = map[int]spec{
 	59:  {name: "execve"},
 	322: {name: "execveat"},
 	62:  {name: "kill"},
+	// dup*: strace's -yy names every fd; here the decoder's fd table
+	// must follow them (a shell's "> file" is open + dup2 onto 1).
+	32:  {name: "dup"},
+	33:  {name: "dup2"},
+	292: {name: "dup3"},
 
 	41:  {name: "socket"},
 	42:  {name: "connect", shape: shapeBytes, a: 1, b: 2},

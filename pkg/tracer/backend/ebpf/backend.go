@@ -1,0 +1,375 @@
+package ebpf
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/faasmon/faasmon/pkg/chunk"
+	"github.com/faasmon/faasmon/pkg/event"
+	"github.com/faasmon/faasmon/pkg/tracer/backend"
+	"github.com/faasmon/faasmon/pkg/tracer/chunker"
+	"github.com/faasmon/faasmon/pkg/tracer/discovery"
+)
+
+// Kind is the chunk kind of this backend.
+const Kind chunk.Kind = "ebpf"
+
+// ContentType of its chunks: one JSON event (pkg/event) per line. The
+// records are turned into events on the node, where /proc can name the
+// relative paths and the fd table lives; the parse stage only validates.
+const ContentType = "application/x-ndjson"
+
+func init() { backend.Register(New(Config{})) }
+
+// Config locates the host's /proc and cgroup v2 tree (inside the DaemonSet:
+// /host/proc and /host/sys/fs/cgroup).
+type Config struct {
+	ProcRoot string // default /proc
+	// CgroupRoot is the cgroup v2 mount; empty: found in
+	// /proc/self/mountinfo (on a hybrid host it is /sys/fs/cgroup/unified).
+	CgroupRoot string
+	// Queue is how many records a container may have waiting for its
+	// stream's reader (default 8192); beyond it they are dropped and
+	// counted in Stream.Dropped.
+	Queue int
+}
+
+// Backend is the eBPF sensor. The programs are loaded on the first Attach
+// and shared by every container of the node.
+type Backend struct {
+	cfg   Config
+	mu    sync.Mutex
+	probe *Probe
+}
+
+// New returns an unloaded backend.
+func New(cfg Config) *Backend {
+	if cfg.ProcRoot == "" {
+		cfg.ProcRoot = "/proc"
+	}
+	if cfg.Queue <= 0 {
+		cfg.Queue = 8192
+	}
+	return &Backend{cfg: cfg}
+}
+
+func (b *Backend) Kind() chunk.Kind    { return Kind }
+func (b *Backend) ContentType() string { return ContentType }
+
+// Probe loads the programs if they are not yet.
+func (b *Backend) Probe() (*Probe, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.probe != nil {
+		return b.probe, nil
+	}
+	p, err := Load()
+	if err != nil {
+		return nil, err
+	}
+	b.probe = p
+	return p, nil
+}
+
+// Close unloads the programs.
+func (b *Backend) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.probe == nil {
+		return nil
+	}
+	err := b.probe.Close()
+	b.probe = nil
+	return err
+}
+
+// Attach traces t's cgroup (that of its top process) from now on: every
+// process in it, present or future, exec'd into it included.
+func (b *Backend) Attach(ctx context.Context, t discovery.Target, room int) (backend.Stream, error) {
+	root := b.cfg.CgroupRoot
+	if root == "" {
+		r, err := CgroupRoot(b.cfg.ProcRoot)
+		if err != nil {
+			return nil, err
+		}
+		root = r
+	}
+	cg, err := CgroupID(b.cfg.ProcRoot, root, t.PID)
+	if err != nil {
+		return nil, err
+	}
+	return b.AttachCgroup(ctx, cg, room)
+}
+
+// AttachCgroup traces cgroup id cg.
+func (b *Backend) AttachCgroup(ctx context.Context, cg uint64, room int) (*Stream, error) {
+	p, err := b.Probe()
+	if err != nil {
+		return nil, err
+	}
+	s := &Stream{ch: make(chan []byte, b.cfg.Queue), room: room, probe: p, cg: cg, quit: make(chan struct{})}
+	s.dec = NewDecoder()
+	proc := b.cfg.ProcRoot
+	s.dec.Resolve = func(pid, dirfd int, rel string) string { return resolve(proc, pid, dirfd, rel) }
+	stop, err := p.Subscribe(cg, s.push)
+	if err != nil {
+		return nil, err
+	}
+	s.stop = stop
+	go func() {
+		select {
+		case <-ctx.Done():
+			s.Close()
+		case <-s.quit:
+		}
+	}()
+	return s, nil
+}
+
+// Stream is one container's events as JSON lines.
+type Stream struct {
+	ch      chan []byte
+	room    int
+	probe   *Probe
+	cg      uint64
+	dec     *Decoder
+	stop    func()
+	once    sync.Once
+	quit    chan struct{}
+	dropped atomic.Uint64
+	pending []event.Event
+	// Undecodable counts records the decoder refused (a bug if not 0).
+	Undecodable uint64
+}
+
+// push runs on the probe's reader goroutine: copy and queue, never block.
+func (s *Stream) push(raw []byte) {
+	select {
+	case <-s.quit:
+		return
+	default:
+	}
+	select {
+	case s.ch <- bytes.Clone(raw):
+	default:
+		s.dropped.Add(1)
+	}
+}
+
+// Prefix: event lines need none.
+func (s *Stream) Prefix() []byte { return nil }
+
+// Next returns the next event as one JSON line.
+func (s *Stream) Next() (chunker.Unit, bool, error) {
+	ev, err := s.NextEvent()
+	if err != nil {
+		return chunker.Unit{}, false, err
+	}
+	line, trunc := marshalLine(ev, s.room)
+	return chunker.Unit{Data: line, At: ev.Time}, trunc, nil
+}
+
+// NextEvent returns the next decoded event (for tests and benchmarks that
+// need no chunks).
+func (s *Stream) NextEvent() (event.Event, error) {
+	for len(s.pending) == 0 {
+		select {
+		case raw := <-s.ch:
+			evs, err := s.dec.Decode(raw)
+			if err != nil {
+				s.Undecodable++
+				continue
+			}
+			s.pending = evs
+		case <-s.quit:
+			return event.Event{}, io.EOF
+		}
+	}
+	ev := s.pending[0]
+	s.pending = s.pending[1:]
+	return ev, nil
+}
+
+// marshalLine writes ev as one line, shortening its strings if the line
+// would not fit room (paths are bounded to 255 bytes in the kernel, so this
+// only guards a tiny room).
+func marshalLine(ev event.Event, room int) ([]byte, bool) {
+	b, _ := json.Marshal(ev)
+	b = append(b, '\n')
+	if room <= 0 || len(b) <= room {
+		return b, false
+	}
+	ev.Path, ev.Path2, ev.Flags = "", "", ""
+	b, _ = json.Marshal(ev)
+	return append(b, '\n'), true
+}
+
+// Dropped counts records lost for this container: in the kernel (ring
+// buffer full) and in user space (its queue full).
+func (s *Stream) Dropped() uint64 {
+	n, _ := s.probe.Lost(s.cg)
+	return n + s.dropped.Load()
+}
+
+// Close stops tracing the cgroup.
+func (s *Stream) Close() error {
+	s.once.Do(func() {
+		close(s.quit)
+		s.stop()
+	})
+	return nil
+}
+
+// Parse reads a chunk of JSON event lines. Each line must decode strictly
+// into an event of a kind and syscall this backend produces.
+func (b *Backend) Parse(h chunk.Header, body []byte) (backend.Parsed, error) {
+	return Parse(body)
+}
+
+// maxLine bounds one line (a chunk is at most chunk.MaxBytes anyway).
+const maxLine = 64 << 10
+
+var covered = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range Covered() {
+		m[n] = true
+	}
+	return m
+}()
+
+// Parse is Backend.Parse without a backend.
+func Parse(body []byte) (backend.Parsed, error) {
+	var out backend.Parsed
+	if len(body) == 0 {
+		return out, fmt.Errorf("%w: empty body", backend.ErrInput)
+	}
+	if len(body) > chunk.MaxBytes {
+		return out, fmt.Errorf("%w: %d bytes, limit %d", backend.ErrInput, len(body), chunk.MaxBytes)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(make([]byte, 0, 4096), maxLine)
+	line := 0
+	fail := func(err error) {
+		out.Unparsed++
+		if len(out.Errors) < 8 {
+			out.Errors = append(out.Errors, fmt.Sprintf("line %d: %v", line, err))
+		}
+	}
+	for sc.Scan() {
+		line++
+		l := bytes.TrimSpace(sc.Bytes())
+		if len(l) == 0 {
+			continue
+		}
+		var ev event.Event
+		dec := json.NewDecoder(bytes.NewReader(l))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&ev); err != nil {
+			fail(err)
+			continue
+		}
+		if dec.More() {
+			fail(fmt.Errorf("trailing data after the event"))
+			continue
+		}
+		if err := valid(ev); err != nil {
+			fail(err)
+			continue
+		}
+		out.Events = append(out.Events, ev)
+	}
+	if err := sc.Err(); err != nil {
+		return out, fmt.Errorf("%w: line %d: %v", backend.ErrInput, line+1, err)
+	}
+	if len(out.Events) == 0 && out.Unparsed > 0 {
+		return out, fmt.Errorf("%w: no event line could be read (%d unparsed; first: %s)", backend.ErrInput, out.Unparsed, out.Errors[0])
+	}
+	return out, nil
+}
+
+func valid(ev event.Event) error {
+	switch ev.Kind {
+	case event.KindSyscall:
+		if !covered[ev.Syscall] {
+			return fmt.Errorf("syscall %q is not one this sensor records", ev.Syscall)
+		}
+	case event.KindExit:
+	default:
+		return fmt.Errorf("kind %q is not one this sensor produces", ev.Kind)
+	}
+	if ev.PID <= 0 {
+		return fmt.Errorf("pid %d", ev.PID)
+	}
+	if ev.Flow != nil || ev.HTTP != nil || ev.DNS != nil {
+		return fmt.Errorf("a syscall event carries pcap fields")
+	}
+	return nil
+}
+
+// CgroupRoot finds the cgroup v2 mount point in procRoot/self/mountinfo.
+func CgroupRoot(procRoot string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(procRoot, "self", "mountinfo"))
+	if err != nil {
+		return "", fmt.Errorf("find the cgroup v2 mount: %w", err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		// ID parent major:minor root mountpoint options... - fstype source superopts
+		pre, post, ok := strings.Cut(l, " - ")
+		if !ok || !strings.HasPrefix(post, "cgroup2 ") {
+			continue
+		}
+		f := strings.Fields(pre)
+		if len(f) >= 5 {
+			return f[4], nil
+		}
+	}
+	return "", fmt.Errorf("%w: no cgroup v2 mount (bpf_get_current_cgroup_id needs one)", ErrUnsupported)
+}
+
+// CgroupID is the cgroup v2 id of pid: the inode of its directory.
+func CgroupID(procRoot, cgroupRoot string, pid int) (uint64, error) {
+	b, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "cgroup"))
+	if err != nil {
+		return 0, fmt.Errorf("cgroup of pid %d: %w", pid, err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if p, ok := strings.CutPrefix(l, "0::"); ok {
+			var st unix.Stat_t
+			dir := filepath.Join(cgroupRoot, filepath.Clean("/"+p))
+			if err := unix.Stat(dir, &st); err != nil {
+				return 0, fmt.Errorf("cgroup of pid %d: stat %s: %w", pid, dir, err)
+			}
+			return st.Ino, nil
+		}
+	}
+	return 0, fmt.Errorf("pid %d has no cgroup v2 entry", pid)
+}
+
+// resolve names a relative path the way strace's -yy would have: joined to
+// the process's cwd or to the directory fd's path, read from /proc.
+func resolve(procRoot string, pid, dirfd int, rel string) string {
+	var link string
+	if dirfd == unix.AT_FDCWD {
+		link = filepath.Join(procRoot, strconv.Itoa(pid), "cwd")
+	} else {
+		link = filepath.Join(procRoot, strconv.Itoa(pid), "fd", strconv.Itoa(dirfd))
+	}
+	dir, err := os.Readlink(link)
+	if err != nil || !strings.HasPrefix(dir, "/") {
+		return ""
+	}
+	return path.Join(dir, rel)
+}
