@@ -120,7 +120,7 @@ func (b *Backend) AttachCgroup(ctx context.Context, cg uint64, room int) (*Strea
 	if err != nil {
 		return nil, err
 	}
-	s := &Stream{ch: make(chan []byte, b.cfg.Queue), room: room, probe: p, cg: cg, quit: make(chan struct{})}
+	s := &Stream{max: b.cfg.Queue, wake: make(chan struct{}, 1), room: room, probe: p, cg: cg, quit: make(chan struct{})}
 	s.dec = NewDecoder()
 	proc := b.cfg.ProcRoot
 	s.dec.Resolve = func(pid, dirfd int, rel string) string { return resolve(proc, pid, dirfd, rel) }
@@ -141,7 +141,16 @@ func (b *Backend) AttachCgroup(ctx context.Context, cg uint64, room int) (*Strea
 
 // Stream is one container's events as JSON lines.
 type Stream struct {
-	ch      chan []byte
+	// Records wait in buf, each behind a 2-byte length, until the
+	// stream's reader swaps buf out: one lock and at most one wake-up per
+	// batch rather than a channel send and an allocation per record.
+	mu      sync.Mutex
+	buf     []byte
+	queued  int
+	max     int
+	wake    chan struct{}
+	batch   []byte // what is left to decode of full
+	full    []byte // the buffer taken from buf, reused as the next buf
 	room    int
 	probe   *Probe
 	cg      uint64
@@ -157,16 +166,43 @@ type Stream struct {
 
 // push runs on the probe's reader goroutine: copy and queue, never block.
 func (s *Stream) push(raw []byte) {
-	select {
-	case <-s.quit:
-		return
-	default:
-	}
-	select {
-	case s.ch <- bytes.Clone(raw):
-	default:
+	s.mu.Lock()
+	if s.queued >= s.max || len(raw) > 0xffff {
+		s.mu.Unlock()
 		s.dropped.Add(1)
+		return
 	}
+	s.buf = append(s.buf, byte(len(raw)), byte(len(raw)>>8))
+	s.buf = append(s.buf, raw...)
+	s.queued++
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// next returns the next queued record, waiting for one.
+func (s *Stream) next() ([]byte, error) {
+	for len(s.batch) == 0 {
+		s.mu.Lock()
+		s.full, s.buf = s.buf, s.full[:0]
+		s.queued = 0
+		s.mu.Unlock()
+		s.batch = s.full
+		if len(s.batch) > 0 {
+			break
+		}
+		select {
+		case <-s.wake:
+		case <-s.quit:
+			return nil, io.EOF
+		}
+	}
+	n := int(s.batch[0]) | int(s.batch[1])<<8
+	raw := s.batch[2 : 2+n]
+	s.batch = s.batch[2+n:]
+	return raw, nil
 }
 
 // Prefix: event lines need none.
@@ -186,17 +222,16 @@ func (s *Stream) Next() (chunker.Unit, bool, error) {
 // need no chunks).
 func (s *Stream) NextEvent() (event.Event, error) {
 	for len(s.pending) == 0 {
-		select {
-		case raw := <-s.ch:
-			evs, err := s.dec.Decode(raw)
-			if err != nil {
-				s.Undecodable++
-				continue
-			}
-			s.pending = evs
-		case <-s.quit:
-			return event.Event{}, io.EOF
+		raw, err := s.next()
+		if err != nil {
+			return event.Event{}, err
 		}
+		evs, err := s.dec.Decode(raw)
+		if err != nil {
+			s.Undecodable++
+			continue
+		}
+		s.pending = evs
 	}
 	ev := s.pending[0]
 	s.pending = s.pending[1:]
@@ -207,14 +242,12 @@ func (s *Stream) NextEvent() (event.Event, error) {
 // would not fit room (paths are bounded to 255 bytes in the kernel, so this
 // only guards a tiny room).
 func marshalLine(ev event.Event, room int) ([]byte, bool) {
-	b, _ := json.Marshal(ev)
-	b = append(b, '\n')
+	b := appendLine(make([]byte, 0, 256), &ev)
 	if room <= 0 || len(b) <= room {
 		return b, false
 	}
 	ev.Path, ev.Path2, ev.Flags = "", "", ""
-	b, _ = json.Marshal(ev)
-	return append(b, '\n'), true
+	return appendLine(b[:0], &ev), true
 }
 
 // Dropped counts records lost for this container: in the kernel (ring
