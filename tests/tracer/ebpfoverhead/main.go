@@ -278,4 +278,3 @@ func fail(err error) {
 	fmt.Fprintln(os.Stderr, "ebpfoverhead:", err)
 	os.Exit(1)
 }
-
