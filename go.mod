@@ -3,6 +3,7 @@ module github.com/faasmon/faasmon
 go 1.26.0
 
 require (
+	github.com/cilium/ebpf v0.22.0
 	github.com/gopacket/gopacket v1.7.7
 	github.com/gorilla/mux v1.8.1
 	github.com/nats-io/nats.go v1.22.1
@@ -20,8 +21,6 @@ require (
 	k8s.io/apimachinery v0.37.2
 	k8s.io/client-go v0.37.2
 )
-
-require github.com/cilium/ebpf v0.22.0
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
