@@ -28,6 +28,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,6 +46,7 @@ func main() {
 	runs := flag.Int("runs", 15, "runs per setting and workload")
 	loop := flag.Int("loop", 200000, "open/read/close iterations per loop run")
 	requests := flag.Int("requests", 2000, "requests per http run")
+	cpuprofile := flag.String("cpuprofile", "", "write this process's CPU profile (the record reader and decoder) here")
 	kernelOnly = flag.Bool("kernel", false, `also measure "kernel": the cgroup traced, records read from the ring and counted but not decoded`)
 	flag.Parse()
 	switch *child {
@@ -70,6 +72,16 @@ func main() {
 	_, _ = file.WriteString(strings.Repeat("x", 64))
 	file.Close()
 
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fail(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fail(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	settings := []string{"off", "idle", "on"}
 	if *kernelOnly {
 		settings = append(settings, "kernel")

@@ -122,13 +122,19 @@ func str(data []byte, n int32) string {
 // and execve's enter half give none; exit_group gives the call and the
 // process's exit).
 func (d *Decoder) Decode(b []byte) ([]event.Event, error) {
+	return d.DecodeAppend(nil, b)
+}
+
+// DecodeAppend is Decode appending to dst (no allocation per record when
+// dst has room).
+func (d *Decoder) DecodeAppend(dst []event.Event, b []byte) ([]event.Event, error) {
 	r, err := parseRaw(b)
 	if err != nil {
-		return nil, err
+		return dst, err
 	}
 	name, ok := name(r.nr, r.enter)
 	if !ok {
-		return nil, fmt.Errorf("%w: syscall %d not covered (enter %v)", ErrRecord, r.nr, r.enter)
+		return dst, fmt.Errorf("%w: syscall %d not covered (enter %v)", ErrRecord, r.nr, r.enter)
 	}
 	if d.fds == nil {
 		d.fds = map[fdKey]fdInfo{}
@@ -153,14 +159,14 @@ func (d *Decoder) Decode(b []byte) ([]event.Event, error) {
 				clear(d.execs)
 			}
 			d.execs[r.tid] = ev
-			return nil, nil
+			return dst, nil
 		case "exit_group":
 			code := arg(0) & 0xff
 			ev.Ret, ev.ExitCode = 0, code
 			// strace shows the call (= ?) and then the process's exit.
-			return []event.Event{ev, {Kind: event.KindExit, Time: ev.Time, PID: r.pid, FD: -1, ExitCode: code}}, nil
+			return append(dst, ev, event.Event{Kind: event.KindExit, Time: ev.Time, PID: r.pid, FD: -1, ExitCode: code}), nil
 		}
-		return nil, nil
+		return dst, nil
 	}
 	switch name {
 	case "execve", "execveat":
@@ -170,7 +176,7 @@ func (d *Decoder) Decode(b []byte) ([]event.Event, error) {
 			e, ok = d.execs[r.pid]
 		}
 		if !ok {
-			return nil, nil // its enter half was not seen (traced mid-call)
+			return dst, nil // its enter half was not seen (traced mid-call)
 		}
 		delete(d.execs, r.tid)
 		delete(d.execs, r.pid)
@@ -178,10 +184,10 @@ func (d *Decoder) Decode(b []byte) ([]event.Event, error) {
 		if !failed {
 			d.forget(r.pid)
 		}
-		return []event.Event{e}, nil
+		return append(dst, e), nil
 	case "clone", "fork", "vfork", "clone3":
 		if r.ret == 0 {
-			return nil, nil // the child's return: strace shows only the parent's
+			return dst, nil // the child's return: strace shows only the parent's
 		}
 		var flags uint64
 		switch name {
@@ -329,7 +335,7 @@ func (d *Decoder) Decode(b []byte) ([]event.Event, error) {
 		ev.FD = arg(0)
 		ev.Flags = bitFlags(r.args[1], nsFlags)
 	}
-	return []event.Event{ev}, nil
+	return append(dst, ev), nil
 }
 
 // abs makes a path absolute the way strace -yy shows it, when it can.

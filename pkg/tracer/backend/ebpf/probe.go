@@ -3,9 +3,11 @@ package ebpf
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	cebpf "github.com/cilium/ebpf"
@@ -26,12 +28,15 @@ type Probe struct {
 	links []link.Link
 	rd    *ringbuf.Reader
 
+	// subs is replaced, never changed, under mu: the reader looks a
+	// record's cgroup up without a lock (a million records a second is
+	// possible from one syscall-heavy function).
 	mu   sync.Mutex
-	subs map[uint64]func(raw []byte)
+	subs atomic.Pointer[map[uint64]func(raw []byte)]
 	done chan struct{}
 	// unrouted counts records whose cgroup had no subscriber any more
 	// (the container detached while its records were in the ring).
-	unrouted uint64
+	unrouted atomic.Uint64
 }
 
 // ErrUnsupported says this machine cannot run the backend (architecture,
@@ -56,7 +61,8 @@ func Load() (*Probe, error) {
 		}
 		return nil, fmt.Errorf("%w: load: %v", ErrUnsupported, err)
 	}
-	p := &Probe{coll: coll, subs: map[uint64]func([]byte){}, done: make(chan struct{})}
+	p := &Probe{coll: coll, done: make(chan struct{})}
+	p.subs.Store(&map[uint64]func([]byte){})
 	for _, tp := range []string{"sys_enter", "sys_exit"} {
 		l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: tp, Program: coll.Programs[tp]})
 		if err != nil {
@@ -94,14 +100,10 @@ func (p *Probe) read() {
 			continue
 		}
 		cg := le.Uint64(rec.RawSample[offCgroup:])
-		p.mu.Lock()
-		f := p.subs[cg]
-		if f == nil {
-			p.unrouted++
-		}
-		p.mu.Unlock()
-		if f != nil {
+		if f := (*p.subs.Load())[cg]; f != nil {
 			f(rec.RawSample)
+		} else {
+			p.unrouted.Add(1)
 		}
 	}
 }
@@ -113,18 +115,24 @@ func (p *Probe) read() {
 func (p *Probe) Subscribe(cg uint64, f func(raw []byte)) (func(), error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if _, dup := p.subs[cg]; dup {
+	old := *p.subs.Load()
+	if _, dup := old[cg]; dup {
 		return nil, fmt.Errorf("cgroup %d already traced", cg)
 	}
+	next := maps.Clone(old)
+	next[cg] = f
+	p.subs.Store(&next)
 	if err := p.coll.Maps[mapCgroups].Update(cg, uint64(0), cebpf.UpdateNoExist); err != nil {
+		p.subs.Store(&old)
 		return nil, fmt.Errorf("add cgroup %d to the filter: %w", cg, err)
 	}
-	p.subs[cg] = f
 	return func() {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		_ = p.coll.Maps[mapCgroups].Delete(cg)
-		delete(p.subs, cg)
+		next := maps.Clone(*p.subs.Load())
+		delete(next, cg)
+		p.subs.Store(&next)
 	}, nil
 }
 
@@ -137,6 +145,9 @@ func (p *Probe) Lost(cg uint64) (uint64, error) {
 	}
 	return v, nil
 }
+
+// Unrouted counts records that arrived for a cgroup no longer subscribed.
+func (p *Probe) Unrouted() uint64 { return p.unrouted.Load() }
 
 // Close detaches the programs and stops the reader.
 func (p *Probe) Close() error {
