@@ -1,21 +1,3 @@
-// Command faasmon is the user's command line for what faasmon learnt about
-// their functions: the behaviour profiles of pkg/profile.
-//
-//	faasmon profile show   [-dir D] [FUNCTION[@VERSION]...]
-//	faasmon profile export [-dir D] [-o FILE] [FUNCTION[@VERSION]...]
-//	faasmon profile import [-dir D] [-dry-run] FILE|-
-//	faasmon profile learn  [-dir D] -version V [-arm] GRAPH.json|DIR...
-//	faasmon profile check  [-dir D] -version V GRAPH.json|DIR...
-//	faasmon profile delete [-dir D] FUNCTION@VERSION...
-//
-// One command with subcommands rather than a faasmon-profile binary: the
-// user-facing verbs of faasmon (profiles today, invariants and the
-// benchmark next) belong under one name, as with falco or tetragon's
-// tetra; the faasmon-* commands are the pipeline's stages and tools.
-//
-// D is the directory faasmon-classify keeps profiles in ($FAASMON_PROFILE_DIR,
-// default /tmp/faasmon-profiles, as the graph state defaults to
-// /tmp/faasmon-graph-state).
 package main
 
 import (
@@ -63,7 +45,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmd := args[1]
 	fs := flag.NewFlagSet("faasmon profile "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dir := fs.String("dir", envOr("FAASMON_PROFILE_DIR", "/tmp/faasmon-profiles"), "profile directory (faasmon-classify's)")
+	dir := fs.String("dir", envOr("FAASMON_PROFILE_DIR", "/var/tmp/faasmon/profiles"), "profile directory (faasmon-classify's)")
 	var cfg profile.Config
 	fs.IntVar(&cfg.LearnGraphs, "learn-graphs", 0, "graphs a profile learns before it arms (0: default 200, <0: no limit)")
 	fs.DurationVar(&cfg.LearnFor, "learn-for", 0, "time a profile learns before it arms (0: default 24h, <0: no limit)")

@@ -1,14 +1,3 @@
-// Package alert is the last stage of faasmon: it turns classify verdicts into
-// alerts. It drops benign verdicts (counted), deduplicates repeats of the
-// same intrusion in the same container within a window, enriches the alert
-// with where it happened and the process chain, renders the explanation as a
-// text chain and a Graphviz DOT subgraph, optionally recycles the compromised
-// container (Responder), and fans the alert out to sinks concurrently with
-// per-sink retries and timeouts.
-//
-// The faasmon-alert function is a thin adapter: build a Processor once
-// (NewProcessorFromConfig(LoadConfig())), then call Processor.Process for
-// every verdict it receives.
 package alert
 
 import (
@@ -39,14 +28,18 @@ type Alert struct {
 	Rule     string    `json:"rule"`
 	Priority string    `json:"priority"`
 
-	Function  string            `json:"function"`
-	Namespace string            `json:"namespace,omitempty"`
-	Node      string            `json:"node,omitempty"`
-	Pod       string            `json:"pod,omitempty"`
-	Container string            `json:"container,omitempty"`
-	CallID    string            `json:"call_id,omitempty"`
-	GraphID   string            `json:"graph_id,omitempty"`
-	Window    provenance.Window `json:"window,omitempty"`
+	Function  string `json:"function"`
+	Namespace string `json:"namespace,omitempty"`
+	Node      string `json:"node,omitempty"`
+	Pod       string `json:"pod,omitempty"`
+	Container string `json:"container,omitempty"`
+	// Image is the container's code version as the tracer named it (the
+	// image digest on Kubernetes, "local:<fn>@<build>" on the local
+	// stack), when the verdict includes its graph.
+	Image   string            `json:"image,omitempty"`
+	CallID  string            `json:"call_id,omitempty"`
+	GraphID string            `json:"graph_id,omitempty"`
+	Window  provenance.Window `json:"window,omitempty"`
 
 	Score        float64 `json:"score"`
 	Threshold    float64 `json:"threshold"`
@@ -500,6 +493,9 @@ func Enrich(v *Verdict, now time.Time) *Alert {
 	}
 	if p, ok := alertPriority(v.Findings); ok {
 		a.Priority = p
+	}
+	if v.Graph != nil {
+		a.Image = v.Graph.Image
 	}
 	if a.Time.IsZero() {
 		a.Time = now
