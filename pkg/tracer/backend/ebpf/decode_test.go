@@ -20,7 +20,6 @@ type rec struct {
 	args       [6]uint64
 	s1, s2     string
 	bytes1     []byte
-	noNUL      bool
 	len1Errno  int32
 	ts, cgroup uint64
 }
