@@ -88,6 +88,10 @@ func parseRaw(b []byte) (raw, error) {
 	r.cgroup = le.Uint64(b[offCgroup:])
 	pt := le.Uint64(b[offPidTgid:])
 	r.pid, r.tid = int(pt>>32), int(uint32(pt))
+	if r.pid <= 0 || r.tid <= 0 {
+		// The kernel's idle task makes no system calls: not a record.
+		return r, fmt.Errorf("%w: pid %d tid %d", ErrRecord, r.pid, r.tid)
+	}
 	r.nr = le.Uint64(b[offNr:])
 	r.ret = int64(le.Uint64(b[offRet:]))
 	for i := range r.args {

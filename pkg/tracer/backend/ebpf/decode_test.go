@@ -196,7 +196,7 @@ func TestDecodeRejects(t *testing.T) {
 	for name, b := range map[string][]byte{
 		"short":         make([]byte, sizeNone-1),
 		"not covered":   rec{nr: 3}.bytes(),
-		"enter of read": rec{nr: 0, enter: true}.bytes(),
+		"enter of read": rec{nr: 0, enter: true, pid: 1}.bytes(),
 		"huge nr":       rec{nr: 1 << 40}.bytes(),
 	} {
 		if _, err := d.Decode(b); err == nil {
