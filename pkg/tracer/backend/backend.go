@@ -72,6 +72,7 @@ func Register(b Backend) {
 		panic(fmt.Sprintf("backend: kind %q registered twice", k))
 	}
 	registry[k] = b
+	chunk.RegisterKind(k)
 }
 
 // Lookup returns the backend registered for k.

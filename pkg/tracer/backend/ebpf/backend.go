@@ -32,7 +32,11 @@ const Kind chunk.Kind = "ebpf"
 // relative paths and the fd table lives; the parse stage only validates.
 const ContentType = "application/x-ndjson"
 
-func init() { backend.Register(New(Config{})) }
+// Default is the backend registered under Kind; the tracer configures it
+// (Configure) before the first Attach.
+var Default = New(Config{})
+
+func init() { backend.Register(Default) }
 
 // Config locates the host's /proc and cgroup v2 tree (inside the DaemonSet:
 // /host/proc and /host/sys/fs/cgroup).
@@ -65,6 +69,15 @@ func New(cfg Config) *Backend {
 		cfg.QueueBytes = 8 << 20
 	}
 	return &Backend{cfg: cfg}
+}
+
+// Configure replaces the configuration; it has no effect on streams
+// already attached.
+func (b *Backend) Configure(cfg Config) {
+	n := New(cfg)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.cfg = n.cfg
 }
 
 func (b *Backend) Kind() chunk.Kind    { return Kind }
@@ -100,15 +113,18 @@ func (b *Backend) Close() error {
 // Attach traces t's cgroup (that of its top process) from now on: every
 // process in it, present or future, exec'd into it included.
 func (b *Backend) Attach(ctx context.Context, t discovery.Target, room int) (backend.Stream, error) {
-	root := b.cfg.CgroupRoot
+	b.mu.Lock()
+	cfg := b.cfg
+	b.mu.Unlock()
+	root := cfg.CgroupRoot
 	if root == "" {
-		r, err := CgroupRoot(b.cfg.ProcRoot)
+		r, err := CgroupRoot(cfg.ProcRoot)
 		if err != nil {
 			return nil, err
 		}
 		root = r
 	}
-	cg, err := CgroupID(b.cfg.ProcRoot, root, t.PID)
+	cg, err := CgroupID(cfg.ProcRoot, root, t.PID)
 	if err != nil {
 		return nil, err
 	}
@@ -121,9 +137,12 @@ func (b *Backend) AttachCgroup(ctx context.Context, cg uint64, room int) (*Strea
 	if err != nil {
 		return nil, err
 	}
-	s := &Stream{max: b.cfg.QueueBytes, wake: make(chan struct{}, 1), room: room, probe: p, cg: cg, quit: make(chan struct{})}
+	b.mu.Lock()
+	cfg := b.cfg
+	b.mu.Unlock()
+	s := &Stream{max: cfg.QueueBytes, wake: make(chan struct{}, 1), room: room, probe: p, cg: cg, quit: make(chan struct{})}
 	s.dec = NewDecoder()
-	proc := b.cfg.ProcRoot
+	proc := cfg.ProcRoot
 	s.dec.Resolve = func(pid, dirfd int, rel string) string { return resolve(proc, pid, dirfd, rel) }
 	stop, err := p.Subscribe(cg, s.push)
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 	cebpf "github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
+
+	"github.com/faasmon/faasmon/pkg/tracer/backend"
 )
 
 // PollInterval bounds how long a record waits in the ring buffer: records
@@ -41,7 +43,7 @@ type Probe struct {
 
 // ErrUnsupported says this machine cannot run the backend (architecture,
 // or the kernel refused the programs): callers fall back to strace.
-var ErrUnsupported = errors.New("ebpf backend unsupported here")
+var ErrUnsupported = fmt.Errorf("ebpf: %w", backend.ErrUnavailable)
 
 // Load verifies and attaches the programs. The caller needs CAP_BPF and
 // CAP_PERFMON (or root).
