@@ -78,7 +78,9 @@ func run(log *slog.Logger) error {
 			return fmt.Errorf("-kinds: unknown sensor %q", k)
 		}
 	}
-	ebpf.Default.Configure(ebpf.Config{ProcRoot: *procRoot, CgroupRoot: *cgroupRoot})
+	// Locally functions are plain processes, not containers: the ebpf
+	// sensor gives each a cgroup of its own to filter on.
+	ebpf.Default.Configure(ebpf.Config{ProcRoot: *procRoot, CgroupRoot: *cgroupRoot, Adopt: *source == "local"})
 	if p := sensor.PinMode(*pin); p != sensor.PinSameCPU && p != sensor.PinOff {
 		return fmt.Errorf("-pin: want same-cpu or off, got %q", *pin)
 	}

@@ -45,6 +45,13 @@ type Config struct {
 	// CgroupRoot is the cgroup v2 mount; empty: found in
 	// /proc/self/mountinfo (on a hybrid host it is /sys/fs/cgroup/unified).
 	CgroupRoot string
+	// Adopt lets Attach move a target that shares the tracer's cgroup (or
+	// sits in the root cgroup) into a cgroup of its own, faasmon/<key>
+	// under the cgroup root: the local stack runs functions as plain
+	// processes, and the kernel filter can only single out a cgroup. Off,
+	// such a target is refused: tracing the tracer's own cgroup would feed
+	// its own work back to it.
+	Adopt bool
 	// QueueBytes bounds the records a container may have waiting for its
 	// stream's reader (default 8 MiB: 50 ms of the busiest loop measured
 	// here, ~20k records); beyond it they are dropped and counted in
@@ -127,6 +134,22 @@ func (b *Backend) Attach(ctx context.Context, t discovery.Target, room int) (bac
 	cg, err := CgroupID(cfg.ProcRoot, root, t.PID)
 	if err != nil {
 		return nil, err
+	}
+	self, err := CgroupID(cfg.ProcRoot, root, os.Getpid())
+	if err != nil {
+		return nil, fmt.Errorf("the tracer's own cgroup: %w", err)
+	}
+	var rootSt unix.Stat_t
+	if err := unix.Stat(root, &rootSt); err != nil {
+		return nil, fmt.Errorf("cgroup root: %w", err)
+	}
+	if cg == self || cg == rootSt.Ino {
+		if !cfg.Adopt {
+			return nil, fmt.Errorf("pid %d shares the tracer's or the root cgroup: the kernel filter cannot single it out", t.PID)
+		}
+		if cg, err = adopt(root, t); err != nil {
+			return nil, err
+		}
 	}
 	return b.AttachCgroup(ctx, cg, room)
 }
@@ -368,6 +391,38 @@ func valid(ev event.Event) error {
 		return fmt.Errorf("a syscall event carries pcap fields")
 	}
 	return nil
+}
+
+// adopt moves t's processes into the cgroup faasmon/<key> and returns its
+// id. Processes they start from now on are born in it.
+func adopt(root string, t discovery.Target) (uint64, error) {
+	key := strings.Map(func(r rune) rune {
+		if r == '/' || r == 0 || r == '.' {
+			return '_'
+		}
+		return r
+	}, t.Key)
+	if key == "" {
+		key = strconv.Itoa(t.PID)
+	}
+	dir := filepath.Join(root, "faasmon", key)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, fmt.Errorf("adopt pid %d: %w", t.PID, err)
+	}
+	pids := t.PIDs
+	if len(pids) == 0 {
+		pids = []int{t.PID}
+	}
+	for _, pid := range pids {
+		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil && pid == t.PID {
+			return 0, fmt.Errorf("adopt pid %d into %s: %w", pid, dir, err)
+		}
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return 0, fmt.Errorf("adopt: %w", err)
+	}
+	return st.Ino, nil
 }
 
 // CgroupRoot finds the cgroup v2 mount point in procRoot/self/mountinfo.
