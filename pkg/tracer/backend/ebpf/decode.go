@@ -36,14 +36,21 @@ type Decoder struct {
 	// /proc; tests and the fuzzer leave it nil.
 	Resolve func(pid, dirfd int, rel string) string
 
-	fds   map[fdKey]fdInfo
+	procs map[int]*procState
+	nfds  int                 // fds over all procs, for the bound
 	execs map[int]event.Event // by thread id
 }
 
-type fdKey struct{ pid, fd int }
+// procState is what the decoder knows of one process: its cwd (from the
+// chdirs it saw, or inherited from the parent it saw fork) and its fds.
+type procState struct {
+	cwd string
+	fds map[int]fdInfo
+}
 
 type fdInfo struct {
 	path, proto, remote, local string
+	cloexec                    bool
 }
 
 // Bounds on the decoder's state: a container cannot grow it without end.
@@ -51,6 +58,23 @@ const (
 	maxFDs   = 1 << 16
 	maxExecs = 1024
 )
+
+func (d *Decoder) proc(pid int) *procState {
+	p := d.procs[pid]
+	if p == nil {
+		p = &procState{fds: map[int]fdInfo{}}
+		d.procs[pid] = p
+	}
+	return p
+}
+
+func (d *Decoder) fd(pid, fd int) (fdInfo, bool) {
+	if p := d.procs[pid]; p != nil {
+		fi, ok := p.fds[fd]
+		return fi, ok
+	}
+	return fdInfo{}, false
+}
 
 // NewDecoder returns a decoder whose clock offset is measured now.
 func NewDecoder() *Decoder {
@@ -140,8 +164,8 @@ func (d *Decoder) DecodeAppend(dst []event.Event, b []byte) ([]event.Event, erro
 	if !ok {
 		return dst, fmt.Errorf("%w: syscall %d not covered (enter %v)", ErrRecord, r.nr, r.enter)
 	}
-	if d.fds == nil {
-		d.fds = map[fdKey]fdInfo{}
+	if d.procs == nil {
+		d.procs = map[int]*procState{}
 		d.execs = map[int]event.Event{}
 	}
 	ev := event.Event{Kind: event.KindSyscall, Time: time.Unix(0, int64(r.ts)).Add(d.Offset).UTC(), PID: r.pid, Syscall: name, FD: -1, Ret: r.ret}
@@ -168,6 +192,7 @@ func (d *Decoder) DecodeAppend(dst []event.Event, b []byte) ([]event.Event, erro
 			code := arg(0) & 0xff
 			ev.Ret, ev.ExitCode = 0, code
 			// strace shows the call (= ?) and then the process's exit.
+			d.exit(r.pid)
 			return append(dst, ev, event.Event{Kind: event.KindExit, Time: ev.Time, PID: r.pid, FD: -1, ExitCode: code}), nil
 		}
 		return dst, nil
@@ -186,7 +211,7 @@ func (d *Decoder) DecodeAppend(dst []event.Event, b []byte) ([]event.Event, erro
 		delete(d.execs, r.pid)
 		e.Ret, e.Errno, e.Time = ev.Ret, ev.Errno, ev.Time
 		if !failed {
-			d.forget(r.pid)
+			d.exec(r.pid)
 		}
 		return append(dst, e), nil
 	case "clone", "fork", "vfork", "clone3":
@@ -203,6 +228,20 @@ func (d *Decoder) DecodeAppend(dst []event.Event, b []byte) ([]event.Event, erro
 			}
 		}
 		ev.Thread = flags&unix.CLONE_THREAD != 0
+		if !ev.Thread && !failed {
+			d.fork(r.pid, int(r.ret))
+		}
+	case "chdir", "fchdir":
+		// State only (strace's set has neither): relative paths that
+		// follow are joined to the new cwd.
+		if !failed {
+			if name == "chdir" {
+				d.proc(r.pid).cwd = d.abs(r.pid, unix.AT_FDCWD, str(r.data1, r.len1))
+			} else if fi, ok := d.fd(r.pid, arg(0)); ok && fi.path != "" {
+				d.proc(r.pid).cwd = fi.path
+			}
+		}
+		return dst, nil
 	case "open", "creat", "openat", "openat2":
 		var p string
 		dir := unix.AT_FDCWD
@@ -227,7 +266,7 @@ func (d *Decoder) DecodeAppend(dst []event.Event, b []byte) ([]event.Event, erro
 		ev.Path = p
 		if !failed {
 			ev.FD = int(r.ret)
-			d.setFD(r.pid, int(r.ret), fdInfo{path: p})
+			d.setFD(r.pid, int(r.ret), fdInfo{path: p, cloexec: (name == "open" || name == "openat") && r.args[flagArg(name)]&unix.O_CLOEXEC != 0})
 		}
 	case "unlink", "chmod", "mkdir", "memfd_create":
 		ev.Path = d.abs(r.pid, unix.AT_FDCWD, str(r.data1, r.len1))
@@ -239,7 +278,7 @@ func (d *Decoder) DecodeAppend(dst []event.Event, b []byte) ([]event.Event, erro
 			ev.Flags = bitFlags(r.args[1], mfdFlags)
 			if !failed {
 				ev.FD = int(r.ret)
-				d.setFD(r.pid, int(r.ret), fdInfo{path: ev.Path})
+				d.setFD(r.pid, int(r.ret), fdInfo{path: ev.Path, cloexec: r.args[1]&unix.MFD_CLOEXEC != 0})
 			}
 		}
 	case "unlinkat", "fchmodat", "mkdirat":
@@ -280,7 +319,7 @@ func (d *Decoder) DecodeAppend(dst []event.Event, b []byte) ([]event.Event, erro
 		ev.Proto = proto
 		if !failed {
 			ev.FD = int(r.ret)
-			d.setFD(r.pid, int(r.ret), fdInfo{proto: proto})
+			d.setFD(r.pid, int(r.ret), fdInfo{proto: proto, cloexec: arg(1)&unix.SOCK_CLOEXEC != 0})
 		}
 	case "connect", "bind":
 		ev.FD = arg(0)
@@ -289,8 +328,7 @@ func (d *Decoder) DecodeAppend(dst []event.Event, b []byte) ([]event.Event, erro
 		if proto != "" && ev.Proto == "" {
 			ev.Proto = proto
 		}
-		k := fdKey{r.pid, ev.FD}
-		fi := d.fds[k]
+		fi, _ := d.fd(r.pid, ev.FD)
 		if fi.proto == "" {
 			fi.proto = ev.Proto
 		}
@@ -309,17 +347,20 @@ func (d *Decoder) DecodeAppend(dst []event.Event, b []byte) ([]event.Event, erro
 		ev.FD = arg(0)
 		d.applyFD(&ev, r.pid, ev.FD)
 		if !failed && int(r.ret) != ev.FD {
-			d.setFD(r.pid, int(r.ret), d.fds[fdKey{r.pid, ev.FD}])
+			fi, _ := d.fd(r.pid, ev.FD)
+			// The new fd is open across exec unless dup3 said O_CLOEXEC.
+			fi.cloexec = name == "dup3" && r.args[2]&unix.O_CLOEXEC != 0
+			d.setFD(r.pid, int(r.ret), fi)
 		}
 	case "listen":
 		ev.FD = arg(0)
 		d.applyFD(&ev, r.pid, ev.FD)
 	case "accept", "accept4":
-		lis := d.fds[fdKey{r.pid, arg(0)}]
+		lis, _ := d.fd(r.pid, arg(0))
 		ev.Proto, ev.Local = lis.proto, lis.local
 		if !failed {
 			ev.FD = int(r.ret)
-			d.setFD(r.pid, int(r.ret), fdInfo{proto: lis.proto, local: lis.local})
+			d.setFD(r.pid, int(r.ret), fdInfo{proto: lis.proto, local: lis.local, cloexec: name == "accept4" && arg(3)&unix.SOCK_CLOEXEC != 0})
 		}
 	case "kill":
 		ev.Target = arg(0)
@@ -348,9 +389,11 @@ func (d *Decoder) abs(pid, dirfd int, p string) string {
 		return p
 	}
 	if dirfd != unix.AT_FDCWD {
-		if fi, ok := d.fds[fdKey{pid, dirfd}]; ok && fi.path != "" {
+		if fi, ok := d.fd(pid, dirfd); ok && fi.path != "" {
 			return path.Join(fi.path, p)
 		}
+	} else if pr := d.procs[pid]; pr != nil && pr.cwd != "" {
+		return path.Join(pr.cwd, p)
 	}
 	if d.Resolve != nil {
 		if a := d.Resolve(pid, dirfd, p); a != "" {
@@ -361,28 +404,76 @@ func (d *Decoder) abs(pid, dirfd int, p string) string {
 }
 
 func (d *Decoder) setFD(pid, fd int, fi fdInfo) {
-	if len(d.fds) >= maxFDs {
-		clear(d.fds)
+	if d.nfds >= maxFDs {
+		// Bounded: forget every table rather than grow (names come back
+		// as files are opened again; until then reads are unnamed).
+		for _, p := range d.procs {
+			clear(p.fds)
+		}
+		d.nfds = 0
 	}
-	d.fds[fdKey{pid, fd}] = fi
+	p := d.proc(pid)
+	if _, ok := p.fds[fd]; !ok {
+		d.nfds++
+	}
+	p.fds[fd] = fi
 }
 
 func (d *Decoder) applyFD(ev *event.Event, pid, fd int) {
-	fi, ok := d.fds[fdKey{pid, fd}]
+	fi, ok := d.fd(pid, fd)
 	if !ok {
 		return
 	}
 	ev.Path, ev.Proto, ev.Local, ev.Remote = fi.path, fi.proto, fi.local, fi.remote
 }
 
-// forget drops a process's fd table after exec (O_CLOEXEC fds are gone;
-// the others stay, but a stale name is worse than none).
-func (d *Decoder) forget(pid int) {
-	for k := range d.fds {
-		if k.pid == pid {
-			delete(d.fds, k)
+// fork gives a new process a copy of its parent's fds and cwd.
+func (d *Decoder) fork(parent, child int) {
+	pp := d.procs[parent]
+	if pp == nil {
+		return
+	}
+	if old := d.procs[child]; old != nil {
+		d.nfds -= len(old.fds)
+	}
+	c := &procState{cwd: pp.cwd, fds: make(map[int]fdInfo, len(pp.fds))}
+	for fd, fi := range pp.fds {
+		c.fds[fd] = fi
+	}
+	d.nfds += len(c.fds)
+	d.procs[child] = c
+	if len(d.procs) > maxFDs {
+		d.procs = map[int]*procState{child: c}
+		d.nfds = len(c.fds)
+	}
+}
+
+// exec closes the O_CLOEXEC fds; the others (a shell's redirections) stay.
+func (d *Decoder) exec(pid int) {
+	if p := d.procs[pid]; p != nil {
+		for fd, fi := range p.fds {
+			if fi.cloexec {
+				delete(p.fds, fd)
+				d.nfds--
+			}
 		}
 	}
+}
+
+// exit forgets a process.
+func (d *Decoder) exit(pid int) {
+	if p := d.procs[pid]; p != nil {
+		d.nfds -= len(p.fds)
+		delete(d.procs, pid)
+	}
+}
+
+// flagArg is the index of open's flags argument.
+func flagArg(name string) int {
+	if name == "open" {
+		return 1
+	}
+	return 2 // openat
 }
 
 func hasMode(flags uint64) bool {

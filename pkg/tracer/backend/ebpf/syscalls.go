@@ -44,6 +44,10 @@ var exitCalls = map[int]spec{
 	59:  {name: "execve"},
 	322: {name: "execveat"},
 	62:  {name: "kill"},
+	// chdir/fchdir: not events (strace's set has neither), but relative
+	// paths are joined to the cwd they set.
+	80: {name: "chdir", shape: shapeStr1, a: 0},
+	81: {name: "fchdir"},
 	// dup*: strace's -yy names every fd; here the decoder's fd table
 	// must follow them (a shell's "> file" is open + dup2 onto 1).
 	32:  {name: "dup"},
