@@ -445,23 +445,82 @@ func CgroupRoot(procRoot string) (string, error) {
 	return "", fmt.Errorf("%w: no cgroup v2 mount (bpf_get_current_cgroup_id needs one)", ErrUnsupported)
 }
 
-// CgroupID is the cgroup v2 id of pid: the inode of its directory.
+// CgroupID is the cgroup v2 id of pid: the inode of its directory under
+// cgroupRoot (the host's cgroup v2 tree).
+//
+// /proc/<pid>/cgroup names the cgroup relative to the reader's cgroup
+// namespace. On the local stack that is the host's; in a Kubernetes pod it
+// is the tracer's own, and another pod's cgroup reads
+// "/../../kubepods-burstable.slice/…/cri-containerd-<id>.scope". Then the
+// tail after the "/.." steps is looked for at every depth of the host tree
+// and the directory whose cgroup.procs lists pid is taken (with hostPID
+// the pids there are the host's, as pid is).
 func CgroupID(procRoot, cgroupRoot string, pid int) (uint64, error) {
 	b, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "cgroup"))
 	if err != nil {
 		return 0, fmt.Errorf("cgroup of pid %d: %w", pid, err)
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if p, ok := strings.CutPrefix(l, "0::"); ok {
-			var st unix.Stat_t
-			dir := filepath.Join(cgroupRoot, filepath.Clean("/"+p))
-			if err := unix.Stat(dir, &st); err != nil {
-				return 0, fmt.Errorf("cgroup of pid %d: stat %s: %w", pid, dir, err)
-			}
-			return st.Ino, nil
+		p, ok := strings.CutPrefix(l, "0::")
+		if !ok {
+			continue
 		}
+		dir := filepath.Join(cgroupRoot, filepath.Clean("/"+p))
+		if strings.HasPrefix(p, "/..") {
+			if dir, err = outsideNamespace(cgroupRoot, p, pid); err != nil {
+				return 0, err
+			}
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(dir, &st); err != nil {
+			return 0, fmt.Errorf("cgroup of pid %d: stat %s: %w", pid, dir, err)
+		}
+		return st.Ino, nil
 	}
 	return 0, fmt.Errorf("pid %d has no cgroup v2 entry", pid)
+}
+
+// maxCgroupDepth bounds the search of outsideNamespace (Kubernetes nests
+// containers 3–4 deep).
+const maxCgroupDepth = 8
+
+func outsideNamespace(root, rel string, pid int) (string, error) {
+	tail := rel
+	for strings.HasPrefix(tail, "/..") {
+		tail = tail[len("/.."):]
+	}
+	tail = strings.TrimPrefix(tail, "/")
+	if tail == "" || strings.Contains(tail, "..") {
+		return "", fmt.Errorf("cgroup of pid %d: %q names no cgroup below the host's root", pid, rel)
+	}
+	want := strconv.Itoa(pid)
+	for depth := 0; depth <= maxCgroupDepth; depth++ {
+		pattern := filepath.Join(root, strings.Repeat("*/", depth)+globEscape(tail))
+		matches, _ := filepath.Glob(pattern)
+		for _, m := range matches {
+			procs, err := os.ReadFile(filepath.Join(m, "cgroup.procs"))
+			if err != nil {
+				continue
+			}
+			for _, f := range strings.Fields(string(procs)) {
+				if f == want {
+					return m, nil
+				}
+			}
+		}
+	}
+	return "", fmt.Errorf("cgroup of pid %d: %q (outside the tracer's cgroup namespace) not found under %s", pid, rel, root)
+}
+
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // resolve names a relative path the way strace's -yy would have: joined to
