@@ -167,6 +167,7 @@ func (b *Backend) AttachCgroup(ctx context.Context, cg uint64, room int) (*Strea
 	s.dec = NewDecoder()
 	proc := cfg.ProcRoot
 	s.dec.Resolve = func(pid, dirfd int, rel string) string { return resolve(proc, pid, dirfd, rel) }
+	s.dec.Describe = func(pid, fd int) string { return describe(proc, pid, fd) }
 	stop, err := p.Subscribe(cg, s.push)
 	if err != nil {
 		return nil, err
@@ -521,6 +522,16 @@ func globEscape(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// describe reads what fd of pid is (needs the right to ptrace-read pid:
+// without CAP_SYS_PTRACE, for another user's process, it stays unnamed).
+func describe(procRoot string, pid, fd int) string {
+	l, err := os.Readlink(filepath.Join(procRoot, strconv.Itoa(pid), "fd", strconv.Itoa(fd)))
+	if err != nil {
+		return ""
+	}
+	return l
 }
 
 // resolve names a relative path the way strace's -yy would have: joined to

@@ -35,6 +35,10 @@ type Decoder struct {
 	// (dirfd AT_FDCWD: its cwd; else that fd's path). The tracer reads
 	// /proc; tests and the fuzzer leave it nil.
 	Resolve func(pid, dirfd int, rel string) string
+	// Describe, when set, names an fd the decoder did not see opened (it
+	// was open before the sensor attached): /proc/<pid>/fd/<fd>'s link,
+	// "pipe:[…]", "socket:[…]" or a path. Asked once per fd.
+	Describe func(pid, fd int) string
 
 	procs map[int]*procState
 	nfds  int                 // fds over all procs, for the bound
@@ -231,6 +235,15 @@ func (d *Decoder) DecodeAppend(dst []event.Event, b []byte) ([]event.Event, erro
 		if !ev.Thread && !failed {
 			d.fork(r.pid, int(r.ret))
 		}
+	case "pipe", "pipe2":
+		if !failed && r.len1 >= 8 && len(r.data1) >= 8 {
+			// strace -yy names a pipe end "pipe:[inode]"; the graph only
+			// needs the prefix, and the inode is not at hand here.
+			fi := fdInfo{path: "pipe:[]", cloexec: name == "pipe2" && r.args[1]&unix.O_CLOEXEC != 0}
+			d.setFD(r.pid, int(int32(le.Uint32(r.data1))), fi)
+			d.setFD(r.pid, int(int32(le.Uint32(r.data1[4:]))), fi)
+		}
+		return dst, nil
 	case "chdir", "fchdir":
 		// State only (strace's set has neither): relative paths that
 		// follow are joined to the new cwd.
@@ -422,7 +435,12 @@ func (d *Decoder) setFD(pid, fd int, fi fdInfo) {
 func (d *Decoder) applyFD(ev *event.Event, pid, fd int) {
 	fi, ok := d.fd(pid, fd)
 	if !ok {
-		return
+		if d.Describe == nil || fd < 0 {
+			return
+		}
+		// Remembered even when empty: one readlink per unknown fd.
+		fi = fdInfo{path: d.Describe(pid, fd)}
+		d.setFD(pid, fd, fi)
 	}
 	ev.Path, ev.Proto, ev.Local, ev.Remote = fi.path, fi.proto, fi.local, fi.remote
 }

@@ -48,6 +48,11 @@ var exitCalls = map[int]spec{
 	// paths are joined to the cwd they set.
 	80: {name: "chdir", shape: shapeStr1, a: 0},
 	81: {name: "fchdir"},
+	// pipe/pipe2: state only too, so that reads and writes on a pipe name
+	// it as strace -yy does ("pipe:[…]"). The two fds are 8 bytes of
+	// user memory.
+	22:  {name: "pipe", shape: shapeBytes, a: 0, b: -8},
+	293: {name: "pipe2", shape: shapeBytes, a: 0, b: -8},
 	// dup*: strace's -yy names every fd; here the decoder's fd table
 	// must follow them (a shell's "> file" is open + dup2 onto 1).
 	32:  {name: "dup"},
