@@ -151,7 +151,12 @@ func (b *Backend) Attach(ctx context.Context, t discovery.Target, room int) (bac
 			return nil, err
 		}
 	}
-	return b.AttachCgroup(ctx, cg, room)
+	s, err := b.AttachCgroup(ctx, cg, room)
+	if err != nil {
+		return nil, err
+	}
+	s.SetAnchor(t.PID)
+	return s, nil
 }
 
 // AttachCgroup traces cgroup id cg.
@@ -168,6 +173,29 @@ func (b *Backend) AttachCgroup(ctx context.Context, cg uint64, room int) (*Strea
 	proc := cfg.ProcRoot
 	s.dec.Resolve = func(pid, dirfd int, rel string) string { return resolve(proc, pid, dirfd, rel) }
 	s.dec.Describe = func(pid, fd int) string { return describe(proc, pid, fd) }
+	canon := map[string]string{}
+	s.dec.Canon = func(pid int, p string) string {
+		// Cached by path: one container's processes share a mount
+		// namespace, and libraries and configs are opened again and again.
+		if c, ok := canon[p]; ok {
+			return c
+		}
+		c := canonical(filepath.Join(proc, strconv.Itoa(pid), "root"), p)
+		if a := int(s.anchor.Load()); c == "" && a > 0 && a != pid {
+			// A short-lived process (a shell's cat) is often gone before
+			// its records are decoded: the container's top process sees
+			// the same mount namespace.
+			c = canonical(filepath.Join(proc, strconv.Itoa(a), "root"), p)
+		}
+		if c == "" {
+			return "" // not cached: the next process may be readable
+		}
+		if len(canon) >= 4096 {
+			clear(canon)
+		}
+		canon[p] = c
+		return c
+	}
 	stop, err := p.Subscribe(cg, s.push)
 	if err != nil {
 		return nil, err
@@ -202,6 +230,7 @@ type Stream struct {
 	once    sync.Once
 	quit    chan struct{}
 	dropped atomic.Uint64
+	anchor  atomic.Int64 // the container's top process (SetAnchor)
 	pending []event.Event
 	evbuf   []event.Event
 	// Undecodable counts records the decoder refused (a bug if not 0).
@@ -246,6 +275,11 @@ func (s *Stream) next() ([]byte, error) {
 	s.batch = s.batch[2+n:]
 	return raw, nil
 }
+
+// SetAnchor names a long-lived process of the container (its top
+// process): paths of processes already gone are resolved in its mount
+// namespace.
+func (s *Stream) SetAnchor(pid int) { s.anchor.Store(int64(pid)) }
 
 // Prefix: event lines need none.
 func (s *Stream) Prefix() []byte { return nil }
@@ -522,6 +556,58 @@ func globEscape(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// maxLinks bounds the symlinks followed in one path (the kernel's own
+// limit is 40).
+const maxLinks = 40
+
+// canonical resolves the symlinks of absolute path p inside root (a
+// process's /proc/<pid>/root: its mount namespace and chroot), as the
+// kernel does when it opens p. "" when a component cannot be read (no
+// right to the process's root without CAP_SYS_PTRACE, or it is gone).
+func canonical(root, p string) string {
+	links := 0
+	var out []string
+	rest := strings.Split(strings.TrimPrefix(path.Clean(p), "/"), "/")
+	for len(rest) > 0 {
+		c := rest[0]
+		rest = rest[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+			continue
+		}
+		cur := "/" + strings.Join(append(out, c), "/")
+		fi, err := os.Lstat(root + cur)
+		if err != nil {
+			if len(rest) == 0 && os.IsNotExist(err) {
+				out = append(out, c) // created by this open (O_CREAT)
+				continue
+			}
+			return ""
+		}
+		if fi.Mode()&os.ModeSymlink == 0 {
+			out = append(out, c)
+			continue
+		}
+		if links++; links > maxLinks {
+			return ""
+		}
+		target, err := os.Readlink(root + cur)
+		if err != nil {
+			return ""
+		}
+		if strings.HasPrefix(target, "/") {
+			out = out[:0]
+		}
+		rest = append(strings.Split(strings.TrimPrefix(target, "/"), "/"), rest...)
+	}
+	return "/" + strings.Join(out, "/")
 }
 
 // describe reads what fd of pid is (needs the right to ptrace-read pid:

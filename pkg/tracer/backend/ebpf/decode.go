@@ -39,6 +39,11 @@ type Decoder struct {
 	// was open before the sensor attached): /proc/<pid>/fd/<fd>'s link,
 	// "pipe:[…]", "socket:[…]" or a path. Asked once per fd.
 	Describe func(pid, fd int) string
+	// Canon, when set, resolves the symlinks of an absolute path as pid
+	// sees it: strace -yy names an opened file by the kernel's path of
+	// the fd ("/usr/lib/…/libc.so.6" for "/lib/…/libc.so.6"), and graphs
+	// built from either sensor should name files alike. "" when it cannot.
+	Canon func(pid int, path string) string
 
 	procs map[int]*procState
 	nfds  int                 // fds over all procs, for the bound
@@ -105,6 +110,7 @@ type raw struct {
 	enter      bool
 	data1      []byte
 	data2      []byte
+	argv       []string
 }
 
 func parseRaw(b []byte) (raw, error) {
@@ -133,6 +139,19 @@ func parseRaw(b []byte) (raw, error) {
 	}
 	if len(b) > offData2 {
 		r.data2 = b[offData2:min(len(b), offData2+strMax)]
+	}
+	if r.enter && len(b) >= sizeExec {
+		for i := 0; i < argvMax; i++ {
+			a := b[offArgv+i*argMax : offArgv+(i+1)*argMax]
+			n := bytes.IndexByte(a, 0)
+			if n == 0 {
+				break
+			}
+			if n < 0 {
+				n = len(a) // cannot happen: probe_read_user_str terminates
+			}
+			r.argv = append(r.argv, string(a[:n]))
+		}
 	}
 	return r, nil
 }
@@ -182,6 +201,7 @@ func (d *Decoder) DecodeAppend(dst []event.Event, b []byte) ([]event.Event, erro
 		switch name {
 		case "execve", "execveat":
 			ev.Path = str(r.data1, r.len1)
+			ev.Argv = r.argv
 			if name == "execveat" {
 				ev.Path = d.abs(r.pid, arg(0), ev.Path)
 			} else {
@@ -276,6 +296,11 @@ func (d *Decoder) DecodeAppend(dst []event.Event, b []byte) ([]event.Event, erro
 			dir = arg(0)
 		}
 		p = d.abs(r.pid, dir, str(r.data1, r.len1))
+		if !failed && d.Canon != nil && len(p) > 0 && p[0] == '/' {
+			if c := d.Canon(r.pid, p); c != "" {
+				p = c
+			}
+		}
 		ev.Path = p
 		if !failed {
 			ev.FD = int(r.ret)

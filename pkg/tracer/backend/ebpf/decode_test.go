@@ -2,6 +2,7 @@ package ebpf
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,11 +23,14 @@ type rec struct {
 	bytes1     []byte
 	len1Errno  int32
 	ts, cgroup uint64
+	argv       []string
 }
 
 func (r rec) bytes() []byte {
 	size := sizeNone
 	switch {
+	case r.argv != nil:
+		size = sizeExec
 	case r.s2 != "":
 		size = sizeStr2
 	case r.s1 != "" || r.len1Errno != 0:
@@ -65,6 +69,10 @@ func (r rec) bytes() []byte {
 	}
 	if r.s2 != "" {
 		put(offData2, offLen2, r.s2)
+	}
+	for i, a := range r.argv {
+		n := copy(b[offArgv+i*argMax:offArgv+(i+1)*argMax-1], a)
+		b[offArgv+i*argMax+n] = 0
 	}
 	if r.bytes1 != nil {
 		copy(b[offData1:], r.bytes1)
@@ -125,9 +133,9 @@ func TestDecode(t *testing.T) {
 		{"connect to a UNIX socket", []rec{{nr: 42, pid: 10, ret: neg(unix.ENOENT), args: [6]uint64{5, 0, 20}, bytes1: append([]byte{1, 0}, "/run/x.sock\x00"...)}},
 			[]event.Event{{Kind: event.KindSyscall, PID: 10, Syscall: "connect", Ret: -1, Errno: "ENOENT", FD: 5, Proto: "UNIX", Remote: "/run/x.sock"}}},
 		{"execve pairs enter and exit", []rec{
-			{nr: 59, enter: true, pid: 20, s1: "/bin/sh"},
+			{nr: 59, enter: true, pid: 20, s1: "/bin/sh", argv: []string{"sh", "-c", strings.Repeat("x", 200)}},
 			{nr: 59, pid: 20, ret: 0}},
-			[]event.Event{{Kind: event.KindSyscall, PID: 20, Syscall: "execve", FD: -1, Path: "/bin/sh"}}},
+			[]event.Event{{Kind: event.KindSyscall, PID: 20, Syscall: "execve", FD: -1, Path: "/bin/sh", Argv: []string{"sh", "-c", strings.Repeat("x", argMax-1)}}}},
 		{"failed execve", []rec{
 			{nr: 59, enter: true, pid: 20, s1: "/nope"},
 			{nr: 59, pid: 20, ret: neg(unix.ENOENT)}},
@@ -214,7 +222,7 @@ func same(a, b event.Event) bool {
 	return a.Kind == b.Kind && a.PID == b.PID && a.Syscall == b.Syscall && a.Ret == b.Ret && a.Thread == b.Thread &&
 		a.Target == b.Target && a.Errno == b.Errno && a.FD == b.FD && a.Path == b.Path && a.Path2 == b.Path2 &&
 		a.Flags == b.Flags && a.Mode == b.Mode && a.Proto == b.Proto && a.Local == b.Local && a.Remote == b.Remote &&
-		a.Bytes == b.Bytes && a.Signal == b.Signal && a.ExitCode == b.ExitCode && a.CallID == b.CallID && len(a.Argv) == len(b.Argv)
+		a.Bytes == b.Bytes && a.Signal == b.Signal && a.ExitCode == b.ExitCode && a.CallID == b.CallID && slices.Equal(a.Argv, b.Argv)
 }
 
 func TestDecodeRejects(t *testing.T) {
@@ -273,6 +281,7 @@ func TestAppendLineMatches(t *testing.T) {
 		{Kind: event.KindSyscall, Time: base, PID: 7, Syscall: "connect", FD: 3, Proto: "TCP", Remote: "[::1]:80", Local: "x"},
 		{Kind: event.KindSyscall, Time: base, PID: 7, Syscall: "rename", Path: "a\"b\\c\n\t\r\x01<>&", Path2: "\xff\xfe ünï \u2028\u2029"},
 		{Kind: event.KindSyscall, Time: base, PID: 7, Syscall: "kill", Target: 1, Signal: "SIGKILL", Bytes: 5},
+		{Kind: event.KindSyscall, Time: base, PID: 7, Syscall: "execve", Path: "/bin/sh", Argv: []string{"sh", "-c", "echo \"x\" > /tmp/y"}},
 		{Kind: event.KindExit, Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), PID: 7, FD: -1, ExitCode: 3},
 	} {
 		want, err := json.Marshal(ev)

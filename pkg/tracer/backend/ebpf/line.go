@@ -13,7 +13,7 @@ import (
 // several times the decoding of a record: on a node running a syscall-heavy
 // function that CPU is taken from the function). TestAppendLineMatches
 // holds it to encoding/json's output; a field this backend does not fill
-// (Argv, CallID, Flow, HTTP, DNS) is not written.
+// (CallID, Flow, HTTP, DNS) is not written.
 func appendLine(b []byte, ev *event.Event) []byte {
 	b = append(b, `{"k":`...)
 	b = appendString(b, string(ev.Kind))
@@ -47,6 +47,16 @@ func appendLine(b []byte, ev *event.Event) []byte {
 	num("fd", int64(ev.FD))
 	str("path", ev.Path)
 	str("path2", ev.Path2)
+	if len(ev.Argv) > 0 {
+		b = append(b, `,"argv":[`...)
+		for i, a := range ev.Argv {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, a)
+		}
+		b = append(b, ']')
+	}
 	str("flags", ev.Flags)
 	num("mode", int64(ev.Mode))
 	str("proto", ev.Proto)

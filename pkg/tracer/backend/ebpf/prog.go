@@ -43,6 +43,13 @@ const (
 	sizeStr2  = offData2 + strMax
 	sizeBytes = offData1 + bytesMax
 
+	// execve's record: the path, then argvMax arguments of at most
+	// argMax bytes each (NUL-terminated; an empty slot ends the list).
+	argvMax  = 8
+	argMax   = 96
+	offArgv  = offData1 + strMax
+	sizeExec = offArgv + argvMax*argMax
+
 	flagEnter = 1
 )
 
@@ -62,6 +69,7 @@ const (
 	stOrigAX = stRegs + 64
 	stPid    = -96
 	stTS     = -104
+	stArgv   = -104 - 8*argvMax // argv's first argvMax pointers
 
 	ptRegsFrom = 56 // offsetof(struct pt_regs, r10) on x86_64
 	ptRegsLen  = 72
@@ -78,6 +86,7 @@ const (
 	shapeStr1        // one user string, pointer in R7
 	shapeStr2        // two user strings, R7 and R8
 	shapeBytes       // R8 bytes (clamped to bytesMax) of user memory at R7
+	shapeExec        // a path at R7 and the argv array at R8
 )
 
 // spec says how one syscall is recorded: which arguments are user strings
@@ -196,7 +205,7 @@ func program(enter bool) (asm.Instructions, error) {
 		switch s.shape {
 		case shapeStr1:
 			in = append(in, label(asm.LoadMem(asm.R7, asm.RFP, argSlot[s.a], asm.DWord)))
-		case shapeStr2, shapeBytes:
+		case shapeStr2, shapeBytes, shapeExec:
 			in = append(in, label(asm.LoadMem(asm.R7, asm.RFP, argSlot[s.a], asm.DWord)))
 			if s.b >= 0 {
 				in = append(in, asm.LoadMem(asm.R8, asm.RFP, argSlot[s.b], asm.DWord))
@@ -212,7 +221,7 @@ func program(enter bool) (asm.Instructions, error) {
 	for _, s := range table {
 		used[s.shape] = true
 	}
-	for _, sh := range []shape{shapeNone, shapeStr1, shapeStr2, shapeBytes} {
+	for _, sh := range []shape{shapeNone, shapeStr1, shapeStr2, shapeBytes, shapeExec} {
 		if used[sh] {
 			in = append(in, emit(sh, enter)...)
 		}
@@ -226,7 +235,7 @@ func program(enter bool) (asm.Instructions, error) {
 // container's cgroups entry (R9).
 func emit(sh shape, enter bool) asm.Instructions {
 	l := func(s string) string { return fmt.Sprintf("shape_%d_%s", sh, s) }
-	size := map[shape]int32{shapeNone: sizeNone, shapeStr1: sizeStr1, shapeStr2: sizeStr2, shapeBytes: sizeBytes}[sh]
+	size := map[shape]int32{shapeNone: sizeNone, shapeStr1: sizeStr1, shapeStr2: sizeStr2, shapeBytes: sizeBytes, shapeExec: sizeExec}[sh]
 	flags := int64(0)
 	if enter {
 		flags = flagEnter
@@ -273,6 +282,31 @@ func emit(sh shape, enter bool) asm.Instructions {
 		}
 	}
 	switch sh {
+	case shapeExec:
+		in = append(in, str(offData1, offLen1, asm.R7)...)
+		// The argv pointers, then each argument (bounded): what strace
+		// shows of an exec, never the environment.
+		for i := 0; i < argvMax; i++ {
+			in = append(in, asm.StoreImm(asm.R6, int16(offArgv+i*argMax), 0, asm.Byte))
+		}
+		in = append(in,
+			asm.Mov.Reg(asm.R1, asm.RFP),
+			asm.Add.Imm(asm.R1, stArgv),
+			asm.Mov.Imm(asm.R2, 8*argvMax),
+			asm.Mov.Reg(asm.R3, asm.R8),
+			asm.FnProbeReadUser.Call(),
+			asm.JNE.Imm(asm.R0, 0, l("submit")),
+		)
+		for i := 0; i < argvMax; i++ {
+			in = append(in,
+				asm.LoadMem(asm.R3, asm.RFP, int16(stArgv+8*i), asm.DWord),
+				asm.JEq.Imm(asm.R3, 0, l("submit")),
+				asm.Mov.Reg(asm.R1, asm.R6),
+				asm.Add.Imm(asm.R1, int32(offArgv+i*argMax)),
+				asm.Mov.Imm(asm.R2, argMax),
+				asm.FnProbeReadUserStr.Call(),
+			)
+		}
 	case shapeStr1:
 		in = append(in, str(offData1, offLen1, asm.R7)...)
 	case shapeStr2:

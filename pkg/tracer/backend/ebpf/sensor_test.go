@@ -219,7 +219,7 @@ func TestSensor(t *testing.T) {
 		t.Errorf("open of secret: %+v (want EACCES)", sec)
 	}
 	ex := find("execve of /bin/true", and(sys("execve"), func(e event.Event) bool { return e.Path == "/bin/true" }))
-	if ex.Errno != "" || ex.Ret != 0 || !tree[ex.PID] || ex.PID == inside.Process.Pid {
+	if ex.Errno != "" || ex.Ret != 0 || !tree[ex.PID] || ex.PID == inside.Process.Pid || strings.Join(ex.Argv, " ") != "/bin/true" {
 		t.Errorf("execve: %+v (want a child of %d, succeeded)", ex, inside.Process.Pid)
 	}
 	find("clone of the exec'd child", and(sys("clone"), func(e event.Event) bool { return int(e.Ret) == ex.PID && e.PID == inside.Process.Pid && !e.Thread }))

@@ -74,8 +74,8 @@ var exitCalls = map[int]spec{
 }
 
 var enterCalls = map[int]spec{
-	59:  {name: "execve", shape: shapeStr1, a: 0},
-	322: {name: "execveat", shape: shapeStr1, a: 1},
+	59:  {name: "execve", shape: shapeExec, a: 0, b: 1},
+	322: {name: "execveat", shape: shapeExec, a: 1, b: 2},
 	231: {name: "exit_group"},
 }
 
