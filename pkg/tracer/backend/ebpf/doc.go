@@ -15,10 +15,22 @@
 // What it records, and what not: Covered lists the system calls. Paths
 // (bounded to 255 bytes, read with bpf_probe_read_user_str), open flags,
 // modes, results and errno (failed calls included), process lineage
-// (clone/fork/execve/exit_group), socket endpoints from connect/bind's
-// sockaddr, and read/write byte counts. Never a read or write payload.
-// execve's arguments, the request line and X-Call-Id, and DNS names are not
-// read yet.
+// (clone/fork/execve with its first 8 arguments of at most 95 bytes,
+// exit_group), socket endpoints from connect/bind's sockaddr, and
+// read/write byte counts. Never a read or write payload, never the
+// environment. The request line and X-Call-Id, and DNS names, are not read
+// yet (chunks are cut on quiet periods and time, not per invocation).
+//
+// What strace -yy gives for free is rebuilt in user space: each process's
+// fd table and cwd (opens, sockets, connects, dup, pipe, chdir, fork,
+// O_CLOEXEC at exec) names the fd of a read or write; an fd opened before
+// attach is named from /proc/<pid>/fd; an opened path is resolved through
+// its symlinks in the process's mount namespace (/proc/<pid>/root). The
+// last two need the right to ptrace-read the process (CAP_SYS_PTRACE for
+// another user's), which the eBPF DaemonSet does not have: there such fds
+// stay unnamed and paths stay as asked for. TestParityWithStrace checks
+// that, with that right, one workload traced by both sensors gives the
+// same provenance graph.
 //
 // x86_64 only: syscall numbers and struct pt_regs offsets are that ABI's.
 package ebpf
