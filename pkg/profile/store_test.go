@@ -206,3 +206,38 @@ func TestObserveBadKey(t *testing.T) {
 		t.Errorf("empty function: %v", err)
 	}
 }
+
+// A learner keeps armed profiles in memory, and sees an import at once.
+func TestLearnerSeesImport(t *testing.T) {
+	dir := t.TempDir()
+	s := FileStore{Dir: dir}
+	p, _ := learnt(t, 7)
+	p.Key.Namespace = "openfaas-fn"
+	if err := s.Update(p.Key, func(*Profile) (*Profile, error) { return p, nil }); err != nil {
+		t.Fatal(err)
+	}
+	shell := traceGraphs(t, "shell.strace", fn)[0]
+	l := &Learner{Store: s}
+	for i := 0; i < 2; i++ { // the second from memory
+		res, err := l.Observe(p.Key.Version, &shell, nil, true)
+		if err != nil || len(res.Findings) == 0 {
+			t.Fatalf("call %d: %+v, %v", i, res, err)
+		}
+	}
+	// A person turns every dimension off and imports the profile.
+	edited := *p
+	edited.Dims = map[Dimension]*Dim{}
+	for d, x := range p.Dims {
+		c := *x
+		c.Mode = ModeOff
+		edited.Dims[d] = &c
+	}
+	edited.Counts = map[string]*Count{}
+	if err := s.Update(p.Key, func(*Profile) (*Profile, error) { return &edited, nil }); err != nil {
+		t.Fatal(err)
+	}
+	res, err := l.Observe(p.Key.Version, &shell, nil, true)
+	if err != nil || len(res.Findings) != 0 {
+		t.Fatalf("after import: %v, %v", rules(res.Findings), err)
+	}
+}
