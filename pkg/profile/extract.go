@@ -113,6 +113,9 @@ type Behaviour struct {
 type collector struct {
 	b   *Behaviour
 	idx map[Dimension]map[string]int
+	// tmpl memoises the path template of a file node: a file has an edge
+	// per operation, and folding is the costly part of Extract.
+	tmpl map[int]string
 }
 
 func (c *collector) add(d Dimension, it Item, node int) {
@@ -154,7 +157,7 @@ func Extract(g *provenance.Graph, x *Extra) *Behaviour {
 			b.Dims[d] = nil
 		}
 	}
-	c := &collector{b: b, idx: map[Dimension]map[string]int{}}
+	c := &collector{b: b, idx: map[Dimension]map[string]int{}, tmpl: map[int]string{}}
 	nodes := g.Nodes
 	valid := func(i int) bool { return i >= 0 && i < len(nodes) }
 
@@ -292,11 +295,15 @@ func Extract(g *provenance.Graph, x *Extra) *Behaviour {
 // fileItems adds a file node to a file dimension and, when dirDim is set,
 // its directory to the directory dimension.
 func fileItems(c *collector, d, dirDim Dimension, n provenance.Node, id int) {
-	label := n.Label
-	if label == "" {
-		label = n.Path
+	t, ok := c.tmpl[id]
+	if !ok {
+		label := n.Label
+		if label == "" {
+			label = n.Path
+		}
+		t = PathTemplate(label)
+		c.tmpl[id] = t
 	}
-	t := PathTemplate(label)
 	c.add(d, Item{Value: t, Class: n.Class}, id)
 	if dirDim != "" {
 		if dir := path.Dir(t); dir != "." {

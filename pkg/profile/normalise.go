@@ -45,6 +45,9 @@ func FoldToken(s string) string {
 	if strings.ContainsRune(s, '/') {
 		return PathTemplate(s)
 	}
+	if !mayFold(s) {
+		return s
+	}
 	s = foldUUIDs(s)
 	var b strings.Builder
 	b.Grow(len(s))
@@ -62,6 +65,27 @@ func FoldToken(s string) string {
 		i = j
 	}
 	return b.String()
+}
+
+// mayFold says whether FoldToken could change s: every fold needs a digit
+// except the base64-like one, which needs a run of 16 letters.
+func mayFold(s string) bool {
+	run := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case isDigit(c):
+			return true
+		case isLetter(c):
+			run++
+			if run >= 16 {
+				return true
+			}
+		default:
+			run = 0
+		}
+	}
+	return false
 }
 
 // foldRun folds one maximal run of letters and digits.

@@ -445,8 +445,11 @@ func (p *Profile) CheckBehaviour(b *Behaviour) []verdict.Finding {
 	// value of each, then the second of each, …), so that the cap keeps
 	// every kind of deviation in view.
 	type ranked struct {
-		rank int
-		f    verdict.Finding
+		rank  int
+		d     Dimension
+		x     *Dim
+		it    Item
+		nodes []int
 	}
 	var all []ranked
 	// reported holds, per group of dimensions that describe the same
@@ -483,15 +486,20 @@ func (p *Profile) CheckBehaviour(b *Behaviour) []verdict.Finding {
 			for _, n := range nodes {
 				reported[grp][n] = true
 			}
-			all = append(all, ranked{rank, verdict.Finding{Part: verdict.PartProfile, Rule: string(d), Severity: "warning",
-				Text: describe(fn, d, it, x), Nodes: nodes}})
+			all = append(all, ranked{rank, d, x, it, nodes})
 			rank++
 		}
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].rank < all[j].rank })
 	var out []verdict.Finding
 	for _, r := range all {
-		out = append(out, r.f)
+		if len(out) == cfg.MaxFindings {
+			// Words only for what is kept; the cut below counts the rest.
+			out = append(out, verdict.Finding{})
+			continue
+		}
+		out = append(out, verdict.Finding{Part: verdict.PartProfile, Rule: string(r.d), Severity: "warning",
+			Text: describe(fn, r.d, r.it, r.x), Nodes: r.nodes})
 	}
 	names := make([]string, 0, len(b.Counts))
 	for name := range b.Counts {
