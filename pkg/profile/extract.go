@@ -122,6 +122,12 @@ func (c *collector) add(d Dimension, it Item, node int) {
 	if it.Value == "" {
 		return
 	}
+	// Every value and alias is bounded and printable, whatever the graph
+	// held: a stored profile must always load and export.
+	it.Value = bound(it.Value)
+	if it.Alias != "" {
+		it.Alias = bound(it.Alias)
+	}
 	m := c.idx[d]
 	if m == nil {
 		m = map[string]int{}

@@ -1,9 +1,11 @@
 package profile
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -239,5 +241,36 @@ func TestLearnerSeesImport(t *testing.T) {
 	res, err := l.Observe(p.Key.Version, &shell, nil, true)
 	if err != nil || len(res.Findings) != 0 {
 		t.Fatalf("after import: %v, %v", rules(res.Findings), err)
+	}
+}
+
+// Whatever a traced program names (control characters, invalid UTF-8,
+// endless paths), the profile stores, reloads, exports and imports it.
+func TestHostileNames(t *testing.T) {
+	inv := invocations(nodeServer(t))[0]
+	long := "/tmp/" + strings.Repeat("very-long-name/", 60) + "x.sh"
+	p := New(Key{Function: fn, Version: "v1"}, Config{})
+	for _, name := range []string{"/tmp/a\nb.sh", "/tmp/\xff\xfe.sh", "/tmp/\u2028.sh", long} {
+		g := rewrite(inv, "/tmp/stcap/node-out.sh", name)
+		g = withConnect(g, "not an address\x1b[31m", "")
+		p.Learn(g)
+	}
+	s := FileStore{Dir: t.TempDir()}
+	if err := s.Update(p.Key, func(*Profile) (*Profile, error) { return p, nil }); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Load(p.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := Export(&buf, []*Profile{got}, Config{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Import(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if !got.Dims[DimWrite].Known("/tmp/a?b.sh") {
+		t.Error("control character not replaced")
 	}
 }
