@@ -491,16 +491,9 @@ func (p *Profile) CheckBehaviour(b *Behaviour) []verdict.Finding {
 		}
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].rank < all[j].rank })
+	// Counts first: one line each, and a count far above the learnt
+	// maximum is a strong sign.
 	var out []verdict.Finding
-	for _, r := range all {
-		if len(out) == cfg.MaxFindings {
-			// Words only for what is kept; the cut below counts the rest.
-			out = append(out, verdict.Finding{})
-			continue
-		}
-		out = append(out, verdict.Finding{Part: verdict.PartProfile, Rule: string(r.d), Severity: "warning",
-			Text: describe(fn, r.d, r.it, r.x), Nodes: r.nodes})
-	}
 	names := make([]string, 0, len(b.Counts))
 	for name := range b.Counts {
 		names = append(names, name)
@@ -517,6 +510,15 @@ func (p *Profile) CheckBehaviour(b *Behaviour) []verdict.Finding {
 			out = append(out, verdict.Finding{Part: verdict.PartProfile, Rule: DimCount, Severity: "warning",
 				Text: fmt.Sprintf("%s had %d %s in one %s window; at most %d in %d learnt graphs", fn, n, what, w, c.Max, c.Graphs)})
 		}
+	}
+	for _, r := range all {
+		if len(out) == cfg.MaxFindings {
+			// Words only for what is kept; the cut below counts the rest.
+			out = append(out, verdict.Finding{})
+			continue
+		}
+		out = append(out, verdict.Finding{Part: verdict.PartProfile, Rule: string(r.d), Severity: "warning",
+			Text: describe(fn, r.d, r.it, r.x), Nodes: r.nodes})
 	}
 	if len(out) > cfg.MaxFindings {
 		more := len(out) - cfg.MaxFindings + 1
