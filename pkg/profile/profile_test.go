@@ -95,8 +95,8 @@ func TestCheck(t *testing.T) {
 		{name: "benign: a background window", g: round(&base[1], 42)},
 		{name: "new executables: download and execute (shell.strace)", g: &shell,
 			// Round-robin over the dimensions, capped at 16 with a count.
-			rules: []string{"count", "count", "count", "exe", "background", "write-dir", "read", "open-dir", "open", "endpoint",
-				"exe", "background", "write-dir", "read", "more"},
+			rules: []string{"count", "exe", "background", "write-dir", "read", "open-dir", "open", "endpoint",
+				"exe", "background", "write-dir", "read", "open-dir", "open", "exe", "more"},
 			text: "node-server ran /usr/bin/curl from sh for the first time; it runs: "},
 		{name: "reads /etc/shadow", g: withFile(fresh, "/etc/shadow", provenance.EdgeRead), x: requests(1),
 			rules: []string{"read"}, text: "node-server read /etc/shadow (etc) for the first time; it reads: "},
