@@ -148,6 +148,18 @@ func (k Key) String() string {
 	return ns + "/" + k.Function + "@" + k.Version
 }
 
+// Unversioned is the version of graphs whose tracer did not name the
+// container's image (pkg/detect uses the same word).
+const Unversioned = "unversioned"
+
+// VersionOf is the version the graph names: its image, or Unversioned.
+func VersionOf(g *provenance.Graph) string {
+	if g.Image != "" {
+		return g.Image
+	}
+	return Unversioned
+}
+
 // KeyOf is the key of g's function at version.
 func KeyOf(g *provenance.Graph, version string) Key {
 	return Key{Namespace: g.Namespace, Function: g.Function, Version: version}
