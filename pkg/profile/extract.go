@@ -224,8 +224,17 @@ func Extract(g *provenance.Graph, x *Extra) *Behaviour {
 				exe = src.Label
 			}
 			child := exeValue(exe)
-			c.add(DimExe, Item{Value: child, Class: src.Class, Context: parentOf[e.Dst]}, e.Dst)
-			c.add(DimExec, Item{Value: parentOf[e.Dst] + " → " + child, Class: src.Class}, e.Dst)
+			parent := parentOf[e.Dst]
+			c.add(DimExe, Item{Value: child, Class: src.Class, Context: parent}, e.Dst)
+			// A pair is evidence only when the parent's image is known:
+			// not when its fork is outside the graph ("?"), nor when the
+			// graph lost chunks and "(attached)" may be an image whose
+			// execve was in the lost part (a real false alarm of the lab:
+			// "(attached) → /usr/bin/sh" where the lost chunk held
+			// "/bin/sh -c").
+			if parent != "?" && (parent != attached || len(g.Gaps) == 0) {
+				c.add(DimExec, Item{Value: parent + " → " + child, Class: src.Class}, e.Dst)
+			}
 		case provenance.EdgeRead:
 			if src.Kind == provenance.NodeFile {
 				fileItems(c, DimRead, DimReadDir, src, e.Src)

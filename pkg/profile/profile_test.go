@@ -232,3 +232,18 @@ func TestExtractAttackGraph(t *testing.T) {
 		t.Errorf("executions %d, want 11", b.Counts["invocation executions"])
 	}
 }
+
+// A pair whose parent image may be in a lost chunk is no evidence.
+func TestExecPairNeedsKnownParent(t *testing.T) {
+	inv := invocations(traceGraphs(t, "attach.strace", fn))[0]
+	b := Extract(inv, nil)
+	if len(b.Dims[DimExec]) != 1 || b.Dims[DimExec][0].Value != "(attached) → /tmp/stcap/node-out.sh" {
+		t.Fatalf("exec %+v", b.Dims[DimExec])
+	}
+	gapped := cloneGraph(inv)
+	gapped.Gaps = []provenance.Gap{{Stream: "s", From: 0, To: 0}}
+	b = Extract(gapped, nil)
+	if len(b.Dims[DimExec]) != 0 || len(b.Dims[DimExe]) != 1 {
+		t.Errorf("graph with a gap: exec %+v, exe %+v", b.Dims[DimExec], b.Dims[DimExe])
+	}
+}
