@@ -79,8 +79,8 @@ type Item struct {
 const maxItemNodes = 8
 
 // Request is one HTTP request line seen in the graph's window, as the pcap
-// parser reports it (pkg/event.HTTPRequest). The graph does not carry
-// request lines today; a caller that has them passes them (see Extra).
+// parser reports it (pkg/event.HTTPRequest). The graph carries them
+// (provenance.Graph.Requests); a caller with better ones passes Extra.
 type Request struct {
 	Method string
 	Host   string
@@ -156,7 +156,10 @@ func Extract(g *provenance.Graph, x *Extra) *Behaviour {
 				b.Dims[d] = nil
 			}
 		case DimRequest:
-			if x != nil && x.Requests != nil {
+			// Known when the caller says, or when the graph carries the
+			// pcap's request lines (a graph without any says nothing:
+			// its pcap may be missing).
+			if (x != nil && x.Requests != nil) || (x == nil && len(g.Requests) > 0) {
 				b.Dims[d] = nil
 			}
 		default:
@@ -291,6 +294,10 @@ func Extract(g *provenance.Graph, x *Extra) *Behaviour {
 
 	if x != nil {
 		for _, r := range x.Requests {
+			c.add(DimRequest, Item{Value: RequestTemplate(r.Method, r.Host, r.Path, r.Outbound)}, -1)
+		}
+	} else {
+		for _, r := range g.Requests {
 			c.add(DimRequest, Item{Value: RequestTemplate(r.Method, r.Host, r.Path, r.Outbound)}, -1)
 		}
 	}
