@@ -30,7 +30,6 @@ type Detector struct {
 	Logf func(format string, args ...any)
 }
 
-
 // Verdict classifies g with every part. The GNN's Score, Supervised and
 // AnomalyScore are reported as they are; Verdict is the union, and Source
 // names the first part that decided, in the order invariant, egress,
