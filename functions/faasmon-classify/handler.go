@@ -1,5 +1,6 @@
 // Package function is faasmon-classify: one provenance graph (or a JSON
-// array of them) in, the GNN's verdict with its explanation out.
+// array of them) in, the verdict with its findings and explanation out
+// (pkg/detect: runtime invariants ∪ the GNN's parts).
 package function
 
 import (
@@ -11,12 +12,17 @@ import (
 	"log"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
+	"time"
 
 	embedded "github.com/faasmon/faasmon/model"
+	"github.com/faasmon/faasmon/pkg/detect"
 	"github.com/faasmon/faasmon/pkg/fnhttp"
 	"github.com/faasmon/faasmon/pkg/gnn"
+	"github.com/faasmon/faasmon/pkg/invariant"
 	"github.com/faasmon/faasmon/pkg/outbox"
+	"github.com/faasmon/faasmon/pkg/profile"
 	"github.com/faasmon/faasmon/pkg/provenance"
 	"github.com/faasmon/faasmon/pkg/verdict"
 )
@@ -48,7 +54,88 @@ var (
 
 	pubOnce sync.Once
 	pub     *outbox.Publisher
+
+	detOnce  sync.Once
+	detector *detect.Detector
 )
+
+// Config is what faasmon-classify reads from its environment.
+type Config struct {
+	// ModelPath is a mounted model that overrides the built-in one.
+	ModelPath string
+	// ProfileDir holds the per-function behaviour profiles (pkg/profile):
+	// it must outlive the function process and be shared by its replicas
+	// (a volume on Kubernetes). Empty turns the profile part off.
+	ProfileDir string
+	// ProfileLearnGraphs and ProfileLearnFor end a function version's
+	// learning period (whichever comes first).
+	ProfileLearnGraphs int
+	ProfileLearnFor    time.Duration
+	// InvariantExceptions names a YAML file of reviewed exceptions to the
+	// runtime invariants (pkg/invariant.Exceptions); empty: none.
+	InvariantExceptions string
+}
+
+// LoadConfig reads Config through lookup (os.LookupEnv in the function).
+func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
+	get := func(k, def string) string {
+		if v, ok := lookup(k); ok {
+			return v
+		}
+		return def
+	}
+	c := Config{ModelPath: get("model_path", ""), ProfileDir: get("profile_dir", "/var/tmp/faasmon/profiles"),
+		InvariantExceptions: get("invariant_exceptions", "")}
+	d := profile.DefaultConfig()
+	n, err := strconv.Atoi(get("profile_learn_graphs", strconv.Itoa(d.LearnGraphs)))
+	if err != nil {
+		return c, fmt.Errorf("profile_learn_graphs: %w", err)
+	}
+	c.ProfileLearnGraphs = n
+	if c.ProfileLearnFor, err = time.ParseDuration(get("profile_learn_for", d.LearnFor.String())); err != nil {
+		return c, fmt.Errorf("profile_learn_for: %w", err)
+	}
+	return c, nil
+}
+
+// loadDetector builds the detector once: the model, and the profiles when
+// a profile directory is configured.
+func loadDetector() (*detect.Detector, error) {
+	var err error
+	detOnce.Do(func() {
+		var m *gnn.Model
+		if m, err = loadModel(); err != nil {
+			return
+		}
+		var cfg Config
+		if cfg, err = LoadConfig(os.LookupEnv); err != nil {
+			return
+		}
+		d := &detect.Detector{Model: m, Logf: func(f string, a ...any) { log.Printf(name+": "+f, a...) }}
+		if cfg.InvariantExceptions != "" {
+			// A file that does not parse stops the function: running
+			// without the exceptions a user wrote would raise the alerts
+			// they silenced, running with half of them is worse.
+			if d.Exceptions, err = invariant.LoadExceptions(cfg.InvariantExceptions); err != nil {
+				return
+			}
+		}
+		if cfg.ProfileDir != "" {
+			if err = os.MkdirAll(cfg.ProfileDir, 0o700); err != nil {
+				err = fmt.Errorf("profile_dir: %w", err)
+				return
+			}
+			pc := profile.DefaultConfig()
+			pc.LearnGraphs, pc.LearnFor = cfg.ProfileLearnGraphs, cfg.ProfileLearnFor
+			d.Profiles = &profile.Learner{Store: profile.FileStore{Dir: cfg.ProfileDir}, Config: pc}
+		}
+		detector = d
+	})
+	if detector == nil && err == nil {
+		err = errors.New("detector failed to load earlier")
+	}
+	return detector, err
+}
 
 func loadModel() (*gnn.Model, error) {
 	modelOnce.Do(func() {
@@ -97,9 +184,14 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	withGraph := r.URL.Query().Get("graph") == "true"
+	d, err := loadDetector()
+	if err != nil {
+		fnhttp.Fail(w, name, &fnhttp.Error{Status: http.StatusServiceUnavailable, Err: err})
+		return
+	}
 	out := make([]*verdict.Verdict, 0, len(graphs))
 	for i := range graphs {
-		v, err := m.Verdict(&graphs[i], gnn.Options{})
+		v, err := d.Verdict(&graphs[i], gnn.Options{})
 		if errors.Is(err, provenance.ErrInvalid) {
 			fnhttp.Fail(w, name, fnhttp.BadRequest(fmt.Errorf("graph %d: %w", i, err)))
 			return

@@ -49,7 +49,8 @@ func setup(t testing.TB) (modelPath string, attack *provenance.Graph) {
 func TestHandle(t *testing.T) {
 	p, g := setup(t)
 	t.Setenv("model_path", p)
-	modelOnce = sync.Once{}
+	t.Setenv("profile_dir", t.TempDir())
+	modelOnce, detOnce, detector = sync.Once{}, sync.Once{}, nil
 	one, _ := json.Marshal(g)
 	two, _ := json.Marshal([]*provenance.Graph{g, g})
 	badVersion := *g
@@ -109,7 +110,8 @@ func FuzzHandle(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	modelOnce = sync.Once{}
+	f.Setenv("profile_dir", f.TempDir())
+	modelOnce, detOnce, detector = sync.Once{}, sync.Once{}, nil
 	modelOnce.Do(func() { model, modelErr = m, nil })
 	f.Add([]byte(`{"version":1,"nodes":[{"id":0,"kind":"process"}],"edges":[{"src":0,"dst":0,"kind":"fork","count":1}]}`))
 	f.Add([]byte(`[{"version":1,"nodes":[],"edges":[]}]`))
@@ -200,6 +202,33 @@ func TestOversizeRefusedBeforeDecoding(t *testing.T) {
 				t.Errorf("allocated %d bytes refusing it, bound %d", got, c.maxAlloc)
 			} else {
 				t.Logf("refused with %d bytes allocated: %s", got, strings.TrimSpace(w.Body.String()))
+			}
+		})
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string // error substring, "" = ok
+		dir  string
+	}{
+		{"defaults", nil, "", "/var/tmp/faasmon/profiles"},
+		{"profiles off", map[string]string{"profile_dir": ""}, "", ""},
+		{"bad count", map[string]string{"profile_learn_graphs": "many"}, "profile_learn_graphs", ""},
+		{"bad duration", map[string]string{"profile_learn_for": "1 day"}, "profile_learn_for", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := LoadConfig(func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
+			if tc.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("err %v, want %q", err, tc.want)
+				}
+				return
+			}
+			if err != nil || c.ProfileDir != tc.dir || c.ProfileLearnGraphs <= 0 {
+				t.Fatalf("%+v, %v", c, err)
 			}
 		})
 	}

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/faasmon/faasmon/pkg/chunk"
+	"github.com/faasmon/faasmon/pkg/envconf"
 	"github.com/faasmon/faasmon/pkg/fnhttp"
 	"github.com/faasmon/faasmon/pkg/ingest"
 	"github.com/faasmon/faasmon/pkg/invoke"
@@ -18,10 +19,19 @@ import (
 
 const name = "faasmon-parse"
 
+// config is faasmon-parse's whole configuration (stack.yml's environment).
+type config struct {
+	// Next is the stage that gets the events; empty (faasmon_next set to
+	// "") answers them instead (useful for looking at what a chunk holds).
+	Next string
+}
+
+func loadConfig(env envconf.Lookup) config {
+	return config{Next: env.String("faasmon_next", "faasmon-graph")}
+}
+
 var (
-	// next is the stage that gets the events; empty answers them instead
-	// (useful for looking at what a chunk holds).
-	next       = envOr("faasmon_next", "faasmon-graph")
+	next       = loadConfig(os.LookupEnv).Next
 	clientOnce sync.Once
 	client     *invoke.Client
 	clientErr  error
@@ -77,11 +87,4 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 		"stream": h.Stream, "seq": h.Seq, "events": len(batch.Events),
 		"unparsed": batch.Unparsed, "next": next, "next_call_id": callID,
 	})
-}
-
-func envOr(k, def string) string {
-	if v, ok := os.LookupEnv(k); ok {
-		return v
-	}
-	return def
 }

@@ -47,6 +47,9 @@ const (
 	// id only and never shows them being created, so without this list
 	// they look like processes of their own.
 	HThreads = "X-Faasmon-Threads"
+	// HImage names the container's code version (image digest): profiles
+	// learn per version, so a redeploy re-learns.
+	HImage = "X-Faasmon-Image"
 )
 
 // MaxThreads bounds HThreads (a Node.js process has about a dozen).
@@ -61,6 +64,7 @@ type Header struct {
 	Namespace string    `json:"namespace,omitempty"`
 	Pod       string    `json:"pod,omitempty"`
 	Container string    `json:"container"`
+	Image     string    `json:"image,omitempty"`
 	PID       int       `json:"pid"`
 	Kind      Kind      `json:"kind"`
 	Stream    string    `json:"stream"`
@@ -88,6 +92,9 @@ func (h Header) Set(hdr http.Header) {
 		hdr.Set(HPod, h.Pod)
 	}
 	hdr.Set(HContainer, h.Container)
+	if h.Image != "" {
+		hdr.Set(HImage, h.Image)
+	}
 	hdr.Set(HPID, strconv.Itoa(h.PID))
 	hdr.Set(HKind, string(h.Kind))
 	hdr.Set(HStream, h.Stream)
@@ -171,6 +178,7 @@ func Parse(hdr http.Header) (Header, error) {
 	h.Namespace = text(HNamespace, false)
 	h.Pod = text(HPod, false)
 	h.Container = text(HContainer, true)
+	h.Image = text(HImage, false)
 	h.Stream = text(HStream, true)
 	kind := text(HKind, true)
 	pid := text(HPID, true)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faasmon/faasmon/pkg/localstack"
 	"github.com/faasmon/faasmon/pkg/provenance"
 )
 
@@ -215,5 +216,53 @@ func TestLabelTaintedActs(t *testing.T) {
 	}
 	if st.TaintedIdle != 1 || st.TaintedAtk != 2 || st.BackgroundAtk != 1 || st.BackgroundIdle != 1 {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestTaintEndedByResponseRecycle: the detector's response recycles the
+// tainted container between stage 1 and stage 2. The lab did not make that
+// recycle; it sees it as a changed instance id, and the calls that ran in
+// the fresh container are benign — with container ids that match, and with
+// ids that do not (then only the recycle's time tells).
+func TestTaintEndedByResponseRecycle(t *testing.T) {
+	t0 := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	fn := "purchase-authorize-cc"
+	known := map[string]string{fn: "cc-A", "product-catalog-api": "api-A"}
+	insts := []localstack.Instance{
+		{Function: fn, ID: "cc-B", Started: at(11)}, // the response's recycle
+		{Function: "product-catalog-api", ID: "api-A", Started: at(0)},
+		{Function: "new-fn", ID: "n-A", Started: at(2)}, // first sight: not a recycle
+	}
+	recycles := observedRecycles(known, insts)
+	if len(recycles) != 1 || recycles[0].Container != "cc-A" || !recycles[0].Time.Equal(at(11)) || recycles[0].Function != fn {
+		t.Fatalf("observed recycles %+v, want one of cc-A at 11 s", recycles)
+	}
+	invs := []Invocation{
+		{Scenario: "demo", Step: "stage1-plant", Function: fn, CallID: "s1", Label: LabelAttack, Container: "cc-A", Start: at(10), End: at(10.3), Status: 200, Taints: true},
+		{Scenario: "demo", Step: "stage2-trigger", Function: fn, CallID: "s2", Label: LabelBenign, Container: "cc-B", Start: at(15), End: at(15.3), Status: 200},
+	}
+	g := provenance.Graph{Version: provenance.SchemaVersion, ID: "g", Function: fn, Window: provenance.WindowInvocation, CallID: "s2", Start: at(15), End: at(15.3)}
+	for _, tc := range []struct {
+		name      string
+		container string
+		ignoreCtr bool
+		recycles  []Recycle
+		want      string
+	}{
+		{"fresh container, ids match", "cc-B", false, recycles, LabelBenign},
+		{"ids differ in naming: the recycle decides", "docker-9", true, recycles, LabelBenign},
+		{"without the observed recycle the taint would stand", "docker-9", true, nil, LabelAttack},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := &Labeler{Invocations: invs, Recycles: tc.recycles, ignoreContainers: tc.ignoreCtr}
+			gg := g
+			gg.Container = tc.container
+			var st LabelStats
+			out, ok := l.Label(gg, &st)
+			if !ok || out.Label != tc.want {
+				t.Fatalf("label %q (kept %v), want %q", out.Label, ok, tc.want)
+			}
+		})
 	}
 }

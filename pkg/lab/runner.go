@@ -23,15 +23,19 @@ import (
 
 	"github.com/faasmon/faasmon/pkg/localstack"
 	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/provider"
 )
 
 // Options configure a lab run.
 type Options struct {
 	Scenarios []string // scenario files
-	Out       string   // output directory
-	Rounds    int      // times each scenario is played (-n); default 1
-	Seed      uint64
-	Gateway   string // default http://127.0.0.1:8080
+	// Loaded are scenarios built in code (e.g. AtomicScenario), played
+	// after the files.
+	Loaded  []*Scenario
+	Out     string // output directory
+	Rounds  int    // times each scenario is played (-n); default 1
+	Seed    uint64
+	Gateway string // default http://127.0.0.1:8080
 	// Graphs is faasmon-graph's archive directory (its archive_dir); empty
 	// skips collecting graphs and verdicts.
 	Graphs string
@@ -126,7 +130,7 @@ func (o *Options) defaults() error {
 	if o.Out == "" {
 		return errors.New("no output directory")
 	}
-	if len(o.Scenarios) == 0 {
+	if len(o.Scenarios) == 0 && len(o.Loaded) == 0 {
 		return errors.New("no scenario files")
 	}
 	return nil
@@ -167,6 +171,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	scenarios = append(scenarios, o.Loaded...)
 	pools := map[string]*Scenario{}
 	for _, s := range scenarios {
 		if needsPool(s) {
@@ -264,9 +269,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	if o.Detector {
 		if !o.SkipDeploy {
-			var env []string
+			// The victim app's reviewed exceptions to the invariants, as
+			// its owner would deploy them (tests/lab/invariant-exceptions.yaml).
+			env := []string{"-env", "invariant_exceptions=" + filepath.Join(o.Repo, "tests", "lab", "invariant-exceptions.yaml")}
 			if o.NoResponse {
-				env = []string{"-env", "FAASMON_RESPONSE=off"}
+				env = append(env, "-env", "FAASMON_RESPONSE=off")
 			}
 			if err := deployStack(ctx, o, filepath.Join(o.Repo, "stack.yml"), logf, env...); err != nil {
 				return Result{}, err
@@ -311,6 +318,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		}
 	}
 	runEnd := time.Now().UTC()
+	// A response may still recycle after the last call: look once more,
+	// after the detector had time to act, before recycles are written.
+	select {
+	case <-ctx.Done():
+	case <-time.After(2 * time.Second):
+	}
+	r.refreshContainers(ctx)
 	res := Result{Invocations: r.invocations, Attacker: r.attacker.Requests(), Shell: r.attacker.Conns()}
 	if err := errors.Join(
 		WriteJSONL(filepath.Join(o.Out, "recycles.jsonl"), r.recycles),
@@ -487,9 +501,34 @@ func (r *runner) refreshContainers(ctx context.Context) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.recycles = append(r.recycles, observedRecycles(r.containers, insts)...)
 	for _, in := range insts {
 		r.containers[in.Function] = in.ID
 	}
+}
+
+// observedRecycles returns the replacements that the lab did not make
+// itself: a function whose instance id changed since the last look was
+// recycled by someone else — faasmon-alert's response, a crash restart by
+// the provider — at the new instance's start. Without them, a taint that
+// the detector's response ended was still applied to the calls that ran
+// in the fresh container, and the report counted the detector's success
+// as misses (issue 12). The lab's own recycles forget the old id before
+// they look again, so they are not counted twice.
+func observedRecycles(known map[string]string, insts []localstack.Instance) []Recycle {
+	var out []Recycle
+	for _, in := range insts {
+		old, ok := known[in.Function]
+		if !ok || old == "" || old == in.ID {
+			continue
+		}
+		t := in.Started
+		if t.IsZero() {
+			t = time.Now().UTC()
+		}
+		out = append(out, Recycle{Function: in.Function, Container: old, Time: t.UTC(), Reason: "observed"})
+	}
+	return out
 }
 
 func (r *runner) coldStart(ctx context.Context, fn string) error {
@@ -873,7 +912,7 @@ func (g *gateway) recycle(ctx context.Context, fn string) error {
 func (g *gateway) instances(ctx context.Context) ([]localstack.Instance, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	return localstack.FetchInstances(ctx, g.client, g.provider)
+	return provider.FetchInstances(ctx, g.client, g.provider)
 }
 
 // ensureSecrets creates the stack's secrets with fake lab values (the

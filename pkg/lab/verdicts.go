@@ -40,6 +40,10 @@ type Verdict struct {
 	// Rule is set when the message is an alert rather than a verdict: an
 	// alert is always an intrusion.
 	Rule string `json:"rule,omitempty"`
+	// Source and Findings say which part of the detector decided and why
+	// (pkg/verdict).
+	Source   string            `json:"source,omitempty"`
+	Findings []verdict.Finding `json:"findings,omitempty"`
 	// Received is when the server stored the message (set by the lab).
 	Received time.Time `json:"-"`
 }
@@ -200,6 +204,9 @@ type VerdictRecord struct {
 	// LatencyS is from the invocation's start (invocation graphs) or the
 	// window's start (background graphs) to the verdict's arrival.
 	LatencyS float64 `json:"latency_s,omitempty"`
+	// Source and Findings: the part that decided and its evidence.
+	Source   string            `json:"source,omitempty"`
+	Findings []verdict.Finding `json:"findings,omitempty"`
 }
 
 // VerdictMissing marks a graph for which no verdict arrived in time.
@@ -241,7 +248,7 @@ func Join(graphs []provenance.Graph, set *VerdictSet, invStart func(callID, fn s
 			recs = append(recs, r)
 			continue
 		}
-		r.Verdict, r.Score = v.Verdict, v.Score
+		r.Verdict, r.Score, r.Source, r.Findings = v.Verdict, v.Score, v.Source, v.Findings
 		ref := g.Start
 		if g.Window == provenance.WindowInvocation && invStart != nil {
 			if t, ok := invStart(g.CallID, g.Function); ok {

@@ -34,27 +34,94 @@ type daemon struct {
 func pidFile(d Dirs, name string) string { return filepath.Join(d.Run(), name+".pid") }
 
 // runningPID returns the pid recorded for name when that process is still
-// alive and still runs the recorded binary (pids get reused).
+// alive and is still the process that was started.
+//
+// A daemon's identity is its pid and its start time in clock ticks since
+// boot (/proc/PID/stat field 22): execve keeps both, a reused pid cannot
+// have the same start time. Comparing /proc/PID/exe with the daemon's
+// binary, as this did before, called a live daemon dead while its wrapper
+// chain (unshare → sh → exec worker) had not yet reached its last exec: on a
+// fresh machine, with nothing in the page cache, the readiness poll landed
+// in that window and `up` failed. The wrapper is the daemon until it execs.
+//
+// A pid file of the older form "PID EXE" (a stack left by an older
+// version) is still read, by its exe.
 func runningPID(d Dirs, name string) (int, bool) {
 	b, err := os.ReadFile(pidFile(d, name))
 	if err != nil {
 		return 0, false
 	}
-	fields := strings.SplitN(strings.TrimSpace(string(b)), " ", 2)
+	rec, err := parsePIDRecord(b)
+	if err != nil {
+		return 0, false
+	}
+	return rec.PID, rec.alive()
+}
+
+// pidRecord is one line of a pid file: "PID START EXE".
+type pidRecord struct {
+	PID   int
+	Start uint64 // start time in clock ticks after boot; 0 in the older form
+	Exe   string // the binary the daemon ends up running (for people and the older form)
+}
+
+func (r pidRecord) String() string { return fmt.Sprintf("%d %d %s\n", r.PID, r.Start, r.Exe) }
+
+func parsePIDRecord(b []byte) (pidRecord, error) {
+	fields := strings.Fields(string(b))
+	if len(fields) == 0 {
+		return pidRecord{}, errors.New("empty pid file")
+	}
 	pid, err := strconv.Atoi(fields[0])
 	if err != nil || pid <= 0 {
-		return 0, false
+		return pidRecord{}, fmt.Errorf("bad pid %q", fields[0])
 	}
-	if !processAlive(pid) {
-		return 0, false
-	}
-	if len(fields) == 2 {
-		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-		if err != nil || strings.TrimSuffix(exe, " (deleted)") != fields[1] {
-			return 0, false
+	r := pidRecord{PID: pid}
+	rest := fields[1:]
+	if len(rest) > 0 {
+		if st, err := strconv.ParseUint(rest[0], 10, 64); err == nil {
+			r.Start, rest = st, rest[1:]
 		}
 	}
-	return pid, true
+	r.Exe = strings.Join(rest, " ")
+	return r, nil
+}
+
+// alive says whether the recorded process still runs.
+func (r pidRecord) alive() bool {
+	if !processAlive(r.PID) {
+		return false
+	}
+	if r.Start != 0 {
+		st, err := procStartTime(r.PID)
+		return err == nil && st == r.Start
+	}
+	if r.Exe == "" {
+		return true
+	}
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", r.PID))
+	return err == nil && strings.TrimSuffix(exe, " (deleted)") == r.Exe
+}
+
+// procStartTime reads field 22 of /proc/PID/stat, the process's start time
+// in clock ticks after boot.
+func procStartTime(pid int) (uint64, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces and parentheses: count
+	// from the last ')'.
+	i := strings.LastIndexByte(string(stat), ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	// f[0] is field 3 (state), so field 22 is f[19].
+	if len(f) < 20 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f)+2)
+	}
+	return strconv.ParseUint(f[19], 10, 64)
 }
 
 // processAlive is kill(pid, 0) minus zombies, which kill still reaches.
@@ -111,7 +178,14 @@ func (dm daemon) start(d Dirs) (bool, error) {
 	if r, err := filepath.EvalSymlinks(exe); err == nil {
 		exe = r
 	}
-	if err := os.WriteFile(pidFile(d, dm.Name), []byte(fmt.Sprintf("%d %s\n", cmd.Process.Pid, exe)), 0o600); err != nil {
+	start, err := procStartTime(cmd.Process.Pid)
+	if err != nil {
+		// It died at once; the pid file would name nobody. The readiness
+		// wait reports it with the daemon's log.
+		start = 1
+	}
+	rec := pidRecord{PID: cmd.Process.Pid, Start: start, Exe: exe}
+	if err := os.WriteFile(pidFile(d, dm.Name), []byte(rec.String()), 0o600); err != nil {
 		_ = cmd.Process.Kill()
 		return false, fmt.Errorf("%s: write pid file: %w", dm.Name, err)
 	}

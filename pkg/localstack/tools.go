@@ -37,9 +37,28 @@ func EnsureTools(ctx context.Context, repo string) error {
 	if err := os.MkdirAll(bin, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", bin, err)
 	}
-	args := append([]string{"build", "-o", bin + "/"}, missing...)
+	// Build into a private directory and rename into place: a binary is
+	// either absent or whole, so a second `up` racing the first build
+	// (two test processes, or `make demo` beside `make up`) never execs a
+	// half-written file, and an interrupted build leaves nothing behind
+	// that the Stat above would take for done.
+	tmp, err := os.MkdirTemp(bin, ".build-")
+	if err != nil {
+		return fmt.Errorf("create build dir in %s: %w", bin, err)
+	}
+	defer os.RemoveAll(tmp)
+	args := append([]string{"build", "-o", tmp + "/"}, missing...)
 	if err := runGo(ctx, filepath.Join(repo, "tools"), args...); err != nil {
 		return fmt.Errorf("build OpenFaaS tools: %w", err)
+	}
+	for name := range toolPackages {
+		src := filepath.Join(tmp, name)
+		if _, err := os.Stat(src); err != nil {
+			continue // was not missing
+		}
+		if err := os.Rename(src, filepath.Join(bin, name)); err != nil {
+			return fmt.Errorf("install %s: %w", name, err)
+		}
 	}
 	return nil
 }
@@ -49,8 +68,18 @@ func EnsureTools(ctx context.Context, repo string) error {
 // and it means a running test binary never has to be the provider.
 func BuildStackBinary(ctx context.Context, repo string) (string, error) {
 	out := filepath.Join(BinDir(repo), "faasmon-stack")
-	if err := runGo(ctx, repo, "build", "-o", out, "./cmd/faasmon-stack"); err != nil {
+	if err := os.MkdirAll(BinDir(repo), 0o755); err != nil {
+		return "", fmt.Errorf("create %s: %w", BinDir(repo), err)
+	}
+	// Same reason as EnsureTools: a whole binary or none, even while an
+	// older one runs (rename replaces it without "text file busy").
+	tmp := fmt.Sprintf("%s.%d.tmp", out, os.Getpid())
+	defer os.Remove(tmp)
+	if err := runGo(ctx, repo, "build", "-o", tmp, "./cmd/faasmon-stack"); err != nil {
 		return "", fmt.Errorf("build faasmon-stack: %w", err)
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return "", fmt.Errorf("install faasmon-stack: %w", err)
 	}
 	return out, nil
 }

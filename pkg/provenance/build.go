@@ -20,6 +20,7 @@ const (
 	maxFlows      = 2048
 	maxStreams    = 64
 	maxGapsStream = 64
+	maxWritten    = 4096
 	// MaxOpenFor is how long an invocation may stay open (no response seen)
 	// before its graph is emitted anyway; OpenFaaS's default exec_timeout
 	// is far below it.
@@ -42,6 +43,9 @@ type Proc struct {
 	// request carrying an X-Call-Id, inherited by its children, cleared
 	// when the response has been written. Empty means background.
 	Call string `json:"call,omitempty"`
+	// Spawned is the invocation in which this process, or its first
+	// traced ancestor, was started (see Node.Spawned).
+	Spawned string `json:"spawned,omitempty"`
 }
 
 // endpoint is a socket as the -yy annotation names it.
@@ -64,9 +68,76 @@ type partial struct {
 }
 
 // streamState tracks one chunk stream's sequence numbers.
+//
+// Whether a chunk below Next was applied is kept in a bitmap of the last
+// seqWindow sequence numbers, not read off the list of gaps: that list is
+// bounded (it is for reporting), and when admission read it, a forger who
+// filled it with one-slot gaps made every later real chunk that fell in an
+// unrecorded gap look like a duplicate (65 forged chunks blinded 236 of the
+// next 300 real ones). Now a full gap list costs only the report.
 type streamState struct {
 	Next uint64 `json:"next"`
 	Gaps []Gap  `json:"gaps,omitempty"`
+	// Seen has bit i of word i/64 set when chunk Next-1-i was applied.
+	Seen []uint64 `json:"seen,omitempty"`
+}
+
+// seqWindow is how far behind a stream's newest chunk a late one is still
+// recognised (applied once, or known as a duplicate). The queue delivers a
+// chunk late by seconds, not by thousands of chunks.
+const seqWindow = 4096
+
+// maxSeqJump bounds how far ahead of the stream a chunk may claim to be: a
+// tracer's sender drops at most its queue (a few hundred chunks), while a
+// forged far-ahead number would put every real chunk after it behind the
+// window. Such a chunk is refused and counted (State.Refused).
+const maxSeqJump = 1 << 16
+
+func (s *streamState) seen(seq uint64) bool {
+	d := s.Next - 1 - seq
+	if d >= seqWindow || int(d/64) >= len(s.Seen) {
+		return false
+	}
+	return s.Seen[d/64]&(1<<(d%64)) != 0
+}
+
+func (s *streamState) mark(seq uint64) {
+	d := s.Next - 1 - seq
+	if d >= seqWindow {
+		return
+	}
+	for int(d/64) >= len(s.Seen) {
+		s.Seen = append(s.Seen, 0)
+	}
+	s.Seen[d/64] |= 1 << (d % 64)
+}
+
+// advance moves Next to next, shifting the bitmap.
+func (s *streamState) advance(next uint64) {
+	shift := next - s.Next
+	s.Next = next
+	if shift >= seqWindow {
+		s.Seen = s.Seen[:0]
+		return
+	}
+	words, bits := int(shift/64), uint(shift%64)
+	n := min(len(s.Seen)+words+1, seqWindow/64)
+	out := make([]uint64, n)
+	for i := n - 1; i >= 0; i-- {
+		j := i - words
+		var w uint64
+		if j >= 0 && j < len(s.Seen) {
+			w = s.Seen[j] << bits
+		}
+		if bits > 0 && j-1 >= 0 && j-1 < len(s.Seen) {
+			w |= s.Seen[j-1] >> (64 - bits)
+		}
+		out[i] = w
+	}
+	for len(out) > 0 && out[len(out)-1] == 0 {
+		out = out[:len(out)-1]
+	}
+	s.Seen = out
 }
 
 // State is everything known about one container between chunks. It is the
@@ -78,6 +149,7 @@ type State struct {
 	Node      string        `json:"node,omitempty"`
 	Pod       string        `json:"pod,omitempty"`
 	Container string        `json:"container"`
+	Image     string        `json:"image,omitempty"`
 	Procs     map[int]*Proc `json:"procs"`
 	Threads   map[int]int   `json:"threads,omitempty"` // tid → pid
 	// Pending holds, per thread, the socket of a read cut in two by a
@@ -90,13 +162,24 @@ type State struct {
 	BgSeq   int                     `json:"bg_seq"`
 	Streams map[string]*streamState `json:"streams"`
 	Flows   []event.Event           `json:"flows,omitempty"` // recent pcap events, for the join
+	// Written holds the normalised paths of the files this container
+	// wrote, created, renamed into place or chmodded since the tracer
+	// attached: executing one later is drift (Node.Written), in whatever
+	// graph it happens. Bounded by maxWritten.
+	Written map[string]bool `json:"written,omitempty"`
 	// NewGaps are gaps not yet reported on an emitted graph.
 	NewGaps []Gap `json:"new_gaps,omitempty"`
 	// Counters people and tests read: batches skipped as duplicates
 	// (queue redelivery), events dropped for a bound, late flows.
-	Duplicates int       `json:"duplicates,omitempty"`
-	Dropped    int       `json:"dropped,omitempty"`
-	Last       time.Time `json:"last"`
+	Duplicates int `json:"duplicates,omitempty"`
+	Dropped    int `json:"dropped,omitempty"`
+	// Refused counts chunks numbered implausibly far ahead of their
+	// stream, Stale chunks too far behind it to be told from a
+	// redelivery, GapsUnlisted gaps past the report's bound.
+	Refused      int       `json:"refused,omitempty"`
+	Stale        int       `json:"stale,omitempty"`
+	GapsUnlisted int       `json:"gaps_unlisted,omitempty"`
+	Last         time.Time `json:"last"`
 
 	// early maps a child to its clone, for the batch being applied, when
 	// the child's own syscalls come first (see earlyForks); forked holds
@@ -118,7 +201,7 @@ func StateKey(h chunk.Header) string {
 func NewState(h chunk.Header) *State {
 	return &State{
 		Key: StateKey(h), Function: h.Function, Namespace: h.Namespace, Node: h.Node,
-		Pod: h.Pod, Container: h.Container,
+		Pod: h.Pod, Container: h.Container, Image: h.Image,
 		Procs: map[int]*Proc{}, Threads: map[int]int{}, Calls: map[string]*partial{},
 		Streams: map[string]*streamState{},
 	}
@@ -142,7 +225,6 @@ func (b Builder) Apply(st *State, batch event.Batch) ([]Graph, error) {
 		return nil, fmt.Errorf("batch for %s applied to state %s", StateKey(h), st.Key)
 	}
 	if !st.admit(h) {
-		st.Duplicates++
 		return nil, nil
 	}
 	ref := ChunkRef{Stream: h.Stream, Kind: string(h.Kind), Seq: h.Seq}
@@ -187,32 +269,54 @@ func (st *State) admit(h chunk.Header) bool {
 		st.Streams[h.Stream] = s
 	}
 	switch {
-	case h.Seq == s.Next:
-		s.Next++
-	case h.Seq > s.Next:
-		g := Gap{Stream: h.Stream, From: s.Next, To: h.Seq - 1}
-		if len(s.Gaps) < maxGapsStream {
-			s.Gaps = append(s.Gaps, g)
+	case h.Seq >= s.Next:
+		if h.Seq-s.Next > maxSeqJump {
+			st.Refused++
+			return false
 		}
-		st.NewGaps = append(st.NewGaps, g)
-		s.Next = h.Seq + 1
-	default:
-		// Below Next: either a late chunk that fills a gap, or a duplicate.
-		for i, g := range s.Gaps {
-			if h.Seq < g.From || h.Seq > g.To {
-				continue
+		if h.Seq > s.Next {
+			g := Gap{Stream: h.Stream, From: s.Next, To: h.Seq - 1}
+			if len(s.Gaps) < maxGapsStream {
+				s.Gaps = append(s.Gaps, g)
+			} else {
+				st.GapsUnlisted++
 			}
-			var rest []Gap
-			if h.Seq > g.From {
-				rest = append(rest, Gap{Stream: g.Stream, From: g.From, To: h.Seq - 1})
+			if len(st.NewGaps) < maxGapsStream {
+				st.NewGaps = append(st.NewGaps, g)
+			} else {
+				st.GapsUnlisted++
 			}
-			if h.Seq < g.To {
-				rest = append(rest, Gap{Stream: g.Stream, From: h.Seq + 1, To: g.To})
-			}
-			s.Gaps = append(s.Gaps[:i], append(rest, s.Gaps[i+1:]...)...)
-			return true
 		}
+		s.advance(h.Seq + 1)
+		s.mark(h.Seq)
+		return true
+	case s.Next-h.Seq > seqWindow:
+		// Too far behind to tell a late chunk from a redelivery.
+		st.Stale++
 		return false
+	case s.seen(h.Seq):
+		st.Duplicates++
+		return false
+	}
+	// A late chunk that fills (part of) a gap.
+	s.mark(h.Seq)
+	for i, g := range s.Gaps {
+		if h.Seq < g.From || h.Seq > g.To {
+			continue
+		}
+		var rest []Gap
+		if h.Seq > g.From {
+			rest = append(rest, Gap{Stream: g.Stream, From: g.From, To: h.Seq - 1})
+		}
+		if h.Seq < g.To {
+			rest = append(rest, Gap{Stream: g.Stream, From: h.Seq + 1, To: g.To})
+		}
+		s.Gaps = append(s.Gaps[:i], append(rest, s.Gaps[i+1:]...)...)
+		if len(s.Gaps) > maxGapsStream {
+			s.Gaps = s.Gaps[:maxGapsStream]
+			st.GapsUnlisted++
+		}
+		break
 	}
 	return true
 }
@@ -313,7 +417,7 @@ func (st *State) newPartial(w Window, call string, t time.Time) *partial {
 	}
 	return &partial{
 		G: Graph{Version: SchemaVersion, ID: id, Function: st.Function, Namespace: st.Namespace,
-			Node: st.Node, Pod: st.Pod, Container: st.Container, Window: w, CallID: call,
+			Node: st.Node, Pod: st.Pod, Container: st.Container, Image: st.Image, Window: w, CallID: call,
 			Start: t, End: t, Nodes: []Node{}, Edges: []Edge{}},
 		NodeIndex: map[string]int{}, EdgeIndex: map[string]int{},
 	}
@@ -333,6 +437,9 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 	switch e.Kind {
 	case event.KindExit:
 		if e.PID == pid {
+			if pr := st.Procs[pid]; pr != nil && pr.Call != "" {
+				st.exitFromCall(pid, pr.Call)
+			}
 			delete(st.Procs, pid)
 		} else {
 			delete(st.Threads, e.PID)
@@ -346,8 +453,18 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 	// is how curl, Node.js and Go all connect.
 	if e.Errno != "" && e.Errno != errnoUnknown && (e.Errno != "EINPROGRESS" || e.Syscall != "connect") {
 		// Failed calls are mostly library and module lookups; a failed
-		// call changed nothing, so it is not provenance.
-		return nil
+		// call changed nothing, so it is not provenance. But a refused
+		// one is intent: functions run unprivileged, so most attacks
+		// fail at the syscall, and what they tried is kept as an act.
+		if !attempt(e) {
+			return nil
+		}
+		p := b.target(st, pid, e)
+		if e.Time.After(p.G.End) {
+			p.G.End = e.Time
+		}
+		p.act(b, p.process(b, st, pid), e)
+		return p
 	}
 	if isRead(e.Syscall) {
 		if e.Errno == errnoUnknown {
@@ -401,9 +518,16 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 		// The process node changes its label with the new image.
 		delete(p.NodeIndex, procKey(pid))
 		f := p.file(b, e.Path)
+		if st.Written[p.G.Nodes[f].Label] {
+			p.G.Nodes[f].Written = true
+		}
 		p.edge(f, p.process(b, st, pid), EdgeExecve, e)
-	case "open", "openat", "creat":
-		p.edge(self, p.file(b, e.Path), EdgeOpen, e)
+	case "open", "openat", "openat2", "creat":
+		f := p.file(b, e.Path)
+		p.edge(self, f, EdgeOpen, e)
+		if e.Syscall == "creat" || opensForWrite(e.Flags) {
+			st.markWritten(p, f)
+		}
 	case "read", "readv", "pread64", "preadv", "preadv2":
 		if o := p.object(b, e); o >= 0 {
 			k := EdgeRead
@@ -419,6 +543,9 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 				k = EdgeSend
 			}
 			p.edge(self, o, k, e)
+			if k == EdgeWrite {
+				st.markWritten(p, o)
+			}
 		}
 		b.maybeEnd(st, p, e)
 	case "recvfrom", "recvmsg", "recvmmsg":
@@ -441,13 +568,143 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 	case "unlink", "unlinkat":
 		p.edge(self, p.file(b, e.Path), EdgeUnlink, e)
 	case "rename", "renameat", "renameat2":
-		p.edge(p.file(b, e.Path), p.file(b, e.Path2), EdgeRename, e)
-	case "chmod", "fchmod", "fchmodat":
+		dst := p.file(b, e.Path2)
+		p.edge(p.file(b, e.Path), dst, EdgeRename, e)
+		st.markWritten(p, dst)
+	case "chmod", "fchmod", "fchmodat", "fchmodat2":
 		if e.Path != "" {
-			p.edge(self, p.file(b, e.Path), EdgeChmod, e)
+			f := p.file(b, e.Path)
+			p.edge(self, f, EdgeChmod, e)
+			st.markWritten(p, f)
+			if e.Mode&0o6000 != 0 {
+				p.act(b, self, e) // setuid/setgid bits: the mode matters
+			}
+		}
+	case "sendfile", "sendfile64", "splice", "copy_file_range":
+		// Data moved between two fds without passing through the
+		// process's memory: a secret sent this way showed only its open
+		// and the connect before. Read from the in-file, sent or written
+		// to the out side, as a read/write pair would be.
+		if e.Path != "" && !strings.HasPrefix(e.Path, "pipe:") && !strings.HasPrefix(e.Path, "socket:") {
+			p.edge(p.file(b, e.Path), self, EdgeRead, e)
+		}
+		switch {
+		case e.Proto != "":
+			if o := p.object(b, &event.Event{Proto: e.Proto, Remote: e.Remote}); o >= 0 {
+				p.edge(self, o, EdgeSend, e)
+			}
+		case e.Path2 != "":
+			if o := p.object(b, &event.Event{Path: e.Path2}); o >= 0 {
+				p.edge(self, o, EdgeWrite, e)
+				st.markWritten(p, o)
+			}
+		}
+	case "socket":
+		if e.Proto == "PACKET" || e.Proto == "RAW" {
+			p.act(b, self, e)
+		}
+	case "link", "linkat", "symlink", "symlinkat":
+		p.act(b, self, e)
+		if e.Path2 != "" {
+			st.markWritten(p, p.file(b, e.Path2))
+		}
+	default:
+		if securityCalls[e.Syscall] {
+			p.act(b, self, e)
 		}
 	}
 	return p
+}
+
+// securityCalls are the calls outside the provenance relations that are
+// kept as acts whenever they happen (see Graph.Acts).
+var securityCalls = map[string]bool{
+	"ptrace": true, "setuid": true, "setgid": true, "setreuid": true, "setregid": true,
+	"setresuid": true, "setresgid": true, "setfsuid": true, "setfsgid": true, "capset": true,
+	"mount": true, "umount2": true, "unshare": true, "setns": true, "memfd_create": true,
+	"bind": true, "listen": true, "truncate": true, "ftruncate": true,
+	"link": true, "linkat": true, "symlink": true, "symlinkat": true,
+}
+
+// deniedErrnos are the results of a call the kernel refused for lack of
+// permission: an attempt, not a lookup.
+var deniedErrnos = map[string]bool{"EACCES": true, "EPERM": true, "EROFS": true, "ETXTBSY": true}
+
+// attempt says whether a failed call is kept as an act: every refused call,
+// and a security call whatever its error (an attempt to ptrace a pid that
+// does not exist, or to mount with bad arguments, is still the attempt).
+// Failed lookups (ENOENT of a module search path) stay out: they are most
+// failed calls and say nothing.
+func attempt(e *event.Event) bool {
+	if e.Syscall == "socket" {
+		return e.Proto == "PACKET" || e.Proto == "RAW"
+	}
+	return deniedErrnos[e.Errno] || securityCalls[e.Syscall]
+}
+
+// opensForWrite reads open's flags as strace prints them.
+func opensForWrite(flags string) bool {
+	return strings.Contains(flags, "O_WRONLY") || strings.Contains(flags, "O_RDWR") ||
+		strings.Contains(flags, "O_CREAT") || strings.Contains(flags, "O_TRUNC")
+}
+
+// markWritten records file node f of p as written by this container.
+func (st *State) markWritten(p *partial, f int) {
+	if f < 0 || f >= len(p.G.Nodes) || p.G.Nodes[f].Kind != NodeFile {
+		return
+	}
+	p.G.Nodes[f].Written = true
+	label := p.G.Nodes[f].Label
+	if st.Written[label] {
+		return
+	}
+	if len(st.Written) >= maxWritten {
+		st.Dropped++
+		return
+	}
+	if st.Written == nil {
+		st.Written = map[string]bool{}
+	}
+	st.Written[label] = true
+}
+
+// act records a security-relevant call of process node proc.
+func (p *partial) act(b Builder, proc int, e *event.Event) {
+	a := Act{Proc: proc, Syscall: e.Syscall, Path: bounded(e.Path, 512), Path2: bounded(e.Path2, 512),
+		Arg: bounded(e.Flags, 256), Mode: e.Mode, Target: e.Target, Local: e.Local, Errno: e.Errno,
+		First: e.Time, Count: 1}
+	if e.Errno == errnoUnknown {
+		a.Errno = ""
+	}
+	if a.Path != "" {
+		a.Class, a.Label = b.Class.File(a.Path)
+	}
+	if e.Syscall == "socket" || e.Syscall == "bind" || e.Syscall == "listen" {
+		a.Path, a.Class, a.Label = "", "", ""
+		if a.Arg == "" {
+			a.Arg = e.Proto
+		}
+	}
+	for i := range p.G.Acts {
+		o := &p.G.Acts[i]
+		if o.Proc == a.Proc && o.Syscall == a.Syscall && o.Path == a.Path && o.Path2 == a.Path2 &&
+			o.Arg == a.Arg && o.Target == a.Target && o.Local == a.Local && o.Errno == a.Errno {
+			o.Count++
+			return
+		}
+	}
+	if len(p.G.Acts) >= MaxActs {
+		p.G.Acts[len(p.G.Acts)-1].Count++
+		return
+	}
+	p.G.Acts = append(p.G.Acts, a)
+}
+
+func bounded(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
 }
 
 // fork records the child of a clone: a thread folds into its process; a
@@ -464,7 +721,11 @@ func (b Builder) fork(st *State, p *partial, pid, self int, e *event.Event) {
 	delete(st.Threads, child) // a reused id of a thread gone
 	pr := st.proc(pid)
 	cp := st.proc(child)
-	*cp = Proc{PPID: pid, Exe: pr.Exe, Argv0: pr.Argv0, Cmd: pr.Cmd, Call: pr.Call}
+	spawned := pr.Spawned
+	if pr.Call != "" {
+		spawned = pr.Call
+	}
+	*cp = Proc{PPID: pid, Exe: pr.Exe, Argv0: pr.Argv0, Cmd: pr.Cmd, Call: pr.Call, Spawned: spawned}
 	p.edge(self, p.process(b, st, child), EdgeFork, e)
 }
 
@@ -509,6 +770,24 @@ func earlyForks(evs []event.Event) map[int]*event.Event {
 		}
 	}
 	return early
+}
+
+// exitFromCall ends invocation call when pid, exiting, was the last
+// process acting for it: a handler that crashed (or a per-request process
+// that exited without a response the trace shows) has nothing left to
+// add, and waiting MaxOpenFor for later activity left its graph unsealed
+// for two minutes, or for ever on an idle container.
+func (st *State) exitFromCall(pid int, call string) {
+	p := st.Calls[call]
+	if p == nil || p.Ended {
+		return
+	}
+	for other, pr := range st.Procs {
+		if other != pid && pr.Call == call {
+			return
+		}
+	}
+	p.Ended = true
 }
 
 // maybeEnd ends an invocation when its process writes to the connection
@@ -561,7 +840,7 @@ func (p *partial) process(b Builder, st *State, pid int) int {
 		label = pr.Cmd
 	}
 	_, exe := b.Class.File(pr.Exe)
-	return p.node(procKey(pid), Node{Kind: NodeProcess, Label: label, PID: pid, Exe: exe, Argv0: pr.Argv0})
+	return p.node(procKey(pid), Node{Kind: NodeProcess, Label: label, PID: pid, Exe: exe, Argv0: pr.Argv0, Spawned: pr.Spawned})
 }
 
 func (p *partial) file(b Builder, fp string) int {

@@ -88,6 +88,15 @@ type Node struct {
 	// Flow data joined from pcap for socket nodes.
 	Packets int   `json:"packets,omitempty"`
 	Bytes   int64 `json:"bytes,omitempty"`
+	// Written marks a file this container wrote, created, renamed into
+	// place or made executable since the tracer attached, in this graph or
+	// an earlier one: executing such a file is drift from the image.
+	Written bool `json:"written,omitempty"`
+	// Spawned is, on a process node, the call id of the invocation in
+	// which the process (or its first traced ancestor) was started; empty
+	// for the container's own processes. A process of a background graph
+	// with Spawned set outlived the invocation that started it.
+	Spawned string `json:"spawned,omitempty"`
 }
 
 // Edge is one relation, merged over repeats: Count calls between First and
@@ -127,26 +136,64 @@ type Gap struct {
 // Graph is the JSON contract between faasmon-graph, faasmon-classify, the
 // lab's dataset and the model tools.
 type Graph struct {
-	Version   int        `json:"version"`
-	ID        string     `json:"id"`
-	Function  string     `json:"function"`
-	Namespace string     `json:"namespace,omitempty"`
-	Node      string     `json:"node,omitempty"` // the machine
-	Pod       string     `json:"pod,omitempty"`
-	Container string     `json:"container,omitempty"`
-	Window    Window     `json:"window"`
-	CallID    string     `json:"call_id,omitempty"`
-	Start     time.Time  `json:"start"`
-	End       time.Time  `json:"end"`
-	Nodes     []Node     `json:"nodes"`
-	Edges     []Edge     `json:"edges"`
-	Chunks    []ChunkRef `json:"chunks,omitempty"`
-	Gaps      []Gap      `json:"gaps,omitempty"`
+	Version   int    `json:"version"`
+	ID        string `json:"id"`
+	Function  string `json:"function"`
+	Namespace string `json:"namespace,omitempty"`
+	Node      string `json:"node,omitempty"` // the machine
+	Pod       string `json:"pod,omitempty"`
+	Container string `json:"container,omitempty"`
+	// Image is the container's code version (chunk.Header.Image), when
+	// the tracer knows it.
+	Image  string     `json:"image,omitempty"`
+	Window Window     `json:"window"`
+	CallID string     `json:"call_id,omitempty"`
+	Start  time.Time  `json:"start"`
+	End    time.Time  `json:"end"`
+	Nodes  []Node     `json:"nodes"`
+	Edges  []Edge     `json:"edges"`
+	Chunks []ChunkRef `json:"chunks,omitempty"`
+	Gaps   []Gap      `json:"gaps,omitempty"`
+	// Acts are the security-relevant calls the edges do not model:
+	// attempts that the kernel refused (an unprivileged attacker's intent,
+	// kept with path, flags and errno) and calls outside the provenance
+	// relations (ptrace, set*id, mount, unshare, memfd_create, raw and
+	// packet sockets, bind, listen, link, truncate). The runtime invariants
+	// read them; the GNN does not, so its inputs are what they were.
+	Acts []Act `json:"acts,omitempty"`
 	// Label and Scenario are set only in labelled datasets ("benign" or
 	// "attack"; the scenario name).
 	Label    string `json:"label,omitempty"`
 	Scenario string `json:"scenario,omitempty"`
 }
+
+// Act is one security-relevant call (see Graph.Acts), merged over repeats
+// of the same process, call, object and result.
+type Act struct {
+	Proc    int    `json:"proc"` // the process node
+	Syscall string `json:"syscall"`
+	// Path is the file the call named, as seen; Class and Label its class
+	// and normalised form (as on file nodes). Path2 is a second path
+	// (link's new name, mount's source).
+	Path  string    `json:"path,omitempty"`
+	Class PathClass `json:"class,omitempty"`
+	Label string    `json:"label,omitempty"`
+	Path2 string    `json:"path2,omitempty"`
+	// Arg is what else the call asked, as strace printed it: open flags,
+	// ptrace request, ids, CLONE_* flags, socket family, mount type.
+	Arg    string    `json:"arg,omitempty"`
+	Mode   uint32    `json:"mode,omitempty"`
+	Target int       `json:"target,omitempty"` // ptrace/kill target pid
+	Local  string    `json:"local,omitempty"`  // bind/listen address
+	Errno  string    `json:"errno,omitempty"`  // "" when it succeeded
+	First  time.Time `json:"first"`
+	Count  int       `json:"count"`
+}
+
+// MaxActs bounds Graph.Acts: repeats merge, and a flood of distinct
+// attempts beyond it is counted in the graph's last act (Count) rather
+// than kept.
+const MaxActs = 1024
 
 // Limits bound what a Graph from outside may hold. They are generous for a
 // single invocation (a busy Node.js invocation is a few hundred nodes) and
@@ -202,6 +249,17 @@ func (g *Graph) Validate() error {
 		}
 		if e.Count < 1 {
 			return fmt.Errorf("%w: edge %d has count %d", ErrInvalid, i, e.Count)
+		}
+	}
+	if len(g.Acts) > MaxActs {
+		return fmt.Errorf("%w: %d acts, limit %d", ErrInvalid, len(g.Acts), MaxActs)
+	}
+	for i, a := range g.Acts {
+		if a.Proc < 0 || a.Proc >= len(g.Nodes) || g.Nodes[a.Proc].Kind != NodeProcess {
+			return fmt.Errorf("%w: act %d (%s) names node %d, not a process", ErrInvalid, i, a.Syscall, a.Proc)
+		}
+		if a.Syscall == "" || a.Count < 1 {
+			return fmt.Errorf("%w: act %d has syscall %q and count %d", ErrInvalid, i, a.Syscall, a.Count)
 		}
 	}
 	return nil

@@ -803,7 +803,7 @@ func (p *Parser) argv(b []byte) []string {
 // joinPath joins a -yy directory annotation and a relative path.
 func (p *Parser) joinPath(dirAnn []byte, rel string) string {
 	e := classify(dirAnn)
-	if e.path == nil || len(e.path) == 0 || e.path[0] != '/' {
+	if len(e.path) == 0 || e.path[0] != '/' {
 		return rel
 	}
 	d := e.path

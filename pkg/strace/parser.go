@@ -113,7 +113,6 @@ type Parser struct {
 	seq       []int // pids in order of their unfinished call, for eviction
 	dangling  []byte
 	hasDangle bool
-	danglePID int
 	scratch   []byte
 	join      []byte
 	strs      map[string]string

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/faasmon/faasmon/pkg/localstack"
+	"github.com/faasmon/faasmon/pkg/provider"
 	"github.com/openfaas/faas-provider/types"
 	sdk "github.com/openfaas/go-sdk"
 )
@@ -85,7 +86,7 @@ func (e *env) do(method, path, body string, auth bool, hdr map[string]string) (i
 
 func (e *env) instances() map[string]localstack.Instance {
 	e.t.Helper()
-	list, err := localstack.FetchInstances(context.Background(), nil, localstack.ProviderURL)
+	list, err := provider.FetchInstances(context.Background(), nil, localstack.ProviderURL)
 	if err != nil {
 		e.t.Fatal(err)
 	}

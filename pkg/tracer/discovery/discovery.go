@@ -22,6 +22,9 @@ type Target struct {
 	Namespace string
 	Pod       string // empty locally
 	Container string // container id, or the local instance ID
+	// Image names the container's code version: the image digest on
+	// Kubernetes, the build locally. Per-function profiles are per image.
+	Image string
 	// PID is the container's top process; PIDs are all its processes at
 	// discovery time (strace -p each, as -f only follows future children).
 	PID   int

@@ -252,7 +252,7 @@ func runOnce(ctx context.Context, k chunk.Kind, t discovery.Target, cfg Config, 
 	}
 	meta := chunk.Header{
 		Node: cfg.Node, Function: t.Function, Namespace: t.Namespace, Pod: t.Pod,
-		Container: t.Container, PID: t.PID, Kind: k, Stream: StreamID(t.Container, k, start),
+		Container: t.Container, Image: t.Image, PID: t.PID, Kind: k, Stream: StreamID(t.Container, k, start),
 	}
 	if k == chunk.KindStrace {
 		meta.Threads = Threads(cfg.ProcRoot, pids)

@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,6 +25,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/faasmon/faasmon/pkg/chunk"
+	"github.com/faasmon/faasmon/pkg/envconf"
 	"github.com/faasmon/faasmon/pkg/tracer"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 	"github.com/faasmon/faasmon/pkg/tracer/discovery"
@@ -34,12 +34,9 @@ import (
 	"github.com/faasmon/faasmon/pkg/tracer/sensor"
 )
 
-func env(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
+// env gives the flags' defaults: an unset or empty variable leaves the
+// built-in default (envconf.Lookup.NonEmpty).
+var env = envconf.Lookup(os.LookupEnv)
 
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -55,19 +52,19 @@ func run(log *slog.Logger) error {
 	if os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
 		defSource = "kube"
 	}
-	source := flag.String("source", env("FAASMON_SOURCE", defSource), "discovery source: kube | local [FAASMON_SOURCE]")
-	node := flag.String("node", env("NODE_NAME", host), "this node's name [NODE_NAME]")
-	provider := flag.String("provider-url", env("FAASMON_PROVIDER_URL", "http://127.0.0.1:8083"), "local provider (source=local) [FAASMON_PROVIDER_URL]")
-	gateway := flag.String("gateway", env("GATEWAY_URL", "http://127.0.0.1:8080"), "OpenFaaS gateway [GATEWAY_URL]")
-	secretDir := flag.String("secret-dir", env("FAASMON_SECRET_DIR", ""), "dir with basic-auth-user and basic-auth-password; empty: no auth [FAASMON_SECRET_DIR]")
-	fn := flag.String("function", env("FAASMON_PARSE_FUNCTION", "faasmon-parse"), "function receiving chunks [FAASMON_PARSE_FUNCTION]")
-	fnNS := flag.String("function-namespace", env("FAASMON_FUNCTION_NAMESPACE", "openfaas-fn"), "its namespace [FAASMON_FUNCTION_NAMESPACE]")
-	queueBytes := flag.Int("queue-bytes", envInt("FAASMON_QUEUE_BYTES", 64<<20), "send queue bound in bytes [FAASMON_QUEUE_BYTES]")
-	listen := flag.String("listen", env("FAASMON_LISTEN", "127.0.0.1:9464"), "metrics and health address, node-local by default [FAASMON_LISTEN]")
-	pin := flag.String("pin", env("FAASMON_PIN", string(sensor.PinSameCPU)), "strace placement: same-cpu | off [FAASMON_PIN]")
-	procRoot := flag.String("proc", env("FAASMON_PROC", "/proc"), "host /proc (the tracer needs hostPID) [FAASMON_PROC]")
-	kinds := flag.String("kinds", env("FAASMON_KINDS", "strace,pcap"), "sensors to run [FAASMON_KINDS]")
-	exclude := flag.String("exclude", env("FAASMON_EXCLUDE", "faasmon-parse,faasmon-graph,faasmon-classify,faasmon-alert"), "functions never traced, comma-separated: the detector itself [FAASMON_EXCLUDE]")
+	source := flag.String("source", env.NonEmpty("FAASMON_SOURCE", defSource), "discovery source: kube | local [FAASMON_SOURCE]")
+	node := flag.String("node", env.NonEmpty("NODE_NAME", host), "this node's name [NODE_NAME]")
+	provider := flag.String("provider-url", env.NonEmpty("FAASMON_PROVIDER_URL", "http://127.0.0.1:8083"), "local provider (source=local) [FAASMON_PROVIDER_URL]")
+	gateway := flag.String("gateway", env.NonEmpty("GATEWAY_URL", "http://127.0.0.1:8080"), "OpenFaaS gateway [GATEWAY_URL]")
+	secretDir := flag.String("secret-dir", env.NonEmpty("FAASMON_SECRET_DIR", ""), "dir with basic-auth-user and basic-auth-password; empty: no auth [FAASMON_SECRET_DIR]")
+	fn := flag.String("function", env.NonEmpty("FAASMON_PARSE_FUNCTION", "faasmon-parse"), "function receiving chunks [FAASMON_PARSE_FUNCTION]")
+	fnNS := flag.String("function-namespace", env.NonEmpty("FAASMON_FUNCTION_NAMESPACE", "openfaas-fn"), "its namespace [FAASMON_FUNCTION_NAMESPACE]")
+	queueBytes := flag.Int("queue-bytes", env.Int("FAASMON_QUEUE_BYTES", 64<<20), "send queue bound in bytes [FAASMON_QUEUE_BYTES]")
+	listen := flag.String("listen", env.NonEmpty("FAASMON_LISTEN", "127.0.0.1:9464"), "metrics and health address, node-local by default [FAASMON_LISTEN]")
+	pin := flag.String("pin", env.NonEmpty("FAASMON_PIN", string(sensor.PinSameCPU)), "strace placement: same-cpu | off [FAASMON_PIN]")
+	procRoot := flag.String("proc", env.NonEmpty("FAASMON_PROC", "/proc"), "host /proc (the tracer needs hostPID) [FAASMON_PROC]")
+	kinds := flag.String("kinds", env.NonEmpty("FAASMON_KINDS", "strace,pcap"), "sensors to run [FAASMON_KINDS]")
+	exclude := flag.String("exclude", env.NonEmpty("FAASMON_EXCLUDE", "faasmon-parse,faasmon-graph,faasmon-classify,faasmon-alert"), "functions never traced, comma-separated: the detector itself [FAASMON_EXCLUDE]")
 	healthcheck := flag.String("healthcheck", "", "GET this URL, exit 0 on 200 (liveness probe; /healthz listens on 127.0.0.1 only)")
 	flag.Parse()
 	if *healthcheck != "" {
@@ -179,11 +176,4 @@ func probe(url string) error {
 		return fmt.Errorf("healthcheck: %s", resp.Status)
 	}
 	return nil
-}
-
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
-		return v
-	}
-	return def
 }
