@@ -38,8 +38,9 @@ const (
 //
 //	ptrace                      Target = tracee pid, Flags = request ("PTRACE_ATTACH")
 //	setuid, setgid, setreuid,   Flags = the ids asked for as printed ("0" or "0, 0, 0");
-//	setresuid, setresgid,       setfsuid/setfsgid never fail: Ret = the previous id
-//	setfsuid, setfsgid
+//	setregid, setresuid,        setfsuid/setfsgid never fail: Ret = the previous id
+//	setresgid, setfsuid,
+//	setfsgid
 //	capset                      Flags = the sets asked for as printed
 //	                            ("{effective=1<<CAP_SYS_ADMIN, permitted=…, inheritable=0}")
 //	mount, umount2              Path = target, Path2 = source (mount), Flags = fstype

@@ -141,6 +141,8 @@ func (p *Parser) syscallName(b []byte) string {
 		return "setresuid"
 	case "setresgid":
 		return "setresgid"
+	case "setregid":
+		return "setregid"
 	case "setfsuid":
 		return "setfsuid"
 	case "setfsgid":
@@ -664,7 +666,7 @@ func (p *Parser) call(pid int, t time.Time, name string, body []byte, orphan boo
 				ev.Target = int(v)
 			}
 		}
-	case "setuid", "setgid", "setreuid", "setresuid", "setresgid", "setfsuid", "setfsgid":
+	case "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setfsuid", "setfsgid":
 		// The ids asked for, as printed: "0", "-1, 0", "0, 0, 0".
 		if !orphan && args.n > 0 {
 			ev.Flags = p.str(body[args.a[0].lo:args.a[args.n-1].hi])

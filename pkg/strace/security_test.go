@@ -189,6 +189,10 @@ func TestSecurityCalls(t *testing.T) {
 			event.Event{Kind: event.KindSyscall, PID: 18237, Syscall: "ptrace", Ret: 0, Target: 18211, Errno: "", FD: -1, Path: "", Path2: "", Flags: "PTRACE_DETACH", Mode: 0, Proto: "", Local: "", Remote: "", Bytes: 0}},
 		{"ptrace.strace", "18237 1796158454.175686 ptrace(PTRACE_TRACEME) = -1 EPERM (Operation not permitted)",
 			event.Event{Kind: event.KindSyscall, PID: 18237, Syscall: "ptrace", Ret: -1, Target: 0, Errno: "EPERM", FD: -1, Path: "", Path2: "", Flags: "PTRACE_TRACEME", Mode: 0, Proto: "", Local: "", Remote: "", Bytes: 0}},
+		{"setregid.strace", "16647 1796160260.073321 setregid(-1, 0) = -1 EPERM (Operation not permitted)",
+			event.Event{Kind: event.KindSyscall, PID: 16647, Syscall: "setregid", Ret: -1, Errno: "EPERM", FD: -1, Flags: "-1, 0"}},
+		{"setregid.strace", "16647 1796160260.073386 setregid(-1, 65534) = 0",
+			event.Event{Kind: event.KindSyscall, PID: 16647, Syscall: "setregid", FD: -1, Flags: "-1, 65534"}},
 	}
 	files := map[string]string{}
 	for _, c := range cases {

@@ -40,7 +40,7 @@ const SyscallSet = "execve,execveat,clone,clone3,fork,vfork," +
 // `strace -e trace=NAME true` on strace 6.1; fchmodat2 is newer than 6.1,
 // so it carries strace's "?" (ignored when unknown, traced by a strace that
 // knows it) instead of making strace 6.1 refuse the whole set.
-const SecuritySet = "ptrace,setuid,setgid,setreuid,setresuid,setresgid,setfsuid,setfsgid,capset," +
+const SecuritySet = "ptrace,setuid,setgid,setreuid,setregid,setresuid,setresgid,setfsuid,setfsgid,capset," +
 	"mount,umount2,unshare,setns,memfd_create," +
 	"link,linkat,symlink,symlinkat,sendfile,splice,copy_file_range," +
 	"bind,listen,fchmod,?fchmodat2,mkdir,mkdirat,truncate,ftruncate"
