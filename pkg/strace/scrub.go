@@ -41,7 +41,11 @@ const maxListen = 1024
 type Scrubber struct {
 	listen  map[string]bool   // local ports the container serves on ("8080")
 	pending map[int]scrubCall // pid → unfinished call
-	heads   map[string]bool   // connections (fd annotation) whose request head continues
+	// heads holds the connections (by fd annotation) whose request head
+	// continues in the next read; the value says whether the last read
+	// ended at the start of a line (only then may the next read begin
+	// with the header).
+	heads map[string]bool
 	carry   map[string][]byte // connections whose last read was a few bytes of a request line
 	buf     []byte
 	tmp     []byte
@@ -272,7 +276,7 @@ func (s *Scrubber) inboundHead(dst []byte, ann string, str []byte, truncated boo
 	s.tmp, _ = unquote(s.tmp, str)
 	data := s.tmp
 	var kept []byte
-	cont := s.heads[ann]
+	atLine, cont := s.heads[ann]
 	if !cont && len(data) < len("OPTIONS ") && !truncated {
 		if len(s.carry) >= maxConns {
 			clear(s.carry)
@@ -292,7 +296,7 @@ func (s *Scrubber) inboundHead(dst []byte, ann string, str []byte, truncated boo
 		rl := data[:min(lineEnd, maxKeptHead)]
 		kept = append(kept, ScrubURLBytes(rl)...)
 		kept = append(kept, "\r\n"...)
-		cont = true
+		cont, atLine = true, false
 	}
 	if cont {
 		hdrEnd := headEnd(data)
@@ -300,17 +304,23 @@ func (s *Scrubber) inboundHead(dst []byte, ann string, str []byte, truncated boo
 		if hdrEnd >= 0 {
 			block = data[:hdrEnd]
 		}
-		if id := findCallIDRaw(block); id != nil {
+		if id := findCallIDRaw(block, atLine); id != nil {
 			kept = append(append(append(kept, "X-Call-Id: "...), id...), "\r\n"...)
 		}
 		switch {
 		case hdrEnd >= 0:
 			delete(s.heads, ann)
+		case truncated:
+			// strace cut this read before the head ended: where the body
+			// starts is unknown, and a body line "X-Call-Id: ..." must
+			// not name an invocation. (16 KiB is Node's whole header
+			// limit; Go reads 4 KiB at a time, so neither gets here.)
+			delete(s.heads, ann)
 		default:
 			if len(s.heads) >= maxConns {
 				clear(s.heads)
 			}
-			s.heads[ann] = true
+			s.heads[ann] = len(data) > 0 && data[len(data)-1] == '\n'
 		}
 	}
 	if kept == nil {
@@ -331,8 +341,9 @@ func headEnd(b []byte) int {
 	return -1
 }
 
-// findCallIDRaw finds an "X-Call-Id:" header's value in raw header bytes.
-func findCallIDRaw(b []byte) []byte {
+// findCallIDRaw finds an "X-Call-Id:" header's value in raw header bytes:
+// at the start of a line, or at b's start when atLine says b begins one.
+func findCallIDRaw(b []byte, atLine bool) []byte {
 	for off := 0; off < len(b); {
 		i := findFold(b[off:], "x-call-id:")
 		if i < 0 {
@@ -340,7 +351,7 @@ func findCallIDRaw(b []byte) []byte {
 		}
 		at := off + i
 		off = at + len("x-call-id:")
-		if at > 0 && b[at-1] != '\n' {
+		if at > 0 && b[at-1] != '\n' || at == 0 && !atLine {
 			continue // not at the start of a header line
 		}
 		v := b[off:]

@@ -60,6 +60,20 @@ func TestScrubLine(t *testing.T) {
 			want:  `11234 1796159551.232488 read(6<TCP:[127.0.0.1:38259->127.0.0.1:58434]>, "POST /fn?x=1 HTTP/1.1\r\nX-Call-Id: call-5\r\n"..., 4096) = 123`,
 		},
 		{
+			name:  "a header value cut at the read boundary does not forge a call id",
+			ports: []int{8080},
+			setup: []string{`5 1.5 read(7<TCP:[10.0.0.2:8080->10.0.0.1:5000]>, "GET / HTTP/1.1\r\nX-Pad: aaaa", 4096) = 4096`},
+			line:  `5 1.6 read(7<TCP:[10.0.0.2:8080->10.0.0.1:5000]>, "X-Call-Id: evil\r\nX-Call-Id: real\r\n\r\n", 4096) = 40`,
+			want:  `5 1.6 read(7<TCP:[10.0.0.2:8080->10.0.0.1:5000]>, "X-Call-Id: real\r\n"..., 4096) = 40`,
+		},
+		{
+			name:  "head cut by strace: the body is not searched",
+			ports: []int{8080},
+			setup: []string{`5 1.5 read(7<TCP:[10.0.0.2:8080->10.0.0.1:5000]>, "POST / HTTP/1.1\r\nX-Pad: aaaa"..., 65536) = 30000`},
+			line:  `5 1.6 read(7<TCP:[10.0.0.2:8080->10.0.0.1:5000]>, "x\r\nX-Call-Id: from-body\r\n", 65536) = 25`,
+			want:  `5 1.6 read(7<TCP:[10.0.0.2:8080->10.0.0.1:5000]>, ""..., 65536) = 25`,
+		},
+		{
 			name:  "resumed read takes the fd of its unfinished half",
 			ports: []int{8080},
 			setup: []string{`[pid  9] 1.5 read(7<TCP:[10.0.0.2:8080->10.0.0.1:5000]>,  <unfinished ...>`},
