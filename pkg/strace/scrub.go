@@ -46,9 +46,9 @@ type Scrubber struct {
 	// ended at the start of a line (only then may the next read begin
 	// with the header).
 	heads map[string]bool
-	carry   map[string][]byte // connections whose last read was a few bytes of a request line
-	buf     []byte
-	tmp     []byte
+	carry map[string][]byte // connections whose last read was a few bytes of a request line
+	buf   []byte
+	tmp   []byte
 }
 
 type scrubCall struct {
