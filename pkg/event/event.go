@@ -111,8 +111,10 @@ type Event struct {
 	// ExitCode for a normal exit.
 	Signal   string `json:"sig,omitempty"`
 	ExitCode int    `json:"exit,omitempty"`
-	// CallID is the X-Call-Id seen in the data this call read or wrote, if
-	// any: it is how strace events are tied to an invocation.
+	// CallID is the X-Call-Id of the request this call read, if any: only a
+	// read on a connection to a port the container listens on (the request
+	// the handler received), never a write, a response, a file or a pipe
+	// (issue 14). It is how strace events are tied to an invocation.
 	CallID string `json:"call_id,omitempty"`
 
 	// Flow, HTTP and DNS events (pcap).
