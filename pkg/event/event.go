@@ -68,6 +68,8 @@ const (
 //	fchmod, fchmodat2           Path (from -yy, or joined to the dirfd), Mode
 //	mkdir, mkdirat, truncate,   Path, Mode (mkdir*); ftruncate FD and Path from -yy
 //	ftruncate
+//	io_uring_setup              Flags = the setup flags ("0", "IORING_SETUP_SQPOLL"),
+//	                            FD = Ret, Path = "anon_inode:[io_uring]"
 //
 // Event is one observation. Only the fields that belong to its Kind are set;
 // the JSON names are short because a batch holds thousands of them.
