@@ -47,7 +47,6 @@ type Scrubber struct {
 	// with the header).
 	heads map[string]bool
 	carry map[string][]byte // connections whose last read was a few bytes of a request line
-	buf   []byte
 	tmp   []byte
 }
 
@@ -138,7 +137,7 @@ func (s *Scrubber) line(dst, line []byte) []byte {
 	case bytes.HasPrefix(rest, []byte("<... ")):
 		i := bytes.Index(rest, []byte(" resumed>"))
 		if i < 5 {
-			return append(dst, line...)
+			return s.dropStrings(append(dst, head...), rest)
 		}
 		name = string(rest[5:i])
 		body = rest[i+len(" resumed>"):]
@@ -147,7 +146,7 @@ func (s *Scrubber) line(dst, line []byte) []byte {
 		n, b, err := callName(rest)
 		if err != nil {
 			// "+++ exited", "--- SIG", "strace: ..." and garbage: no data.
-			return s.dropStrings(append(dst, head...), rest, false)
+			return s.dropStrings(append(dst, head...), rest)
 		}
 		name, body = string(n), b
 	}
@@ -170,7 +169,7 @@ func (s *Scrubber) line(dst, line []byte) []byte {
 			}
 			s.pending[pid] = call
 		}
-		s.learn(name, ann, body)
+		s.learn(name, ann)
 	}
 	dst = append(dst, head...)
 	switch {
@@ -193,7 +192,7 @@ func (s *Scrubber) line(dst, line []byte) []byte {
 }
 
 // learn records listening ports from a listen() line.
-func (s *Scrubber) learn(name string, ann, body []byte) {
+func (s *Scrubber) learn(name string, ann []byte) {
 	if name == "listen" && ann != nil {
 		s.learnPort(ann)
 	}
@@ -462,7 +461,7 @@ func (s *Scrubber) dropArg(dst, rest, body []byte, i int) []byte {
 
 // dropStrings drops every string of a line that is not a call (nothing
 // strace prints there holds data, but a garbled line might).
-func (s *Scrubber) dropStrings(dst, rest []byte, _ bool) []byte {
+func (s *Scrubber) dropStrings(dst, rest []byte) []byte {
 	if bytes.IndexByte(rest, '"') < 0 || bytes.HasPrefix(rest, []byte("--- ")) || bytes.HasPrefix(rest, []byte("+++ ")) || bytes.HasPrefix(rest, []byte("strace: ")) {
 		return append(dst, rest...)
 	}
