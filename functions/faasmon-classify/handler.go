@@ -1,6 +1,3 @@
-// Package function is faasmon-classify: one provenance graph (or a JSON
-// array of them) in, the verdict with its findings and explanation out
-// (pkg/detect: runtime invariants ∪ the GNN's parts).
 package function
 
 import (

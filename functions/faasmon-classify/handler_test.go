@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/faasmon/faasmon/pkg/gnn"
+	"github.com/faasmon/faasmon/pkg/gnn/gnntest"
 	"github.com/faasmon/faasmon/pkg/provenance"
 	"github.com/faasmon/faasmon/pkg/verdict"
 )
@@ -23,22 +23,7 @@ import (
 // runs a real model; the committed model is tested in pkg/gnn and the lab.
 func setup(t testing.TB) (modelPath string, attack *provenance.Graph) {
 	t.Helper()
-	rng := rand.New(rand.NewPCG(1, 2))
-	var ex []gnn.Example
-	for i := 0; i < 60; i++ {
-		e, err := gnn.NewExample(gnn.SyntheticGraph(rng, 20+rng.IntN(20), i%2 == 1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ex = append(ex, e)
-	}
-	cfg := gnn.DefaultTrainConfig()
-	cfg.Epochs, cfg.Hidden, cfg.HeadHidden, cfg.OneClassEpochs, cfg.MinPerFunction = 3, 8, 8, 2, 5
-	tr, val := gnn.Split(ex, 0.2, 1)
-	m, err := gnn.Train(cfg, tr, val)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, rng := gnntest.SmallModel(t)
 	p := filepath.Join(t.TempDir(), "m.model")
 	if err := m.Save(p); err != nil {
 		t.Fatal(err)
@@ -125,6 +110,33 @@ func FuzzHandle(f *testing.F) {
 	})
 }
 
+func TestLoadConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string // error substring, "" = ok
+		dir  string
+	}{
+		{"defaults", nil, "", "/var/tmp/faasmon/profiles"},
+		{"profiles off", map[string]string{"profile_dir": ""}, "", ""},
+		{"bad count", map[string]string{"profile_learn_graphs": "many"}, "profile_learn_graphs", ""},
+		{"bad duration", map[string]string{"profile_learn_for": "1 day"}, "profile_learn_for", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := LoadConfig(func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
+			if tc.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("err %v, want %q", err, tc.want)
+				}
+				return
+			}
+			if err != nil || c.ProfileDir != tc.dir || c.ProfileLearnGraphs <= 0 {
+				t.Fatalf("%+v, %v", c, err)
+			}
+		})
+	}
+}
+
 // tinyNodes is a graph body of n nodes of a few bytes each: small on the
 // wire, about 200 bytes each once decoded.
 func tinyNodes(n int) []byte {
@@ -202,33 +214,6 @@ func TestOversizeRefusedBeforeDecoding(t *testing.T) {
 				t.Errorf("allocated %d bytes refusing it, bound %d", got, c.maxAlloc)
 			} else {
 				t.Logf("refused with %d bytes allocated: %s", got, strings.TrimSpace(w.Body.String()))
-			}
-		})
-	}
-}
-
-func TestLoadConfig(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		env  map[string]string
-		want string // error substring, "" = ok
-		dir  string
-	}{
-		{"defaults", nil, "", "/var/tmp/faasmon/profiles"},
-		{"profiles off", map[string]string{"profile_dir": ""}, "", ""},
-		{"bad count", map[string]string{"profile_learn_graphs": "many"}, "profile_learn_graphs", ""},
-		{"bad duration", map[string]string{"profile_learn_for": "1 day"}, "profile_learn_for", ""},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c, err := LoadConfig(func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
-			if tc.want != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.want) {
-					t.Fatalf("err %v, want %q", err, tc.want)
-				}
-				return
-			}
-			if err != nil || c.ProfileDir != tc.dir || c.ProfileLearnGraphs <= 0 {
-				t.Fatalf("%+v, %v", c, err)
 			}
 		})
 	}

@@ -1,6 +1,3 @@
-// Package fnhttp holds the HTTP conventions every faasmon function follows,
-// so that handler.go files stay thin: bounded request bodies, JSON answers,
-// and errors as {"error": "..."} with a status that says whose fault it is.
 package fnhttp
 
 import (
@@ -34,7 +31,7 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	// a known length is read into one buffer of that size instead of
 	// io.ReadAll's doubling (which allocates about twice the body).
 	if r.ContentLength > limit {
-		return nil, &Error{Status: http.StatusRequestEntityTooLarge, Err: fmt.Errorf("body of %d bytes, limit %d", r.ContentLength, limit)}
+		return nil, &Error{Status: http.StatusRequestEntityTooLarge, Err: fmt.Errorf("body over %d bytes (%d declared)", limit, r.ContentLength)}
 	}
 	var body []byte
 	var err error

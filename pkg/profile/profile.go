@@ -425,12 +425,6 @@ func (p *Profile) Check(g *provenance.Graph) []verdict.Finding {
 	return p.CheckBehaviour(Extract(g, nil))
 }
 
-// finding under construction, with what orders and dedupes it.
-type novelty struct {
-	dim  Dimension
-	item Item
-}
-
 // CheckBehaviour is Check for a graph already reduced (with Extra).
 func (p *Profile) CheckBehaviour(b *Behaviour) []verdict.Finding {
 	if p.State != Armed {

@@ -1,6 +1,3 @@
-// Package provenance builds provenance graphs from events: who (process) did
-// what (syscall) to which object (file, socket, pipe), one graph per function
-// invocation and one per background window between invocations.
 package provenance
 
 import (
