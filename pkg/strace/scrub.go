@@ -276,7 +276,9 @@ func (s *Scrubber) inboundHead(dst []byte, ann string, str []byte, truncated boo
 	data := s.tmp
 	var kept []byte
 	atLine, cont := s.heads[ann]
-	if !cont && len(data) < len("OPTIONS ") && !truncated {
+	if !cont && len(data) == 1 && !truncated {
+		// Only Go's one-byte read is carried: a body that happens to be
+		// read in small pieces must not become a request line.
 		if len(s.carry) >= maxConns {
 			clear(s.carry)
 		}
