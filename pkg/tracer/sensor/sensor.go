@@ -86,6 +86,31 @@ func TcpdumpArgs(tcpdump, netns string) []string {
 		"-s", strconv.Itoa(PcapSnap), "-w", "-"}
 }
 
+// A strace chunk is bounded in lines as well as bytes so that the event
+// batch faasmon-parse makes of it fits the queue (chunk.MaxBytes, OpenFaaS
+// CE's 256,000-byte limit) on its way to faasmon-graph. Scrubbed lines are
+// short (a read is ~100 bytes) and each becomes an event of up to ~250
+// bytes of JSON, so a full 256 KB chunk of them gave a 410 KB batch
+// (measured on a Go server's trace) that the queue would refuse; a long
+// line (an execve's argv) gives an event about its own size. 900 lines and
+// 160,000 bytes keep the batch near 230 KB at worst
+// (TestStraceChunksFitTheQueue).
+const (
+	StraceChunkLines = 900
+	StraceChunkBytes = 160000
+)
+
+// StraceChunking applies the strace bounds to c where c sets none tighter.
+func StraceChunking(c chunker.Config) chunker.Config {
+	if c.MaxUnits <= 0 || c.MaxUnits > StraceChunkLines {
+		c.MaxUnits = StraceChunkLines
+	}
+	if c.MaxBytes <= 0 || c.MaxBytes > StraceChunkBytes {
+		c.MaxBytes = StraceChunkBytes
+	}
+	return c
+}
+
 // PinMode says how strace is placed relative to its tracee.
 type PinMode string
 
@@ -256,7 +281,11 @@ func runOnce(ctx context.Context, k chunk.Kind, t discovery.Target, cfg Config, 
 	if k == chunk.KindStrace {
 		meta.Threads = Threads(cfg.ProcRoot, pids)
 	}
-	cutter := chunker.NewCutter(cfg.Chunk, meta, sink)
+	ccfg := cfg.Chunk
+	if k == chunk.KindStrace {
+		ccfg = StraceChunking(ccfg)
+	}
+	cutter := chunker.NewCutter(ccfg, meta, sink)
 	msgs := make(chan msg, 256)
 	readErr := make(chan error, 1)
 	var scrub *strace.Scrubber
