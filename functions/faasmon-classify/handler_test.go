@@ -130,7 +130,7 @@ func TestLoadConfig(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || c.ProfileDir != tc.dir || c.ProfileLearnGraphs <= 0 {
+			if err != nil || c.ProfileDir != tc.dir {
 				t.Fatalf("%+v, %v", c, err)
 			}
 		})
