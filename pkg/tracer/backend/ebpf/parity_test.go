@@ -101,7 +101,9 @@ func TestParityWithStrace(t *testing.T) {
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	pid := cmd.Process.Pid
 	if err := os.WriteFile(filepath.Join(cg, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
-		t.Fatal(err)
+		// A container without a writable cgroup tree (CI): no place
+		// to put the workload where the filter singles it out.
+		t.Skipf("cannot move pid %d into a cgroup: %v", pid, err)
 	}
 	// The container's long-lived process: the workload is over before its
 	// last records are decoded, and paths are resolved in the mount
@@ -115,7 +117,9 @@ func TestParityWithStrace(t *testing.T) {
 	anchorPid := anchor.Process.Pid
 	time.Sleep(200 * time.Millisecond)
 	if err := os.WriteFile(filepath.Join(cg, "cgroup.procs"), []byte(strconv.Itoa(anchorPid)), 0); err != nil {
-		t.Fatal(err)
+		// A container without a writable cgroup tree (CI): no place
+		// to put the workload where the filter singles it out.
+		t.Skipf("cannot move pid %d into a cgroup: %v", anchorPid, err)
 	}
 	var st syscallStat
 	if err := st.of(cg); err != nil {
