@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/faasmon/faasmon/pkg/event"
+	"github.com/faasmon/faasmon/pkg/strace"
 )
 
 var le = binary.LittleEndian
@@ -201,7 +202,11 @@ func (d *Decoder) DecodeAppend(dst []event.Event, b []byte) ([]event.Event, erro
 		switch name {
 		case "execve", "execveat":
 			ev.Path = str(r.data1, r.len1)
-			ev.Argv = r.argv
+			// Command lines leave the node with credentials masked, as the
+			// strace sensor's scrubber leaves them (pkg/strace.ScrubArgv).
+			if len(r.argv) > 0 {
+				ev.Argv = strace.ScrubArgv(r.argv)
+			}
 			if name == "execveat" {
 				ev.Path = d.abs(r.pid, arg(0), ev.Path)
 			} else {

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/faasmon/faasmon/pkg/event"
+	"github.com/faasmon/faasmon/pkg/strace"
 )
 
 // rec builds a record as the programs write it.
@@ -136,6 +137,11 @@ func TestDecode(t *testing.T) {
 			{nr: 59, enter: true, pid: 20, s1: "/bin/sh", argv: []string{"sh", "-c", strings.Repeat("x", 200)}},
 			{nr: 59, pid: 20, ret: 0}},
 			[]event.Event{{Kind: event.KindSyscall, PID: 20, Syscall: "execve", FD: -1, Path: "/bin/sh", Argv: []string{"sh", "-c", strings.Repeat("x", argMax-1)}}}},
+		{"credentials in argv are masked", []rec{
+			{nr: 59, enter: true, pid: 20, s1: "/usr/bin/curl", argv: []string{"curl", "-u", "admin:hunter2", "https://x/?token=abc"}},
+			{nr: 59, pid: 20}},
+			[]event.Event{{Kind: event.KindSyscall, PID: 20, Syscall: "execve", FD: -1, Path: "/usr/bin/curl",
+				Argv: strace.ScrubArgv([]string{"curl", "-u", "admin:hunter2", "https://x/?token=abc"})}}},
 		{"failed execve", []rec{
 			{nr: 59, enter: true, pid: 20, s1: "/nope"},
 			{nr: 59, pid: 20, ret: neg(unix.ENOENT)}},
@@ -215,6 +221,20 @@ func TestDecode(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestArgvMasked(t *testing.T) {
+	d := &Decoder{}
+	if _, err := d.Decode(rec{nr: 59, enter: true, pid: 5, s1: "/usr/bin/mysql", argv: []string{"mysql", "--password", "s3cret"}}.bytes()); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := d.Decode(rec{nr: 59, pid: 5}.bytes())
+	if err != nil || len(evs) != 1 {
+		t.Fatal(evs, err)
+	}
+	if strings.Contains(strings.Join(evs[0].Argv, " "), "s3cret") {
+		t.Errorf("argv %q leaves the node with the password", evs[0].Argv)
 	}
 }
 

@@ -18,8 +18,10 @@
 // (clone/fork/execve with its first 8 arguments of at most 95 bytes,
 // exit_group), socket endpoints from connect/bind's sockaddr, and
 // read/write byte counts. Never a read or write payload, never the
-// environment. The request line and X-Call-Id, and DNS names, are not read
-// yet (chunks are cut on quiet periods and time, not per invocation).
+// environment; argv leaves with credentials masked (strace.ScrubArgv, as
+// the strace sensor does). The request line and X-Call-Id, and DNS names,
+// are not read yet (chunks are cut on quiet periods and time, not per
+// invocation).
 //
 // What strace -yy gives for free is rebuilt in user space: each process's
 // fd table and cwd (opens, sockets, connects, dup, pipe, chdir, fork,
