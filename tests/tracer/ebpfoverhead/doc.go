@@ -15,6 +15,10 @@
 // (traced, records read and counted, not decoded). It prints the medians
 // and the ratios to "off".
 //
+// With -paired N the http server runs alone, one process for the whole run,
+// the setting switched every -requests requests for N blocks per setting,
+// and the server's own CPU time per request is reported beside latency.
+//
 //	go build -o /tmp/ebpfoverhead ./tests/tracer/ebpfoverhead && /tmp/ebpfoverhead -runs 15 -kernel   # as root
 //
 // A measurement of the tracer stage of the flow tracer → parse → graph →

@@ -29,6 +29,7 @@ func main() {
 	runs := flag.Int("runs", 15, "runs per setting and workload")
 	loop := flag.Int("loop", 200000, "open/read/close iterations per loop run")
 	requests := flag.Int("requests", 2000, "requests per http run")
+	paired := flag.Int("paired", 0, "instead: the http server alone, one process, settings alternating in this many blocks (per setting) of -requests requests")
 	cpuprofile := flag.String("cpuprofile", "", "write this process's CPU profile (the record reader and decoder) here")
 	kernelOnly = flag.Bool("kernel", false, `also measure "kernel": the cgroup traced, records read from the ring and counted but not decoded`)
 	flag.Parse()
@@ -55,6 +56,19 @@ func main() {
 	_, _ = file.WriteString(strings.Repeat("x", 64))
 	file.Close()
 
+	if *paired > 0 {
+		lat, cpu, n, err := pairedHTTP(root, *paired, *requests)
+		if err != nil {
+			fail(err)
+		}
+		host, _ := os.Hostname()
+		fmt.Printf("ebpfoverhead -paired: %s, %d CPUs, %s; %d blocks of %d requests per setting, one server process\n", host, numCPU(), time.Now().UTC().Format(time.RFC3339), *paired, *requests)
+		for _, s := range []string{"off", "idle", "on"} {
+			fmt.Printf("  %-5s latency %8.1f µs ×%.3f   server CPU per request %6.2f µs ×%.3f\n", s, lat[s], lat[s]/lat["off"], cpu[s], cpu[s]/cpu["off"])
+		}
+		fmt.Printf("events decoded while on: %d\n", n)
+		return
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
