@@ -160,6 +160,10 @@ type runner struct {
 	invocations []Invocation
 	recycles    []Recycle
 	containers  map[string]string // function → current instance id
+	// traced is, per function, the instance the tracer was last seen
+	// attached to: a call to another (the detector's response recycled
+	// the container) waits until the tracer follows.
+	tracedID map[string]string
 }
 
 // Run plays the scenarios and writes the dataset. See tests/lab/README.md.
@@ -188,7 +192,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return Result{}, err
 	}
-	r := &runner{o: o, containers: map[string]string{}}
+	r := &runner{o: o, containers: map[string]string{}, tracedID: map[string]string{}}
 	logf := func(format string, a ...any) { fmt.Fprintf(o.Log, "lab: "+format+"\n", a...) }
 
 	if !o.SkipUp {
@@ -473,6 +477,7 @@ func (r *runner) playBatch(ctx context.Context, b Batch) {
 		go func(c Call) {
 			defer wg.Done()
 			defer func() { <-sem }()
+			r.ensureTraced(ctx, c.Function)
 			inv := r.gw.invoke(ctx, c)
 			inv.Container = r.containerOf(ctx, c.Function)
 			r.record(inv)
@@ -976,6 +981,31 @@ func (g *gateway) waitReady(ctx context.Context, fns []string, timeout time.Dura
 // waitTraced waits (at most 5 s) until the tracer is attached to the
 // current instance of each function: a call that reaches a container before
 // strace does leaves no trace, and the lab would count it as missed.
+// ensureTraced waits, before a call to fn, until the tracer is attached to
+// fn's current instance when that instance is new since the last look. The
+// lab waits after its own recycles; this covers the ones it did not make
+// (faasmon-alert's response): without it, the first call to the fresh
+// container ran before strace attached and had no graph, and with runtime
+// invariants deciding within a second, responses came often enough to
+// lose several calls a round.
+func (r *runner) ensureTraced(ctx context.Context, fn string) {
+	if !r.traced {
+		return
+	}
+	r.refreshContainers(ctx)
+	r.mu.Lock()
+	id := r.containers[fn]
+	known := r.tracedID[fn] == id
+	r.mu.Unlock()
+	if id == "" || known {
+		return
+	}
+	r.waitTraced(ctx, fn)
+	r.mu.Lock()
+	r.tracedID[fn] = id
+	r.mu.Unlock()
+}
+
 func (r *runner) waitTraced(ctx context.Context, fns ...string) {
 	if !r.traced {
 		return
