@@ -23,9 +23,9 @@ const usage = `usage:
   faasmon profile export [-dir D] [-o FILE] [FUNCTION[@VERSION]...]
                                                             YAML to review, edit and commit
   faasmon profile import [-dir D] [-dry-run] FILE|-         load (replace) profiles from YAML
-  faasmon profile learn  [-dir D] -version V [-arm] GRAPH.json|DIR...
+  faasmon profile learn  [-dir D] [-version V] [-arm] GRAPH.json|DIR...
                                                             learn benign graphs (faasmon-graph's archive)
-  faasmon profile check  [-dir D] -version V GRAPH.json|DIR...
+  faasmon profile check  [-dir D] [-version V] GRAPH.json|DIR...
                                                             report the deviations of graphs
   faasmon profile delete [-dir D] FUNCTION@VERSION...       forget profiles (they learn again)
 `
@@ -54,7 +54,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.MaxValues, "max-values", 0, "values a dimension keeps (0: default 1024)")
 	out := fs.String("o", "", "export: output file (default stdout)")
 	dry := fs.Bool("dry-run", false, "import: validate only")
-	version := fs.String("version", "", "learn, check: the function version of the graphs (image digest or reference)")
+	version := fs.String("version", "", "learn, check: the function version of the graphs (default: each graph's image, as faasmon-classify does)")
 	arm := fs.Bool("arm", false, "learn: arm the profiles afterwards")
 	if err := fs.Parse(args[2:]); err != nil {
 		return 2
@@ -331,9 +331,6 @@ func readGraph(p string) (*provenance.Graph, error) {
 }
 
 func learn(w io.Writer, store profile.Store, cfg profile.Config, version string, args []string, arm bool) error {
-	if version == "" {
-		return errors.New("learn needs -version (the image digest or reference of the graphs' function)")
-	}
 	gs, err := readGraphs(args)
 	if err != nil {
 		return err
@@ -347,7 +344,7 @@ func learn(w io.Writer, store profile.Store, cfg profile.Config, version string,
 			// A labelled dataset's attack graphs are never learnt.
 			continue
 		}
-		res, err := l.Observe(version, g, nil, true)
+		res, err := l.Observe(versionOf(g, version), g, nil, true)
 		if err != nil {
 			return err
 		}
@@ -390,16 +387,13 @@ func learn(w io.Writer, store profile.Store, cfg profile.Config, version string,
 }
 
 func check(w io.Writer, store profile.Store, cfg profile.Config, version string, args []string) error {
-	if version == "" {
-		return errors.New("check needs -version")
-	}
 	gs, err := readGraphs(args)
 	if err != nil {
 		return err
 	}
 	flagged := 0
 	for _, g := range gs {
-		k := profile.KeyOf(g, version)
+		k := profile.KeyOf(g, versionOf(g, version))
 		p, err := store.Load(k)
 		if err != nil {
 			return err
@@ -423,6 +417,14 @@ func check(w io.Writer, store profile.Store, cfg profile.Config, version string,
 	}
 	fmt.Fprintf(w, "%d of %d graphs deviate from their profile\n", flagged, len(gs))
 	return nil
+}
+
+// versionOf is the -version flag, or the graph's own version.
+func versionOf(g *provenance.Graph, flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return profile.VersionOf(g)
 }
 
 func del(w io.Writer, store profile.Store, args []string) error {

@@ -9,9 +9,7 @@ import (
 	"log"
 	"net/http"
 	"os"
-	"strconv"
 	"sync"
-	"time"
 
 	embedded "github.com/faasmon/faasmon/model"
 	"github.com/faasmon/faasmon/pkg/detect"
@@ -64,13 +62,17 @@ type Config struct {
 	// it must outlive the function process and be shared by its replicas
 	// (a volume on Kubernetes). Empty turns the profile part off.
 	ProfileDir string
-	// ProfileLearnGraphs and ProfileLearnFor end a function version's
-	// learning period (whichever comes first).
-	ProfileLearnGraphs int
-	ProfileLearnFor    time.Duration
-	// InvariantExceptions names a YAML file of reviewed exceptions to the
-	// runtime invariants (pkg/invariant.Exceptions); empty: none.
-	InvariantExceptions string
+	// Profile is the profiles' learning and arming rule
+	// (profile.ConfigFromEnv: profile_learn_graphs, profile_learn_for, ...).
+	Profile profile.Config
+	// InvariantExceptions is the YAML document of reviewed exceptions to
+	// the runtime invariants (pkg/invariant.Exceptions) itself, and
+	// InvariantExceptionsFile names a file holding one (an OpenFaaS
+	// secret mounted under /var/openfaas/secrets, say); at most one may be
+	// set. Inline, because a function sees neither the repository nor the
+	// host's /tmp: the value travels with the deployment.
+	InvariantExceptions     string
+	InvariantExceptionsFile string
 }
 
 // LoadConfig reads Config through lookup (os.LookupEnv in the function).
@@ -81,18 +83,14 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		}
 		return def
 	}
-	c := Config{ModelPath: get("model_path", ""), ProfileDir: get("profile_dir", "/var/tmp/faasmon/profiles"),
-		InvariantExceptions: get("invariant_exceptions", "")}
-	d := profile.DefaultConfig()
-	n, err := strconv.Atoi(get("profile_learn_graphs", strconv.Itoa(d.LearnGraphs)))
-	if err != nil {
-		return c, fmt.Errorf("profile_learn_graphs: %w", err)
+	c := Config{ModelPath: get("model_path", ""), ProfileDir: get(profile.EnvDir, "/var/tmp/faasmon/profiles"),
+		InvariantExceptions: get("invariant_exceptions", ""), InvariantExceptionsFile: get("invariant_exceptions_file", "")}
+	if c.InvariantExceptions != "" && c.InvariantExceptionsFile != "" {
+		return c, errors.New("invariant_exceptions and invariant_exceptions_file are both set: give one")
 	}
-	c.ProfileLearnGraphs = n
-	if c.ProfileLearnFor, err = time.ParseDuration(get("profile_learn_for", d.LearnFor.String())); err != nil {
-		return c, fmt.Errorf("profile_learn_for: %w", err)
-	}
-	return c, nil
+	var err error
+	c.Profile, err = profile.ConfigFromEnv(func(k string) string { return get(k, "") })
+	return c, err
 }
 
 // loadDetector builds the detector once: the model, and the profiles when
@@ -109,11 +107,17 @@ func loadDetector() (*detect.Detector, error) {
 			return
 		}
 		d := &detect.Detector{Model: m, Logf: func(f string, a ...any) { log.Printf(name+": "+f, a...) }}
-		if cfg.InvariantExceptions != "" {
-			// A file that does not parse stops the function: running
-			// without the exceptions a user wrote would raise the alerts
-			// they silenced, running with half of them is worse.
-			if d.Exceptions, err = invariant.LoadExceptions(cfg.InvariantExceptions); err != nil {
+		// Exceptions that do not parse stop the function: running
+		// without the exceptions a user wrote would raise the alerts
+		// they silenced, running with half of them is worse.
+		switch {
+		case cfg.InvariantExceptions != "":
+			if d.Exceptions, err = invariant.ParseExceptions([]byte(cfg.InvariantExceptions)); err != nil {
+				err = fmt.Errorf("invariant_exceptions: %w", err)
+				return
+			}
+		case cfg.InvariantExceptionsFile != "":
+			if d.Exceptions, err = invariant.LoadExceptions(cfg.InvariantExceptionsFile); err != nil {
 				return
 			}
 		}
@@ -122,9 +126,7 @@ func loadDetector() (*detect.Detector, error) {
 				err = fmt.Errorf("profile_dir: %w", err)
 				return
 			}
-			pc := profile.DefaultConfig()
-			pc.LearnGraphs, pc.LearnFor = cfg.ProfileLearnGraphs, cfg.ProfileLearnFor
-			d.Profiles = &profile.Learner{Store: profile.FileStore{Dir: cfg.ProfileDir}, Config: pc}
+			d.Profiles = &profile.Learner{Store: profile.FileStore{Dir: cfg.ProfileDir}, Config: cfg.Profile}
 		}
 		detector = d
 	})

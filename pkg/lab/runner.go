@@ -160,6 +160,10 @@ type runner struct {
 	invocations []Invocation
 	recycles    []Recycle
 	containers  map[string]string // function → current instance id
+	// traced is, per function, the instance the tracer was last seen
+	// attached to: a call to another (the detector's response recycled
+	// the container) waits until the tracer follows.
+	tracedID map[string]string
 }
 
 // Run plays the scenarios and writes the dataset. See tests/lab/README.md.
@@ -188,7 +192,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return Result{}, err
 	}
-	r := &runner{o: o, containers: map[string]string{}}
+	r := &runner{o: o, containers: map[string]string{}, tracedID: map[string]string{}}
 	logf := func(format string, a ...any) { fmt.Fprintf(o.Log, "lab: "+format+"\n", a...) }
 
 	if !o.SkipUp {
@@ -270,8 +274,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Detector {
 		if !o.SkipDeploy {
 			// The victim app's reviewed exceptions to the invariants, as
-			// its owner would deploy them (tests/lab/invariant-exceptions.yaml).
-			env := []string{"-env", "invariant_exceptions=" + filepath.Join(o.Repo, "tests", "lab", "invariant-exceptions.yaml")}
+			// its owner would deploy them (tests/lab/invariant-exceptions.yaml),
+			// inline: the function cannot read the repository.
+			exc, err := os.ReadFile(filepath.Join(o.Repo, "tests", "lab", "invariant-exceptions.yaml"))
+			if err != nil {
+				return Result{}, fmt.Errorf("the lab's invariant exceptions: %w", err)
+			}
+			env := []string{"-env", "invariant_exceptions=" + string(exc)}
 			if o.NoResponse {
 				env = append(env, "-env", "FAASMON_RESPONSE=off")
 			}
@@ -468,6 +477,7 @@ func (r *runner) playBatch(ctx context.Context, b Batch) {
 		go func(c Call) {
 			defer wg.Done()
 			defer func() { <-sem }()
+			r.ensureTraced(ctx, c.Function)
 			inv := r.gw.invoke(ctx, c)
 			inv.Container = r.containerOf(ctx, c.Function)
 			r.record(inv)
@@ -758,7 +768,15 @@ func gatewayHealthy(ctx context.Context, gw string) bool {
 }
 
 func deployStack(ctx context.Context, o Options, file string, logf func(string, ...any), args ...string) error {
-	logf("deploying %s %s", file, strings.Join(args, " "))
+	shown := make([]string, len(args))
+	for i, a := range args {
+		// An inline document (the invariant exceptions) is not a log line.
+		if k, v, ok := strings.Cut(a, "="); ok && len(v) > 80 {
+			a = fmt.Sprintf("%s=<%d bytes>", k, len(v))
+		}
+		shown[i] = a
+	}
+	logf("deploying %s %s", file, strings.Join(shown, " "))
 	return stackCommand(ctx, o, append([]string{"deploy", "-f", file}, args...)...)
 }
 
@@ -963,6 +981,31 @@ func (g *gateway) waitReady(ctx context.Context, fns []string, timeout time.Dura
 // waitTraced waits (at most 5 s) until the tracer is attached to the
 // current instance of each function: a call that reaches a container before
 // strace does leaves no trace, and the lab would count it as missed.
+// ensureTraced waits, before a call to fn, until the tracer is attached to
+// fn's current instance when that instance is new since the last look. The
+// lab waits after its own recycles; this covers the ones it did not make
+// (faasmon-alert's response): without it, the first call to the fresh
+// container ran before strace attached and had no graph, and with runtime
+// invariants deciding within a second, responses came often enough to
+// lose several calls a round.
+func (r *runner) ensureTraced(ctx context.Context, fn string) {
+	if !r.traced {
+		return
+	}
+	r.refreshContainers(ctx)
+	r.mu.Lock()
+	id := r.containers[fn]
+	known := r.tracedID[fn] == id
+	r.mu.Unlock()
+	if id == "" || known {
+		return
+	}
+	r.waitTraced(ctx, fn)
+	r.mu.Lock()
+	r.tracedID[fn] = id
+	r.mu.Unlock()
+}
+
 func (r *runner) waitTraced(ctx context.Context, fns ...string) {
 	if !r.traced {
 		return
