@@ -14,8 +14,8 @@
 // tetra; the faasmon-* commands are the pipeline's stages and tools.
 //
 // D is the directory faasmon-classify keeps profiles in ($FAASMON_PROFILE_DIR,
-// default /tmp/faasmon-profiles, as the graph state defaults to
-// /tmp/faasmon-graph-state).
+// default /var/tmp/faasmon/profiles, faasmon-classify's profile_dir in
+// stack.yml: on the local stack the functions' /var/tmp is the host's).
 package main
 
 import (
@@ -63,7 +63,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmd := args[1]
 	fs := flag.NewFlagSet("faasmon profile "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dir := fs.String("dir", envOr("FAASMON_PROFILE_DIR", "/tmp/faasmon-profiles"), "profile directory (faasmon-classify's)")
+	dir := fs.String("dir", envOr("FAASMON_PROFILE_DIR", "/var/tmp/faasmon/profiles"), "profile directory (faasmon-classify's)")
 	var cfg profile.Config
 	fs.IntVar(&cfg.LearnGraphs, "learn-graphs", 0, "graphs a profile learns before it arms (0: default 200, <0: no limit)")
 	fs.DurationVar(&cfg.LearnFor, "learn-for", 0, "time a profile learns before it arms (0: default 24h, <0: no limit)")

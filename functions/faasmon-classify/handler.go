@@ -21,6 +21,7 @@ import (
 	"github.com/faasmon/faasmon/pkg/fnhttp"
 	"github.com/faasmon/faasmon/pkg/gnn"
 	"github.com/faasmon/faasmon/pkg/hopauth"
+	"github.com/faasmon/faasmon/pkg/invariant"
 	"github.com/faasmon/faasmon/pkg/outbox"
 	"github.com/faasmon/faasmon/pkg/profile"
 	"github.com/faasmon/faasmon/pkg/provenance"
@@ -32,10 +33,19 @@ const name = "faasmon-classify"
 // Limits of one request. A single invocation's graph is a few hundred
 // nodes; 20,000 nodes classify in well under a second on one core, which
 // keeps one request from holding the function for long.
+//
+// Both sizes are checked before the body is decoded (issue 14: a 32 MiB
+// body of 1.2 M nodes took this function to 1.4 GiB while decoding): the
+// bytes by fnhttp.ReadBody, the nodes and edges by a scan that builds
+// nothing (fnhttp.CheckArrays). Over either is a 413.
 const (
-	maxBodyBytes = 32 << 20
+	maxBodyBytes = 16 << 20
 	maxNodes     = 20000
-	maxBatch     = 256
+	// maxTotalNodes bounds a batch: 256 graphs of 20,000 nodes would be
+	// 5 M nodes in memory at once.
+	maxTotalNodes = 4 * maxNodes
+	maxEdges      = provenance.MaxEdges
+	maxBatch      = 256
 )
 
 var (
@@ -62,6 +72,9 @@ type Config struct {
 	// learning period (whichever comes first).
 	ProfileLearnGraphs int
 	ProfileLearnFor    time.Duration
+	// InvariantExceptions names a YAML file of reviewed exceptions to the
+	// runtime invariants (pkg/invariant.Exceptions); empty: none.
+	InvariantExceptions string
 }
 
 // LoadConfig reads Config through lookup (os.LookupEnv in the function).
@@ -72,7 +85,8 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		}
 		return def
 	}
-	c := Config{ModelPath: get("model_path", ""), ProfileDir: get("profile_dir", "/var/tmp/faasmon/profiles")}
+	c := Config{ModelPath: get("model_path", ""), ProfileDir: get("profile_dir", "/var/tmp/faasmon/profiles"),
+		InvariantExceptions: get("invariant_exceptions", "")}
 	d := profile.DefaultConfig()
 	n, err := strconv.Atoi(get("profile_learn_graphs", strconv.Itoa(d.LearnGraphs)))
 	if err != nil {
@@ -99,6 +113,14 @@ func loadDetector() (*detect.Detector, error) {
 			return
 		}
 		d := &detect.Detector{Model: m, Logf: func(f string, a ...any) { log.Printf(name+": "+f, a...) }}
+		if cfg.InvariantExceptions != "" {
+			// A file that does not parse stops the function: running
+			// without the exceptions a user wrote would raise the alerts
+			// they silenced, running with half of them is worse.
+			if d.Exceptions, err = invariant.LoadExceptions(cfg.InvariantExceptions); err != nil {
+				return
+			}
+		}
 		if cfg.ProfileDir != "" {
 			if err = os.MkdirAll(cfg.ProfileDir, 0o700); err != nil {
 				err = fmt.Errorf("profile_dir: %w", err)
@@ -174,6 +196,10 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 		}
 	} else {
 		fnhttp.DefaultHop.Stats.UnsignedAccepted.Add(1)
+	}
+	if err := checkSizes(body); err != nil {
+		fnhttp.Fail(w, name, err)
+		return
 	}
 	graphs, batch, err := decode(body)
 	if err != nil {
@@ -264,4 +290,13 @@ func decode(body []byte) ([]provenance.Graph, bool, error) {
 		}
 	}
 	return graphs, batch, nil
+}
+
+// checkSizes refuses, before decoding, a body whose graphs are over the
+// node or edge limits.
+func checkSizes(body []byte) error {
+	if err := fnhttp.CheckArrays(body, "nodes", maxNodes, maxTotalNodes); err != nil {
+		return err
+	}
+	return fnhttp.CheckArrays(body, "edges", maxEdges, 4*maxEdges)
 }

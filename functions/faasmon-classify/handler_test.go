@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -77,7 +81,8 @@ func TestHandle(t *testing.T) {
 		{"not JSON", []byte("nope"), 400, "decode graph"},
 		{"wrong schema version", bv, 400, "schema version 9"},
 		{"edge to a missing node", dg, 400, "points outside"},
-		{"over the node limit", hg, 400, "limit 20000"},
+		// Too big is a 413 (issue 14), found before decoding.
+		{"over the node limit", hg, 413, "limit 20000"},
 		{"empty batch", []byte("[]"), 400, "want 1 to"},
 		{"empty", nil, 400, "empty body"},
 	} {
@@ -213,6 +218,88 @@ func TestLoadConfig(t *testing.T) {
 			}
 			if err != nil || c.ProfileDir != tc.dir || c.ProfileLearnGraphs <= 0 {
 				t.Fatalf("%+v, %v", c, err)
+			}
+		})
+	}
+}
+
+// tinyNodes is a graph body of n nodes of a few bytes each: small on the
+// wire, about 200 bytes each once decoded.
+func tinyNodes(n int) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"version":1,"nodes":[`)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`{"id":`)
+		b.WriteString(strconv.Itoa(i))
+		b.WriteByte('}')
+	}
+	b.WriteString(`],"edges":[]}`)
+	return b.Bytes()
+}
+
+// endless yields n bytes of '[' then '{"id":0},' forever, never held in
+// memory at once.
+type endless struct{ n, off int64 }
+
+func (e *endless) Read(p []byte) (int, error) {
+	if e.off >= e.n {
+		return 0, io.EOF
+	}
+	const unit = `{"id":0},`
+	k := 0
+	for k < len(p) && e.off < e.n {
+		if e.off == 0 {
+			p[k] = '['
+		} else {
+			p[k] = unit[(e.off-1)%int64(len(unit))]
+		}
+		k++
+		e.off++
+	}
+	return k, nil
+}
+
+// TestOversizeRefusedBeforeDecoding: too many bytes (declared or not) and
+// too many nodes within the byte limit are each a 413, and the handler
+// allocates about the body at most — not the gigabyte that decoding a million
+// nodes costs (issue 14).
+func TestOversizeRefusedBeforeDecoding(t *testing.T) {
+	p, _ := setup(t)
+	t.Setenv("model_path", p)
+	modelOnce = sync.Once{}
+	nodes := tinyNodes(1_000_000)
+	if len(nodes) > maxBodyBytes {
+		t.Fatalf("test body of %d bytes is over the byte limit; it must test the node count", len(nodes))
+	}
+	for _, c := range []struct {
+		name     string
+		body     func() io.Reader
+		length   int64
+		maxAlloc uint64
+	}{
+		{"32 MiB declared", func() io.Reader { return &endless{n: 32 << 20} }, 32 << 20, 1 << 20},
+		{"32 MiB chunked", func() io.Reader { return &endless{n: 32 << 20} }, -1, 3 * maxBodyBytes},
+		{"1 M nodes under the byte limit", func() io.Reader { return bytes.NewReader(nodes) }, int64(len(nodes)), uint64(len(nodes)) + 1<<20},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, "/", c.body())
+			req.ContentLength = c.length
+			w := httptest.NewRecorder()
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			Handle(w, req)
+			runtime.ReadMemStats(&after)
+			if w.Code != http.StatusRequestEntityTooLarge {
+				t.Fatalf("status %d (%s), want 413", w.Code, w.Body.String())
+			}
+			if got := after.TotalAlloc - before.TotalAlloc; got > c.maxAlloc {
+				t.Errorf("allocated %d bytes refusing it, bound %d", got, c.maxAlloc)
+			} else {
+				t.Logf("refused with %d bytes allocated: %s", got, strings.TrimSpace(w.Body.String()))
 			}
 		})
 	}

@@ -4,7 +4,10 @@
 // with where it happened and the process chain, renders the explanation as a
 // text chain and a Graphviz DOT subgraph, optionally recycles the compromised
 // container (Responder), and fans the alert out to sinks concurrently with
-// per-sink retries and timeouts.
+// per-sink retries and timeouts. The Falcosidekick sink speaks Falco's JSON
+// output (falco.go): rule, priority and MITRE tags from the verdict's
+// findings, Falco's field names, printable ASCII where Falcosidekick-UI
+// demands it.
 //
 // The faasmon-alert function is a thin adapter: build a Processor once
 // (NewProcessorFromConfig(LoadConfig())), then call Processor.Process for
@@ -39,14 +42,18 @@ type Alert struct {
 	Rule     string    `json:"rule"`
 	Priority string    `json:"priority"`
 
-	Function  string            `json:"function"`
-	Namespace string            `json:"namespace,omitempty"`
-	Node      string            `json:"node,omitempty"`
-	Pod       string            `json:"pod,omitempty"`
-	Container string            `json:"container,omitempty"`
-	CallID    string            `json:"call_id,omitempty"`
-	GraphID   string            `json:"graph_id,omitempty"`
-	Window    provenance.Window `json:"window,omitempty"`
+	Function  string `json:"function"`
+	Namespace string `json:"namespace,omitempty"`
+	Node      string `json:"node,omitempty"`
+	Pod       string `json:"pod,omitempty"`
+	Container string `json:"container,omitempty"`
+	// Image is the container's code version as the tracer named it (the
+	// image digest on Kubernetes, "local:<fn>@<build>" on the local
+	// stack), when the verdict includes its graph.
+	Image   string            `json:"image,omitempty"`
+	CallID  string            `json:"call_id,omitempty"`
+	GraphID string            `json:"graph_id,omitempty"`
+	Window  provenance.Window `json:"window,omitempty"`
 
 	Score        float64 `json:"score"`
 	Threshold    float64 `json:"threshold"`
@@ -500,6 +507,9 @@ func Enrich(v *Verdict, now time.Time) *Alert {
 	}
 	if p, ok := alertPriority(v.Findings); ok {
 		a.Priority = p
+	}
+	if v.Graph != nil {
+		a.Image = v.Graph.Image
 	}
 	if a.Time.IsZero() {
 		a.Time = now

@@ -356,6 +356,22 @@ func shortContainerID(id string) string {
 	return id
 }
 
+// imageFields splits an image reference as Falco's container.image.*
+// fields do: "ghcr.io/x/resize@sha256:ab" → repository ghcr.io/x/resize,
+// digest sha256:ab; "ghcr.io/x/resize:1.2" → repository ghcr.io/x/resize;
+// a bare digest has no repository. The local stack's "local:resize@build"
+// keeps "local:resize" (a tag is cut only after the last "/").
+func imageFields(image string) (ref, repo, digest string) {
+	repo, digest, _ = strings.Cut(image, "@")
+	if strings.HasPrefix(repo, "sha256:") {
+		return "", "", repo
+	}
+	if i := strings.LastIndex(repo, ":"); strings.Contains(repo, "/") && i > strings.LastIndex(repo, "/") {
+		return repo, repo[:i], digest
+	}
+	return repo, repo, digest
+}
+
 // resolveHostname is the event's hostname: FAASMON_HOSTNAME (given), else
 // the verdict's node, else this machine's name, so that Falcosidekick
 // never labels faasmon's events hostname="unknown".
@@ -376,8 +392,9 @@ func resolveHostname(given, node string) string {
 // null, as Falco writes them) and faasmon.* names for the rest. hostname is
 // FAASMON_HOSTNAME; empty: the alert's node, else os.Hostname().
 //
-// Fields that stay null, and why: container.image.repository (neither the
-// verdict, its graph nor the function's labels carry the image), user.uid
+// Fields that stay null, and why: container.image.* when the verdict does
+// not include its graph (the image is the graph's) or the tracer did not
+// know it, user.uid
 // and user.name (the provenance graph records no credentials), proc.pid
 // and proc.ppid when the graph is not included, container.* outside a
 // container (the local stack runs functions as processes; container.id is
@@ -409,6 +426,7 @@ func Falco(a Alert, hostname string) FalcoPayload {
 	if a.Action != nil {
 		action = a.Action.Kind + " " + a.Action.Status
 	}
+	imageRef, imageRepo, imageDigest := imageFields(a.Image)
 	var container, containerName any
 	if a.Container != "" {
 		container = shortContainerID(a.Container)
@@ -434,7 +452,9 @@ func Falco(a Alert, hostname string) FalcoPayload {
 		"container.id":               container,
 		"container.full_id":          str(a.Container),
 		"container.name":             containerName,
-		"container.image.repository": nil,
+		"container.image":            str(imageRef),
+		"container.image.repository": str(imageRepo),
+		"container.image.digest":     str(imageDigest),
 		"proc.name":                  procName,
 		"proc.cmdline":               procCmdline,
 		"proc.pid":                   procPID,

@@ -381,3 +381,43 @@ func TestPrintable(t *testing.T) {
 		}
 	}
 }
+
+// Whatever labels, findings and hostname arrive (all are input), the event
+// passes the ecosystem's rules.
+func FuzzFalcoEvent(f *testing.F) {
+	f.Add("/tmp/p.sh", "credential-store-read", "cat read /etc/shadow", "T1003.008", "credential_access", "critical", "node-a", "c0ffee")
+	f.Add("ä→…\x00\xff", "rule\n", strings.Repeat("→", 2000), "T1", "Credential Access", "CRITICAL", "nœud", strings.Repeat("a", 300))
+	f.Fuzz(func(t *testing.T, label, rule, text, technique, tactic, severity, host, container string) {
+		v := withShadow()
+		v.Container = container
+		v.Graph.Nodes[3].Label = label
+		v.Graph.Nodes[9].Label = label + text
+		v.Explanation.Nodes[0].Label = label
+		v.Findings = []verdict.Finding{{Part: verdict.PartInvariant, Rule: rule, Technique: technique, Tactic: tactic, Severity: severity, Text: text, Nodes: []int{3, 9}},
+			{Part: verdict.PartEgress, Text: text, Nodes: []int{4}}}
+		a := Enrich(&v, t0)
+		raw, err := json.Marshal(Falco(*a, host))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bad := ecosystemViolations(raw); len(bad) > 0 {
+			t.Errorf("%s\n%s", strings.Join(bad, "\n"), raw)
+		}
+	})
+}
+
+func TestImageFields(t *testing.T) {
+	for in, want := range map[string][3]string{
+		"ghcr.io/faasmon/resize@sha256:ab":  {"ghcr.io/faasmon/resize", "ghcr.io/faasmon/resize", "sha256:ab"},
+		"ghcr.io/faasmon/resize:1.2":        {"ghcr.io/faasmon/resize:1.2", "ghcr.io/faasmon/resize", ""},
+		"registry:5000/resize":              {"registry:5000/resize", "registry:5000/resize", ""},
+		"sha256:ab":                         {"", "", "sha256:ab"},
+		"local:resize@20261201T120000.000Z": {"local:resize", "local:resize", "20261201T120000.000Z"},
+		"":                                  {"", "", ""},
+	} {
+		ref, repo, digest := imageFields(in)
+		if [3]string{ref, repo, digest} != want {
+			t.Errorf("imageFields(%q) = %q %q %q, want %v", in, ref, repo, digest, want)
+		}
+	}
+}

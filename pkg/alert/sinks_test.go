@@ -132,7 +132,8 @@ var falcoFields = map[string]string{
 	"proc.name": "string", "proc.cmdline": "string", "proc.pid": "number", "proc.ppid": "number",
 	"proc.exepath": "string", "proc.pname": "string", "proc.pcmdline": "string", "fd.name": "string",
 	// What the verdict does not carry (see Falco's doc comment).
-	"container.image.repository": "null", "user.uid": "null", "user.name": "null",
+	"container.image": "string", "container.image.repository": "string", "container.image.digest": "string",
+	"user.uid": "null", "user.name": "null",
 }
 
 func jsonType(v any) string {
@@ -209,7 +210,8 @@ func TestFalcosidekickPayload(t *testing.T) {
 		t.Errorf("evt.time %v, want %d", fields["evt.time"], a.Time.UnixNano())
 	}
 	for k, want := range map[string]string{"k8s.ns.name": "openfaas-fn", "k8s.pod.name": "resize-7d9f-abcde", "container.id": "c0ffee",
-		"container.full_id": "c0ffee", "container.name": "resize", "evt.type": "execve", "proc.pcmdline": "node index.js",
+		"container.full_id": "c0ffee", "container.name": "resize", "container.image": "ghcr.io/faasmon/resize",
+		"container.image.repository": "ghcr.io/faasmon/resize", "container.image.digest": "sha256:0123abcd", "evt.type": "execve", "proc.pcmdline": "node index.js",
 		"proc.name": "p.sh", "proc.cmdline": "/tmp/p.sh", "proc.pname": "node", "fd.name": "/tmp/p.sh", "proc.exepath": "/tmp/p.sh"} {
 		if fields[k] != want {
 			t.Errorf("output_fields[%s] = %v, want %s", k, fields[k], want)

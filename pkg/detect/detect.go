@@ -17,6 +17,9 @@ type Detector struct {
 	Model *gnn.Model
 	// NoInvariants turns the invariants off (the GNN's own numbers).
 	NoInvariants bool
+	// Exceptions are the user's reviewed exceptions to the invariants
+	// (nil: none).
+	Exceptions *invariant.Exceptions
 	// Profiles learns each function version's behaviour from its first
 	// graphs and then checks every graph against it. A graph another
 	// part flagged is not learnt, so an attack during learning is not
@@ -55,7 +58,7 @@ func (d *Detector) Judge(g *provenance.Graph, opts gnn.Options, learn bool) (*ve
 		v.Findings = append(v.Findings, gnnFinding(v))
 	}
 	if !d.NoInvariants {
-		if inv := invariant.Check(g); len(inv) > 0 {
+		if inv := invariant.CheckWith(g, d.Exceptions); len(inv) > 0 {
 			v.Findings = append(inv, v.Findings...)
 			v.Verdict, v.Source = verdict.Attack, verdict.PartInvariant
 		}

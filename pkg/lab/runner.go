@@ -269,9 +269,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	if o.Detector {
 		if !o.SkipDeploy {
-			var env []string
+			// The victim app's reviewed exceptions to the invariants, as
+			// its owner would deploy them (tests/lab/invariant-exceptions.yaml).
+			env := []string{"-env", "invariant_exceptions=" + filepath.Join(o.Repo, "tests", "lab", "invariant-exceptions.yaml")}
 			if o.NoResponse {
-				env = []string{"-env", "FAASMON_RESPONSE=off"}
+				env = append(env, "-env", "FAASMON_RESPONSE=off")
 			}
 			if err := deployStack(ctx, o, filepath.Join(o.Repo, "stack.yml"), logf, env...); err != nil {
 				return Result{}, err

@@ -463,10 +463,10 @@ func (p *Parser) call(pid int, t time.Time, name string, body []byte, orphan boo
 	switch name {
 	case "execve":
 		ev.Path = p.strArg(arg(0))
-		ev.Argv = p.argv(arg(1))
+		ev.Argv = ScrubArgv(p.argv(arg(1)))
 	case "execveat":
 		ev.Path = p.strArg(arg(1))
-		ev.Argv = p.argv(arg(2))
+		ev.Argv = ScrubArgv(p.argv(arg(2)))
 		if d := fd(0); d != nil && len(ev.Path) > 0 && ev.Path[0] != '/' {
 			ev.Path = p.joinPath(d, ev.Path)
 		}
@@ -518,8 +518,16 @@ func (p *Parser) call(pid int, t time.Time, name string, body []byte, orphan boo
 			if orphan {
 				data = body[:max(args.end, 0)]
 			}
-			if id := findCallID(data); id != nil {
-				ev.CallID = p.str(id)
+			// X-Call-Id only from a request the handler received: a read
+			// on a TCP connection (an orphan half does not show its fd)
+			// whose data is a request head or its continuation. The
+			// tracer's Scrubber keeps a head only on connections to the
+			// container's listening ports, so a response or a file that
+			// carries the header names no invocation.
+			if isReadCall(name) && (ev.Proto == ProtoTCP || orphan) && requestData(data) {
+				if id := findCallID(data); id != nil {
+					ev.CallID = p.str(id)
+				}
 			}
 		}
 		if ev.Remote == "" {
@@ -862,4 +870,26 @@ func (p *Parser) applyFlow(ev *event.Event, in, out []byte) {
 			}
 		}
 	}
+}
+
+// requestData says whether a read's printed data is an HTTP request head
+// ("GET /x HTTP/1.1\r\n...") or the continuation of one that the tracer
+// kept ("X-Call-Id: ...").
+func requestData(b []byte) bool {
+	b = bytes.TrimLeft(b, " ")
+	if len(b) > 0 && b[0] == '[' { // readv/recvmsg: the first iov_base
+		i := bytes.IndexByte(b, '"')
+		if i < 0 {
+			return false
+		}
+		b = b[i:]
+	}
+	if len(b) == 0 || b[0] != '"' {
+		return false
+	}
+	b = b[1:]
+	if requestLine(b) > 0 {
+		return true
+	}
+	return findFold(b[:min(len(b), len("x-call-id:"))], "x-call-id:") == 0
 }

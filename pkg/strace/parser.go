@@ -2,7 +2,10 @@
 //
 // It reads what the tracer runs:
 //
-//	strace -f -ttt -yy -s 256 -e trace=<provenance set> -p PID
+//	strace -f -ttt -yy -s 16384 -e trace=<sensor.SyscallSet> -p PID
+//
+// (scrubbed by Scrubber on the node before it becomes a chunk; older
+// tracers used -s 256)
 //
 // and also -tt wall-clock stamps, no time stamp, and the three pid prefixes
 // ("[pid  123] " when strace writes to a terminal or pipe, "123 " with -o,
@@ -46,7 +49,7 @@ import (
 
 const (
 	// MaxLineLen bounds one input line (a chunk is at most 256,000 bytes;
-	// strace lines with -s 256 stay well under 64 KiB).
+	// strace lines with -s 16384 stay under 64 KiB of escapes).
 	MaxLineLen = 256 << 10
 	// MaxPending bounds the unfinished calls kept across lines (one per
 	// traced thread at most); beyond it the oldest is emitted as partial.
