@@ -25,8 +25,23 @@ type Hop struct {
 }
 
 // DefaultHop reads the keys from the function's secret directory
-// (secret_mount_path), as OpenFaaS mounts faasmon-hop-key.
-var DefaultHop = &Hop{Keys: hopauth.SourceFromEnv(os.Getenv)}
+// (secret_mount_path), as OpenFaaS mounts faasmon-hop-key, and the window
+// from hop_max_age (a Go duration; default hopauth.DefaultMaxAge). The
+// window must cover the longest time a message waits in the queue: a
+// message older than it is refused as stale.
+var DefaultHop = &Hop{Keys: hopauth.SourceFromEnv(os.Getenv), MaxAge: maxAgeFromEnv(os.Getenv("hop_max_age"))}
+
+func maxAgeFromEnv(v string) time.Duration {
+	if v == "" {
+		return hopauth.DefaultMaxAge
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		log.Printf("hop_max_age %q: not a positive duration, using %v", v, hopauth.DefaultMaxAge)
+		return hopauth.DefaultMaxAge
+	}
+	return d
+}
 
 func (h *Hop) now() time.Time {
 	if h.Now != nil {
