@@ -223,3 +223,21 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// FuzzOpen: an outbox entry is whatever anyone on NATS published; none
+// without the key opens, and none panics.
+func FuzzOpen(f *testing.F) {
+	kr := NewKeyring(k1)
+	sealed, _ := kr.Seal(KindVerdict, []byte(`{"graph_id":"g"}`), time.Unix(1_800_000_000, 0))
+	f.Add(sealed)
+	f.Add([]byte(`{"auth":{},"body":{}}`))
+	f.Add([]byte(`{"graph_id":"g"}`))
+	other := NewKeyring(Key{ID: "k1", Secret: []byte("not-the-key-0123456789abcdef")})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = kr.Open(KindVerdict, data, time.Unix(1_800_000_000, 0), time.Hour)
+		// Nothing the fuzzer writes was sealed with other's secret.
+		if _, err := other.Open(KindVerdict, data, time.Unix(1_800_000_000, 0), time.Hour); err == nil {
+			t.Fatalf("forged entry opened: %q", data)
+		}
+	})
+}
