@@ -10,8 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	sdk "github.com/openfaas/go-sdk"
@@ -57,35 +55,6 @@ func FromEnv() (*Client, error) {
 	c.Keys = hopauth.SourceFromEnv(os.Getenv)
 	c.Namespace = os.Getenv("faasmon_namespace")
 	return c, nil
-}
-
-// SecretName is the OpenFaaS secret ("user:password") that detector
-// functions use to call the gateway.
-const SecretName = "faasmon-gateway-auth"
-
-// ReadBasicAuth reads the gateway credentials from an OpenFaaS secrets
-// directory: the SecretName file, else the gateway's own basic-auth-user and
-// basic-auth-password files; nil, nil when none is there.
-func ReadBasicAuth(dir string) (*sdk.BasicAuth, error) {
-	if dir == "" {
-		dir = "/var/openfaas/secrets"
-	}
-	if b, err := os.ReadFile(filepath.Join(dir, SecretName)); err == nil {
-		user, pass, ok := strings.Cut(strings.TrimSpace(string(b)), ":")
-		if !ok || user == "" {
-			return nil, fmt.Errorf("secret %s: want user:password", SecretName)
-		}
-		return &sdk.BasicAuth{Username: user, Password: pass}, nil
-	}
-	user, err1 := os.ReadFile(filepath.Join(dir, "basic-auth-user"))
-	pass, err2 := os.ReadFile(filepath.Join(dir, "basic-auth-password"))
-	if os.IsNotExist(err1) && os.IsNotExist(err2) {
-		return nil, nil
-	}
-	if err1 != nil || err2 != nil {
-		return nil, fmt.Errorf("read basic auth in %s: user: %v, password: %v", dir, err1, err2)
-	}
-	return &sdk.BasicAuth{Username: strings.TrimSpace(string(user)), Password: strings.TrimSpace(string(pass))}, nil
 }
 
 // Async queues body for function fn with the given query and headers,
