@@ -1,21 +1,3 @@
-// Command faasmon is the user's command line for what faasmon learnt about
-// their functions: the behaviour profiles of pkg/profile.
-//
-//	faasmon profile show   [-dir D] [FUNCTION[@VERSION]...]
-//	faasmon profile export [-dir D] [-o FILE] [FUNCTION[@VERSION]...]
-//	faasmon profile import [-dir D] [-dry-run] FILE|-
-//	faasmon profile learn  [-dir D] -version V [-arm] GRAPH.json|DIR...
-//	faasmon profile check  [-dir D] -version V GRAPH.json|DIR...
-//	faasmon profile delete [-dir D] FUNCTION@VERSION...
-//
-// One command with subcommands rather than a faasmon-profile binary: the
-// user-facing verbs of faasmon (profiles today, invariants and the
-// benchmark next) belong under one name, as with falco or tetragon's
-// tetra; the faasmon-* commands are the pipeline's stages and tools.
-//
-// D is the directory faasmon-classify keeps profiles in ($FAASMON_PROFILE_DIR,
-// default /var/tmp/faasmon/profiles, faasmon-classify's profile_dir in
-// stack.yml: on the local stack the functions' /var/tmp is the host's).
 package main
 
 import (
@@ -41,9 +23,9 @@ const usage = `usage:
   faasmon profile export [-dir D] [-o FILE] [FUNCTION[@VERSION]...]
                                                             YAML to review, edit and commit
   faasmon profile import [-dir D] [-dry-run] FILE|-         load (replace) profiles from YAML
-  faasmon profile learn  [-dir D] -version V [-arm] GRAPH.json|DIR...
+  faasmon profile learn  [-dir D] [-version V] [-arm] GRAPH.json|DIR...
                                                             learn benign graphs (faasmon-graph's archive)
-  faasmon profile check  [-dir D] -version V GRAPH.json|DIR...
+  faasmon profile check  [-dir D] [-version V] GRAPH.json|DIR...
                                                             report the deviations of graphs
   faasmon profile delete [-dir D] FUNCTION@VERSION...       forget profiles (they learn again)
 `
@@ -72,7 +54,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.MaxValues, "max-values", 0, "values a dimension keeps (0: default 1024)")
 	out := fs.String("o", "", "export: output file (default stdout)")
 	dry := fs.Bool("dry-run", false, "import: validate only")
-	version := fs.String("version", "", "learn, check: the function version of the graphs (image digest or reference)")
+	version := fs.String("version", "", "learn, check: the function version of the graphs (default: each graph's image, as faasmon-classify does)")
 	arm := fs.Bool("arm", false, "learn: arm the profiles afterwards")
 	if err := fs.Parse(args[2:]); err != nil {
 		return 2
@@ -349,9 +331,6 @@ func readGraph(p string) (*provenance.Graph, error) {
 }
 
 func learn(w io.Writer, store profile.Store, cfg profile.Config, version string, args []string, arm bool) error {
-	if version == "" {
-		return errors.New("learn needs -version (the image digest or reference of the graphs' function)")
-	}
 	gs, err := readGraphs(args)
 	if err != nil {
 		return err
@@ -365,7 +344,7 @@ func learn(w io.Writer, store profile.Store, cfg profile.Config, version string,
 			// A labelled dataset's attack graphs are never learnt.
 			continue
 		}
-		res, err := l.Observe(version, g, nil, true)
+		res, err := l.Observe(versionOf(g, version), g, nil, true)
 		if err != nil {
 			return err
 		}
@@ -408,16 +387,13 @@ func learn(w io.Writer, store profile.Store, cfg profile.Config, version string,
 }
 
 func check(w io.Writer, store profile.Store, cfg profile.Config, version string, args []string) error {
-	if version == "" {
-		return errors.New("check needs -version")
-	}
 	gs, err := readGraphs(args)
 	if err != nil {
 		return err
 	}
 	flagged := 0
 	for _, g := range gs {
-		k := profile.KeyOf(g, version)
+		k := profile.KeyOf(g, versionOf(g, version))
 		p, err := store.Load(k)
 		if err != nil {
 			return err
@@ -441,6 +417,14 @@ func check(w io.Writer, store profile.Store, cfg profile.Config, version string,
 	}
 	fmt.Fprintf(w, "%d of %d graphs deviate from their profile\n", flagged, len(gs))
 	return nil
+}
+
+// versionOf is the -version flag, or the graph's own version.
+func versionOf(g *provenance.Graph, flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return profile.VersionOf(g)
 }
 
 func del(w io.Writer, store profile.Store, args []string) error {

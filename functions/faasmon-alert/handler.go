@@ -1,7 +1,3 @@
-// Package function is faasmon-alert: the callback of faasmon-classify's
-// async invocations. The OpenFaaS queue-worker posts classify's raw answer
-// (a verdict.Verdict, or an array of them for a batch) with the call's
-// X-Function-Status and X-Call-Id; pkg/alert does the rest.
 package function
 
 import (

@@ -1,6 +1,3 @@
-// Package function is faasmon-classify: one provenance graph (or a JSON
-// array of them) in, the verdict with its findings and explanation out
-// (pkg/detect: runtime invariants ∪ the GNN's parts).
 package function
 
 import (
@@ -12,9 +9,7 @@ import (
 	"log"
 	"net/http"
 	"os"
-	"strconv"
 	"sync"
-	"time"
 
 	embedded "github.com/faasmon/faasmon/model"
 	"github.com/faasmon/faasmon/pkg/detect"
@@ -68,10 +63,9 @@ type Config struct {
 	// it must outlive the function process and be shared by its replicas
 	// (a volume on Kubernetes). Empty turns the profile part off.
 	ProfileDir string
-	// ProfileLearnGraphs and ProfileLearnFor end a function version's
-	// learning period (whichever comes first).
-	ProfileLearnGraphs int
-	ProfileLearnFor    time.Duration
+	// Profile is the profiles' learning and arming rule
+	// (profile.ConfigFromEnv: profile_learn_graphs, profile_learn_for, ...).
+	Profile profile.Config
 	// InvariantExceptions names a YAML file of reviewed exceptions to the
 	// runtime invariants (pkg/invariant.Exceptions); empty: none.
 	InvariantExceptions string
@@ -85,18 +79,11 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		}
 		return def
 	}
-	c := Config{ModelPath: get("model_path", ""), ProfileDir: get("profile_dir", "/var/tmp/faasmon/profiles"),
+	c := Config{ModelPath: get("model_path", ""), ProfileDir: get(profile.EnvDir, "/var/tmp/faasmon/profiles"),
 		InvariantExceptions: get("invariant_exceptions", "")}
-	d := profile.DefaultConfig()
-	n, err := strconv.Atoi(get("profile_learn_graphs", strconv.Itoa(d.LearnGraphs)))
-	if err != nil {
-		return c, fmt.Errorf("profile_learn_graphs: %w", err)
-	}
-	c.ProfileLearnGraphs = n
-	if c.ProfileLearnFor, err = time.ParseDuration(get("profile_learn_for", d.LearnFor.String())); err != nil {
-		return c, fmt.Errorf("profile_learn_for: %w", err)
-	}
-	return c, nil
+	var err error
+	c.Profile, err = profile.ConfigFromEnv(func(k string) string { return get(k, "") })
+	return c, err
 }
 
 // loadDetector builds the detector once: the model, and the profiles when
@@ -126,9 +113,7 @@ func loadDetector() (*detect.Detector, error) {
 				err = fmt.Errorf("profile_dir: %w", err)
 				return
 			}
-			pc := profile.DefaultConfig()
-			pc.LearnGraphs, pc.LearnFor = cfg.ProfileLearnGraphs, cfg.ProfileLearnFor
-			d.Profiles = &profile.Learner{Store: profile.FileStore{Dir: cfg.ProfileDir}, Config: pc}
+			d.Profiles = &profile.Learner{Store: profile.FileStore{Dir: cfg.ProfileDir}, Config: cfg.Profile}
 		}
 		detector = d
 	})

@@ -19,6 +19,7 @@ import (
 
 	"github.com/faasmon/faasmon/pkg/fnhttp"
 	"github.com/faasmon/faasmon/pkg/gnn"
+	"github.com/faasmon/faasmon/pkg/gnn/gnntest"
 	"github.com/faasmon/faasmon/pkg/hopauth"
 	"github.com/faasmon/faasmon/pkg/hopauth/hoptest"
 	"github.com/faasmon/faasmon/pkg/provenance"
@@ -29,22 +30,7 @@ import (
 // runs a real model; the committed model is tested in pkg/gnn and the lab.
 func setup(t testing.TB) (modelPath string, attack *provenance.Graph) {
 	t.Helper()
-	rng := rand.New(rand.NewPCG(1, 2))
-	var ex []gnn.Example
-	for i := 0; i < 60; i++ {
-		e, err := gnn.NewExample(gnn.SyntheticGraph(rng, 20+rng.IntN(20), i%2 == 1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ex = append(ex, e)
-	}
-	cfg := gnn.DefaultTrainConfig()
-	cfg.Epochs, cfg.Hidden, cfg.HeadHidden, cfg.OneClassEpochs, cfg.MinPerFunction = 3, 8, 8, 2, 5
-	tr, val := gnn.Split(ex, 0.2, 1)
-	m, err := gnn.Train(cfg, tr, val)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, rng := gnntest.SmallModel(t)
 	p := filepath.Join(t.TempDir(), "m.model")
 	if err := m.Save(p); err != nil {
 		t.Fatal(err)
@@ -216,7 +202,7 @@ func TestLoadConfig(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || c.ProfileDir != tc.dir || c.ProfileLearnGraphs <= 0 {
+			if err != nil || c.ProfileDir != tc.dir {
 				t.Fatalf("%+v, %v", c, err)
 			}
 		})

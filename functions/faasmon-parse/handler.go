@@ -1,6 +1,3 @@
-// Package function is faasmon-parse: it takes one tracer chunk (chunk
-// headers, strace text or pcap bytes) and sends the events it holds on to
-// faasmon-graph through the async queue.
 package function
 
 import (

@@ -1,6 +1,3 @@
-// Package chunk defines the unit the tracer ships through the OpenFaaS async
-// queue: a piece of one strace or pcap stream that can be parsed on its own,
-// with headers that say where it came from and where it sits in its stream.
 package chunk
 
 import (

@@ -30,10 +30,6 @@ type Detector struct {
 	Logf func(format string, args ...any)
 }
 
-// Unversioned is the profile version of graphs whose tracer did not name
-// the container's image.
-const Unversioned = "unversioned"
-
 // Verdict classifies g with every part. The GNN's Score, Supervised and
 // AnomalyScore are reported as they are; Verdict is the union, and Source
 // names the first part that decided, in the order invariant, egress,
@@ -64,11 +60,7 @@ func (d *Detector) Judge(g *provenance.Graph, opts gnn.Options, learn bool) (*ve
 		}
 	}
 	if d.Profiles != nil {
-		version := g.Image
-		if version == "" {
-			version = Unversioned
-		}
-		res, err := d.Profiles.Observe(version, g, nil, learn && v.Verdict != verdict.Attack)
+		res, err := d.Profiles.Observe(profile.VersionOf(g), g, nil, learn && v.Verdict != verdict.Attack)
 		switch {
 		case err != nil:
 			// The other parts' verdict stands; the profile part is blind

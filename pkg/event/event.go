@@ -1,6 +1,3 @@
-// Package event is the typed event model shared by every stage: the parsers
-// turn strace text and pcap bytes into Events, faasmon-parse ships them as a
-// Batch (JSON) to faasmon-graph, which folds them into provenance graphs.
 package event
 
 import (

@@ -1,6 +1,3 @@
-// Package fnhttp holds the HTTP conventions every faasmon function follows,
-// so that handler.go files stay thin: bounded request bodies, JSON answers,
-// and errors as {"error": "..."} with a status that says whose fault it is.
 package fnhttp
 
 import (

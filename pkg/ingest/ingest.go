@@ -1,5 +1,3 @@
-// Package ingest turns one tracer chunk (headers and body) into an event
-// batch: the work of faasmon-parse, kept out of the HTTP handler.
 package ingest
 
 import (

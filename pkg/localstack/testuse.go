@@ -40,8 +40,9 @@ type TB interface {
 
 // StartForTest returns a running, healthy stack for t: it reuses a running
 // one or starts it (state dir from FAASMON_STACK_DIR). It skips t under
-// -short (`make unit` starts nothing) and when not root. When the stack was started by tests, the last test process to finish
-// takes it down and fails t if a namespace or veth of ours is left behind.
+// -short (`make unit` starts nothing) and when not root. When the stack was
+// started by tests, the last test process to finish takes it down and fails
+// t if a namespace or veth of ours is left behind.
 // Functions a test deploys are the test's to delete (t.Cleanup).
 func StartForTest(t TB) *Stack {
 	t.Helper()

@@ -26,3 +26,16 @@ func BenchmarkLearn(b *testing.B) {
 		p.Learn(g)
 	}
 }
+
+// BenchmarkCheckBenign is the common path: a graph that matches its
+// profile (a node_server.js call, 10 nodes).
+func BenchmarkCheckBenign(b *testing.B) {
+	p, base := learnt(b, 7)
+	g := round(invocations(base)[0], 99)
+	x := requests(99)
+	for b.Loop() {
+		if fs := p.CheckBehaviour(Extract(g, x)); len(fs) != 0 {
+			b.Fatal(fs)
+		}
+	}
+}

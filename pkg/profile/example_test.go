@@ -55,8 +55,12 @@ func Example() {
 		panic(err)
 	}
 	fmt.Println(res.State)
-	fmt.Println(res.Findings[0].Rule + ": " + res.Findings[0].Text)
+	for _, f := range res.Findings[:3] {
+		fmt.Println(f.Rule + ": " + f.Text)
+	}
 	// Output:
 	// armed
+	// count: photo-receive had 11 executions in one invocation window; at most 1 in 25 learnt graphs
+	// count: photo-receive had 13 processes in one invocation window; at most 5 in 25 learnt graphs
 	// exe: photo-receive ran /usr/bin/nohup from sh for the first time; it runs: sh
 }

@@ -79,8 +79,8 @@ type Item struct {
 const maxItemNodes = 8
 
 // Request is one HTTP request line seen in the graph's window, as the pcap
-// parser reports it (pkg/event.HTTPRequest). The graph does not carry
-// request lines today; a caller that has them passes them (see Extra).
+// parser reports it (pkg/event.HTTPRequest). The graph carries them
+// (provenance.Graph.Requests); a caller with better ones passes Extra.
 type Request struct {
 	Method string
 	Host   string
@@ -113,11 +113,20 @@ type Behaviour struct {
 type collector struct {
 	b   *Behaviour
 	idx map[Dimension]map[string]int
+	// tmpl memoises the path template of a file node: a file has an edge
+	// per operation, and folding is the costly part of Extract.
+	tmpl map[int]string
 }
 
 func (c *collector) add(d Dimension, it Item, node int) {
 	if it.Value == "" {
 		return
+	}
+	// Every value and alias is bounded and printable, whatever the graph
+	// held: a stored profile must always load and export.
+	it.Value = bound(it.Value)
+	if it.Alias != "" {
+		it.Alias = bound(it.Alias)
 	}
 	m := c.idx[d]
 	if m == nil {
@@ -147,14 +156,17 @@ func Extract(g *provenance.Graph, x *Extra) *Behaviour {
 				b.Dims[d] = nil
 			}
 		case DimRequest:
-			if x != nil && x.Requests != nil {
+			// Known when the caller says, or when the graph carries the
+			// pcap's request lines (a graph without any says nothing:
+			// its pcap may be missing).
+			if (x != nil && x.Requests != nil) || (x == nil && len(g.Requests) > 0) {
 				b.Dims[d] = nil
 			}
 		default:
 			b.Dims[d] = nil
 		}
 	}
-	c := &collector{b: b, idx: map[Dimension]map[string]int{}}
+	c := &collector{b: b, idx: map[Dimension]map[string]int{}, tmpl: map[int]string{}}
 	nodes := g.Nodes
 	valid := func(i int) bool { return i >= 0 && i < len(nodes) }
 
@@ -215,8 +227,17 @@ func Extract(g *provenance.Graph, x *Extra) *Behaviour {
 				exe = src.Label
 			}
 			child := exeValue(exe)
-			c.add(DimExe, Item{Value: child, Class: src.Class, Context: parentOf[e.Dst]}, e.Dst)
-			c.add(DimExec, Item{Value: parentOf[e.Dst] + " → " + child, Class: src.Class}, e.Dst)
+			parent := parentOf[e.Dst]
+			c.add(DimExe, Item{Value: child, Class: src.Class, Context: parent}, e.Dst)
+			// A pair is evidence only when the parent's image is known:
+			// not when its fork is outside the graph ("?"), nor when the
+			// graph lost chunks and "(attached)" may be an image whose
+			// execve was in the lost part (a real false alarm of the lab:
+			// "(attached) → /usr/bin/sh" where the lost chunk held
+			// "/bin/sh -c").
+			if parent != "?" && (parent != attached || len(g.Gaps) == 0) {
+				c.add(DimExec, Item{Value: parent + " → " + child, Class: src.Class}, e.Dst)
+			}
 		case provenance.EdgeRead:
 			if src.Kind == provenance.NodeFile {
 				fileItems(c, DimRead, DimReadDir, src, e.Src)
@@ -275,6 +296,10 @@ func Extract(g *provenance.Graph, x *Extra) *Behaviour {
 		for _, r := range x.Requests {
 			c.add(DimRequest, Item{Value: RequestTemplate(r.Method, r.Host, r.Path, r.Outbound)}, -1)
 		}
+	} else {
+		for _, r := range g.Requests {
+			c.add(DimRequest, Item{Value: RequestTemplate(r.Method, r.Host, r.Path, r.Outbound)}, -1)
+		}
 	}
 
 	w := string(g.Window)
@@ -292,11 +317,15 @@ func Extract(g *provenance.Graph, x *Extra) *Behaviour {
 // fileItems adds a file node to a file dimension and, when dirDim is set,
 // its directory to the directory dimension.
 func fileItems(c *collector, d, dirDim Dimension, n provenance.Node, id int) {
-	label := n.Label
-	if label == "" {
-		label = n.Path
+	t, ok := c.tmpl[id]
+	if !ok {
+		label := n.Label
+		if label == "" {
+			label = n.Path
+		}
+		t = PathTemplate(label)
+		c.tmpl[id] = t
 	}
-	t := PathTemplate(label)
 	c.add(d, Item{Value: t, Class: n.Class}, id)
 	if dirDim != "" {
 		if dir := path.Dir(t); dir != "." {

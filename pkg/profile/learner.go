@@ -2,6 +2,7 @@ package profile
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/faasmon/faasmon/pkg/provenance"
@@ -13,11 +14,57 @@ import (
 // or for Config.LearnFor after its first graph, whichever ends first, and
 // is armed from then on. Profiles live in Store, so learning survives
 // restarts and the replicas of a node share it.
+//
+// A Learner is safe for concurrent use and must not be copied after its
+// first use.
 type Learner struct {
 	Store  Store
 	Config Config
 	// Now is the clock (nil: time.Now); tests set it.
 	Now func() time.Time
+
+	// Armed profiles are frozen: when the store is a Versioner, they are
+	// kept in memory and read again only when the stored one changes (an
+	// import).
+	mu    sync.Mutex
+	armed map[Key]cachedProfile
+}
+
+type cachedProfile struct {
+	version string
+	p       *Profile
+}
+
+// maxCached bounds the armed profiles a Learner keeps in memory.
+const maxCached = 4096
+
+func (l *Learner) cached(k Key) (string, *Profile) {
+	v, ok := l.Store.(Versioner)
+	if !ok {
+		return "", nil
+	}
+	ver, err := v.Version(k)
+	if err != nil || ver == "" {
+		return "", nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c, ok := l.armed[k]; ok && c.version == ver {
+		return ver, c.p
+	}
+	return ver, nil
+}
+
+func (l *Learner) keep(k Key, ver string, p *Profile) {
+	if ver == "" {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.armed == nil || len(l.armed) >= maxCached {
+		l.armed = map[Key]cachedProfile{}
+	}
+	l.armed[k] = cachedProfile{ver, p}
 }
 
 // Result is what Observe did with one graph.
@@ -55,16 +102,22 @@ func (l *Learner) Observe(version string, g *provenance.Graph, x *Extra, learn b
 	cfg := l.Config.withDefaults()
 
 	// The armed path only reads: most graphs of a function take it.
-	p, err := l.Store.Load(k)
-	if err != nil {
-		return res, err
+	ver, p := l.cached(k)
+	if p == nil {
+		var err error
+		if p, err = l.Store.Load(k); err != nil {
+			return res, err
+		}
+		if p != nil && p.State == Armed {
+			p.Config = l.Config
+			l.keep(k, ver, p)
+		}
 	}
 	if p != nil && p.State == Armed {
-		p.Config = l.Config
 		res.State, res.Findings = Armed, p.CheckBehaviour(b)
 		return res, nil
 	}
-	err = l.Store.Update(k, func(p *Profile) (*Profile, error) {
+	err := l.Store.Update(k, func(p *Profile) (*Profile, error) {
 		if p == nil {
 			p = New(k, l.Config)
 		}

@@ -45,6 +45,9 @@ func FoldToken(s string) string {
 	if strings.ContainsRune(s, '/') {
 		return PathTemplate(s)
 	}
+	if !mayFold(s) {
+		return s
+	}
 	s = foldUUIDs(s)
 	var b strings.Builder
 	b.Grow(len(s))
@@ -62,6 +65,27 @@ func FoldToken(s string) string {
 		i = j
 	}
 	return b.String()
+}
+
+// mayFold says whether FoldToken could change s: every fold needs a digit
+// except the base64-like one, which needs a run of 16 letters.
+func mayFold(s string) bool {
+	run := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case isDigit(c):
+			return true
+		case isLetter(c):
+			run++
+			if run >= 16 {
+				return true
+			}
+		default:
+			run = 0
+		}
+	}
+	return false
 }
 
 // foldRun folds one maximal run of letters and digits.
@@ -228,8 +252,19 @@ func RequestTemplate(method, host, path string, outbound bool) string {
 	return bound(m + " " + t)
 }
 
-// bound cuts s to MaxValueLen bytes on a rune boundary.
+// bound makes s a value a profile can hold: valid UTF-8 without control
+// characters (paths and command lines come from the traced program and may
+// hold anything; a value must survive the YAML round trip and the strict
+// import), at most MaxValueLen bytes, cut on a rune boundary.
 func bound(s string) string {
+	if checkText(s) != nil {
+		s = strings.Map(func(r rune) rune {
+			if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029' {
+				return '?'
+			}
+			return r
+		}, strings.ToValidUTF8(s, "?"))
+	}
 	if len(s) <= MaxValueLen {
 		return s
 	}

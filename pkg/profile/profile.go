@@ -148,6 +148,18 @@ func (k Key) String() string {
 	return ns + "/" + k.Function + "@" + k.Version
 }
 
+// Unversioned is the version of graphs whose tracer did not name the
+// container's image (pkg/detect uses the same word).
+const Unversioned = "unversioned"
+
+// VersionOf is the version the graph names: its image, or Unversioned.
+func VersionOf(g *provenance.Graph) string {
+	if g.Image != "" {
+		return g.Image
+	}
+	return Unversioned
+}
+
 // KeyOf is the key of g's function at version.
 func KeyOf(g *provenance.Graph, version string) Key {
 	return Key{Namespace: g.Namespace, Function: g.Function, Version: version}
@@ -425,12 +437,6 @@ func (p *Profile) Check(g *provenance.Graph) []verdict.Finding {
 	return p.CheckBehaviour(Extract(g, nil))
 }
 
-// finding under construction, with what orders and dedupes it.
-type novelty struct {
-	dim  Dimension
-	item Item
-}
-
 // CheckBehaviour is Check for a graph already reduced (with Extra).
 func (p *Profile) CheckBehaviour(b *Behaviour) []verdict.Finding {
 	if p.State != Armed {
@@ -445,8 +451,11 @@ func (p *Profile) CheckBehaviour(b *Behaviour) []verdict.Finding {
 	// value of each, then the second of each, …), so that the cap keeps
 	// every kind of deviation in view.
 	type ranked struct {
-		rank int
-		f    verdict.Finding
+		rank  int
+		d     Dimension
+		x     *Dim
+		it    Item
+		nodes []int
 	}
 	var all []ranked
 	// reported holds, per group of dimensions that describe the same
@@ -483,16 +492,14 @@ func (p *Profile) CheckBehaviour(b *Behaviour) []verdict.Finding {
 			for _, n := range nodes {
 				reported[grp][n] = true
 			}
-			all = append(all, ranked{rank, verdict.Finding{Part: verdict.PartProfile, Rule: string(d), Severity: "warning",
-				Text: describe(fn, d, it, x), Nodes: nodes}})
+			all = append(all, ranked{rank, d, x, it, nodes})
 			rank++
 		}
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].rank < all[j].rank })
+	// Counts first: one line each, and a count far above the learnt
+	// maximum is a strong sign.
 	var out []verdict.Finding
-	for _, r := range all {
-		out = append(out, r.f)
-	}
 	names := make([]string, 0, len(b.Counts))
 	for name := range b.Counts {
 		names = append(names, name)
@@ -509,6 +516,15 @@ func (p *Profile) CheckBehaviour(b *Behaviour) []verdict.Finding {
 			out = append(out, verdict.Finding{Part: verdict.PartProfile, Rule: DimCount, Severity: "warning",
 				Text: fmt.Sprintf("%s had %d %s in one %s window; at most %d in %d learnt graphs", fn, n, what, w, c.Max, c.Graphs)})
 		}
+	}
+	for _, r := range all {
+		if len(out) == cfg.MaxFindings {
+			// Words only for what is kept; the cut below counts the rest.
+			out = append(out, verdict.Finding{})
+			continue
+		}
+		out = append(out, verdict.Finding{Part: verdict.PartProfile, Rule: string(r.d), Severity: "warning",
+			Text: describe(fn, r.d, r.it, r.x), Nodes: r.nodes})
 	}
 	if len(out) > cfg.MaxFindings {
 		more := len(out) - cfg.MaxFindings + 1

@@ -95,8 +95,8 @@ func TestCheck(t *testing.T) {
 		{name: "benign: a background window", g: round(&base[1], 42)},
 		{name: "new executables: download and execute (shell.strace)", g: &shell,
 			// Round-robin over the dimensions, capped at 16 with a count.
-			rules: []string{"exe", "background", "write-dir", "read", "open-dir", "open", "endpoint",
-				"exe", "background", "write-dir", "read", "open-dir", "open", "exe", "background", "more"},
+			rules: []string{"count", "exe", "background", "write-dir", "read", "open-dir", "open", "endpoint",
+				"exe", "background", "write-dir", "read", "open-dir", "open", "exe", "more"},
 			text: "node-server ran /usr/bin/curl from sh for the first time; it runs: "},
 		{name: "reads /etc/shadow", g: withFile(fresh, "/etc/shadow", provenance.EdgeRead), x: requests(1),
 			rules: []string{"read"}, text: "node-server read /etc/shadow (etc) for the first time; it reads: "},
@@ -230,5 +230,20 @@ func TestExtractAttackGraph(t *testing.T) {
 	}
 	if b.Counts["invocation executions"] != 11 {
 		t.Errorf("executions %d, want 11", b.Counts["invocation executions"])
+	}
+}
+
+// A pair whose parent image may be in a lost chunk is no evidence.
+func TestExecPairNeedsKnownParent(t *testing.T) {
+	inv := invocations(traceGraphs(t, "attach.strace", fn))[0]
+	b := Extract(inv, nil)
+	if len(b.Dims[DimExec]) != 1 || b.Dims[DimExec][0].Value != "(attached) → /tmp/stcap/node-out.sh" {
+		t.Fatalf("exec %+v", b.Dims[DimExec])
+	}
+	gapped := cloneGraph(inv)
+	gapped.Gaps = []provenance.Gap{{Stream: "s", From: 0, To: 0}}
+	b = Extract(gapped, nil)
+	if len(b.Dims[DimExec]) != 0 || len(b.Dims[DimExe]) != 1 {
+		t.Errorf("graph with a gap: exec %+v, exe %+v", b.Dims[DimExec], b.Dims[DimExe])
 	}
 }

@@ -33,6 +33,14 @@ type Store interface {
 	List() ([]Key, error)
 }
 
+// Versioner is a Store that tells cheaply whether a stored profile
+// changed, so that a Learner can keep armed profiles in memory.
+type Versioner interface {
+	// Version identifies the stored profile's current content; "" when
+	// there is none.
+	Version(k Key) (string, error)
+}
+
 // ErrCorrupt marks a stored profile that cannot be read. It is an error,
 // not a fresh start as for the graph state: starting again silently would
 // re-learn whatever runs now, which may be an attack. Import or delete the
@@ -51,7 +59,10 @@ type FileStore struct {
 	Dir string
 }
 
-var _ Store = FileStore{}
+var (
+	_ Store     = FileStore{}
+	_ Versioner = FileStore{}
+)
 
 func (s FileStore) path(k Key) string {
 	sum := sha256.Sum256([]byte(k.String()))
@@ -94,6 +105,23 @@ func (s FileStore) Load(k Key) (*Profile, error) {
 		return nil, nil // a hash collision: not this profile
 	}
 	return p, nil
+}
+
+// Version implements Versioner: the file's inode, size and modification
+// time. Every update renames a new file into place, so the inode changes.
+func (s FileStore) Version(k Key) (string, error) {
+	fi, err := os.Stat(s.path(k))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	var ino uint64
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		ino = st.Ino
+	}
+	return fmt.Sprintf("%d-%d-%d", ino, fi.Size(), fi.ModTime().UnixNano()), nil
 }
 
 // Update implements Store.

@@ -1,9 +1,11 @@
 package profile
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -204,5 +206,71 @@ func TestObserveBadKey(t *testing.T) {
 	g := &provenance.Graph{Version: provenance.SchemaVersion, Function: ""}
 	if _, err := l.Observe("v1", g, nil, true); !errors.Is(err, ErrInvalid) {
 		t.Errorf("empty function: %v", err)
+	}
+}
+
+// A learner keeps armed profiles in memory, and sees an import at once.
+func TestLearnerSeesImport(t *testing.T) {
+	dir := t.TempDir()
+	s := FileStore{Dir: dir}
+	p, _ := learnt(t, 7)
+	p.Key.Namespace = "openfaas-fn"
+	if err := s.Update(p.Key, func(*Profile) (*Profile, error) { return p, nil }); err != nil {
+		t.Fatal(err)
+	}
+	shell := traceGraphs(t, "shell.strace", fn)[0]
+	l := &Learner{Store: s}
+	for i := 0; i < 2; i++ { // the second from memory
+		res, err := l.Observe(p.Key.Version, &shell, nil, true)
+		if err != nil || len(res.Findings) == 0 {
+			t.Fatalf("call %d: %+v, %v", i, res, err)
+		}
+	}
+	// A person turns every dimension off and imports the profile.
+	edited := *p
+	edited.Dims = map[Dimension]*Dim{}
+	for d, x := range p.Dims {
+		c := *x
+		c.Mode = ModeOff
+		edited.Dims[d] = &c
+	}
+	edited.Counts = map[string]*Count{}
+	if err := s.Update(p.Key, func(*Profile) (*Profile, error) { return &edited, nil }); err != nil {
+		t.Fatal(err)
+	}
+	res, err := l.Observe(p.Key.Version, &shell, nil, true)
+	if err != nil || len(res.Findings) != 0 {
+		t.Fatalf("after import: %v, %v", rules(res.Findings), err)
+	}
+}
+
+// Whatever a traced program names (control characters, invalid UTF-8,
+// endless paths), the profile stores, reloads, exports and imports it.
+func TestHostileNames(t *testing.T) {
+	inv := invocations(nodeServer(t))[0]
+	long := "/tmp/" + strings.Repeat("very-long-name/", 60) + "x.sh"
+	p := New(Key{Function: fn, Version: "v1"}, Config{})
+	for _, name := range []string{"/tmp/a\nb.sh", "/tmp/\xff\xfe.sh", "/tmp/\u2028.sh", long} {
+		g := rewrite(inv, "/tmp/stcap/node-out.sh", name)
+		g = withConnect(g, "not an address\x1b[31m", "")
+		p.Learn(g)
+	}
+	s := FileStore{Dir: t.TempDir()}
+	if err := s.Update(p.Key, func(*Profile) (*Profile, error) { return p, nil }); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Load(p.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := Export(&buf, []*Profile{got}, Config{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Import(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if !got.Dims[DimWrite].Known("/tmp/a?b.sh") {
+		t.Error("control character not replaced")
 	}
 }

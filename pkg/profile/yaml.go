@@ -447,7 +447,10 @@ func (p *Profile) Validate() error {
 				return fmt.Errorf("%w: dimension %s: alias: %v", ErrInvalid, d, err)
 			}
 		}
+		// The index is built here, once, so that Check on a loaded
+		// profile only reads it and may be shared between goroutines.
 		x.single = nil
+		x.index()
 	}
 	for name, c := range p.Counts {
 		if !validCounter[name] {

@@ -956,6 +956,19 @@ func (b Builder) seal(st *State, p *partial) Graph {
 					break
 				}
 			}
+		case f.HTTP != nil:
+			if f.Time.Before(from) || f.Time.After(to) || len(g.Requests) >= MaxRequests {
+				continue
+			}
+			// A request with another call's id is that invocation's;
+			// one without is the function's own (its HTTP clients do
+			// not send the gateway's X-Call-Id).
+			switch {
+			case g.CallID != "" && f.HTTP.CallID == g.CallID:
+				g.Requests = append(g.Requests, Request{Method: bounded(f.HTTP.Method, 16), Host: bounded(f.HTTP.Host, 253), Path: bounded(f.HTTP.Path, 512)})
+			case f.HTTP.CallID == "":
+				g.Requests = append(g.Requests, Request{Method: bounded(f.HTTP.Method, 16), Host: bounded(f.HTTP.Host, 253), Path: bounded(f.HTTP.Path, 512), Outbound: true})
+			}
 		case f.DNS != nil:
 			if f.Time.Before(from) || f.Time.After(to) {
 				continue

@@ -522,3 +522,33 @@ func TestApplyCrashedHandlerSealsAtOnce(t *testing.T) {
 		t.Fatalf("after the handler's exit got %d graphs %+v, want the invocation", len(gs), gs)
 	}
 }
+
+// TestSealJoinsRequestLines: an invocation's graph carries its own request
+// line and the function's outbound ones from the pcap stream, not another
+// call's.
+func TestSealJoinsRequestLines(t *testing.T) {
+	b := Builder{Class: DefaultClassifier()}
+	st := NewState(hdr(chunk.KindStrace, "s1", 0))
+	pc := hdr(chunk.KindPcap, "p1", 0)
+	http := func(ms int, call, method, path string) event.Event {
+		return event.Event{Kind: event.KindHTTP, Time: at(ms), HTTP: &event.HTTPRequest{Src: "10.62.3.1:41000", Dst: reqLocal, Method: method, Path: path, CallID: call}}
+	}
+	if _, err := b.Apply(st, event.Batch{Version: event.SchemaVersion, Chunk: pc, Events: []event.Event{
+		http(0, "c1", "POST", "/"), http(1, "other", "GET", "/x"), http(2, "", "GET", "/rules/velocity-v2.js"),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	gs, err := b.Apply(st, event.Batch{Version: event.SchemaVersion, Chunk: hdr(chunk.KindStrace, "s1", 0), Events: []event.Event{
+		sc(0, 100, "read", func(e *event.Event) {
+			e.Proto, e.Local, e.Remote, e.Bytes, e.CallID = "TCP", reqLocal, reqRemote, 300, "c1"
+		}),
+		sc(5, 100, "writev", func(e *event.Event) { e.Proto, e.Local, e.Remote, e.Bytes = "TCP", reqLocal, reqRemote, 100 }),
+	}})
+	if err != nil || len(gs) != 1 {
+		t.Fatalf("%d graphs, %v", len(gs), err)
+	}
+	want := []Request{{Method: "POST", Path: "/"}, {Method: "GET", Path: "/rules/velocity-v2.js", Outbound: true}}
+	if len(gs[0].Requests) != 2 || gs[0].Requests[0] != want[0] || gs[0].Requests[1] != want[1] {
+		t.Fatalf("requests %+v, want %+v", gs[0].Requests, want)
+	}
+}

@@ -43,7 +43,6 @@ type Scrubber struct {
 	pending map[int]scrubCall // pid → unfinished call
 	heads   map[string]bool   // connections (fd annotation) whose request head continues
 	carry   map[string][]byte // connections whose last read was a few bytes of a request line
-	buf     []byte
 	tmp     []byte
 }
 

@@ -1,7 +1,3 @@
-// Command lab plays attack-lab scenarios against the victim app on an
-// OpenFaaS stack and writes a labelled dataset. See tests/lab/README.md.
-//
-//	go run ./tests/lab run -scenario FILE... -out DIR [-n N] [-seed S] [-gateway URL] [-graphs DIR]
 package main
 
 import (

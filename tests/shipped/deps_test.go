@@ -7,14 +7,16 @@ import (
 	"testing"
 )
 
-// shipped are the binaries that run in a user's cluster: the four
-// functions of the pipeline and the tracer's DaemonSet command.
+// shipped are the binaries that run in a user's cluster or on their
+// machine: the four functions of the pipeline, the tracer's DaemonSet
+// command and the user's faasmon command.
 var shipped = []string{
 	"./functions/faasmon-parse",
 	"./functions/faasmon-graph",
 	"./functions/faasmon-classify",
 	"./functions/faasmon-alert",
 	"./tracer-daemonset/cmd/faasmon-tracer",
+	"./cmd/faasmon",
 }
 
 // forbidden are the packages a shipped binary must not link, each with

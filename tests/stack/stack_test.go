@@ -1,7 +1,3 @@
-// Package stack_test runs the local OpenFaaS stack end to end: the real
-// gateway, NATS Streaming, queue-worker and Prometheus with faasmon's local
-// provider, deploying stack.yml and test functions through the gateway and
-// go-sdk. It needs root; it skips otherwise.
 package stack_test
 
 import (

@@ -1,9 +1,3 @@
-// Package stantest runs a real nats-streaming-server for tests: it finds
-// the binary where the local stack keeps it (<repo>/.cache/bin, see
-// localstack.BinDir), building it there from the repository's tools module
-// when it is missing, and starts it on a free loopback port. It skips only
-// under -short (make unit starts nothing); otherwise a test that needs the
-// server fails when it cannot be had.
 package stantest
 
 import (

@@ -1,5 +1,3 @@
-// Package metrics holds the tracer's Prometheus collectors, on a registry of
-// their own so that tests can build several tracers side by side.
 package metrics
 
 import (

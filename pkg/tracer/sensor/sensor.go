@@ -1,6 +1,3 @@
-// Package sensor runs strace and tcpdump against one target, feeds their
-// output through a chunker, and restarts them with backoff when they die
-// while the target lives. Every (re)start is a new stream, numbered from 0.
 package sensor
 
 import (

@@ -1,0 +1,7 @@
+// Package sensor runs strace and tcpdump against one target, feeds their
+// output through a chunker, and restarts them with backoff when they die
+// while the target lives. Every (re)start is a new stream, numbered from 0.
+//
+// It is part of the tracer stage of the flow tracer → parse → graph →
+// classify → alert.
+package sensor
