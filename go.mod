@@ -3,6 +3,7 @@ module github.com/faasmon/faasmon
 go 1.26.0
 
 require (
+	github.com/cilium/ebpf v0.22.0
 	github.com/gopacket/gopacket v1.7.7
 	github.com/gorilla/mux v1.8.1
 	github.com/nats-io/nats.go v1.22.1
@@ -86,4 +87,3 @@ require (
 // (faasmon-go imports the handler package that faas-cli puts beside it), not
 // packages of this module.
 ignore ./template
-

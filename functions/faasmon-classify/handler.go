@@ -66,9 +66,14 @@ type Config struct {
 	// Profile is the profiles' learning and arming rule
 	// (profile.ConfigFromEnv: profile_learn_graphs, profile_learn_for, ...).
 	Profile profile.Config
-	// InvariantExceptions names a YAML file of reviewed exceptions to the
-	// runtime invariants (pkg/invariant.Exceptions); empty: none.
-	InvariantExceptions string
+	// InvariantExceptions is the YAML document of reviewed exceptions to
+	// the runtime invariants (pkg/invariant.Exceptions) itself, and
+	// InvariantExceptionsFile names a file holding one (an OpenFaaS
+	// secret mounted under /var/openfaas/secrets, say); at most one may be
+	// set. Inline, because a function sees neither the repository nor the
+	// host's /tmp: the value travels with the deployment.
+	InvariantExceptions     string
+	InvariantExceptionsFile string
 }
 
 // LoadConfig reads Config through lookup (os.LookupEnv in the function).
@@ -80,7 +85,10 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		return def
 	}
 	c := Config{ModelPath: get("model_path", ""), ProfileDir: get(profile.EnvDir, "/var/tmp/faasmon/profiles"),
-		InvariantExceptions: get("invariant_exceptions", "")}
+		InvariantExceptions: get("invariant_exceptions", ""), InvariantExceptionsFile: get("invariant_exceptions_file", "")}
+	if c.InvariantExceptions != "" && c.InvariantExceptionsFile != "" {
+		return c, errors.New("invariant_exceptions and invariant_exceptions_file are both set: give one")
+	}
 	var err error
 	c.Profile, err = profile.ConfigFromEnv(func(k string) string { return get(k, "") })
 	return c, err
@@ -100,11 +108,17 @@ func loadDetector() (*detect.Detector, error) {
 			return
 		}
 		d := &detect.Detector{Model: m, Logf: func(f string, a ...any) { log.Printf(name+": "+f, a...) }}
-		if cfg.InvariantExceptions != "" {
-			// A file that does not parse stops the function: running
-			// without the exceptions a user wrote would raise the alerts
-			// they silenced, running with half of them is worse.
-			if d.Exceptions, err = invariant.LoadExceptions(cfg.InvariantExceptions); err != nil {
+		// Exceptions that do not parse stop the function: running
+		// without the exceptions a user wrote would raise the alerts
+		// they silenced, running with half of them is worse.
+		switch {
+		case cfg.InvariantExceptions != "":
+			if d.Exceptions, err = invariant.ParseExceptions([]byte(cfg.InvariantExceptions)); err != nil {
+				err = fmt.Errorf("invariant_exceptions: %w", err)
+				return
+			}
+		case cfg.InvariantExceptionsFile != "":
+			if d.Exceptions, err = invariant.LoadExceptions(cfg.InvariantExceptionsFile); err != nil {
 				return
 			}
 		}

@@ -193,6 +193,7 @@ func TestLoadConfig(t *testing.T) {
 		{"profiles off", map[string]string{"profile_dir": ""}, "", ""},
 		{"bad count", map[string]string{"profile_learn_graphs": "many"}, "profile_learn_graphs", ""},
 		{"bad duration", map[string]string{"profile_learn_for": "1 day"}, "profile_learn_for", ""},
+		{"exceptions twice", map[string]string{"invariant_exceptions": "exceptions: []", "invariant_exceptions_file": "/x"}, "both set", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := LoadConfig(func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })

@@ -3,6 +3,8 @@ package function
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log"
 	"net/http"
 	"os"
 	"sync"
@@ -72,6 +74,17 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 	data, err := json.Marshal(batch)
 	if err != nil {
 		fnhttp.Fail(w, name, err)
+		return
+	}
+	if len(data) > chunk.MaxBytes {
+		// The queue would refuse it on the way to faasmon-graph; a 502
+		// would make the tracer retry it for ever. Refuse it here, loudly:
+		// the tracer counts a 4xx as a rejected chunk (its strace chunks
+		// are bounded in lines so that this does not happen, see
+		// sensor.StraceChunkLines).
+		err := fmt.Errorf("event batch of %d bytes (%d events) is over the queue's %d: chunk %s/%d not forwarded", len(data), len(batch.Events), chunk.MaxBytes, h.Stream, h.Seq)
+		log.Printf("%s: %v", name, err)
+		fnhttp.Fail(w, name, &fnhttp.Error{Status: http.StatusUnprocessableEntity, Err: err})
 		return
 	}
 	clientOnce.Do(func() { client, clientErr = invoke.FromEnv() })

@@ -35,7 +35,7 @@ func TestHandleInput(t *testing.T) {
 		{"real strace chunk", "POST", good.Set, node, 200, `"events"`},
 		{"health", "GET", func(http.Header) {}, nil, 200, `"ok"`},
 		{"no chunk headers", "POST", func(http.Header) {}, node, 400, "X-Faasmon-Node missing"},
-		{"bad kind", "POST", func(h http.Header) { good.Set(h); h.Set(chunk.HKind, "ebpf") }, node, 400, "ebpf"},
+		{"bad kind", "POST", func(h http.Header) { good.Set(h); h.Set(chunk.HKind, "dtrace") }, node, 400, "dtrace"}, // ebpf is a registered kind now
 		{"bad seq", "POST", func(h http.Header) { good.Set(h); h.Set(chunk.HSeq, "-1") }, node, 400, "X-Faasmon-Seq"},
 		{"empty body", "POST", good.Set, nil, 400, "empty body"},
 		{"binary garbage", "POST", good.Set, []byte{0, 1, 2, 3, 0xff, 0xfe}, 422, "binary"},
@@ -82,5 +82,25 @@ func TestHandleAuth(t *testing.T) {
 				t.Errorf("not counted: %+v -> %+v", before, after)
 			}
 		})
+	}
+}
+
+// TestBatchOverQueueLimit: a chunk whose events would not fit the queue to
+// faasmon-graph is refused with a 422 that says so, before any call out
+// (the tracer counts it as rejected instead of retrying it for ever).
+func TestBatchOverQueueLimit(t *testing.T) {
+	old := next
+	next = "faasmon-graph"
+	defer func() { next = old }()
+	line := []byte("1 1700000000.000001 exit_group(0) = ?\n")
+	body := bytes.Repeat(line, chunk.MaxBytes/len(line))
+	h := chunk.Header{Node: "n", Function: "f", Container: "c", PID: 1, Kind: chunk.KindStrace, Stream: "s", Start: time.Unix(1700000000, 0), End: time.Unix(1700000001, 0)}
+	req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+	h.Set(req.Header)
+	hoptest.Sign(req.Header, hopauth.KindChunk, body, hoptest.Good)
+	w := httptest.NewRecorder()
+	Handle(w, req)
+	if w.Code != http.StatusUnprocessableEntity || !strings.Contains(w.Body.String(), "over the queue") {
+		t.Fatalf("status %d %s, want 422 over the queue", w.Code, w.Body.String())
 	}
 }

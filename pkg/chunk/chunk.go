@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -20,6 +21,28 @@ const (
 	KindStrace Kind = "strace"
 	KindPcap   Kind = "pcap"
 )
+
+// kinds are the kinds Parse accepts: strace and pcap, and those sensor
+// backends add with RegisterKind (pkg/tracer/backend does it for every
+// backend it registers).
+var (
+	kindsMu sync.RWMutex
+	kinds   = map[Kind]bool{KindStrace: true, KindPcap: true}
+)
+
+// RegisterKind makes Parse accept k.
+func RegisterKind(k Kind) {
+	kindsMu.Lock()
+	defer kindsMu.Unlock()
+	kinds[k] = true
+}
+
+// Known says whether Parse accepts k.
+func Known(k Kind) bool {
+	kindsMu.RLock()
+	defer kindsMu.RUnlock()
+	return kinds[k]
+}
 
 // HTTP headers carrying a Header. The queue-worker forwards request headers
 // to the function, so they survive the async hop unchanged.
@@ -187,8 +210,8 @@ func Parse(hdr http.Header) (Header, error) {
 		return Header{}, err
 	}
 	h.Kind = Kind(kind)
-	if h.Kind != KindStrace && h.Kind != KindPcap {
-		return Header{}, fmt.Errorf("%w: %s %q is neither %q nor %q", ErrHeader, HKind, kind, KindStrace, KindPcap)
+	if !Known(h.Kind) {
+		return Header{}, fmt.Errorf("%w: %s %q is not a known sensor kind", ErrHeader, HKind, kind)
 	}
 	if h.PID, err = strconv.Atoi(pid); err != nil || h.PID <= 0 {
 		return Header{}, fmt.Errorf("%w: %s %q is not a positive pid", ErrHeader, HPID, pid)

@@ -35,8 +35,9 @@ const (
 //
 //	ptrace                      Target = tracee pid, Flags = request ("PTRACE_ATTACH")
 //	setuid, setgid, setreuid,   Flags = the ids asked for as printed ("0" or "0, 0, 0");
-//	setresuid, setresgid,       setfsuid/setfsgid never fail: Ret = the previous id
-//	setfsuid, setfsgid
+//	setregid, setresuid,        setfsuid/setfsgid never fail: Ret = the previous id
+//	setresgid, setfsuid,
+//	setfsgid
 //	capset                      Flags = the sets asked for as printed
 //	                            ("{effective=1<<CAP_SYS_ADMIN, permitted=…, inheritable=0}")
 //	mount, umount2              Path = target, Path2 = source (mount), Flags = fstype
@@ -64,6 +65,8 @@ const (
 //	fchmod, fchmodat2           Path (from -yy, or joined to the dirfd), Mode
 //	mkdir, mkdirat, truncate,   Path, Mode (mkdir*); ftruncate FD and Path from -yy
 //	ftruncate
+//	io_uring_setup              Flags = the setup flags ("0", "IORING_SETUP_SQPOLL"),
+//	                            FD = Ret, Path = "anon_inode:[io_uring]"
 //
 // Event is one observation. Only the fields that belong to its Kind are set;
 // the JSON names are short because a batch holds thousands of them.
@@ -107,8 +110,10 @@ type Event struct {
 	// ExitCode for a normal exit.
 	Signal   string `json:"sig,omitempty"`
 	ExitCode int    `json:"exit,omitempty"`
-	// CallID is the X-Call-Id seen in the data this call read or wrote, if
-	// any: it is how strace events are tied to an invocation.
+	// CallID is the X-Call-Id of the request this call read, if any: only a
+	// read on a connection to a port the container listens on (the request
+	// the handler received), never a write, a response, a file or a pipe
+	// (issue 14). It is how strace events are tied to an invocation.
 	CallID string `json:"call_id,omitempty"`
 
 	// Flow, HTTP and DNS events (pcap).

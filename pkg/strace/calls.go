@@ -141,6 +141,10 @@ func (p *Parser) syscallName(b []byte) string {
 		return "setresuid"
 	case "setresgid":
 		return "setresgid"
+	case "setregid":
+		return "setregid"
+	case "io_uring_setup":
+		return "io_uring_setup"
 	case "setfsuid":
 		return "setfsuid"
 	case "setfsgid":
@@ -664,7 +668,7 @@ func (p *Parser) call(pid int, t time.Time, name string, body []byte, orphan boo
 				ev.Target = int(v)
 			}
 		}
-	case "setuid", "setgid", "setreuid", "setresuid", "setresgid", "setfsuid", "setfsgid":
+	case "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setfsuid", "setfsgid":
 		// The ids asked for, as printed: "0", "-1, 0", "0, 0, 0".
 		if !orphan && args.n > 0 {
 			ev.Flags = p.str(body[args.a[0].lo:args.a[args.n-1].hi])
@@ -760,6 +764,18 @@ func (p *Parser) call(pid int, t time.Time, name string, body []byte, orphan boo
 			ev.Path = p.joinPath(dir, ev.Path)
 		}
 		ev.Mode, _ = parseOctal(arg(2))
+	case "io_uring_setup":
+		// A ring whose reads, writes, opens and connects strace never
+		// sees one by one: the setup is the trace's only sign of them.
+		if f := between(arg(1), "flags=", ","); f != nil {
+			ev.Flags = p.str(f)
+		}
+		if !failed && r.known {
+			ev.FD = int(r.val)
+			if r.ann != nil {
+				p.applyEndpoint(&ev, r.ann)
+			}
+		}
 	case "ftruncate":
 		if ann := fd(0); ann != nil {
 			p.applyEndpoint(&ev, ann)

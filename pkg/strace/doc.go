@@ -37,5 +37,10 @@
 // ErrnoUnknown.
 //
 // It is part of the parse stage of the flow tracer → parse → graph →
-// classify → alert (strace streams), used by pkg/ingest.
+// classify → alert (strace streams), used by pkg/ingest. It also holds
+// what runs at the very start of the flow, on the node: Scrubber
+// (scrub.go), which the tracer's sensor runs on every strace line before
+// it joins a chunk so that only what detection needs leaves the node, and
+// the credential masks it shares with the parser (secrets.go: ScrubArgv,
+// ScrubText, MaskURLInPlace for packets).
 package strace

@@ -41,9 +41,13 @@ const maxListen = 1024
 type Scrubber struct {
 	listen  map[string]bool   // local ports the container serves on ("8080")
 	pending map[int]scrubCall // pid → unfinished call
-	heads   map[string]bool   // connections (fd annotation) whose request head continues
-	carry   map[string][]byte // connections whose last read was a few bytes of a request line
-	tmp     []byte
+	// heads holds the connections (by fd annotation) whose request head
+	// continues in the next read; the value says whether the last read
+	// ended at the start of a line (only then may the next read begin
+	// with the header).
+	heads map[string]bool
+	carry map[string][]byte // connections whose last read was a few bytes of a request line
+	tmp   []byte
 }
 
 type scrubCall struct {
@@ -133,7 +137,7 @@ func (s *Scrubber) line(dst, line []byte) []byte {
 	case bytes.HasPrefix(rest, []byte("<... ")):
 		i := bytes.Index(rest, []byte(" resumed>"))
 		if i < 5 {
-			return append(dst, line...)
+			return s.dropStrings(append(dst, head...), rest)
 		}
 		name = string(rest[5:i])
 		body = rest[i+len(" resumed>"):]
@@ -142,7 +146,7 @@ func (s *Scrubber) line(dst, line []byte) []byte {
 		n, b, err := callName(rest)
 		if err != nil {
 			// "+++ exited", "--- SIG", "strace: ..." and garbage: no data.
-			return s.dropStrings(append(dst, head...), rest, false)
+			return s.dropStrings(append(dst, head...), rest)
 		}
 		name, body = string(n), b
 	}
@@ -165,7 +169,7 @@ func (s *Scrubber) line(dst, line []byte) []byte {
 			}
 			s.pending[pid] = call
 		}
-		s.learn(name, ann, body)
+		s.learn(name, ann)
 	}
 	dst = append(dst, head...)
 	switch {
@@ -188,7 +192,7 @@ func (s *Scrubber) line(dst, line []byte) []byte {
 }
 
 // learn records listening ports from a listen() line.
-func (s *Scrubber) learn(name string, ann, body []byte) {
+func (s *Scrubber) learn(name string, ann []byte) {
 	if name == "listen" && ann != nil {
 		s.learnPort(ann)
 	}
@@ -271,8 +275,10 @@ func (s *Scrubber) inboundHead(dst []byte, ann string, str []byte, truncated boo
 	s.tmp, _ = unquote(s.tmp, str)
 	data := s.tmp
 	var kept []byte
-	cont := s.heads[ann]
-	if !cont && len(data) < len("OPTIONS ") && !truncated {
+	atLine, cont := s.heads[ann]
+	if !cont && len(data) == 1 && !truncated {
+		// Only Go's one-byte read is carried: a body that happens to be
+		// read in small pieces must not become a request line.
 		if len(s.carry) >= maxConns {
 			clear(s.carry)
 		}
@@ -291,7 +297,7 @@ func (s *Scrubber) inboundHead(dst []byte, ann string, str []byte, truncated boo
 		rl := data[:min(lineEnd, maxKeptHead)]
 		kept = append(kept, ScrubURLBytes(rl)...)
 		kept = append(kept, "\r\n"...)
-		cont = true
+		cont, atLine = true, false
 	}
 	if cont {
 		hdrEnd := headEnd(data)
@@ -299,17 +305,23 @@ func (s *Scrubber) inboundHead(dst []byte, ann string, str []byte, truncated boo
 		if hdrEnd >= 0 {
 			block = data[:hdrEnd]
 		}
-		if id := findCallIDRaw(block); id != nil {
+		if id := findCallIDRaw(block, atLine); id != nil {
 			kept = append(append(append(kept, "X-Call-Id: "...), id...), "\r\n"...)
 		}
 		switch {
 		case hdrEnd >= 0:
 			delete(s.heads, ann)
+		case truncated:
+			// strace cut this read before the head ended: where the body
+			// starts is unknown, and a body line "X-Call-Id: ..." must
+			// not name an invocation. (16 KiB is Node's whole header
+			// limit; Go reads 4 KiB at a time, so neither gets here.)
+			delete(s.heads, ann)
 		default:
 			if len(s.heads) >= maxConns {
 				clear(s.heads)
 			}
-			s.heads[ann] = true
+			s.heads[ann] = len(data) > 0 && data[len(data)-1] == '\n'
 		}
 	}
 	if kept == nil {
@@ -330,8 +342,9 @@ func headEnd(b []byte) int {
 	return -1
 }
 
-// findCallIDRaw finds an "X-Call-Id:" header's value in raw header bytes.
-func findCallIDRaw(b []byte) []byte {
+// findCallIDRaw finds an "X-Call-Id:" header's value in raw header bytes:
+// at the start of a line, or at b's start when atLine says b begins one.
+func findCallIDRaw(b []byte, atLine bool) []byte {
 	for off := 0; off < len(b); {
 		i := findFold(b[off:], "x-call-id:")
 		if i < 0 {
@@ -339,7 +352,7 @@ func findCallIDRaw(b []byte) []byte {
 		}
 		at := off + i
 		off = at + len("x-call-id:")
-		if at > 0 && b[at-1] != '\n' {
+		if at > 0 && b[at-1] != '\n' || at == 0 && !atLine {
 			continue // not at the start of a header line
 		}
 		v := b[off:]
@@ -450,7 +463,7 @@ func (s *Scrubber) dropArg(dst, rest, body []byte, i int) []byte {
 
 // dropStrings drops every string of a line that is not a call (nothing
 // strace prints there holds data, but a garbled line might).
-func (s *Scrubber) dropStrings(dst, rest []byte, _ bool) []byte {
+func (s *Scrubber) dropStrings(dst, rest []byte) []byte {
 	if bytes.IndexByte(rest, '"') < 0 || bytes.HasPrefix(rest, []byte("--- ")) || bytes.HasPrefix(rest, []byte("+++ ")) || bytes.HasPrefix(rest, []byte("strace: ")) {
 		return append(dst, rest...)
 	}

@@ -16,7 +16,9 @@ const secretWord = `(?:password|passwd|passphrase|pwd|pass|secret|token|api[_-]?
 
 var (
 	// scheme://user:pw@host
-	reUserinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@'"]*):([^@\s/'"]+)@`)
+	// (Only space, tab, CR and LF end it: a password may hold any other
+	// byte, and a form feed must not hide one.)
+	reUserinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^/ \t\r\n:@'"]*):([^@ \t\r\n/'"]+)@`)
 	// key=value in a query, a form body or an environment assignment.
 	reKeyValue = regexp.MustCompile(`(?i)(?:^|[?&;\s'"])([\w.-]*` + secretWord + `[\w.-]*)=([^&\s'";]+)`)
 	// "Name: value" headers (curl -H, or inside a shell command).

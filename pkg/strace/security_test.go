@@ -189,6 +189,14 @@ func TestSecurityCalls(t *testing.T) {
 			event.Event{Kind: event.KindSyscall, PID: 18237, Syscall: "ptrace", Ret: 0, Target: 18211, Errno: "", FD: -1, Path: "", Path2: "", Flags: "PTRACE_DETACH", Mode: 0, Proto: "", Local: "", Remote: "", Bytes: 0}},
 		{"ptrace.strace", "18237 1796158454.175686 ptrace(PTRACE_TRACEME) = -1 EPERM (Operation not permitted)",
 			event.Event{Kind: event.KindSyscall, PID: 18237, Syscall: "ptrace", Ret: -1, Target: 0, Errno: "EPERM", FD: -1, Path: "", Path2: "", Flags: "PTRACE_TRACEME", Mode: 0, Proto: "", Local: "", Remote: "", Bytes: 0}},
+		{"setregid.strace", "16647 1796160260.073321 setregid(-1, 0) = -1 EPERM (Operation not permitted)",
+			event.Event{Kind: event.KindSyscall, PID: 16647, Syscall: "setregid", Ret: -1, Errno: "EPERM", FD: -1, Flags: "-1, 0"}},
+		{"setregid.strace", "16647 1796160260.073386 setregid(-1, 65534) = 0",
+			event.Event{Kind: event.KindSyscall, PID: 16647, Syscall: "setregid", FD: -1, Flags: "-1, 65534"}},
+		{"io_uring.strace", `28636 1796160429.414011 io_uring_setup(8, {flags=0, sq_thread_cpu=0, sq_thread_idle=0, sq_entries=8, cq_entries=16, features=IORING_FEAT_SINGLE_MMAP|IORING_FEAT_NODROP|IORING_FEAT_SUBMIT_STABLE|IORING_FEAT_RW_CUR_POS|IORING_FEAT_CUR_PERSONALITY|IORING_FEAT_FAST_POLL|IORING_FEAT_POLL_32BITS|IORING_FEAT_SQPOLL_NONFIXED|IORING_FEAT_EXT_ARG|IORING_FEAT_NATIVE_WORKERS|IORING_FEAT_RSRC_TAGS|IORING_FEAT_CQE_SKIP|IORING_FEAT_LINKED_FILE|0x3e000, sq_off={head=0, tail=4, ring_mask=16, ring_entries=24, flags=36, dropped=32, array=320}, cq_off={head=8, tail=12, ring_mask=20, ring_entries=28, overflow=44, cqes=64, flags=40}}) = 3<anon_inode:[io_uring]>`,
+			event.Event{Kind: event.KindSyscall, PID: 28636, Syscall: "io_uring_setup", Ret: 3, FD: 3, Flags: "0", Path: "anon_inode:[io_uring]"}},
+		{"io_uring.strace", "28636 1796160429.414855 io_uring_setup(0, {flags=0, sq_thread_cpu=0, sq_thread_idle=0}) = -1 EINVAL (Invalid argument)",
+			event.Event{Kind: event.KindSyscall, PID: 28636, Syscall: "io_uring_setup", Ret: -1, Errno: "EINVAL", FD: -1, Flags: "0"}},
 	}
 	files := map[string]string{}
 	for _, c := range cases {

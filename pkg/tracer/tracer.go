@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/faasmon/faasmon/pkg/chunk"
+	"github.com/faasmon/faasmon/pkg/tracer/backend"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 	"github.com/faasmon/faasmon/pkg/tracer/discovery"
 	"github.com/faasmon/faasmon/pkg/tracer/metrics"
@@ -91,6 +92,12 @@ func (t *Tracer) apply(ctx context.Context, ts []discovery.Target) {
 		t.Log.Info("attach", "function", tg.Function, "container", tg.Container, "pid", tg.PID, "netns", tg.NetNS)
 		var swg sync.WaitGroup
 		for _, k := range t.Kinds {
+			if b, ok := backend.Lookup(k); ok {
+				rc := backend.RunConfig{Node: t.Sensor.Node, Chunk: t.Sensor.Chunk, ProcRoot: t.Sensor.ProcRoot,
+					RestartMin: t.Sensor.RestartMin, RestartMax: t.Sensor.RestartMax, Log: t.Log}
+				swg.Go(func() { backend.Run(actx, b, tg, rc, t.Metrics, t.Sink) })
+				continue
+			}
 			swg.Go(func() { sensor.Run(actx, k, tg, t.Sensor, t.Metrics, t.Sink) })
 		}
 		t.wg.Go(func() {

@@ -33,6 +33,9 @@ type Config struct {
 	Quiet time.Duration
 	// MaxAge closes the chunk this long after its first unit (0: 1s).
 	MaxAge time.Duration
+	// MaxUnits closes the chunk at this many units (0: no limit). The
+	// events parsed from a chunk grow with its lines, not its bytes.
+	MaxUnits int
 }
 
 func (c Config) withDefaults() Config {
@@ -109,7 +112,7 @@ func (c *Cutter) Add(u Unit, now time.Time) {
 		u.Data = u.Data[:c.Room()]
 		c.truncated++
 	}
-	if len(c.prefix)+len(c.buf)+len(u.Data) > c.cfg.MaxBytes {
+	if len(c.prefix)+len(c.buf)+len(u.Data) > c.cfg.MaxBytes || c.cfg.MaxUnits > 0 && c.units >= c.cfg.MaxUnits {
 		c.Flush()
 	}
 	if c.units == 0 {

@@ -321,3 +321,18 @@ func scrubCapture(t *testing.T, raw []byte) []byte {
 	}
 	return out
 }
+
+func TestMaxUnits(t *testing.T) {
+	var got []int
+	c := NewCutter(Config{MaxUnits: 3, Quiet: time.Hour, MaxAge: time.Hour}, chunk.Header{Kind: chunk.KindStrace, Stream: "s"}, func(ch Chunk) {
+		got = append(got, bytes.Count(ch.Body, []byte("\n")))
+	})
+	now := time.Now()
+	for i := 0; i < 7; i++ {
+		c.Add(Unit{Data: []byte("x\n"), At: now}, now)
+	}
+	c.Flush()
+	if fmt.Sprint(got) != "[3 3 1]" {
+		t.Errorf("lines per chunk %v, want [3 3 1]", got)
+	}
+}

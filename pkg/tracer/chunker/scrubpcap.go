@@ -14,8 +14,8 @@ import (
 // chunk, in place and keeping every length so that the record stays a
 // valid capture: an HTTP request keeps its request line (credentials
 // masked), Host and X-Call-Id; every other header value, the body and all
-// other TCP payloads are overwritten; UDP keeps DNS (port 53) and loses
-// every other payload. Headers, ports and lengths — the flows — stay.
+// other TCP payloads are overwritten, except DNS (port 53, UDP or TCP);
+// UDP loses every payload but DNS. Headers, ports and lengths — the flows — stay.
 
 // ScrubPacket scrubs one captured frame of link type link in place.
 func ScrubPacket(link uint32, frame []byte) {
@@ -24,8 +24,8 @@ func ScrubPacket(link uint32, frame []byte) {
 	case len(payload) == 0:
 	case proto == 6 && requestStart(payload):
 		scrubRequest(payload)
-	case proto == 17 && (sport == 53 || dport == 53):
-		// DNS: names are what detection reads.
+	case sport == 53 || dport == 53:
+		// DNS (UDP, or TCP for long answers): names are what detection reads.
 	case proto == 6 || proto == 17:
 		clear(payload)
 	}

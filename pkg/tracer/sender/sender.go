@@ -17,6 +17,7 @@ import (
 
 	"github.com/faasmon/faasmon/pkg/chunk"
 	"github.com/faasmon/faasmon/pkg/hopauth"
+	"github.com/faasmon/faasmon/pkg/tracer/backend"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 	"github.com/faasmon/faasmon/pkg/tracer/metrics"
 )
@@ -351,6 +352,9 @@ func (s *Sender) post(ctx context.Context, c chunker.Chunk) error {
 func contentType(k chunk.Kind) string {
 	if k == chunk.KindPcap {
 		return "application/vnd.tcpdump.pcap"
+	}
+	if b, ok := backend.Lookup(k); ok {
+		return b.ContentType()
 	}
 	return "text/plain; charset=utf-8"
 }

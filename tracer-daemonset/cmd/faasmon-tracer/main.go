@@ -20,6 +20,8 @@ import (
 	"github.com/faasmon/faasmon/pkg/chunk"
 	"github.com/faasmon/faasmon/pkg/envconf"
 	"github.com/faasmon/faasmon/pkg/tracer"
+	"github.com/faasmon/faasmon/pkg/tracer/backend"
+	"github.com/faasmon/faasmon/pkg/tracer/backend/ebpf"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 	"github.com/faasmon/faasmon/pkg/tracer/discovery"
 	"github.com/faasmon/faasmon/pkg/tracer/metrics"
@@ -56,7 +58,8 @@ func run(log *slog.Logger) error {
 	listen := flag.String("listen", env.NonEmpty("FAASMON_LISTEN", "127.0.0.1:9464"), "metrics and health address, node-local by default [FAASMON_LISTEN]")
 	pin := flag.String("pin", env.NonEmpty("FAASMON_PIN", string(sensor.PinSameCPU)), "strace placement: same-cpu | off [FAASMON_PIN]")
 	procRoot := flag.String("proc", env.NonEmpty("FAASMON_PROC", "/proc"), "host /proc (the tracer needs hostPID) [FAASMON_PROC]")
-	kinds := flag.String("kinds", env.NonEmpty("FAASMON_KINDS", "strace,pcap"), "sensors to run [FAASMON_KINDS]")
+	kinds := flag.String("kinds", env.NonEmpty("FAASMON_KINDS", "strace,pcap"), "sensors to run: strace, pcap, ebpf (eBPF replaces strace; it needs CAP_BPF and CAP_PERFMON) [FAASMON_KINDS]")
+	cgroupRoot := flag.String("cgroup-root", env.NonEmpty("FAASMON_CGROUP_ROOT", ""), "host cgroup v2 mount for the ebpf sensor; empty: found in /proc/self/mountinfo [FAASMON_CGROUP_ROOT]")
 	exclude := flag.String("exclude", env.NonEmpty("FAASMON_EXCLUDE", "faasmon-parse,faasmon-graph,faasmon-classify,faasmon-alert"), "functions never traced, comma-separated: the detector itself [FAASMON_EXCLUDE]")
 	healthcheck := flag.String("healthcheck", "", "GET this URL, exit 0 on 200 (liveness probe; /healthz listens on 127.0.0.1 only)")
 	flag.Parse()
@@ -66,13 +69,18 @@ func run(log *slog.Logger) error {
 
 	var ks []chunk.Kind
 	for _, k := range strings.Split(*kinds, ",") {
-		switch chunk.Kind(strings.TrimSpace(k)) {
-		case chunk.KindStrace, chunk.KindPcap:
-			ks = append(ks, chunk.Kind(strings.TrimSpace(k)))
+		kind := chunk.Kind(strings.TrimSpace(k))
+		_, registered := backend.Lookup(kind)
+		switch {
+		case kind == chunk.KindStrace, kind == chunk.KindPcap, registered:
+			ks = append(ks, kind)
 		default:
 			return fmt.Errorf("-kinds: unknown sensor %q", k)
 		}
 	}
+	// Locally functions are plain processes, not containers: the ebpf
+	// sensor gives each a cgroup of its own to filter on.
+	ebpf.Default.Configure(ebpf.Config{ProcRoot: *procRoot, CgroupRoot: *cgroupRoot, Adopt: *source == "local"})
 	if p := sensor.PinMode(*pin); p != sensor.PinSameCPU && p != sensor.PinOff {
 		return fmt.Errorf("-pin: want same-cpu or off, got %q", *pin)
 	}
