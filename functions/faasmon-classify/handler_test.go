@@ -3,18 +3,25 @@ package function
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/faasmon/faasmon/pkg/fnhttp"
 	"github.com/faasmon/faasmon/pkg/gnn"
 	"github.com/faasmon/faasmon/pkg/gnn/gnntest"
+	"github.com/faasmon/faasmon/pkg/hopauth"
+	"github.com/faasmon/faasmon/pkg/hopauth/hoptest"
 	"github.com/faasmon/faasmon/pkg/provenance"
 	"github.com/faasmon/faasmon/pkg/verdict"
 )
@@ -84,6 +91,71 @@ func TestHandle(t *testing.T) {
 	}
 	if v.Explanation == nil || len(v.Explanation.Nodes) == 0 || v.ModelVersion == "" || v.GraphID != g.ID {
 		t.Errorf("answer lacks explanation or identity: %+v", v)
+	}
+}
+
+// TestHandleAuth: a graph signed by faasmon-graph gets a signed verdict
+// (what faasmon-alert accepts); a direct, unsigned call gets an unsigned
+// one and is never learnt into a profile; a graph with a bad, stale,
+// retired-key or misdirected MAC is refused.
+func TestHandleAuth(t *testing.T) {
+	p, _ := setup(t)
+	profiles := t.TempDir()
+	t.Setenv("model_path", p)
+	t.Setenv("profile_dir", profiles)
+	t.Setenv("profile_learn_graphs", "1000")
+	modelOnce, detOnce, detector = sync.Once{}, sync.Once{}, nil
+	fnhttp.DefaultHop.Keys = hoptest.Source()
+	benign := gnn.SyntheticGraph(rand.New(rand.NewPCG(5, 6)), 25, false)
+	body, _ := json.Marshal(benign)
+	// learnt sums the graphs learnt by every stored profile.
+	learnt := func() int {
+		n := 0
+		_ = filepath.WalkDir(profiles, func(path string, d os.DirEntry, _ error) error {
+			if d != nil && !d.IsDir() {
+				var p struct {
+					Graphs int `json:"graphs"`
+				}
+				if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &p) == nil {
+					n += p.Graphs
+				}
+			}
+			return nil
+		})
+		return n
+	}
+	for _, way := range append([]hoptest.Way{hoptest.Unsigned, hoptest.Good}, hoptest.BadMAC, hoptest.Stale, hoptest.OldKey, hoptest.Altered, hoptest.WrongFor) {
+		t.Run(string(way), func(t *testing.T) {
+			before := learnt()
+			req := httptest.NewRequest("POST", "/", bytes.NewReader(body))
+			hoptest.Sign(req.Header, hopauth.KindGraph, body, way)
+			rec := httptest.NewRecorder()
+			Handle(rec, req)
+			want := hoptest.Status(way)
+			if way == hoptest.Unsigned {
+				want = 200 // the documented direct use
+			}
+			if rec.Code != want {
+				t.Fatalf("status %d body %.300s; want %d", rec.Code, rec.Body.String(), want)
+			}
+			verr := hoptest.Keys.Verify(hopauth.KindVerdict, rec.Header(), rec.Body.Bytes(), time.Now(), 0)
+			switch way {
+			case hoptest.Good:
+				if verr != nil {
+					t.Errorf("verdict of a signed graph does not verify: %v", verr)
+				}
+				if learnt() == before {
+					t.Errorf("a signed benign graph was not learnt")
+				}
+			case hoptest.Unsigned:
+				if !errors.Is(verr, hopauth.ErrUnsigned) {
+					t.Errorf("verdict of an unsigned graph is signed (%v): faasmon-alert would act on it", verr)
+				}
+				if learnt() != before {
+					t.Errorf("an unsigned graph was learnt into a profile")
+				}
+			}
+		})
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/faasmon/faasmon/pkg/envconf"
 	"github.com/faasmon/faasmon/pkg/event"
 	"github.com/faasmon/faasmon/pkg/fnhttp"
+	"github.com/faasmon/faasmon/pkg/hopauth"
 	"github.com/faasmon/faasmon/pkg/invoke"
 	"github.com/faasmon/faasmon/pkg/provenance"
 )
@@ -76,12 +77,17 @@ var (
 // Handle serves the function.
 func Handle(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet {
-		fnhttp.Health(w, name, map[string]any{"next": next, "archive": archiveDir != ""})
+		fnhttp.Health(w, name, map[string]any{"next": next, "archive": archiveDir != "", "hop_auth": fnhttp.DefaultHop.Stats.Snapshot()})
 		return
 	}
 	body, err := fnhttp.ReadBody(w, r, maxBatchBytes)
 	if err != nil {
 		fnhttp.Fail(w, name, err)
+		return
+	}
+	// Event batches come from faasmon-parse only: a forged batch could
+	// blind a stream (sequence numbers) or plant graphs.
+	if !fnhttp.DefaultHop.Authenticate(w, r, name, hopauth.KindEvents, body) {
 		return
 	}
 	var batch event.Batch
@@ -152,7 +158,7 @@ func forward(r *http.Request, g *provenance.Graph) error {
 	}
 	// With the graph in the verdict the alert can draw the suspicious
 	// subgraph without a store of its own.
-	_, err = client.Async(r.Context(), next, url.Values{"graph": {"true"}}, data, hdr)
+	_, err = client.Async(r.Context(), next, hopauth.KindGraph, url.Values{"graph": {"true"}}, data, hdr)
 	return err
 }
 

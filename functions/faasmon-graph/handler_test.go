@@ -10,11 +10,15 @@ import (
 
 	"github.com/faasmon/faasmon/pkg/chunk"
 	"github.com/faasmon/faasmon/pkg/event"
+	"github.com/faasmon/faasmon/pkg/fnhttp"
+	"github.com/faasmon/faasmon/pkg/hopauth"
+	"github.com/faasmon/faasmon/pkg/hopauth/hoptest"
 	"github.com/faasmon/faasmon/pkg/provenance"
 )
 
 func TestHandle(t *testing.T) {
 	next = ""
+	fnhttp.DefaultHop.Keys = hoptest.Source()
 	store = provenance.FileStore{Dir: t.TempDir()}
 	archiveDir = t.TempDir()
 	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
@@ -38,18 +42,32 @@ func TestHandle(t *testing.T) {
 		body   []byte
 		status int
 		msg    string
+		way    hoptest.Way
 	}{
-		{"one invocation", good, 202, `"openfaas-fn.f.c/abc"`},
-		{"same batch again (redelivery)", good, 202, `"duplicate":true`},
-		{"not JSON", []byte("{{{"), 400, "decode event batch"},
-		{"wrong version", wrongVersion, 400, "version 7"},
-		{"bad chunk header", bad, 400, "X-Faasmon-Kind"},
-		{"empty", nil, 400, "empty body"},
-		{"20 MB", bytes.Repeat([]byte(" "), 20<<20), 413, "body over"},
+		// Every refusal first: a refused batch must leave no state behind.
+		{"unsigned", good, 401, "not signed", hoptest.Unsigned},
+		{"bad MAC", good, 403, "does not match", hoptest.BadMAC},
+		{"stale", good, 403, "outside the accepted window", hoptest.Stale},
+		{"old key after rotation", good, 403, "unknown key", hoptest.OldKey},
+		{"chunk header added", good, 403, "does not match", hoptest.Altered},
+		{"MAC of another hop", good, 403, "does not match", hoptest.WrongFor},
+		{"one invocation", good, 202, `"openfaas-fn.f.c/abc"`, hoptest.Good},
+		{"same batch again (redelivery)", good, 202, `"duplicate":true`, hoptest.Good},
+		{"not JSON", []byte("{{{"), 400, "decode event batch", hoptest.Good},
+		{"wrong version", wrongVersion, 400, "version 7", hoptest.Good},
+		{"bad chunk header", bad, 400, "X-Faasmon-Kind", hoptest.Good},
+		{"empty", nil, 400, "empty body", hoptest.Good},
+		{"20 MB", bytes.Repeat([]byte(" "), 20<<20), 413, "body over", hoptest.Good},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			Handle(rec, httptest.NewRequest("POST", "/", bytes.NewReader(tc.body)))
+			req := httptest.NewRequest("POST", "/", bytes.NewReader(tc.body))
+			way := tc.way
+			if way == "" {
+				way = hoptest.Good
+			}
+			hoptest.Sign(req.Header, hopauth.KindEvents, tc.body, way)
+			Handle(rec, req)
 			if rec.Code != tc.status || !strings.Contains(rec.Body.String(), tc.msg) {
 				t.Errorf("status %d body %.200s; want %d containing %q", rec.Code, rec.Body.String(), tc.status, tc.msg)
 			}

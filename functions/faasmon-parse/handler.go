@@ -12,6 +12,7 @@ import (
 	"github.com/faasmon/faasmon/pkg/chunk"
 	"github.com/faasmon/faasmon/pkg/envconf"
 	"github.com/faasmon/faasmon/pkg/fnhttp"
+	"github.com/faasmon/faasmon/pkg/hopauth"
 	"github.com/faasmon/faasmon/pkg/ingest"
 	"github.com/faasmon/faasmon/pkg/invoke"
 )
@@ -39,17 +40,22 @@ var (
 // Handle serves the function.
 func Handle(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet {
-		fnhttp.Health(w, name, map[string]any{"next": next})
-		return
-	}
-	h, err := chunk.Parse(r.Header)
-	if err != nil {
-		fnhttp.Fail(w, name, fnhttp.BadRequest(err))
+		fnhttp.Health(w, name, map[string]any{"next": next, "hop_auth": fnhttp.DefaultHop.Stats.Snapshot()})
 		return
 	}
 	body, err := fnhttp.ReadBody(w, r, chunk.MaxBytes)
 	if err != nil {
 		fnhttp.Fail(w, name, err)
+		return
+	}
+	// Only a tracer holding the hop key can feed the pipeline: anyone on
+	// the network can queue a request for faasmon-parse.
+	if !fnhttp.DefaultHop.Authenticate(w, r, name, hopauth.KindChunk, body) {
+		return
+	}
+	h, err := chunk.Parse(r.Header)
+	if err != nil {
+		fnhttp.Fail(w, name, fnhttp.BadRequest(err))
 		return
 	}
 	batch, err := ingest.Chunk(h, body)
@@ -88,7 +94,7 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 	}
 	hdr := http.Header{"Content-Type": {"application/json"}}
 	h.Set(hdr)
-	callID, err := client.Async(r.Context(), next, nil, data, hdr)
+	callID, err := client.Async(r.Context(), next, hopauth.KindEvents, nil, data, hdr)
 	if err != nil {
 		fnhttp.Fail(w, name, &fnhttp.Error{Status: http.StatusBadGateway, Err: err})
 		return

@@ -10,10 +10,14 @@ import (
 	"time"
 
 	"github.com/faasmon/faasmon/pkg/chunk"
+	"github.com/faasmon/faasmon/pkg/fnhttp"
+	"github.com/faasmon/faasmon/pkg/hopauth"
+	"github.com/faasmon/faasmon/pkg/hopauth/hoptest"
 )
 
 func TestHandleInput(t *testing.T) {
 	next = "" // answer the batch instead of queueing it
+	fnhttp.DefaultHop.Keys = hoptest.Source()
 	node, err := os.ReadFile("../../pkg/strace/testdata/node.strace")
 	if err != nil {
 		t.Fatal(err)
@@ -31,7 +35,7 @@ func TestHandleInput(t *testing.T) {
 		{"real strace chunk", "POST", good.Set, node, 200, `"events"`},
 		{"health", "GET", func(http.Header) {}, nil, 200, `"ok"`},
 		{"no chunk headers", "POST", func(http.Header) {}, node, 400, "X-Faasmon-Node missing"},
-		{"bad kind", "POST", func(h http.Header) { good.Set(h); h.Set(chunk.HKind, "ebpf") }, node, 400, "ebpf"},
+		{"bad kind", "POST", func(h http.Header) { good.Set(h); h.Set(chunk.HKind, "dtrace") }, node, 400, "dtrace"}, // ebpf is a registered kind now
 		{"bad seq", "POST", func(h http.Header) { good.Set(h); h.Set(chunk.HSeq, "-1") }, node, 400, "X-Faasmon-Seq"},
 		{"empty body", "POST", good.Set, nil, 400, "empty body"},
 		{"binary garbage", "POST", good.Set, []byte{0, 1, 2, 3, 0xff, 0xfe}, 422, "binary"},
@@ -41,10 +45,41 @@ func TestHandleInput(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			req := httptest.NewRequest(tc.method, "/", bytes.NewReader(tc.body))
 			tc.hdr(req.Header)
+			hoptest.Sign(req.Header, hopauth.KindChunk, tc.body, hoptest.Good)
 			rec := httptest.NewRecorder()
 			Handle(rec, req)
 			if rec.Code != tc.status || !strings.Contains(rec.Body.String(), tc.msg) {
 				t.Errorf("status %d body %.200s; want %d containing %q", rec.Code, rec.Body.String(), tc.status, tc.msg)
+			}
+		})
+	}
+}
+
+// TestHandleAuth: only a chunk signed with the current hop key is parsed.
+func TestHandleAuth(t *testing.T) {
+	next = ""
+	fnhttp.DefaultHop.Keys = hoptest.Source()
+	node, err := os.ReadFile("../../pkg/strace/testdata/node.strace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := chunk.Header{Node: "n", Function: "f", Container: "c", PID: 7, Kind: chunk.KindStrace,
+		Stream: "s", Start: time.Now(), End: time.Now()}
+	for _, way := range append([]hoptest.Way{hoptest.Good}, hoptest.All...) {
+		t.Run(string(way), func(t *testing.T) {
+			before := fnhttp.DefaultHop.Stats.Snapshot()
+			req := httptest.NewRequest("POST", "/", bytes.NewReader(node))
+			h.Set(req.Header)
+			hoptest.Sign(req.Header, hopauth.KindChunk, node, way)
+			rec := httptest.NewRecorder()
+			Handle(rec, req)
+			if rec.Code != hoptest.Status(way) {
+				t.Fatalf("status %d body %.200s; want %d", rec.Code, rec.Body.String(), hoptest.Status(way))
+			}
+			after := fnhttp.DefaultHop.Stats.Snapshot()
+			refused := func(s hopauth.Snapshot) uint64 { return s.Unsigned + s.BadMAC + s.UnknownKey + s.Stale }
+			if way == hoptest.Good && after.Accepted != before.Accepted+1 || way != hoptest.Good && refused(after) != refused(before)+1 {
+				t.Errorf("not counted: %+v -> %+v", before, after)
 			}
 		})
 	}
@@ -62,6 +97,7 @@ func TestBatchOverQueueLimit(t *testing.T) {
 	h := chunk.Header{Node: "n", Function: "f", Container: "c", PID: 1, Kind: chunk.KindStrace, Stream: "s", Start: time.Unix(1700000000, 0), End: time.Unix(1700000001, 0)}
 	req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
 	h.Set(req.Header)
+	hoptest.Sign(req.Header, hopauth.KindChunk, body, hoptest.Good)
 	w := httptest.NewRecorder()
 	Handle(w, req)
 	if w.Code != http.StatusUnprocessableEntity || !strings.Contains(w.Body.String(), "over the queue") {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/faasmon/faasmon/pkg/hopauth"
 	"github.com/faasmon/faasmon/pkg/outbox"
 	"github.com/faasmon/faasmon/pkg/streaming"
 	"github.com/faasmon/faasmon/pkg/verdict"
@@ -64,9 +65,12 @@ type Processor struct {
 	Fanout *Fanout
 	// Response is "label" (recycle functions labelled
 	// com.faasmon.response=recycle) or "off".
-	Response        string
-	Responder       Responder   // nil: a labelled function gets a skipped action
-	Labels          LabelLookup // asked when the verdict has no response label
+	Response  string
+	Responder Responder // nil: a labelled function gets a skipped action
+	// Labels is where the response label is read: the function's
+	// deployment, from the provider. Never from the verdict, whose Labels
+	// travel with data an attacker may have written; nil: no response.
+	Labels          LabelLookup
 	ResponseTimeout time.Duration
 	// Priority is the Falco priority of alerts that no finding gives one
 	// (today's GNN and egress verdicts); DefaultPriority when empty.
@@ -156,7 +160,8 @@ func NewProcessor(cfg Config, stdout io.Writer) (*Processor, error) {
 			// Its own connection: a subscription must not share the fate
 			// of a sink's connection dropped after a publish timeout.
 			c := &streaming.Client{URL: cfg.NATSURL, ClusterID: cfg.NATSCluster, Prefix: "faasmon-alert-outbox"}
-			p.Outbox = &outbox.Consumer{Client: c, Channel: cfg.Outbox, Grace: cfg.OutboxGrace, Handle: p.HandleOutbox, Stats: &p.Stats.Outbox}
+			p.Outbox = &outbox.Consumer{Client: c, Channel: cfg.Outbox, Grace: cfg.OutboxGrace, Handle: p.HandleOutbox, Stats: &p.Stats.Outbox,
+				Keys: hopauth.SourceFromEnv(os.Getenv)}
 			p.closers = append(p.closers, c)
 		}
 	}
@@ -395,23 +400,24 @@ func (p *Processor) statsOrNil() *Stats {
 
 var discardStats Stats
 
-// respond recycles the container when the function's labels ask for it.
+// respond recycles the container when the function's deployment labels
+// ask for it. The labels are looked up from the provider (p.Labels) every
+// time; v.Labels is ignored: a verdict is data, and what decides a response
+// must not come from it (a forged or replayed verdict naming a function
+// must not be able to opt that function into recycling).
 func (p *Processor) respond(ctx context.Context, v *Verdict) (*Action, string) {
 	st := p.statsOrNil()
-	if p.Response == "off" {
+	if p.Response == "off" || p.Labels == nil {
 		return nil, ""
 	}
-	mode, ok := v.Labels[ResponseLabel]
 	var warn string
-	if !ok && p.Labels != nil {
-		lctx, cancel := context.WithTimeout(ctx, p.responseTimeout())
-		labels, err := p.Labels.Labels(lctx, v.Function, v.Namespace)
-		cancel()
-		if err != nil {
-			warn = "label lookup: " + err.Error()
-		}
-		mode = labels[ResponseLabel]
+	lctx, cancel := context.WithTimeout(ctx, p.responseTimeout())
+	labels, err := p.Labels.Labels(lctx, v.Function, v.Namespace)
+	cancel()
+	if err != nil {
+		warn = "label lookup: " + err.Error()
 	}
+	mode := labels[ResponseLabel]
 	if mode != ResponseRecycle {
 		return nil, warn
 	}

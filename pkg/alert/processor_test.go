@@ -119,11 +119,15 @@ func TestProcessorResponse(t *testing.T) {
 		wantStatus string // "" means no action
 	}{
 		{"off by default", attackVerdict(), "label", nil, &fakeResponder{}, 0, ""},
-		{"label on the verdict", labelled, "label", nil, &fakeResponder{}, 1, ActionDone},
+		// A forged verdict that carries the response label must not make
+		// faasmon-alert recycle a function whose deployment lacks it.
+		{"label on the verdict only: forged, ignored", labelled, "label", StaticLabels{"resize": {"other": "x"}}, &fakeResponder{}, 0, ""},
+		{"label on the verdict, no provider lookup", labelled, "label", nil, &fakeResponder{}, 0, ""},
+		{"label on the verdict, deployment says alert-only", labelled, "label", StaticLabels{"resize": {ResponseLabel: "alert-only"}}, &fakeResponder{}, 0, ""},
 		{"label by lookup", attackVerdict(), "label", StaticLabels{"resize.openfaas-fn": {ResponseLabel: ResponseRecycle}}, &fakeResponder{}, 1, ActionDone},
 		{"other label value", attackVerdict(), "label", StaticLabels{"resize": {ResponseLabel: "alert-only"}}, &fakeResponder{}, 0, ""},
-		{"globally off", labelled, "off", nil, &fakeResponder{}, 0, ""},
-		{"responder fails", labelled, "label", nil, &fakeResponder{err: errors.New("boom")}, 1, ActionFailed},
+		{"globally off", labelled, "off", StaticLabels{"resize": {ResponseLabel: ResponseRecycle}}, &fakeResponder{}, 0, ""},
+		{"responder fails", attackVerdict(), "label", StaticLabels{"resize": {ResponseLabel: ResponseRecycle}}, &fakeResponder{err: errors.New("boom")}, 1, ActionFailed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -124,3 +124,45 @@ func TestLocalStackResponder(t *testing.T) {
 		t.Errorf("%+v %v id=%s", res.Alert.Action, err, gotID)
 	}
 }
+
+// TestForgedVerdictLabels: a verdict that names a function and carries
+// com.faasmon.response=recycle in its own Labels (a forged or altered
+// verdict) does not recycle that function when its deployment, as the
+// provider lists it, lacks the label; the same verdict does when the
+// deployment has it.
+func TestForgedVerdictLabels(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		deployed map[string]string
+		recycles int
+	}{
+		{"deployment without the label", map[string]string{"com.openfaas.scale.min": "1"}, 0},
+		{"deployment with the label", map[string]string{ResponseLabel: ResponseRecycle}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			recycles := 0
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch r.URL.Path {
+				case localstack.RecyclePath:
+					recycles++
+					w.Write([]byte(`{"id":"new"}`))
+				case localstack.InstancesPath:
+					json.NewEncoder(w).Encode([]localstack.Instance{{Function: "resize", Namespace: "openfaas-fn", ID: "c0ffee", Labels: tc.deployed}})
+				default:
+					http.NotFound(w, r)
+				}
+			}))
+			defer srv.Close()
+			v := attackVerdict()
+			v.Labels = map[string]string{ResponseLabel: ResponseRecycle}
+			p := &Processor{Responder: &LocalStackResponder{BaseURL: srv.URL}, Labels: &LocalStackLabels{BaseURL: srv.URL}, Response: "label"}
+			res, err := p.Process(context.Background(), v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if recycles != tc.recycles || (res.Alert.Action != nil) != (tc.recycles > 0) {
+				t.Errorf("%d recycles, action %+v; want %d", recycles, res.Alert.Action, tc.recycles)
+			}
+		})
+	}
+}

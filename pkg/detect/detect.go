@@ -35,6 +35,14 @@ type Detector struct {
 // names the first part that decided, in the order invariant, egress,
 // supervised, one-class, profile.
 func (d *Detector) Verdict(g *provenance.Graph, opts gnn.Options) (*verdict.Verdict, error) {
+	return d.Judge(g, opts, true)
+}
+
+// Judge is Verdict with the profile's learning under the caller's control:
+// learn false checks g against the profiles but never learns it, for
+// graphs whose origin is not authenticated (faasmon-classify's direct
+// callers), which could otherwise teach a profile an attack's behaviour.
+func (d *Detector) Judge(g *provenance.Graph, opts gnn.Options, learn bool) (*verdict.Verdict, error) {
 	if d.Model == nil {
 		return nil, fmt.Errorf("detect: no model")
 	}
@@ -52,7 +60,7 @@ func (d *Detector) Verdict(g *provenance.Graph, opts gnn.Options) (*verdict.Verd
 		}
 	}
 	if d.Profiles != nil {
-		res, err := d.Profiles.Observe(profile.VersionOf(g), g, nil, v.Verdict != verdict.Attack)
+		res, err := d.Profiles.Observe(profile.VersionOf(g), g, nil, learn && v.Verdict != verdict.Attack)
 		switch {
 		case err != nil:
 			// The other parts' verdict stands; the profile part is blind

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/faasmon/faasmon/pkg/hopauth"
 )
 
 // Credentials are the gateway's basic-auth user and password.
@@ -64,4 +66,35 @@ func ReadCredentials(d Dirs) (Credentials, error) {
 		return Credentials{}, fmt.Errorf("empty credentials in %s", d.Secrets())
 	}
 	return c, nil
+}
+
+// HopKeyFile is the stack's hop key (pkg/hopauth): the tracer reads it from
+// Secrets() (-secret-dir), and the deploy step gives the detector functions
+// the same value as the OpenFaaS secret hopauth.SecretName.
+func (d Dirs) HopKeyFile() string { return filepath.Join(d.Secrets(), hopauth.SecretName) }
+
+// EnsureHopKey generates the stack's hop key once (one random "id:secret"
+// line, 0600) and returns the file's content. Later calls read it back, so
+// the key survives down/up; rotate it with hopauth's file format by hand.
+func EnsureHopKey(d Dirs) ([]byte, error) {
+	if b, err := os.ReadFile(d.HopKeyFile()); err == nil {
+		if _, err := hopauth.ParseKeys(b); err != nil {
+			return nil, fmt.Errorf("%s: %w", d.HopKeyFile(), err)
+		}
+		return b, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	line, err := hopauth.GenerateKey("local-1")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(d.Secrets(), 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", d.Secrets(), err)
+	}
+	b := []byte(line + "\n")
+	if err := os.WriteFile(d.HopKeyFile(), b, 0o600); err != nil {
+		return nil, fmt.Errorf("write %s: %w", d.HopKeyFile(), err)
+	}
+	return b, nil
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/openfaas/faas-provider/types"
 	sdk "github.com/openfaas/go-sdk"
 	"github.com/openfaas/go-sdk/stack"
+
+	"github.com/faasmon/faasmon/pkg/hopauth"
 )
 
 // GatewaySecretName is the secret the deploy step creates (when a function
@@ -198,6 +200,16 @@ func ensureSecrets(ctx context.Context, c *sdk.Client, o DeployOptions, names []
 		exists[s.Name] = true
 	}
 	for _, n := range names {
+		if n == hopauth.SecretName && (o.SecretsDir == "" || !fileExists(filepath.Join(o.SecretsDir, n))) {
+			// The hop key must be the one the local tracer signs with
+			// (Dirs.HopKeyFile): set it even when the secret exists, so a
+			// stack whose key was regenerated never leaves the functions
+			// with a stale one.
+			if err := ensureHopKeySecret(ctx, c, o, exists[n]); err != nil {
+				return err
+			}
+			continue
+		}
 		if exists[n] {
 			continue
 		}
@@ -219,6 +231,24 @@ func ensureSecrets(ctx context.Context, c *sdk.Client, o DeployOptions, names []
 		if _, err := c.CreateSecret(ctx, types.Secret{Name: n, Namespace: DefaultNamespace, RawValue: value}); err != nil {
 			return fmt.Errorf("create secret %s: %w", n, err)
 		}
+	}
+	return nil
+}
+
+func ensureHopKeySecret(ctx context.Context, c *sdk.Client, o DeployOptions, exists bool) error {
+	value, err := EnsureHopKey(o.Dirs)
+	if err != nil {
+		return err
+	}
+	sec := types.Secret{Name: hopauth.SecretName, Namespace: DefaultNamespace, RawValue: value}
+	if exists {
+		if _, err := c.UpdateSecret(ctx, sec); err != nil {
+			return fmt.Errorf("update secret %s: %w", sec.Name, err)
+		}
+		return nil
+	}
+	if _, err := c.CreateSecret(ctx, sec); err != nil {
+		return fmt.Errorf("create secret %s: %w", sec.Name, err)
 	}
 	return nil
 }

@@ -64,6 +64,10 @@ func (s *Stack) Up(ctx context.Context) error {
 		return err
 	}
 	_ = creds
+	// The tracer signs with it from the start; deploy hands it on.
+	if _, err := EnsureHopKey(d); err != nil {
+		return err
+	}
 	if err := EnsureTools(ctx, s.Repo); err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 
 	stan "github.com/nats-io/stan.go"
 
+	"github.com/faasmon/faasmon/pkg/hopauth"
 	"github.com/faasmon/faasmon/pkg/streaming"
 	"github.com/faasmon/faasmon/pkg/verdict"
 )
@@ -48,6 +49,7 @@ type Stats struct {
 	Received    atomic.Uint64 // entries delivered to the consumer
 	Redelivered atomic.Uint64 // of which redeliveries
 	Invalid     atomic.Uint64 // undecodable entries (acknowledged, dropped)
+	Refused     atomic.Uint64 // unsigned, forged or stale entries (acknowledged, dropped)
 	Expired     atomic.Uint64 // entries older than MaxAge (acknowledged, dropped)
 	Handled     atomic.Uint64 // entries Handle accepted
 	HandleErrs  atomic.Uint64 // entries Handle failed (left for redelivery)
@@ -58,6 +60,9 @@ type Publisher struct {
 	Client  *streaming.Client
 	Channel string // DefaultChannel when empty
 	Stats   *Stats // nil: not counted
+	// Keys seal each entry in a signed hopauth.Envelope: NATS has no auth,
+	// so anyone on its network could publish a verdict. nil: bare entries.
+	Keys *hopauth.Source
 }
 
 // Put publishes v (attack verdicts only; others are not alert material)
@@ -82,6 +87,17 @@ func (p *Publisher) Put(ctx context.Context, v *verdict.Verdict) error {
 			return fmt.Errorf("outbox: encode verdict %s: %w", v.GraphID, err)
 		}
 		st.GraphsDropped.Add(1)
+	}
+	if p.Keys != nil {
+		kr, err := p.Keys.Keyring()
+		if err != nil {
+			st.PublishErrors.Add(1)
+			return fmt.Errorf("outbox: verdict %s: %w", v.GraphID, err)
+		}
+		if b, err = kr.Seal(hopauth.KindVerdict, b, time.Now()); err != nil {
+			st.PublishErrors.Add(1)
+			return fmt.Errorf("outbox: verdict %s: %w", v.GraphID, err)
+		}
 	}
 	ch := p.Channel
 	if ch == "" {
@@ -119,6 +135,12 @@ type Consumer struct {
 	Handle func(context.Context, Entry) error
 	Stats  *Stats                           // set by Run when nil
 	Logf   func(format string, args ...any) // log.Printf when nil
+	// Keys verify each entry's envelope (the publisher's Keys); an
+	// unsigned, forged or stale entry is dropped and counted as Refused.
+	// Its window is MaxAge: older entries are dropped anyway, and a
+	// replayed one is an alert the ledger of handled graphs suppresses.
+	// nil: bare entries are accepted.
+	Keys *hopauth.Source
 }
 
 func (c *Consumer) logf(format string, args ...any) {
@@ -194,7 +216,23 @@ func (c *Consumer) onMsg(ctx context.Context, m *stan.Msg) {
 		st.Redelivered.Add(1)
 	}
 	e := Entry{Published: time.Unix(0, m.Timestamp), Sequence: m.Sequence, Redelivered: m.Redelivered}
-	if err := json.Unmarshal(m.Data, &e.Verdict); err != nil || e.Verdict.GraphID == "" {
+	data := m.Data
+	if c.Keys != nil {
+		kr, err := c.Keys.Keyring()
+		if err != nil {
+			// This consumer's own key is missing: leave the entry for a
+			// member (or a restart) that has it.
+			c.logf("outbox: entry %d: %v (left for redelivery)", m.Sequence, err)
+			return
+		}
+		if data, err = kr.Open(hopauth.KindVerdict, m.Data, time.Now(), orDefault(c.MaxAge, DefaultMaxAge)); err != nil {
+			st.Refused.Add(1)
+			c.logf("outbox: entry %d refused (dropped): %v", m.Sequence, err)
+			ack(m, c.logf)
+			return
+		}
+	}
+	if err := json.Unmarshal(data, &e.Verdict); err != nil || e.Verdict.GraphID == "" {
 		// A poison entry must not block the group: drop it, counted.
 		st.Invalid.Add(1)
 		c.logf("outbox: entry %d is not a verdict (dropped): %v", m.Sequence, err)
@@ -237,6 +275,7 @@ type Snapshot struct {
 	Received      uint64 `json:"received"`
 	Redelivered   uint64 `json:"redelivered"`
 	Invalid       uint64 `json:"invalid"`
+	Refused       uint64 `json:"refused"`
 	Expired       uint64 `json:"expired"`
 	Handled       uint64 `json:"handled"`
 	HandleErrs    uint64 `json:"handle_errors"`
@@ -248,7 +287,7 @@ func (s *Stats) Snapshot() Snapshot {
 		return Snapshot{}
 	}
 	return Snapshot{s.Published.Load(), s.PublishErrors.Load(), s.GraphsDropped.Load(), s.Received.Load(),
-		s.Redelivered.Load(), s.Invalid.Load(), s.Expired.Load(), s.Handled.Load(), s.HandleErrs.Load()}
+		s.Redelivered.Load(), s.Invalid.Load(), s.Refused.Load(), s.Expired.Load(), s.Handled.Load(), s.HandleErrs.Load()}
 }
 
 // EnvChannel names the outbox channel for classify's publisher and the
@@ -267,5 +306,6 @@ func PublisherFromEnv(getenv func(string) string) *Publisher {
 		Client:  &streaming.Client{URL: streaming.URLFromEnv(getenv), ClusterID: getenv(streaming.EnvCluster), Prefix: "faasmon-classify"},
 		Channel: ch,
 		Stats:   &Stats{},
+		Keys:    hopauth.SourceFromEnv(getenv),
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faasmon/faasmon/pkg/hopauth"
+	"github.com/faasmon/faasmon/pkg/hopauth/hoptest"
 	"github.com/faasmon/faasmon/pkg/internal/stantest"
 	"github.com/faasmon/faasmon/pkg/provenance"
 	"github.com/faasmon/faasmon/pkg/streaming"
@@ -231,6 +233,48 @@ func TestInvalidAndExpired(t *testing.T) {
 	}
 	if st.Expired.Load() != 1 {
 		t.Errorf("expired %d, want 1", st.Expired.Load())
+	}
+}
+
+// With keys, only entries sealed by the publisher's key are handled: NATS
+// has no auth, so anyone on its network can publish a bare verdict, or an
+// envelope signed with a retired key or altered on the way.
+func TestSignedEntries(t *testing.T) {
+	url := stantest.Start(t, streaming.DefaultCluster)
+	pub := &Publisher{Client: &streaming.Client{URL: url}, Stats: &Stats{}, Keys: hoptest.Source()}
+	defer pub.Client.Close()
+	h := newHandled()
+	st := &Stats{}
+	c := &Consumer{Client: &streaming.Client{URL: url}, Grace: time.Millisecond, Handle: h.handle, Stats: st, Keys: hoptest.Source()}
+	run(t, c)
+	time.Sleep(300 * time.Millisecond)
+	ctx := context.Background()
+	if err := pub.Put(ctx, attack("g-1")); err != nil {
+		t.Fatal(err)
+	}
+	retired, err := hopauth.NewKeyring(hoptest.Retired).Seal(hopauth.KindVerdict, []byte(`{"graph_id":"g-retired","verdict":"attack"}`), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := hoptest.Keys.Seal(hopauth.KindVerdict, []byte(`{"graph_id":"g-x","verdict":"attack"}`), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	altered := []byte(strings.Replace(string(good), "g-x", "g-altered", 1))
+	for _, m := range [][]byte{[]byte(`{"graph_id":"g-forged","verdict":"attack"}`), retired, altered} {
+		if err := pub.Client.Publish(ctx, DefaultChannel, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pub.Put(ctx, attack("g-2")); err != nil {
+		t.Fatal(err)
+	}
+	got := h.wait(t, 2, 10*time.Second)
+	if got[0].Verdict.GraphID != "g-1" || got[1].Verdict.GraphID != "g-2" {
+		t.Errorf("handled %s, %s; want g-1, g-2", got[0].Verdict.GraphID, got[1].Verdict.GraphID)
+	}
+	if n := st.Refused.Load(); n != 3 {
+		t.Errorf("refused %d, want 3", n)
 	}
 }
 

@@ -50,8 +50,10 @@ type Verdict struct {
 	Findings []Finding `json:"findings,omitempty"`
 
 	Explanation *Explanation `json:"explanation,omitempty"`
-	// Labels are the function's labels when the sender knows them (e.g.
-	// com.faasmon.response=recycle).
+	// Labels are the function's labels when the sender knows them, for
+	// people reading the verdict. faasmon-alert never acts on them: the
+	// response label (com.faasmon.response) is read from the function's
+	// deployment at the provider, as a verdict is data.
 	Labels map[string]string `json:"labels,omitempty"`
 	// Time is when the verdict was made.
 	Time time.Time `json:"time,omitzero"`

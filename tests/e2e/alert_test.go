@@ -20,6 +20,7 @@ import (
 	"github.com/openfaas/faas-provider/types"
 
 	"github.com/faasmon/faasmon/pkg/alert"
+	"github.com/faasmon/faasmon/pkg/hopauth"
 	"github.com/faasmon/faasmon/pkg/invoke"
 	"github.com/faasmon/faasmon/pkg/lab"
 	"github.com/faasmon/faasmon/pkg/localstack"
@@ -185,14 +186,13 @@ func TestAlertDelivery(t *testing.T) {
 
 	nats := subscribeAlerts(t, "faasmon-e2e-alert")
 
-	auth, err := invoke.ReadBasicAuth(filepath.Join(st.Dirs.State, "auth"))
+	// Signed as faasmon-graph signs (the stack's hop key): faasmon-alert
+	// acts only on verdicts of signed graphs.
+	gw, err := invoke.New(localstack.GatewayURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := invoke.New(localstack.GatewayURL, auth)
-	if err != nil {
-		t.Fatal(err)
-	}
+	gw.Keys = hopauth.FileSource(st.Dirs.HopKeyFile())
 	base := readGraph(t, filepath.Join("testdata", "attack3-photo-receive.json"))
 	run := fmt.Sprintf("%x", time.Now().UnixNano()&0xffffff)
 	// classify's async call as faasmon-graph makes it; each graph its own
@@ -204,7 +204,7 @@ func TestAlertDelivery(t *testing.T) {
 		body, _ := json.Marshal(&g)
 		hdr := http.Header{"X-Callback-Url": {"http://gateway.openfaas:8080/async-function/faasmon-alert"}}
 		t0 := time.Now()
-		if _, err := gw.Async(ctx, "faasmon-classify", url.Values{"graph": {"true"}}, body, hdr); err != nil {
+		if _, err := gw.Async(ctx, "faasmon-classify", hopauth.KindGraph, url.Values{"graph": {"true"}}, body, hdr); err != nil {
 			t.Fatal(err)
 		}
 		return g.ID, t0

@@ -10,6 +10,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
@@ -88,6 +89,8 @@ func TestManifests(t *testing.T) {
 		case *appsv1.DaemonSet:
 			kinds["DaemonSet"]++
 			ds = v
+		case *networkingv1.NetworkPolicy:
+			kinds["NetworkPolicy"]++ // their meaning: netpol_test.go
 		default:
 			t.Errorf("unexpected object %T", o)
 		}

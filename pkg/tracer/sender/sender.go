@@ -9,15 +9,14 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	sdk "github.com/openfaas/go-sdk"
 
 	"github.com/faasmon/faasmon/pkg/chunk"
+	"github.com/faasmon/faasmon/pkg/hopauth"
 	"github.com/faasmon/faasmon/pkg/tracer/backend"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 	"github.com/faasmon/faasmon/pkg/tracer/metrics"
@@ -28,8 +27,9 @@ type Config struct {
 	Gateway   string // e.g. http://127.0.0.1:8080
 	Function  string // default faasmon-parse
 	Namespace string // default openfaas-fn
-	// SecretDir holds basic-auth-user and basic-auth-password, as OpenFaaS
-	// mounts its secrets. Empty: no auth header.
+	// SecretDir holds the hop key (hopauth.SecretName), as OpenFaaS
+	// mounts its secrets: every chunk is signed with it (faasmon-parse
+	// refuses unsigned chunks). Empty: chunks go unsigned (tests).
 	SecretDir  string
 	QueueBytes int           // default 64 MiB
 	Workers    int           // concurrent POSTs, default 2
@@ -76,6 +76,7 @@ func cost(c chunker.Chunk) int { return len(c.Body) + overhead }
 type Sender struct {
 	cfg    Config
 	client *sdk.Client
+	keys   *hopauth.Source // nil: unsigned
 	m      *metrics.Metrics
 
 	mu      sync.Mutex
@@ -102,13 +103,19 @@ func New(cfg Config, m *metrics.Metrics) (*Sender, error) {
 	}
 	s := &Sender{
 		cfg: cfg,
-		// Auth is nil here: go-sdk's InvokeFunction only adds IAM tokens;
-		// basic auth is set per request from the secret files (see post),
-		// so that a rotated secret is picked up without a restart.
+		// No client auth: CE's gateway does not guard /async-function,
+		// and it stores a queued request's headers in the NATS message,
+		// which the queue-worker logs, so an Authorization header would
+		// spread the gateway's admin password. Chunks carry a hop MAC
+		// instead (post), from a key re-read when its file changes, so a
+		// rotated key is picked up without a restart.
 		client:  sdk.NewClient(u, nil, &http.Client{Timeout: cfg.Timeout}),
 		m:       m,
 		queue:   list.New(),
 		dropped: map[string]uint64{},
+	}
+	if cfg.SecretDir != "" {
+		s.keys = hopauth.FileSource(filepath.Join(cfg.SecretDir, hopauth.SecretName))
 	}
 	s.cond = sync.NewCond(&s.mu)
 	return s, nil
@@ -303,8 +310,10 @@ func (s *Sender) waitBackoff(ctx context.Context) error {
 var errPermanent = errors.New("gateway refused the chunk")
 
 // post makes one attempt. A 2xx is success (the gateway answers 202 once the
-// request is in the queue); 408, 429, 5xx, 401/403 (a secret being rotated)
-// and transport errors are worth retrying; any other status will not change.
+// request is in the queue); 408, 429, 5xx, 401/403 (a gateway behind an
+// authenticating proxy) and transport errors are worth retrying; any other
+// status will not change. faasmon-parse's own verdict on the MAC comes
+// later, from the queue-worker, and is counted there.
 func (s *Sender) post(ctx context.Context, c chunker.Chunk) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.Gateway, bytes.NewReader(c.Body))
 	if err != nil {
@@ -312,12 +321,16 @@ func (s *Sender) post(ctx context.Context, c chunker.Chunk) error {
 	}
 	req.Header.Set("Content-Type", contentType(c.Header.Kind))
 	c.Header.Set(req.Header)
-	if s.cfg.SecretDir != "" {
-		user, pass, err := ReadBasicAuth(s.cfg.SecretDir)
+	if s.keys != nil {
+		kr, err := s.keys.Keyring()
 		if err != nil {
 			return err
 		}
-		req.SetBasicAuth(user, pass)
+		// Signed at each attempt: a chunk retried for minutes gets a fresh
+		// timestamp, so it is not refused as stale.
+		if err := kr.Sign(hopauth.KindChunk, req.Header, c.Body, time.Now()); err != nil {
+			return err
+		}
 	}
 	resp, err := s.client.InvokeFunction(s.cfg.Function, s.cfg.Namespace, true, false, req)
 	if err != nil {
@@ -346,20 +359,9 @@ func contentType(k chunk.Kind) string {
 	return "text/plain; charset=utf-8"
 }
 
-// ReadBasicAuth reads an OpenFaaS-style secret directory.
-func ReadBasicAuth(dir string) (user, pass string, err error) {
-	read := func(name string) (string, error) {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			return "", fmt.Errorf("read gateway credentials: %w", err)
-		}
-		return strings.TrimSpace(string(b)), nil
-	}
-	if user, err = read("basic-auth-user"); err != nil {
-		return "", "", err
-	}
-	if pass, err = read("basic-auth-password"); err != nil {
-		return "", "", err
-	}
-	return user, pass, nil
+// CheckKeys reads the hop key in dir, so that a tracer fails at start
+// rather than sending chunks faasmon-parse refuses.
+func CheckKeys(dir string) error {
+	_, err := hopauth.FileSource(filepath.Join(dir, hopauth.SecretName)).Keyring()
+	return err
 }

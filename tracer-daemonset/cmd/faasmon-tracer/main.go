@@ -51,7 +51,7 @@ func run(log *slog.Logger) error {
 	node := flag.String("node", env.NonEmpty("NODE_NAME", host), "this node's name [NODE_NAME]")
 	provider := flag.String("provider-url", env.NonEmpty("FAASMON_PROVIDER_URL", "http://127.0.0.1:8083"), "local provider (source=local) [FAASMON_PROVIDER_URL]")
 	gateway := flag.String("gateway", env.NonEmpty("GATEWAY_URL", "http://127.0.0.1:8080"), "OpenFaaS gateway [GATEWAY_URL]")
-	secretDir := flag.String("secret-dir", env.NonEmpty("FAASMON_SECRET_DIR", ""), "dir with basic-auth-user and basic-auth-password; empty: no auth [FAASMON_SECRET_DIR]")
+	secretDir := flag.String("secret-dir", env.NonEmpty("FAASMON_SECRET_DIR", ""), "dir with the hop key (faasmon-hop-key) that signs every chunk [FAASMON_SECRET_DIR]")
 	fn := flag.String("function", env.NonEmpty("FAASMON_PARSE_FUNCTION", "faasmon-parse"), "function receiving chunks [FAASMON_PARSE_FUNCTION]")
 	fnNS := flag.String("function-namespace", env.NonEmpty("FAASMON_FUNCTION_NAMESPACE", "openfaas-fn"), "its namespace [FAASMON_FUNCTION_NAMESPACE]")
 	queueBytes := flag.Int("queue-bytes", env.Int("FAASMON_QUEUE_BYTES", 64<<20), "send queue bound in bytes [FAASMON_QUEUE_BYTES]")
@@ -114,10 +114,13 @@ func run(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if *secretDir != "" {
-		if _, _, err := sender.ReadBasicAuth(*secretDir); err != nil {
-			return err // fail at start rather than retry forever on a typo
-		}
+	// faasmon-parse refuses unsigned chunks: without the key the tracer
+	// would only produce refusals, so fail at start.
+	if *secretDir == "" {
+		return fmt.Errorf("-secret-dir: the hop key's directory is required (faasmon-hop-key)")
+	}
+	if err := sender.CheckKeys(*secretDir); err != nil {
+		return err
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
