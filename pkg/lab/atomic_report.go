@@ -49,6 +49,11 @@ type AtomicReport struct {
 	// ones of the mixed-in traffic, with how many were flagged.
 	Graphs AtomicGraphCounts `json:"graphs"`
 
+	// Baseline is the same benchmark by an earlier detector, when given
+	// (-baseline: a previous run's atomic-report.json).
+	Baseline *AtomicBaseline `json:"baseline,omitempty"`
+
+	Commit    string  `json:"commit,omitempty"`
 	Source    string  `json:"source"`
 	Selection string  `json:"selection"`
 	Output    string  `json:"output"`
@@ -57,6 +62,24 @@ type AtomicReport struct {
 	Date      string  `json:"date,omitempty"`
 	Machine   string  `json:"machine,omitempty"`
 	DurationS float64 `json:"duration_s,omitempty"`
+}
+
+// AtomicBaseline summarises an earlier run for comparison.
+type AtomicBaseline struct {
+	Detector     string             `json:"detector"`
+	Commit       string             `json:"commit,omitempty"`
+	Tests        int                `json:"tests"`
+	Techniques   int                `json:"techniques"`
+	Recall       float64            `json:"recall"`
+	PerTechnique map[string]float64 `json:"per_technique"`
+	Graphs       AtomicGraphCounts  `json:"graphs"`
+	Date         string             `json:"date,omitempty"`
+}
+
+// BaselineOf summarises a previous report.
+func BaselineOf(r AtomicReport, detector string) *AtomicBaseline {
+	return &AtomicBaseline{Detector: detector, Commit: r.Commit, Tests: r.Tests, Techniques: r.Techniques, Recall: r.Recall,
+		PerTechnique: r.PerTechnique, Graphs: r.Graphs, Date: r.Date}
 }
 
 // AtomicGraphCounts are graph-level counts of an atomic run.

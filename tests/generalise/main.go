@@ -23,6 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -64,6 +65,8 @@ func atomic(args []string) error {
 	graphs := fs.String("graphs", lab.GraphArchive, "faasmon-graph's archive_dir")
 	noUp := fs.Bool("no-up", false, "do not start the local stack")
 	noDeploy := fs.Bool("no-deploy", false, "do not deploy (already deployed)")
+	baseline := fs.String("baseline", "", "a previous run's atomic-report.json to show beside this one (e.g. an earlier detector)")
+	baselineName := fs.String("baseline-name", "earlier detector", "what -baseline measured, in words")
 	_ = fs.Parse(args)
 
 	wd, _ := os.Getwd()
@@ -158,6 +161,18 @@ func atomic(args []string) error {
 	}
 	rep := lab.ScoreAtomics(steps, skipped, res.Invocations, recs)
 	rep.Source = *atomicsDir
+	rep.Commit = gitHead(repo)
+	if *baseline != "" {
+		b, err := os.ReadFile(*baseline)
+		if err != nil {
+			return err
+		}
+		var prev lab.AtomicReport
+		if err := json.Unmarshal(b, &prev); err != nil {
+			return fmt.Errorf("-baseline %s: %w", *baseline, err)
+		}
+		rep.Baseline = lab.BaselineOf(prev, *baselineName)
+	}
 	rep.Selection = "Linux tests with an sh/bash executor, no elevation, dependencies only when every prerequisite just checks that a tool is installed and it is (nothing installed or created), no upstream payload files, every command on the function's PATH, and nothing destructive or persistent outside the sandbox (pkg/lab/atomic.go); input arguments at their defaults; URLs, IPs and host names rewritten to the attacker 10.66.0.2; one invocation each through flaw (a) (photo-receive's format field) as the function user, killed after the time limit"
 	rep.Output = filepath.Join(absOut, "graphs")
 	rep.Training = "none: these graphs are written under " + absOut + " only, outside the lab's training data (" + trainingData + "); profiles learn from benign traffic and the supervised model from the lab's own attacks"
@@ -175,6 +190,20 @@ func atomic(args []string) error {
 		rep.Tests, rep.Techniques, rep.Caught, rep.Recall, rep.Graphs.Attack, rep.Graphs.AttackFlagged,
 		rep.Graphs.Benign, rep.Graphs.BenignFlagged, rep.Graphs.BenignFPR, rep.Graphs.Missing, *report, dur.Round(time.Second))
 	return nil
+}
+
+// gitHead is the commit the detector was built from, with "+dirty" when
+// the tree has changes.
+func gitHead(repo string) string {
+	out, err := exec.Command("git", "-C", repo, "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	head := strings.TrimSpace(string(out))
+	if st, err := exec.Command("git", "-C", repo, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(strings.TrimSpace(string(st))) > 0 {
+		head += "+dirty"
+	}
+	return head
 }
 
 func onlyFlag(only string) string {
