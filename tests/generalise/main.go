@@ -67,6 +67,7 @@ func atomic(args []string) error {
 	noDeploy := fs.Bool("no-deploy", false, "do not deploy (already deployed)")
 	baseline := fs.String("baseline", "", "a previous run's atomic-report.json to show beside this one (e.g. an earlier detector)")
 	baselineName := fs.String("baseline-name", "earlier detector", "what -baseline measured, in words")
+	rescore := fs.Bool("rescore", false, "score the finished run in -out again (after a labelling or scoring change) without playing anything")
 	_ = fs.Parse(args)
 
 	wd, _ := os.Getwd()
@@ -134,9 +135,13 @@ func atomic(args []string) error {
 	if len(steps) == 0 {
 		return fmt.Errorf("no atomic test selected")
 	}
-
 	scenDir := filepath.Join(absOut, "scenarios")
+	if *rescore {
+		return rescoreRun(absOut, scenDir, *report, steps, skipped)
+	}
+
 	_ = os.RemoveAll(scenDir)
+	_ = os.Remove(filepath.Join(absOut, "atomic-report.json"))
 	var scenarios []*lab.Scenario
 	for _, st := range steps {
 		s, err := lab.AtomicScenario(st, scenDir, lab.AtomicOptions{TimeLimit: *limit, MixBenign: *mix,
@@ -155,7 +160,7 @@ func atomic(args []string) error {
 		return err
 	}
 	dur := time.Since(start)
-	recs, err := lab.ReadVerdictRecords(filepath.Join(absOut, "verdicts.jsonl"))
+	recs, err := lab.ReadJSONL[lab.VerdictRecord](filepath.Join(absOut, "verdicts.jsonl"))
 	if err != nil {
 		return err
 	}
@@ -186,9 +191,53 @@ func atomic(args []string) error {
 	if err := lab.MergeReportSection(*report, "atomic", rep); err != nil {
 		return err
 	}
-	fmt.Printf("atomic: %d tests over %d techniques played, %d caught: recall %.3f; attack graphs %d (%d flagged), benign graphs %d (%d flagged, FPR %.4f), %d without verdict; %s in %s\n",
-		rep.Tests, rep.Techniques, rep.Caught, rep.Recall, rep.Graphs.Attack, rep.Graphs.AttackFlagged,
-		rep.Graphs.Benign, rep.Graphs.BenignFlagged, rep.Graphs.BenignFPR, rep.Graphs.Missing, *report, dur.Round(time.Second))
+	printSummary(rep, *report)
+	return nil
+}
+
+func printSummary(rep lab.AtomicReport, report string) {
+	fmt.Printf("atomic: %d tests over %d techniques played, %d caught: recall %.3f (%.3f with unattributed windows of their containers); attack graphs %d (%d flagged), benign graphs %d (%d flagged, FPR %.4f), %d without verdict; %s (run %gs)\n",
+		rep.Tests, rep.Techniques, rep.Caught, rep.Recall, rep.RecallWithUnattributed, rep.Graphs.Attack, rep.Graphs.AttackFlagged,
+		rep.Graphs.Benign, rep.Graphs.BenignFlagged, rep.Graphs.BenignFPR, rep.Graphs.Missing, report, rep.DurationS)
+}
+
+// rescoreRun scores a finished run again: the tests whose scenario the run
+// played (its scenarios/ dir), its invocations and verdicts; the run's
+// facts (commit, date, machine, duration, baseline) are kept from its
+// atomic-report.json.
+func rescoreRun(out, scenDir, report string, steps []lab.AtomicStep, skipped map[string]string) error {
+	var prev lab.AtomicReport
+	b, err := os.ReadFile(filepath.Join(out, "atomic-report.json"))
+	if err != nil {
+		return fmt.Errorf("-rescore: %w", err)
+	}
+	if err := json.Unmarshal(b, &prev); err != nil {
+		return fmt.Errorf("-rescore: %w", err)
+	}
+	var played []lab.AtomicStep
+	for _, st := range steps {
+		if _, err := os.Stat(filepath.Join(scenDir, lab.AtomicScenarioName(st.Test.ID())+".yaml")); err == nil {
+			played = append(played, st)
+		}
+	}
+	invs, err := lab.ReadJSONL[lab.Invocation](filepath.Join(out, "invocations.jsonl"))
+	if err != nil {
+		return err
+	}
+	recs, err := lab.ReadJSONL[lab.VerdictRecord](filepath.Join(out, "verdicts.jsonl"))
+	if err != nil {
+		return err
+	}
+	rep := lab.ScoreAtomics(played, skipped, invs, recs)
+	rep.Baseline, rep.Commit, rep.Source, rep.Selection, rep.Output, rep.Training = prev.Baseline, prev.Commit, prev.Source, prev.Selection, prev.Output, prev.Training
+	rep.Command, rep.Date, rep.Machine, rep.DurationS = prev.Command, prev.Date, prev.Machine, prev.DurationS
+	if err := writeJSON(filepath.Join(out, "atomic-report.json"), rep); err != nil {
+		return err
+	}
+	if err := lab.MergeReportSection(report, "atomic", rep); err != nil {
+		return err
+	}
+	printSummary(rep, report)
 	return nil
 }
 
