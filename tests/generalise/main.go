@@ -136,8 +136,20 @@ func atomic(args []string) error {
 		return fmt.Errorf("no atomic test selected")
 	}
 	scenDir := filepath.Join(absOut, "scenarios")
+	var base *lab.AtomicBaseline
+	if *baseline != "" {
+		b, err := os.ReadFile(*baseline)
+		if err != nil {
+			return err
+		}
+		var prev lab.AtomicReport
+		if err := json.Unmarshal(b, &prev); err != nil {
+			return fmt.Errorf("-baseline %s: %w", *baseline, err)
+		}
+		base = lab.BaselineOf(prev, *baselineName)
+	}
 	if *rescore {
-		return rescoreRun(absOut, scenDir, *report, steps, skipped)
+		return rescoreRun(absOut, scenDir, *report, steps, skipped, base)
 	}
 
 	_ = os.RemoveAll(scenDir)
@@ -167,17 +179,7 @@ func atomic(args []string) error {
 	rep := lab.ScoreAtomics(steps, skipped, res.Invocations, recs)
 	rep.Source = *atomicsDir
 	rep.Commit = gitHead(repo)
-	if *baseline != "" {
-		b, err := os.ReadFile(*baseline)
-		if err != nil {
-			return err
-		}
-		var prev lab.AtomicReport
-		if err := json.Unmarshal(b, &prev); err != nil {
-			return fmt.Errorf("-baseline %s: %w", *baseline, err)
-		}
-		rep.Baseline = lab.BaselineOf(prev, *baselineName)
-	}
+	rep.Baseline = base
 	rep.Selection = "Linux tests with an sh/bash executor, no elevation, dependencies only when every prerequisite just checks that a tool is installed and it is (nothing installed or created), no upstream payload files, every command on the function's PATH, and nothing destructive or persistent outside the sandbox (pkg/lab/atomic.go); input arguments at their defaults; URLs, IPs and host names rewritten to the attacker 10.66.0.2; one invocation each through flaw (a) (photo-receive's format field) as the function user, killed after the time limit"
 	rep.Output = filepath.Join(absOut, "graphs")
 	rep.Training = "none: these graphs are written under " + absOut + " only, outside the lab's training data (" + trainingData + "); profiles learn from benign traffic and the supervised model from the lab's own attacks"
@@ -203,9 +205,9 @@ func printSummary(rep lab.AtomicReport, report string) {
 
 // rescoreRun scores a finished run again: the tests whose scenario the run
 // played (its scenarios/ dir), its invocations and verdicts; the run's
-// facts (commit, date, machine, duration, baseline) are kept from its
-// atomic-report.json.
-func rescoreRun(out, scenDir, report string, steps []lab.AtomicStep, skipped map[string]string) error {
+// facts (commit, date, machine, duration, and the baseline unless base
+// replaces it) are kept from its atomic-report.json.
+func rescoreRun(out, scenDir, report string, steps []lab.AtomicStep, skipped map[string]string, base *lab.AtomicBaseline) error {
 	var prev lab.AtomicReport
 	b, err := os.ReadFile(filepath.Join(out, "atomic-report.json"))
 	if err != nil {
@@ -231,6 +233,9 @@ func rescoreRun(out, scenDir, report string, steps []lab.AtomicStep, skipped map
 	rep := lab.ScoreAtomics(played, skipped, invs, recs)
 	rep.Baseline, rep.Commit, rep.Source, rep.Selection, rep.Output, rep.Training = prev.Baseline, prev.Commit, prev.Source, prev.Selection, prev.Output, prev.Training
 	rep.Command, rep.Date, rep.Machine, rep.DurationS = prev.Command, prev.Date, prev.Machine, prev.DurationS
+	if base != nil {
+		rep.Baseline = base
+	}
 	if err := writeJSON(filepath.Join(out, "atomic-report.json"), rep); err != nil {
 		return err
 	}
