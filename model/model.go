@@ -1,7 +1,3 @@
-// Package model holds the trained faasmon model that faasmon-classify
-// embeds, so a function image carries the model it was tested with.
-// model/train writes it to model/artifact/faasmon.model; model/eval-report.json
-// is its evaluation.
 package model
 
 import (

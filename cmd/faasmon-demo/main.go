@@ -1,5 +1,3 @@
-// Command faasmon-demo is `make demo`: a container-reuse attack on the
-// local OpenFaaS stack, caught, explained and stopped (see pkg/lab.Demo).
 package main
 
 import (

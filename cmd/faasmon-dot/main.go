@@ -1,8 +1,3 @@
-// Command faasmon-dot renders a provenance graph (the JSON contract) as
-// Graphviz DOT, or as SVG when -svg names an output file and Graphviz's dot
-// is installed.
-//
-//	go run ./cmd/faasmon-dot -in graph.json -svg graph.svg
 package main
 
 import (

@@ -1,7 +1,3 @@
-// Package function is faasmon-alert: the callback of faasmon-classify's
-// async invocations. The OpenFaaS queue-worker posts classify's raw answer
-// (a verdict.Verdict, or an array of them for a batch) with the call's
-// X-Function-Status and X-Call-Id; pkg/alert does the rest.
 package function
 
 import (
@@ -23,8 +19,21 @@ import (
 
 const name = "faasmon-alert"
 
-// maxBodyBytes bounds a callback body: classify's answer, graph included.
-const maxBodyBytes = 32 << 20
+// Limits of a callback body (classify's answer, graph included), checked
+// before it is decoded: bytes by fnhttp.ReadBody, and the nodes of the
+// graph, explanation and findings by a scan that builds nothing
+// (fnhttp.CheckArrays). Issue 14: a 32 MiB body of 1.2 M nodes took this
+// function to 1,010 MB RSS under a 128 Mi limit while decoding. Over
+// either is a 413.
+const (
+	maxBodyBytes = 16 << 20
+	// maxNodes is classify's own limit on a graph.
+	maxNodes = 20000
+	// maxTotalNodes bounds all "nodes" arrays together (graph,
+	// explanation, findings; a batch of verdicts).
+	maxTotalNodes = 4 * maxNodes
+	maxEdges      = 200000
+)
 
 var (
 	procOnce sync.Once
@@ -86,6 +95,14 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := fnhttp.ReadBody(w, r, maxBodyBytes)
 	if err != nil {
+		fnhttp.Fail(w, name, err)
+		return
+	}
+	if err := fnhttp.CheckArrays(body, "nodes", maxNodes, maxTotalNodes); err != nil {
+		fnhttp.Fail(w, name, err)
+		return
+	}
+	if err := fnhttp.CheckArrays(body, "edges", maxEdges, 2*maxEdges); err != nil {
 		fnhttp.Fail(w, name, err)
 		return
 	}

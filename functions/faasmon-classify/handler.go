@@ -1,6 +1,3 @@
-// Package function is faasmon-classify: one provenance graph (or a JSON
-// array of them) in, the verdict with its findings and explanation out
-// (pkg/detect: runtime invariants ∪ the GNN's parts).
 package function
 
 import (
@@ -18,7 +15,9 @@ import (
 	"github.com/faasmon/faasmon/pkg/detect"
 	"github.com/faasmon/faasmon/pkg/fnhttp"
 	"github.com/faasmon/faasmon/pkg/gnn"
+	"github.com/faasmon/faasmon/pkg/invariant"
 	"github.com/faasmon/faasmon/pkg/outbox"
+	"github.com/faasmon/faasmon/pkg/profile"
 	"github.com/faasmon/faasmon/pkg/provenance"
 	"github.com/faasmon/faasmon/pkg/verdict"
 )
@@ -28,10 +27,19 @@ const name = "faasmon-classify"
 // Limits of one request. A single invocation's graph is a few hundred
 // nodes; 20,000 nodes classify in well under a second on one core, which
 // keeps one request from holding the function for long.
+//
+// Both sizes are checked before the body is decoded (issue 14: a 32 MiB
+// body of 1.2 M nodes took this function to 1.4 GiB while decoding): the
+// bytes by fnhttp.ReadBody, the nodes and edges by a scan that builds
+// nothing (fnhttp.CheckArrays). Over either is a 413.
 const (
-	maxBodyBytes = 32 << 20
+	maxBodyBytes = 16 << 20
 	maxNodes     = 20000
-	maxBatch     = 256
+	// maxTotalNodes bounds a batch: 256 graphs of 20,000 nodes would be
+	// 5 M nodes in memory at once.
+	maxTotalNodes = 4 * maxNodes
+	maxEdges      = provenance.MaxEdges
+	maxBatch      = 256
 )
 
 var (
@@ -41,7 +49,92 @@ var (
 
 	pubOnce sync.Once
 	pub     *outbox.Publisher
+
+	detOnce  sync.Once
+	detector *detect.Detector
 )
+
+// Config is what faasmon-classify reads from its environment.
+type Config struct {
+	// ModelPath is a mounted model that overrides the built-in one.
+	ModelPath string
+	// ProfileDir holds the per-function behaviour profiles (pkg/profile):
+	// it must outlive the function process and be shared by its replicas
+	// (a volume on Kubernetes). Empty turns the profile part off.
+	ProfileDir string
+	// Profile is the profiles' learning and arming rule
+	// (profile.ConfigFromEnv: profile_learn_graphs, profile_learn_for, ...).
+	Profile profile.Config
+	// InvariantExceptions is the YAML document of reviewed exceptions to
+	// the runtime invariants (pkg/invariant.Exceptions) itself, and
+	// InvariantExceptionsFile names a file holding one (an OpenFaaS
+	// secret mounted under /var/openfaas/secrets, say); at most one may be
+	// set. Inline, because a function sees neither the repository nor the
+	// host's /tmp: the value travels with the deployment.
+	InvariantExceptions     string
+	InvariantExceptionsFile string
+}
+
+// LoadConfig reads Config through lookup (os.LookupEnv in the function).
+func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
+	get := func(k, def string) string {
+		if v, ok := lookup(k); ok {
+			return v
+		}
+		return def
+	}
+	c := Config{ModelPath: get("model_path", ""), ProfileDir: get(profile.EnvDir, "/var/tmp/faasmon/profiles"),
+		InvariantExceptions: get("invariant_exceptions", ""), InvariantExceptionsFile: get("invariant_exceptions_file", "")}
+	if c.InvariantExceptions != "" && c.InvariantExceptionsFile != "" {
+		return c, errors.New("invariant_exceptions and invariant_exceptions_file are both set: give one")
+	}
+	var err error
+	c.Profile, err = profile.ConfigFromEnv(func(k string) string { return get(k, "") })
+	return c, err
+}
+
+// loadDetector builds the detector once: the model, and the profiles when
+// a profile directory is configured.
+func loadDetector() (*detect.Detector, error) {
+	var err error
+	detOnce.Do(func() {
+		var m *gnn.Model
+		if m, err = loadModel(); err != nil {
+			return
+		}
+		var cfg Config
+		if cfg, err = LoadConfig(os.LookupEnv); err != nil {
+			return
+		}
+		d := &detect.Detector{Model: m, Logf: func(f string, a ...any) { log.Printf(name+": "+f, a...) }}
+		// Exceptions that do not parse stop the function: running
+		// without the exceptions a user wrote would raise the alerts
+		// they silenced, running with half of them is worse.
+		switch {
+		case cfg.InvariantExceptions != "":
+			if d.Exceptions, err = invariant.ParseExceptions([]byte(cfg.InvariantExceptions)); err != nil {
+				err = fmt.Errorf("invariant_exceptions: %w", err)
+				return
+			}
+		case cfg.InvariantExceptionsFile != "":
+			if d.Exceptions, err = invariant.LoadExceptions(cfg.InvariantExceptionsFile); err != nil {
+				return
+			}
+		}
+		if cfg.ProfileDir != "" {
+			if err = os.MkdirAll(cfg.ProfileDir, 0o700); err != nil {
+				err = fmt.Errorf("profile_dir: %w", err)
+				return
+			}
+			d.Profiles = &profile.Learner{Store: profile.FileStore{Dir: cfg.ProfileDir}, Config: cfg.Profile}
+		}
+		detector = d
+	})
+	if detector == nil && err == nil {
+		err = errors.New("detector failed to load earlier")
+	}
+	return detector, err
+}
 
 func loadModel() (*gnn.Model, error) {
 	modelOnce.Do(func() {
@@ -80,14 +173,22 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 		fnhttp.Fail(w, name, err)
 		return
 	}
+	if err := checkSizes(body); err != nil {
+		fnhttp.Fail(w, name, err)
+		return
+	}
 	graphs, batch, err := decode(body)
 	if err != nil {
 		fnhttp.Fail(w, name, fnhttp.BadRequest(err))
 		return
 	}
 	withGraph := r.URL.Query().Get("graph") == "true"
+	d, err := loadDetector()
+	if err != nil {
+		fnhttp.Fail(w, name, &fnhttp.Error{Status: http.StatusServiceUnavailable, Err: err})
+		return
+	}
 	out := make([]*verdict.Verdict, 0, len(graphs))
-	d := detect.Detector{Model: m}
 	for i := range graphs {
 		v, err := d.Verdict(&graphs[i], gnn.Options{})
 		if errors.Is(err, provenance.ErrInvalid) {
@@ -158,4 +259,13 @@ func decode(body []byte) ([]provenance.Graph, bool, error) {
 		}
 	}
 	return graphs, batch, nil
+}
+
+// checkSizes refuses, before decoding, a body whose graphs are over the
+// node or edge limits.
+func checkSizes(body []byte) error {
+	if err := fnhttp.CheckArrays(body, "nodes", maxNodes, maxTotalNodes); err != nil {
+		return err
+	}
+	return fnhttp.CheckArrays(body, "edges", maxEdges, 4*maxEdges)
 }

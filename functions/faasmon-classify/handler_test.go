@@ -3,14 +3,18 @@ package function
 import (
 	"bytes"
 	"encoding/json"
-	"math/rand/v2"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/faasmon/faasmon/pkg/gnn"
+	"github.com/faasmon/faasmon/pkg/gnn/gnntest"
 	"github.com/faasmon/faasmon/pkg/provenance"
 	"github.com/faasmon/faasmon/pkg/verdict"
 )
@@ -19,22 +23,7 @@ import (
 // runs a real model; the committed model is tested in pkg/gnn and the lab.
 func setup(t testing.TB) (modelPath string, attack *provenance.Graph) {
 	t.Helper()
-	rng := rand.New(rand.NewPCG(1, 2))
-	var ex []gnn.Example
-	for i := 0; i < 60; i++ {
-		e, err := gnn.NewExample(gnn.SyntheticGraph(rng, 20+rng.IntN(20), i%2 == 1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ex = append(ex, e)
-	}
-	cfg := gnn.DefaultTrainConfig()
-	cfg.Epochs, cfg.Hidden, cfg.HeadHidden, cfg.OneClassEpochs, cfg.MinPerFunction = 3, 8, 8, 2, 5
-	tr, val := gnn.Split(ex, 0.2, 1)
-	m, err := gnn.Train(cfg, tr, val)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, rng := gnntest.SmallModel(t)
 	p := filepath.Join(t.TempDir(), "m.model")
 	if err := m.Save(p); err != nil {
 		t.Fatal(err)
@@ -45,7 +34,8 @@ func setup(t testing.TB) (modelPath string, attack *provenance.Graph) {
 func TestHandle(t *testing.T) {
 	p, g := setup(t)
 	t.Setenv("model_path", p)
-	modelOnce = sync.Once{}
+	t.Setenv("profile_dir", t.TempDir())
+	modelOnce, detOnce, detector = sync.Once{}, sync.Once{}, nil
 	one, _ := json.Marshal(g)
 	two, _ := json.Marshal([]*provenance.Graph{g, g})
 	badVersion := *g
@@ -70,7 +60,8 @@ func TestHandle(t *testing.T) {
 		{"not JSON", []byte("nope"), 400, "decode graph"},
 		{"wrong schema version", bv, 400, "schema version 9"},
 		{"edge to a missing node", dg, 400, "points outside"},
-		{"over the node limit", hg, 400, "limit 20000"},
+		// Too big is a 413 (issue 14), found before decoding.
+		{"over the node limit", hg, 413, "limit 20000"},
 		{"empty batch", []byte("[]"), 400, "want 1 to"},
 		{"empty", nil, 400, "empty body"},
 	} {
@@ -104,7 +95,8 @@ func FuzzHandle(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	modelOnce = sync.Once{}
+	f.Setenv("profile_dir", f.TempDir())
+	modelOnce, detOnce, detector = sync.Once{}, sync.Once{}, nil
 	modelOnce.Do(func() { model, modelErr = m, nil })
 	f.Add([]byte(`{"version":1,"nodes":[{"id":0,"kind":"process"}],"edges":[{"src":0,"dst":0,"kind":"fork","count":1}]}`))
 	f.Add([]byte(`[{"version":1,"nodes":[],"edges":[]}]`))
@@ -116,4 +108,114 @@ func FuzzHandle(f *testing.F) {
 			t.Fatalf("status %d for %q: %s", rec.Code, body, rec.Body.String())
 		}
 	})
+}
+
+func TestLoadConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string // error substring, "" = ok
+		dir  string
+	}{
+		{"defaults", nil, "", "/var/tmp/faasmon/profiles"},
+		{"profiles off", map[string]string{"profile_dir": ""}, "", ""},
+		{"bad count", map[string]string{"profile_learn_graphs": "many"}, "profile_learn_graphs", ""},
+		{"bad duration", map[string]string{"profile_learn_for": "1 day"}, "profile_learn_for", ""},
+		{"exceptions twice", map[string]string{"invariant_exceptions": "exceptions: []", "invariant_exceptions_file": "/x"}, "both set", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := LoadConfig(func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
+			if tc.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("err %v, want %q", err, tc.want)
+				}
+				return
+			}
+			if err != nil || c.ProfileDir != tc.dir {
+				t.Fatalf("%+v, %v", c, err)
+			}
+		})
+	}
+}
+
+// tinyNodes is a graph body of n nodes of a few bytes each: small on the
+// wire, about 200 bytes each once decoded.
+func tinyNodes(n int) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"version":1,"nodes":[`)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`{"id":`)
+		b.WriteString(strconv.Itoa(i))
+		b.WriteByte('}')
+	}
+	b.WriteString(`],"edges":[]}`)
+	return b.Bytes()
+}
+
+// endless yields n bytes of '[' then '{"id":0},' forever, never held in
+// memory at once.
+type endless struct{ n, off int64 }
+
+func (e *endless) Read(p []byte) (int, error) {
+	if e.off >= e.n {
+		return 0, io.EOF
+	}
+	const unit = `{"id":0},`
+	k := 0
+	for k < len(p) && e.off < e.n {
+		if e.off == 0 {
+			p[k] = '['
+		} else {
+			p[k] = unit[(e.off-1)%int64(len(unit))]
+		}
+		k++
+		e.off++
+	}
+	return k, nil
+}
+
+// TestOversizeRefusedBeforeDecoding: too many bytes (declared or not) and
+// too many nodes within the byte limit are each a 413, and the handler
+// allocates about the body at most — not the gigabyte that decoding a million
+// nodes costs (issue 14).
+func TestOversizeRefusedBeforeDecoding(t *testing.T) {
+	p, _ := setup(t)
+	t.Setenv("model_path", p)
+	modelOnce = sync.Once{}
+	nodes := tinyNodes(1_000_000)
+	if len(nodes) > maxBodyBytes {
+		t.Fatalf("test body of %d bytes is over the byte limit; it must test the node count", len(nodes))
+	}
+	for _, c := range []struct {
+		name     string
+		body     func() io.Reader
+		length   int64
+		maxAlloc uint64
+	}{
+		{"32 MiB declared", func() io.Reader { return &endless{n: 32 << 20} }, 32 << 20, 1 << 20},
+		{"32 MiB chunked", func() io.Reader { return &endless{n: 32 << 20} }, -1, 3 * maxBodyBytes},
+		{"1 M nodes under the byte limit", func() io.Reader { return bytes.NewReader(nodes) }, int64(len(nodes)), uint64(len(nodes)) + 1<<20},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, "/", c.body())
+			req.ContentLength = c.length
+			w := httptest.NewRecorder()
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			Handle(w, req)
+			runtime.ReadMemStats(&after)
+			if w.Code != http.StatusRequestEntityTooLarge {
+				t.Fatalf("status %d (%s), want 413", w.Code, w.Body.String())
+			}
+			if got := after.TotalAlloc - before.TotalAlloc; got > c.maxAlloc {
+				t.Errorf("allocated %d bytes refusing it, bound %d", got, c.maxAlloc)
+			} else {
+				t.Logf("refused with %d bytes allocated: %s", got, strings.TrimSpace(w.Body.String()))
+			}
+		})
+	}
 }

@@ -1,7 +1,3 @@
-// Package function is faasmon-graph: it folds event batches into
-// provenance graphs, one per invocation and one per background window, and
-// queues each finished graph for faasmon-classify, whose answer the queue
-// posts on to faasmon-alert.
 package function
 
 import (
@@ -11,11 +7,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 
+	"github.com/faasmon/faasmon/pkg/envconf"
 	"github.com/faasmon/faasmon/pkg/event"
 	"github.com/faasmon/faasmon/pkg/fnhttp"
 	"github.com/faasmon/faasmon/pkg/invoke"
@@ -28,17 +24,50 @@ const name = "faasmon-graph"
 // events as JSON.
 const maxBatchBytes = 16 << 20
 
+// config is faasmon-graph's whole configuration (stack.yml's environment).
+type config struct {
+	StateDir   string // state_dir: the open graphs between batches
+	ArchiveDir string // archive_dir: every finished graph; empty: none
+	ArchiveMax int    // archive_max: graphs the archive keeps (positive)
+	// Next is the stage that gets finished graphs (faasmon_next); empty
+	// answers them instead.
+	Next string
+	// Callback is where the queue posts Next's answer (faasmon_callback).
+	Callback string
+	// FuncDirs are extra function directories (func_dirs, comma-separated)
+	// on top of provenance.DefaultClassifier's.
+	FuncDirs []string
+}
+
+func loadConfig(env envconf.Lookup) config {
+	c := config{
+		StateDir:   env.String("state_dir", "/tmp/faasmon-graph-state"),
+		ArchiveDir: env.String("archive_dir", ""),
+		ArchiveMax: env.PositiveInt("archive_max", 200000),
+		Next:       env.String("faasmon_next", "faasmon-classify"),
+		Callback:   env.String("faasmon_callback", ""),
+	}
+	dirs, _ := env("func_dirs")
+	for _, d := range strings.Split(dirs, ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			c.FuncDirs = append(c.FuncDirs, d)
+		}
+	}
+	return c
+}
+
 var (
-	store      = provenance.FileStore{Dir: envOr("state_dir", "/tmp/faasmon-graph-state")}
-	archiveDir = os.Getenv("archive_dir")
+	cfg        = loadConfig(os.LookupEnv)
+	store      = provenance.FileStore{Dir: cfg.StateDir}
+	archiveDir = cfg.ArchiveDir
 	// archived counts archive writes; every archivePruneEvery-th prunes the
 	// archive to its newest archiveMax graphs (archive_max).
 	archived   atomic.Uint64
-	archiveMax = envInt("archive_max", 200000)
-	next       = envOr("faasmon_next", "faasmon-classify")
+	archiveMax = cfg.ArchiveMax
+	next       = cfg.Next
 	// callback is where the queue posts faasmon-classify's answer.
-	callback   = os.Getenv("faasmon_callback")
-	builder    = provenance.Builder{Class: classifier()}
+	callback   = cfg.Callback
+	builder    = provenance.Builder{Class: classifier(cfg.FuncDirs)}
 	clientOnce sync.Once
 	client     *invoke.Client
 	clientErr  error
@@ -127,31 +156,12 @@ func forward(r *http.Request, g *provenance.Graph) error {
 	return err
 }
 
-// classifier reads extra function directories and cluster ranges from the
-// environment (comma-separated), on top of the defaults.
-func classifier() provenance.Classifier {
+// classifier is the default classifier with the configured extra function
+// directories.
+func classifier(funcDirs []string) provenance.Classifier {
 	c := provenance.DefaultClassifier()
-	for _, d := range strings.Split(os.Getenv("func_dirs"), ",") {
-		if d = strings.TrimSpace(d); d != "" {
-			c.FuncDirs = append(c.FuncDirs, d)
-		}
-	}
+	c.FuncDirs = append(c.FuncDirs, funcDirs...)
 	return c
-}
-
-func envOr(k, def string) string {
-	if v, ok := os.LookupEnv(k); ok {
-		return v
-	}
-	return def
-}
-
-// envInt reads a positive integer, or def when unset or invalid.
-func envInt(key string, def int) int {
-	if n, err := strconv.Atoi(os.Getenv(key)); err == nil && n > 0 {
-		return n
-	}
-	return def
 }
 
 // archivePruneEvery: pruning lists the directory, so not on every write.

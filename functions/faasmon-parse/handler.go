@@ -1,16 +1,16 @@
-// Package function is faasmon-parse: it takes one tracer chunk (chunk
-// headers, strace text or pcap bytes) and sends the events it holds on to
-// faasmon-graph through the async queue.
 package function
 
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log"
 	"net/http"
 	"os"
 	"sync"
 
 	"github.com/faasmon/faasmon/pkg/chunk"
+	"github.com/faasmon/faasmon/pkg/envconf"
 	"github.com/faasmon/faasmon/pkg/fnhttp"
 	"github.com/faasmon/faasmon/pkg/ingest"
 	"github.com/faasmon/faasmon/pkg/invoke"
@@ -18,10 +18,19 @@ import (
 
 const name = "faasmon-parse"
 
+// config is faasmon-parse's whole configuration (stack.yml's environment).
+type config struct {
+	// Next is the stage that gets the events; empty (faasmon_next set to
+	// "") answers them instead (useful for looking at what a chunk holds).
+	Next string
+}
+
+func loadConfig(env envconf.Lookup) config {
+	return config{Next: env.String("faasmon_next", "faasmon-graph")}
+}
+
 var (
-	// next is the stage that gets the events; empty answers them instead
-	// (useful for looking at what a chunk holds).
-	next       = envOr("faasmon_next", "faasmon-graph")
+	next       = loadConfig(os.LookupEnv).Next
 	clientOnce sync.Once
 	client     *invoke.Client
 	clientErr  error
@@ -61,6 +70,17 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 		fnhttp.Fail(w, name, err)
 		return
 	}
+	if len(data) > chunk.MaxBytes {
+		// The queue would refuse it on the way to faasmon-graph; a 502
+		// would make the tracer retry it for ever. Refuse it here, loudly:
+		// the tracer counts a 4xx as a rejected chunk (its strace chunks
+		// are bounded in lines so that this does not happen, see
+		// sensor.StraceChunkLines).
+		err := fmt.Errorf("event batch of %d bytes (%d events) is over the queue's %d: chunk %s/%d not forwarded", len(data), len(batch.Events), chunk.MaxBytes, h.Stream, h.Seq)
+		log.Printf("%s: %v", name, err)
+		fnhttp.Fail(w, name, &fnhttp.Error{Status: http.StatusUnprocessableEntity, Err: err})
+		return
+	}
 	clientOnce.Do(func() { client, clientErr = invoke.FromEnv() })
 	if clientErr != nil {
 		fnhttp.Fail(w, name, clientErr)
@@ -77,11 +97,4 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 		"stream": h.Stream, "seq": h.Seq, "events": len(batch.Events),
 		"unparsed": batch.Unparsed, "next": next, "next_call_id": callID,
 	})
-}
-
-func envOr(k, def string) string {
-	if v, ok := os.LookupEnv(k); ok {
-		return v
-	}
-	return def
 }

@@ -49,3 +49,22 @@ func TestHandleInput(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchOverQueueLimit: a chunk whose events would not fit the queue to
+// faasmon-graph is refused with a 422 that says so, before any call out
+// (the tracer counts it as rejected instead of retrying it for ever).
+func TestBatchOverQueueLimit(t *testing.T) {
+	old := next
+	next = "faasmon-graph"
+	defer func() { next = old }()
+	line := []byte("1 1700000000.000001 exit_group(0) = ?\n")
+	body := bytes.Repeat(line, chunk.MaxBytes/len(line))
+	h := chunk.Header{Node: "n", Function: "f", Container: "c", PID: 1, Kind: chunk.KindStrace, Stream: "s", Start: time.Unix(1700000000, 0), End: time.Unix(1700000001, 0)}
+	req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+	h.Set(req.Header)
+	w := httptest.NewRecorder()
+	Handle(w, req)
+	if w.Code != http.StatusUnprocessableEntity || !strings.Contains(w.Body.String(), "over the queue") {
+		t.Fatalf("status %d %s, want 422 over the queue", w.Code, w.Body.String())
+	}
+}

@@ -1,8 +1,3 @@
-// Command eval scores a model on a directory of labelled graphs and prints
-// precision, recall, F1, accuracy, FPR, ROC AUC and the confusion matrix for
-// the supervised part, the one-class part and the combined verdict.
-//
-//	go run ./model/eval -model model/faasmon.model -data DIR [-json out.json]
 package main
 
 import (

@@ -1,8 +1,3 @@
-// Command report trains the published model on an 80:20 split of a lab
-// dataset, evaluates it on the 20%, runs leave-one-attack-out, and writes
-// the model and model/eval-report.json.
-//
-//	go run ./model/report -data /tmp/faasmon-lab/graphs [-latency /tmp/faasmon-lab/summary.json]
 package main
 
 import (

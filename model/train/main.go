@@ -1,9 +1,3 @@
-// Command train fits the faasmon GNN on a directory of labelled provenance
-// graphs and writes the model file.
-//
-//	go run ./model/train -data DIR -out model/faasmon.model [-seed 1] [-epochs 100] [-exclude-scenario NAME,...]
-//
-// See model/README.md.
 package main
 
 import (

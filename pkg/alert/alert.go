@@ -1,14 +1,3 @@
-// Package alert is the last stage of faasmon: it turns classify verdicts into
-// alerts. It drops benign verdicts (counted), deduplicates repeats of the
-// same intrusion in the same container within a window, enriches the alert
-// with where it happened and the process chain, renders the explanation as a
-// text chain and a Graphviz DOT subgraph, optionally recycles the compromised
-// container (Responder), and fans the alert out to sinks concurrently with
-// per-sink retries and timeouts.
-//
-// The faasmon-alert function is a thin adapter: build a Processor once
-// (NewProcessorFromConfig(LoadConfig())), then call Processor.Process for
-// every verdict it receives.
 package alert
 
 import (
@@ -21,6 +10,7 @@ import (
 	"time"
 
 	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/verdict"
 )
 
 // Defaults of an alert's Falco-style rule name and priority.
@@ -38,14 +28,18 @@ type Alert struct {
 	Rule     string    `json:"rule"`
 	Priority string    `json:"priority"`
 
-	Function  string            `json:"function"`
-	Namespace string            `json:"namespace,omitempty"`
-	Node      string            `json:"node,omitempty"`
-	Pod       string            `json:"pod,omitempty"`
-	Container string            `json:"container,omitempty"`
-	CallID    string            `json:"call_id,omitempty"`
-	GraphID   string            `json:"graph_id,omitempty"`
-	Window    provenance.Window `json:"window,omitempty"`
+	Function  string `json:"function"`
+	Namespace string `json:"namespace,omitempty"`
+	Node      string `json:"node,omitempty"`
+	Pod       string `json:"pod,omitempty"`
+	Container string `json:"container,omitempty"`
+	// Image is the container's code version as the tracer named it (the
+	// image digest on Kubernetes, "local:<fn>@<build>" on the local
+	// stack), when the verdict includes its graph.
+	Image   string            `json:"image,omitempty"`
+	CallID  string            `json:"call_id,omitempty"`
+	GraphID string            `json:"graph_id,omitempty"`
+	Window  provenance.Window `json:"window,omitempty"`
 
 	Score        float64 `json:"score"`
 	Threshold    float64 `json:"threshold"`
@@ -55,6 +49,15 @@ type Alert struct {
 	// never reached in benign training.
 	Source         string   `json:"source,omitempty"`
 	NovelEndpoints []string `json:"novel_endpoints,omitempty"`
+	// Findings are the verdict's evidence by part (invariant, profile,
+	// egress, GNN, blind spot); the most severe names the alert (Rule,
+	// Priority, Process, Object). Tags are the Falco tags: the parts that
+	// raised the verdict and their MITRE ATT&CK tactics and techniques.
+	Findings []verdict.Finding `json:"findings,omitempty"`
+	Tags     []string          `json:"tags,omitempty"`
+	// EvtType is the syscall family of the deciding event (Falco's
+	// evt.type): an edge kind, e.g. "execve", "connect", "open".
+	EvtType string `json:"evt_type,omitempty"`
 
 	// Process is the most suspicious process; ProcessChain runs from the
 	// container's top process down to it along fork edges.
@@ -334,7 +337,7 @@ func normLabel(kind provenance.NodeKind, s string) string {
 
 // signature is a hash of the normalised explanation: the set of
 // (kind, source label, destination label) of its edges and the labels of
-// its edge-less nodes. It does not depend on node ids, order or weights.
+// its edge-less nodes, and of the verdict's findings. It does not depend on node ids, order or weights.
 func (w *view) signature() string {
 	items := map[string]bool{}
 	inEdge := map[int]bool{}
@@ -346,6 +349,20 @@ func (w *view) signature() string {
 		if !inEdge[n.ID] {
 			items["node|"+string(w.kind(n.ID))+"|"+normLabel(w.kind(n.ID), w.label(n.ID))] = true
 		}
+	}
+	// Findings tell intrusions apart that the explanation does not (an
+	// invariant verdict may come without one): their part, rule and the
+	// normalised labels of their nodes, or of their text without nodes.
+	// A verdict without findings keeps the signature it always had.
+	for _, f := range w.v.Findings {
+		item := "finding|" + f.Part + "|" + f.Rule
+		if len(f.Nodes) == 0 {
+			item += "|" + normLabel("", f.Text)
+		}
+		for _, id := range f.Nodes {
+			item += "|" + normLabel(w.kind(id), w.label(id))
+		}
+		items[item] = true
 	}
 	keys := make([]string, 0, len(items))
 	for k := range items {
@@ -373,6 +390,80 @@ func dedupeKey(v *Verdict, sig string) string {
 	return where + "|" + sig
 }
 
+// focus is the process and the object the deciding finding is about: its
+// first process node and its first other node; without a process node, the
+// process at the other end of the object's most telling edge (execve,
+// connect, ... first). evt is the kind of the edge between them.
+func (w *view) focus(nodes []int) (proc int, okProc bool, obj int, okObj bool, evt provenance.EdgeKind) {
+	for _, id := range nodes {
+		n, known := w.node(id)
+		if !known {
+			continue
+		}
+		if n.Kind == provenance.NodeProcess {
+			if !okProc {
+				proc, okProc = id, true
+			}
+		} else if !okObj {
+			obj, okObj = id, true
+		}
+	}
+	if w.g == nil || !okObj {
+		return
+	}
+	best, bestP := -1, len(edgePriority)+1
+	for i, e := range w.g.Edges {
+		if e.Src != obj && e.Dst != obj {
+			continue
+		}
+		other := e.Src
+		if other == obj {
+			other = e.Dst
+		}
+		if w.kind(other) != provenance.NodeProcess || (okProc && other != proc) {
+			continue
+		}
+		p, ok := edgePriority[e.Kind]
+		if !ok {
+			p = len(edgePriority)
+		}
+		if p < bestP || (p == bestP && e.First.Before(w.g.Edges[best].First)) {
+			best, bestP = i, p
+		}
+	}
+	if best >= 0 {
+		e := w.g.Edges[best]
+		if !okProc {
+			proc, okProc = e.Src, true
+			if proc == obj {
+				proc = e.Dst
+			}
+		}
+		evt = e.Kind
+	}
+	return
+}
+
+// evtType is the kind of the heaviest explanation edge touching the suspect
+// (else the heaviest of all): the event the GNN weighs most.
+func (w *view) evtType(suspect int, ok bool) provenance.EdgeKind {
+	var kind provenance.EdgeKind
+	bestAny, bestOwn := -1.0, -1.0
+	var own provenance.EdgeKind
+	for _, e := range w.edges {
+		if e.Weight > bestAny {
+			bestAny, kind = e.Weight, e.Kind
+		}
+		if ok && (e.Src == suspect || e.Dst == suspect) && e.Weight > bestOwn {
+			bestOwn, own = e.Weight, e.Kind
+		}
+	}
+	if own != "" {
+		return own
+	}
+	return kind
+}
+
 // Enrich builds the alert for a verdict: where, who (process chain), what
 // (chain text and DOT), and the dedupe key. It does not deduplicate, respond
 // or send. now is used when the verdict carries no time.
@@ -380,7 +471,7 @@ func Enrich(v *Verdict, now time.Time) *Alert {
 	w := newView(v)
 	a := &Alert{
 		Time:         v.Time,
-		Rule:         DefaultRule,
+		Rule:         alertRule(v.Findings),
 		Priority:     DefaultPriority,
 		Function:     v.Function,
 		Namespace:    v.Namespace,
@@ -397,18 +488,47 @@ func Enrich(v *Verdict, now time.Time) *Alert {
 
 		Source:         v.Source,
 		NovelEndpoints: v.NovelEndpoints,
+		Findings:       v.Findings,
+		Tags:           falcoTags(v.Findings, v.Source),
+	}
+	if p, ok := alertPriority(v.Findings); ok {
+		a.Priority = p
+	}
+	if v.Graph != nil {
+		a.Image = v.Graph.Image
 	}
 	if a.Time.IsZero() {
 		a.Time = now
 	}
 	a.Time = a.Time.UTC()
-	if id, ok := w.suspect(); ok {
-		a.ProcessChain = w.processChain(id)
+	// The deciding finding's nodes name the process and the object when
+	// it has them; otherwise the explanation's heaviest.
+	var proc, obj int
+	var okProc, okObj bool
+	var evt provenance.EdgeKind
+	if i := decisive(v.Findings); i >= 0 && len(v.Findings[i].Nodes) > 0 {
+		proc, okProc, obj, okObj, evt = w.focus(v.Findings[i].Nodes)
+	}
+	if !okProc {
+		proc, okProc = w.suspect()
+	}
+	if !okObj {
+		obj, okObj = w.object()
+	}
+	if evt == "" {
+		evt = w.evtType(proc, okProc)
+	}
+	if evt == "" && (v.Source == verdict.PartEgress || len(v.NovelEndpoints) > 0) {
+		evt = provenance.EdgeConnect
+	}
+	a.EvtType = string(evt)
+	if okProc {
+		a.ProcessChain = w.processChain(proc)
 		p := a.ProcessChain[len(a.ProcessChain)-1]
 		a.Process = &p
 	}
-	if id, ok := w.object(); ok {
-		a.Object = w.label(id)
+	if okObj {
+		a.Object = w.label(obj)
 	}
 	a.Chain = chainText(w)
 	a.DOT = subgraphDOT(w)

@@ -46,8 +46,8 @@ const (
 	EnvResponseNS     = "FAASMON_FUNCTION_NAMESPACE"   // openfaas-fn
 	EnvGracePeriod    = "FAASMON_RECYCLE_GRACE"        // pod delete grace period; empty: the pod's own
 	EnvLocalStackURL  = "FAASMON_LOCALSTACK_URL"       // http://127.0.0.1:8083
-	EnvPriority       = "FAASMON_PRIORITY"             // Critical
-	EnvHostname       = "FAASMON_HOSTNAME"             // Falco "hostname"; empty: the alert's node
+	EnvPriority       = "FAASMON_PRIORITY"             // Critical: of alerts whose findings carry no severity
+	EnvHostname       = "FAASMON_HOSTNAME"             // Falco "hostname"; empty: the alert's node, else os.Hostname()
 )
 
 // Defaults.

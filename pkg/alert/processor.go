@@ -68,9 +68,11 @@ type Processor struct {
 	Responder       Responder   // nil: a labelled function gets a skipped action
 	Labels          LabelLookup // asked when the verdict has no response label
 	ResponseTimeout time.Duration
-	Priority        string // DefaultPriority when empty
-	Stats           *Stats
-	Now             func() time.Time
+	// Priority is the Falco priority of alerts that no finding gives one
+	// (today's GNN and egress verdicts); DefaultPriority when empty.
+	Priority string
+	Stats    *Stats
+	Now      func() time.Time
 	// Verdicts, when set, receives every valid verdict (benign or not,
 	// before deduplication) in the background: the audit trail for
 	// evaluation. Its failures are counted in Stats, never block or fail
@@ -279,7 +281,9 @@ func (p *Processor) process(ctx context.Context, v Verdict, delivery string) (Re
 	now := p.now()
 	a := Enrich(&v, now)
 	a.Delivery = delivery
-	if p.Priority != "" {
+	// FAASMON_PRIORITY is the priority of alerts no finding gave one
+	// (see severityPriority).
+	if _, ok := alertPriority(v.Findings); !ok && p.Priority != "" {
 		a.Priority = p.Priority
 	}
 	res := Result{DedupeKey: a.DedupeKey}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/faasmon/faasmon/pkg/localstack"
+	"github.com/faasmon/faasmon/pkg/provider"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -240,7 +240,7 @@ func (l *LocalStackResponder) Recycle(ctx context.Context, t Target) (Action, er
 	if t.Container != "" {
 		q.Set("id", t.Container)
 	}
-	u := strings.TrimRight(l.BaseURL, "/") + localstack.RecyclePath + "?" + q.Encode()
+	u := strings.TrimRight(l.BaseURL, "/") + provider.RecyclePath + "?" + q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
 	if err != nil {
 		return finish(a, start, err)
@@ -274,7 +274,7 @@ type LocalStackLabels struct {
 }
 
 func (l *LocalStackLabels) Labels(ctx context.Context, fn, ns string) (map[string]string, error) {
-	list, err := localstack.FetchInstances(ctx, l.Client, l.BaseURL)
+	list, err := provider.FetchInstances(ctx, l.Client, l.BaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("labels of %s: %w", fn, err)
 	}

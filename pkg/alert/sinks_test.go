@@ -127,9 +127,13 @@ var falcoTopLevel = map[string]string{
 // the rest strings; a field without a value is null. Anything else must be
 // a faasmon.* extra field.
 var falcoFields = map[string]string{
-	"evt.time": "number", "evt.hostname": "string", "k8s.ns.name": "string", "k8s.pod.name": "string",
-	"container.id": "string", "proc.name": "string", "proc.cmdline": "string", "proc.pid": "number",
-	"proc.exepath": "string", "proc.pname": "string", "fd.name": "string",
+	"evt.time": "number", "evt.type": "string", "evt.hostname": "string", "k8s.ns.name": "string", "k8s.pod.name": "string",
+	"container.id": "string", "container.full_id": "string", "container.name": "string",
+	"proc.name": "string", "proc.cmdline": "string", "proc.pid": "number", "proc.ppid": "number",
+	"proc.exepath": "string", "proc.pname": "string", "proc.pcmdline": "string", "fd.name": "string",
+	// What the verdict does not carry (see Falco's doc comment).
+	"container.image": "string", "container.image.repository": "string", "container.image.digest": "string",
+	"user.uid": "null", "user.name": "null",
 }
 
 func jsonType(v any) string {
@@ -206,13 +210,15 @@ func TestFalcosidekickPayload(t *testing.T) {
 		t.Errorf("evt.time %v, want %d", fields["evt.time"], a.Time.UnixNano())
 	}
 	for k, want := range map[string]string{"k8s.ns.name": "openfaas-fn", "k8s.pod.name": "resize-7d9f-abcde", "container.id": "c0ffee",
+		"container.full_id": "c0ffee", "container.name": "resize", "container.image": "ghcr.io/faasmon/resize",
+		"container.image.repository": "ghcr.io/faasmon/resize", "container.image.digest": "sha256:0123abcd", "evt.type": "execve", "proc.pcmdline": "node index.js",
 		"proc.name": "p.sh", "proc.cmdline": "/tmp/p.sh", "proc.pname": "node", "fd.name": "/tmp/p.sh", "proc.exepath": "/tmp/p.sh"} {
 		if fields[k] != want {
 			t.Errorf("output_fields[%s] = %v, want %s", k, fields[k], want)
 		}
 	}
-	if fields["proc.pid"].(json.Number).String() != "102" {
-		t.Errorf("proc.pid %v", fields["proc.pid"])
+	if fields["proc.pid"].(json.Number).String() != "102" || fields["proc.ppid"].(json.Number).String() != "100" {
+		t.Errorf("proc.pid %v proc.ppid %v", fields["proc.pid"], fields["proc.ppid"])
 	}
 	// What Falcosidekick does with it: decode into its FalcoPayload and
 	// apply its Check (priority, rule, time and output_fields present).

@@ -38,7 +38,7 @@ func attackGraph() *provenance.Graph {
 	}
 	return &provenance.Graph{
 		Version: provenance.SchemaVersion, ID: "g-1", Function: "resize", Namespace: "openfaas-fn",
-		Node: "node-a", Pod: "resize-7d9f-abcde", Container: "c0ffee", Window: provenance.WindowInvocation, CallID: "call-1",
+		Node: "node-a", Pod: "resize-7d9f-abcde", Container: "c0ffee", Image: "ghcr.io/faasmon/resize@sha256:0123abcd", Window: provenance.WindowInvocation, CallID: "call-1",
 		Start: t0, End: t0.Add(time.Second),
 		Nodes: nodes,
 		Edges: []provenance.Edge{

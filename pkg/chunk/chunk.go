@@ -1,6 +1,3 @@
-// Package chunk defines the unit the tracer ships through the OpenFaaS async
-// queue: a piece of one strace or pcap stream that can be parsed on its own,
-// with headers that say where it came from and where it sits in its stream.
 package chunk
 
 import (
@@ -10,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -23,6 +21,28 @@ const (
 	KindStrace Kind = "strace"
 	KindPcap   Kind = "pcap"
 )
+
+// kinds are the kinds Parse accepts: strace and pcap, and those sensor
+// backends add with RegisterKind (pkg/tracer/backend does it for every
+// backend it registers).
+var (
+	kindsMu sync.RWMutex
+	kinds   = map[Kind]bool{KindStrace: true, KindPcap: true}
+)
+
+// RegisterKind makes Parse accept k.
+func RegisterKind(k Kind) {
+	kindsMu.Lock()
+	defer kindsMu.Unlock()
+	kinds[k] = true
+}
+
+// Known says whether Parse accepts k.
+func Known(k Kind) bool {
+	kindsMu.RLock()
+	defer kindsMu.RUnlock()
+	return kinds[k]
+}
 
 // HTTP headers carrying a Header. The queue-worker forwards request headers
 // to the function, so they survive the async hop unchanged.
@@ -47,6 +67,9 @@ const (
 	// id only and never shows them being created, so without this list
 	// they look like processes of their own.
 	HThreads = "X-Faasmon-Threads"
+	// HImage names the container's code version (image digest): profiles
+	// learn per version, so a redeploy re-learns.
+	HImage = "X-Faasmon-Image"
 )
 
 // MaxThreads bounds HThreads (a Node.js process has about a dozen).
@@ -61,6 +84,7 @@ type Header struct {
 	Namespace string    `json:"namespace,omitempty"`
 	Pod       string    `json:"pod,omitempty"`
 	Container string    `json:"container"`
+	Image     string    `json:"image,omitempty"`
 	PID       int       `json:"pid"`
 	Kind      Kind      `json:"kind"`
 	Stream    string    `json:"stream"`
@@ -88,6 +112,9 @@ func (h Header) Set(hdr http.Header) {
 		hdr.Set(HPod, h.Pod)
 	}
 	hdr.Set(HContainer, h.Container)
+	if h.Image != "" {
+		hdr.Set(HImage, h.Image)
+	}
 	hdr.Set(HPID, strconv.Itoa(h.PID))
 	hdr.Set(HKind, string(h.Kind))
 	hdr.Set(HStream, h.Stream)
@@ -171,6 +198,7 @@ func Parse(hdr http.Header) (Header, error) {
 	h.Namespace = text(HNamespace, false)
 	h.Pod = text(HPod, false)
 	h.Container = text(HContainer, true)
+	h.Image = text(HImage, false)
 	h.Stream = text(HStream, true)
 	kind := text(HKind, true)
 	pid := text(HPID, true)
@@ -182,8 +210,8 @@ func Parse(hdr http.Header) (Header, error) {
 		return Header{}, err
 	}
 	h.Kind = Kind(kind)
-	if h.Kind != KindStrace && h.Kind != KindPcap {
-		return Header{}, fmt.Errorf("%w: %s %q is neither %q nor %q", ErrHeader, HKind, kind, KindStrace, KindPcap)
+	if !Known(h.Kind) {
+		return Header{}, fmt.Errorf("%w: %s %q is not a known sensor kind", ErrHeader, HKind, kind)
 	}
 	if h.PID, err = strconv.Atoi(pid); err != nil || h.PID <= 0 {
 		return Header{}, fmt.Errorf("%w: %s %q is not a positive pid", ErrHeader, HPID, pid)

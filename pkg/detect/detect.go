@@ -6,22 +6,34 @@ import (
 
 	"github.com/faasmon/faasmon/pkg/gnn"
 	"github.com/faasmon/faasmon/pkg/invariant"
+	"github.com/faasmon/faasmon/pkg/profile"
 	"github.com/faasmon/faasmon/pkg/provenance"
 	"github.com/faasmon/faasmon/pkg/verdict"
 )
 
 // Detector holds the parts. Model is required; the invariants need no
-// state.
+// state; Profiles is optional (nil: no profile part).
 type Detector struct {
 	Model *gnn.Model
 	// NoInvariants turns the invariants off (the GNN's own numbers).
 	NoInvariants bool
+	// Exceptions are the user's reviewed exceptions to the invariants
+	// (nil: none).
+	Exceptions *invariant.Exceptions
+	// Profiles learns each function version's behaviour from its first
+	// graphs and then checks every graph against it. A graph another
+	// part flagged is not learnt, so an attack during learning is not
+	// absorbed into the profile.
+	Profiles *profile.Learner
+	// Logf reports what does not stop a verdict (a profile store that
+	// failed); nil: dropped.
+	Logf func(format string, args ...any)
 }
 
 // Verdict classifies g with every part. The GNN's Score, Supervised and
 // AnomalyScore are reported as they are; Verdict is the union, and Source
 // names the first part that decided, in the order invariant, egress,
-// supervised, one-class.
+// supervised, one-class, profile.
 func (d *Detector) Verdict(g *provenance.Graph, opts gnn.Options) (*verdict.Verdict, error) {
 	if d.Model == nil {
 		return nil, fmt.Errorf("detect: no model")
@@ -34,9 +46,25 @@ func (d *Detector) Verdict(g *provenance.Graph, opts gnn.Options) (*verdict.Verd
 		v.Findings = append(v.Findings, gnnFinding(v))
 	}
 	if !d.NoInvariants {
-		if inv := invariant.Check(g); len(inv) > 0 {
+		if inv := invariant.CheckWith(g, d.Exceptions); len(inv) > 0 {
 			v.Findings = append(inv, v.Findings...)
 			v.Verdict, v.Source = verdict.Attack, verdict.PartInvariant
+		}
+	}
+	if d.Profiles != nil {
+		res, err := d.Profiles.Observe(profile.VersionOf(g), g, nil, v.Verdict != verdict.Attack)
+		switch {
+		case err != nil:
+			// The other parts' verdict stands; the profile part is blind
+			// for this graph, and says so.
+			if d.Logf != nil {
+				d.Logf("profile of %s: %v", g.Function, err)
+			}
+		case len(res.Findings) > 0:
+			v.Findings = append(v.Findings, res.Findings...)
+			if v.Verdict != verdict.Attack {
+				v.Verdict, v.Source = verdict.Attack, verdict.PartProfile
+			}
 		}
 	}
 	return v, nil

@@ -1,43 +1,21 @@
 package detect
 
 import (
-	"math/rand/v2"
 	"strings"
 	"testing"
 
 	"github.com/faasmon/faasmon/pkg/gnn"
+	"github.com/faasmon/faasmon/pkg/gnn/gnntest"
 	"github.com/faasmon/faasmon/pkg/invariant"
 	"github.com/faasmon/faasmon/pkg/provenance"
 	"github.com/faasmon/faasmon/pkg/verdict"
 )
 
-// smallModel trains a real model on synthetic graphs (seconds).
-func smallModel(t *testing.T) (*gnn.Model, *rand.Rand) {
-	t.Helper()
-	rng := rand.New(rand.NewPCG(1, 2))
-	var ex []gnn.Example
-	for i := 0; i < 60; i++ {
-		e, err := gnn.NewExample(gnn.SyntheticGraph(rng, 20+rng.IntN(20), i%2 == 1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ex = append(ex, e)
-	}
-	cfg := gnn.DefaultTrainConfig()
-	cfg.Epochs, cfg.Hidden, cfg.HeadHidden, cfg.OneClassEpochs, cfg.MinPerFunction = 3, 8, 8, 2, 5
-	tr, val := gnn.Split(ex, 0.2, 1)
-	m, err := gnn.Train(cfg, tr, val)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m, rng
-}
-
 // TestUnion: whatever the GNN says of a graph, a refused read of
 // /etc/shadow in it makes the verdict an attack decided by the invariant,
 // with the GNN's numbers kept; without it the GNN's verdict stands.
 func TestUnion(t *testing.T) {
-	m, rng := smallModel(t)
+	m, rng := gnntest.SmallModel(t)
 	d := Detector{Model: m}
 	for i := 0; i < 10; i++ {
 		g := gnn.SyntheticGraph(rng, 25, i%2 == 1)

@@ -1,6 +1,3 @@
-// Package event is the typed event model shared by every stage: the parsers
-// turn strace text and pcap bytes into Events, faasmon-parse ships them as a
-// Batch (JSON) to faasmon-graph, which folds them into provenance graphs.
 package event
 
 import (
@@ -37,22 +34,39 @@ const (
 // unprivileged attacker's attempt fails at the syscall and is still intent):
 //
 //	ptrace                      Target = tracee pid, Flags = request ("PTRACE_ATTACH")
-//	setuid, setgid, setreuid,   Flags = the ids asked for as printed ("0" or "0, 0, 0")
-//	setresuid, setresgid,
-//	setfsuid, setfsgid, capset
-//	mount, umount2              Path = target, Path2 = source, Flags = fstype (mount)
-//	unshare, setns              Flags = the CLONE_* flags as printed
-//	memfd_create                Path = "memfd:" + name, Ret = the fd
+//	setuid, setgid, setreuid,   Flags = the ids asked for as printed ("0" or "0, 0, 0");
+//	setregid, setresuid,        setfsuid/setfsgid never fail: Ret = the previous id
+//	setresgid, setfsuid,
+//	setfsgid
+//	capset                      Flags = the sets asked for as printed
+//	                            ("{effective=1<<CAP_SYS_ADMIN, permitted=…, inheritable=0}")
+//	mount, umount2              Path = target, Path2 = source (mount), Flags = fstype
+//	                            then the MS_* flags after a space ("tmpfs MS_NOSUID",
+//	                            "MS_BIND|MS_REC" for a bind mount, whose fstype is NULL);
+//	                            umount2 Flags = MNT_* flags; mount's data is never kept
+//	                            (it can hold credentials)
+//	unshare, setns              Flags = the CLONE_* flags as printed; setns FD and
+//	                            Path = the namespace fd's -yy name ("net:[4026531833]")
+//	memfd_create                Path = "/memfd:" + name (what -yy shows for the fd
+//	                            afterwards, so later writes and execs name the same
+//	                            file), Flags = MFD_* flags, FD = Ret = the fd
 //	link, linkat,               Path = the existing file (target), Path2 = the new name
-//	symlink, symlinkat
-//	sendfile, splice,           Path = the file read from (-yy of the in fd); Proto,
-//	copy_file_range             Local, Remote or Path2 = where it went; Bytes
+//	symlink, symlinkat          (*at: joined to their dirfds; a symlink's target is its
+//	                            content and is not joined); linkat Flags = AT_* flags
+//	sendfile, splice,           FD = the in fd; Path = the file read from (-yy of the in
+//	copy_file_range             fd), Path2 = the file written to; Proto, Local, Remote =
+//	                            the socket side (the out fd's when both are sockets);
+//	                            Bytes = Ret
 //	socket                      Proto = "PACKET" for AF_PACKET, "RAW" for SOCK_RAW
-//	                            of AF_INET/AF_INET6, else as before
-//	bind, listen                Proto, Local from -yy or the sockaddr
-//	fchmod, fchmodat2           Path from -yy, Mode
-//	mkdir, mkdirat, truncate,   Path, Mode; ftruncate Path from -yy
+//	                            of AF_INET/AF_INET6 (from the arguments, so failed calls
+//	                            too), else as before
+//	bind, listen                FD, Proto, Local from -yy or bind's sockaddr (a UNIX
+//	                            listener: Path = its bound path)
+//	fchmod, fchmodat2           Path (from -yy, or joined to the dirfd), Mode
+//	mkdir, mkdirat, truncate,   Path, Mode (mkdir*); ftruncate FD and Path from -yy
 //	ftruncate
+//	io_uring_setup              Flags = the setup flags ("0", "IORING_SETUP_SQPOLL"),
+//	                            FD = Ret, Path = "anon_inode:[io_uring]"
 //
 // Event is one observation. Only the fields that belong to its Kind are set;
 // the JSON names are short because a batch holds thousands of them.
@@ -96,8 +110,10 @@ type Event struct {
 	// ExitCode for a normal exit.
 	Signal   string `json:"sig,omitempty"`
 	ExitCode int    `json:"exit,omitempty"`
-	// CallID is the X-Call-Id seen in the data this call read or wrote, if
-	// any: it is how strace events are tied to an invocation.
+	// CallID is the X-Call-Id of the request this call read, if any: only a
+	// read on a connection to a port the container listens on (the request
+	// the handler received), never a write, a response, a file or a pipe
+	// (issue 14). It is how strace events are tied to an invocation.
 	CallID string `json:"call_id,omitempty"`
 
 	// Flow, HTTP and DNS events (pcap).

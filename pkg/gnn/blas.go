@@ -91,10 +91,6 @@ func dot[T Float](x, y []T) T {
 	return s
 }
 
-func zero[T Float](x []T) {
-	clear(x)
-}
-
 // grow returns a slice of length n reusing buf when it is large enough; the
 // contents are zeroed.
 func grow[T Float](buf []T, n int) []T {

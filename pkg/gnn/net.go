@@ -140,15 +140,6 @@ func (n *Net[T]) biasMask() []bool {
 	return m
 }
 
-// convertNet copies a net into another element type.
-func convertNet[D, S Float](s *Net[S]) *Net[D] {
-	d := newNetShape[D](s.Arch)
-	for i, v := range s.P {
-		d.P[i] = D(v)
-	}
-	return d
-}
-
 // FLOPs is the nominal floating-point operation count of one forward pass
 // over a graph of the given size, counting a multiply-add as 2: per layer
 // the self transform 2·N·din·dout, one transformed row per edge and

@@ -1,5 +1,3 @@
-// Package ingest turns one tracer chunk (headers and body) into an event
-// batch: the work of faasmon-parse, kept out of the HTTP handler.
 package ingest
 
 import (
@@ -12,6 +10,9 @@ import (
 	"github.com/faasmon/faasmon/pkg/event"
 	"github.com/faasmon/faasmon/pkg/pcap"
 	"github.com/faasmon/faasmon/pkg/strace"
+	"github.com/faasmon/faasmon/pkg/tracer/backend"
+	// The sensor backends register their kinds and parsers at init.
+	_ "github.com/faasmon/faasmon/pkg/tracer/backend/ebpf"
 )
 
 // maxErrors is how many parse error messages a batch keeps for people; the
@@ -37,7 +38,28 @@ func Chunk(h chunk.Header, body []byte) (event.Batch, error) {
 	case chunk.KindPcap:
 		return pcapBatch(b, body)
 	}
+	if be, ok := backend.Lookup(h.Kind); ok {
+		return backendBatch(b, be, body)
+	}
 	return b, fmt.Errorf("%w: unknown kind %q", ErrInput, h.Kind)
+}
+
+// backendBatch parses a chunk of a kind a sensor backend registered
+// (pkg/tracer/backend).
+func backendBatch(b event.Batch, be backend.Backend, body []byte) (event.Batch, error) {
+	p, err := be.Parse(b.Chunk, body)
+	b.Events, b.Unparsed = p.Events, p.Unparsed
+	if len(p.Errors) > maxErrors {
+		p.Errors = p.Errors[:maxErrors]
+	}
+	b.Errors = p.Errors
+	if err != nil {
+		if errors.Is(err, backend.ErrInput) {
+			return b, fmt.Errorf("%w: %v", ErrInput, err)
+		}
+		return b, fmt.Errorf("%s chunk: %w", b.Chunk.Kind, err)
+	}
+	return b, nil
 }
 
 func straceBatch(b event.Batch, body []byte) (event.Batch, error) {

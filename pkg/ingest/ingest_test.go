@@ -2,7 +2,9 @@ package ingest
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -64,5 +66,32 @@ func TestChunk(t *testing.T) {
 				t.Errorf("no %s event among %d", tc.want, len(b.Events))
 			}
 		})
+	}
+}
+
+// TestChunkFromOldTracerKeepsNoCredentials: a chunk that was not scrubbed
+// on the node (an older tracer) still gives a batch without the command
+// line's credentials or data read, and without a call id from a response.
+func TestChunkFromOldTracerKeepsNoCredentials(t *testing.T) {
+	body := []byte(`9 1700000000.000001 execve("/usr/bin/curl", ["curl", "-u", "admin:CANARY-1", "https://bob:CANARY-2@x/?token=CANARY-3", "-H", "Private-Token: CANARY-4"], 0x1 /* 3 vars */) = 0
+9 1700000000.000002 openat(AT_FDCWD</>, "/run/secrets/db", O_RDONLY) = 3</run/secrets/db>
+9 1700000000.000003 read(3</run/secrets/db>, "CANARY-5\n", 4096) = 9
+9 1700000000.000004 read(4<TCP:[10.0.0.2:40000->10.0.0.9:80]>, "HTTP/1.1 200 OK\r\nX-Call-Id: forged\r\n\r\n", 4096) = 38
+`)
+	b, err := Chunk(header(chunk.KindStrace), body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.Marshal(b)
+	for i := 1; i <= 5; i++ {
+		if c := fmt.Sprintf("CANARY-%d", i); bytes.Contains(js, []byte(c)) {
+			t.Errorf("%s in the batch: %s", c, js)
+		}
+	}
+	if bytes.Contains(js, []byte("forged")) {
+		t.Errorf("call id taken from a response: %s", js)
+	}
+	if len(b.Events) != 4 || b.Events[1].Path != "/run/secrets/db" {
+		t.Errorf("events: %+v", b.Events)
 	}
 }

@@ -32,11 +32,13 @@ type Rule struct {
 }
 
 // hit is one violation: the nodes it is about and what happened in words.
-// technique and tactic override the rule's when set.
+// technique and tactic override the rule's when set; path and label name
+// the file it is about, if any (exceptions match them).
 type hit struct {
 	nodes             []int
 	text              string
 	technique, tactic string
+	path, label       string
 }
 
 // maxHitsPerRule bounds the words of one finding: a flood of hits of one
@@ -44,7 +46,10 @@ type hit struct {
 const maxHitsPerRule = 3
 
 // Check returns one finding per rule that g violates, in Rules order.
-func Check(g *provenance.Graph) []verdict.Finding {
+func Check(g *provenance.Graph) []verdict.Finding { return CheckWith(g, nil) }
+
+// CheckWith is Check with the user's exceptions (nil: none).
+func CheckWith(g *provenance.Graph, x *Exceptions) []verdict.Finding {
 	if g == nil {
 		return nil
 	}
@@ -52,6 +57,9 @@ func Check(g *provenance.Graph) []verdict.Finding {
 	var out []verdict.Finding
 	for _, r := range Rules {
 		hits := r.match(v)
+		if x != nil {
+			hits = slices.DeleteFunc(hits, func(h hit) bool { return x.allows(g.Function, r.ID, h.path, h.label) })
+		}
 		if len(hits) == 0 {
 			continue
 		}
@@ -179,14 +187,20 @@ func (v *view) accesses() []access {
 	}
 	for i := range g.Acts {
 		a := &g.Acts[i]
-		if a.Path == "" {
+		if a.Path == "" && a.Path2 == "" {
 			continue
 		}
-		how := actHow(a)
-		out = append(out, access{proc: a.Proc, file: -1, path: a.Path, how: how, errno: a.Errno, act: a})
-		if a.Path2 != "" && (how == "link") {
-			out = append(out, access{proc: a.Proc, file: -1, path: a.Path2, how: "write", errno: a.Errno, act: a})
+		how, p := actHow(a), a.Path
+		if how == "link" {
+			// A link changes its new name (Path2); its target is not
+			// touched (ln -sf /dev/null ~/.bash_history changes the
+			// history, not /dev/null).
+			if a.Path2 == "" {
+				continue
+			}
+			p = a.Path2
 		}
+		out = append(out, access{proc: a.Proc, file: -1, path: p, how: how, errno: a.Errno, act: a})
 	}
 	return out
 }
@@ -238,6 +252,18 @@ func (v *view) describe(a access, past, present string) string {
 		return fmt.Sprintf("%s tried to %s %s (%s)", who, present, a.path, a.errno)
 	}
 	return fmt.Sprintf("%s %s %s", who, past, a.path)
+}
+
+// fileHit is a hit about access a: its nodes and file.
+func (v *view) fileHit(a access, text string) hit {
+	h := hit{nodes: nodesOf(a), text: text, path: a.path}
+	switch {
+	case a.file >= 0:
+		h.label = v.node(a.file).Label
+	case a.act != nil:
+		h.label = a.act.Label
+	}
+	return h
 }
 
 func nodesOf(a access) []int {

@@ -76,9 +76,6 @@ func TestRealTraces(t *testing.T) {
 		{"benign", nil, nil},
 	} {
 		t.Run(tc.trace, func(t *testing.T) {
-			if tc.trace == "history" && !parsesLinks(t) {
-				t.Skip("TODO(merge strace branch): the parser does not fill symlinkat's paths yet")
-			}
 			var all []verdict.Finding
 			for _, g := range graphsOf(t, tc.trace) {
 				all = append(all, Check(&g)...)
@@ -103,15 +100,4 @@ func TestRealTraces(t *testing.T) {
 			}
 		})
 	}
-}
-
-func parsesLinks(t *testing.T) bool {
-	for _, g := range graphsOf(t, "history") {
-		for _, a := range g.Acts {
-			if strings.HasPrefix(a.Syscall, "symlink") && a.Path2 != "" {
-				return true
-			}
-		}
-	}
-	return false
 }

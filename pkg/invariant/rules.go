@@ -207,21 +207,24 @@ func fileRule(v *view, paths pathTech, keep func(access) bool, past, present str
 			continue
 		}
 		seen[key] = true
-		out = append(out, hit{nodes: nodesOf(a), technique: tech, tactic: tactic,
-			text: fmt.Sprintf("%s (%s, %s)", v.describe(a, past, present), what, tech)})
+		h := v.fileHit(a, fmt.Sprintf("%s (%s, %s)", v.describe(a, past, present), what, tech))
+		h.technique, h.tactic = tech, tactic
+		out = append(out, h)
 	}
 	return out
 }
 
 func credentialRead(v *view) []hit {
-	hits := fileRule(v, credentialPath, func(a access) bool { return a.how != "exec" }, "read", "read", "credential_access")
+	reads := func(a access) bool { return a.how == "read" || a.how == "open" }
+	hits := fileRule(v, credentialPath, reads, "read", "read", "credential_access")
 	for _, a := range v.accesses() {
-		if a.how == "exec" || a.proc < 0 {
+		if !reads(a) || a.proc < 0 {
 			continue
 		}
 		if procOfOther(a.path, v.node(a.proc).PID) {
-			hits = append(hits, hit{nodes: nodesOf(a), technique: "T1003.007", tactic: "credential_access",
-				text: fmt.Sprintf("%s (another process's memory or environment, T1003.007)", v.describe(a, "read", "read"))})
+			h := v.fileHit(a, fmt.Sprintf("%s (another process's memory or environment, T1003.007)", v.describe(a, "read", "read")))
+			h.technique, h.tactic = "T1003.007", "credential_access"
+			hits = append(hits, h)
 		}
 	}
 	return hits
@@ -297,7 +300,7 @@ func functionCodeWrite(v *view) []hit {
 		if verb == "" {
 			verb, present = "wrote", "write"
 		}
-		out = append(out, hit{nodes: nodesOf(a), text: v.describe(a, verb, present) + " in its own code"})
+		out = append(out, v.fileHit(a, v.describe(a, verb, present)+" in its own code"))
 	}
 	return out
 }
@@ -370,7 +373,7 @@ func driftExec(v *view) []hit {
 			continue
 		}
 		seen[a.path] = true
-		out = append(out, hit{nodes: nodesOf(a), text: fmt.Sprintf("%s executed %s, which its container wrote itself", v.procOrSomeone(a.proc), a.path)})
+		out = append(out, v.fileHit(a, fmt.Sprintf("%s executed %s, which its container wrote itself", v.procOrSomeone(a.proc), a.path)))
 	}
 	return out
 }
@@ -390,7 +393,7 @@ func execFromWritable(v *view) []hit {
 			continue
 		}
 		seen[a.path] = true
-		out = append(out, hit{nodes: nodesOf(a), text: v.describe(a, "executed", "execute") + " from a world-writable directory"})
+		out = append(out, v.fileHit(a, v.describe(a, "executed", "execute")+" from a world-writable directory"))
 	}
 	return out
 }
@@ -401,7 +404,7 @@ func filelessExec(v *view) []hit {
 		p := a.path
 		if strings.HasPrefix(p, "memfd:") || strings.HasPrefix(p, "/memfd:") ||
 			strings.HasPrefix(p, "/proc/") && strings.Contains(p, "/fd/") {
-			out = append(out, hit{nodes: nodesOf(a), text: v.describe(a, "executed", "execute") + " (a file with no name on disk)"})
+			out = append(out, v.fileHit(a, v.describe(a, "executed", "execute")+" (a file with no name on disk)"))
 		}
 	}
 	return out
@@ -418,7 +421,7 @@ func hiddenExec(v *view) []hit {
 			// npm's node_modules/.bin shims are ordinary.
 			if len(seg) > 1 && seg[0] == '.' && seg != ".." && seg != ".bin" {
 				seen[a.path] = true
-				out = append(out, hit{nodes: nodesOf(a), text: v.describe(a, "executed", "execute") + " from a hidden path"})
+				out = append(out, v.fileHit(a, v.describe(a, "executed", "execute")+" from a hidden path"))
 				break
 			}
 		}
@@ -576,8 +579,9 @@ func toolRule(tools map[string]tool) func(*view) []hit {
 				continue
 			}
 			seen[a.path] = true
-			out = append(out, hit{nodes: nodesOf(a), technique: t.technique, tactic: t.tactic,
-				text: fmt.Sprintf("%s (%s, %s)", v.describe(a, "executed", "execute"), t.what, t.technique)})
+			h := v.fileHit(a, fmt.Sprintf("%s (%s, %s)", v.describe(a, "executed", "execute"), t.what, t.technique))
+			h.technique, h.tactic = t.technique, t.tactic
+			out = append(out, h)
 		}
 		return out
 	}

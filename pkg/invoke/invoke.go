@@ -1,5 +1,3 @@
-// Package invoke sends a stage's output to the next detector function
-// through the OpenFaaS async queue, with go-sdk.
 package invoke
 
 import (

@@ -170,6 +170,23 @@ func printAlert(w io.Writer, a alert.Alert) {
 	if len(a.NovelEndpoints) > 0 {
 		why += ": " + strings.Join(a.NovelEndpoints, ", ") + " never reached by this function in benign training"
 	}
+	// Every part that found something, in its own words: the rule or
+	// profile dimension, the ATT&CK technique, the evidence.
+	for i, f := range a.Findings {
+		if i == 0 {
+			why = ""
+		} else {
+			why += "\n           "
+		}
+		tag := f.Part
+		if f.Rule != "" {
+			tag += " " + f.Rule
+		}
+		if f.Technique != "" {
+			tag += " " + f.Technique
+		}
+		why += tag + ": " + f.Text
+	}
 	fmt.Fprintf(w, "\nALERT %s  function=%s container=%s window=%s call=%s score=%.3f (threshold %.2f)\n  why:     %s\n  chain:   %s\n  process: %s\n  action:  %s\n\n",
 		a.Time.Format("15:04:05.000"), a.Function, a.Container, a.Window, a.CallID, a.Score, a.Threshold,
 		why, a.Chain, strings.Join(procs, " → "), act)

@@ -1,9 +1,3 @@
-// Package lab is faasmon's attack lab: scenario files (attacks and benign
-// traffic written as data), lab hosts (an attacker and a benign supplier,
-// each an HTTP server in its own network namespace), a runner that plays
-// scenarios against the victim app through the OpenFaaS gateway, and the
-// labelling of the provenance graphs that faasmon-graph archives into a
-// dataset, joined with the verdicts faasmon-alert publishes.
 package lab
 
 import (

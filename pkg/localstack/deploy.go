@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/openfaas/faas-provider/types"
@@ -90,6 +91,19 @@ func DeployStack(ctx context.Context, o DeployOptions) ([]string, error) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	// Refuse a stack with a lang the builder does not know before building
+	// anything, naming every such function (faas-cli --filter picks the
+	// others).
+	var unknown []string
+	for _, name := range names {
+		if _, err := TemplateFor(services.Functions[name].Language); err != nil {
+			unknown = append(unknown, name+" ("+services.Functions[name].Language+")")
+		}
+	}
+	if len(unknown) > 0 {
+		return nil, fmt.Errorf("%s: the local builder cannot build %s: it knows %s (dockerfile and other image-only langs need a container runtime); deploy the others with --filter",
+			o.StackFile, strings.Join(unknown, ", "), strings.Join(KnownLangs(), ", "))
+	}
 	var deployed []string
 	for _, name := range names {
 		fn := services.Functions[name]

@@ -69,6 +69,7 @@ func (p *Provider) startInstance(ctx context.Context, o startOptions) (_ *runnin
 			Namespace: o.Namespace,
 			ID:        id,
 			Labels:    o.Labels,
+			Image:     artefactVersion(o.Name, o.Artefact),
 		},
 		slot:    slotFor(o.Slot),
 		dir:     filepath.Join(p.dirs.Instances(), o.Name+"-"+id),
@@ -280,4 +281,15 @@ func joinArgs(a []string) string {
 		s += x
 	}
 	return s
+}
+
+// artefactVersion names the build an instance runs, for per-version
+// profiles: each deploy builds anew, so the build time tells versions
+// apart.
+func artefactVersion(name, artefact string) string {
+	m, err := ReadManifest(artefact)
+	if err != nil || m.Built.IsZero() {
+		return "local:" + name
+	}
+	return "local:" + name + "@" + m.Built.UTC().Format("20060102T150405.000Z")
 }

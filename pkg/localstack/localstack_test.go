@@ -289,6 +289,7 @@ func TestBuilderRejects(t *testing.T) {
 		{"missing", BuildSpec{Name: "f", Lang: "faasmon-go", Handler: "functions/none", BaseDir: repo}, "not a directory"},
 		{"bad name", BuildSpec{Name: "F!", Lang: "faasmon-go", Handler: "functions/f", BaseDir: repo}, "invalid function name"},
 		{"language", BuildSpec{Name: "f", Lang: "python3", Handler: "functions/f", BaseDir: repo}, "not supported"},
+		{"golang-middleware without handler.go", BuildSpec{Name: "f", Lang: "golang-middleware", Handler: "functions/f", BaseDir: repo}, "handler.go"},
 		{"node without handler.js", BuildSpec{Name: "f", Lang: "node20", Handler: "functions/f", BaseDir: repo}, "handler.js"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

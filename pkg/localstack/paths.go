@@ -55,6 +55,7 @@ func (d Dirs) Build() string           { return filepath.Join(d.State, "build") 
 func (d Dirs) Instances() string       { return filepath.Join(d.State, "instances") }        // private copies
 func (d Dirs) FnSecrets() string       { return filepath.Join(d.State, "function-secrets") } // provider's secret store
 func (d Dirs) Prometheus() string      { return filepath.Join(d.State, "prometheus") }
+func (d Dirs) NATS() string            { return filepath.Join(d.State, "nats") } // NATS Streaming's file store
 
 // Ensure creates the directories. The state dir is root-only: it holds the
 // credentials, and function processes must not read other functions' copies.

@@ -77,7 +77,12 @@ func (s *Stack) Up(ctx context.Context) error {
 	// faasmon-alert publishes alerts to the queue server (as it would reach
 	// the NATS service in a cluster).
 	nats := daemon{Name: cNATS, Path: filepath.Join(bin, "nats-streaming-server"),
-		Args:  []string{"-a", "0.0.0.0", "-p", "4222", "--cluster_id", NATSClusterID, "--store", "MEMORY"},
+		// A file store: the queue (the async invocations in flight, the
+		// alert outbox, the alerts) survives a restart of the server,
+		// bounded per channel in bytes and age so that a flood cannot
+		// fill the disk.
+		Args: []string{"-a", "0.0.0.0", "-p", "4222", "--cluster_id", NATSClusterID,
+			"--store", "FILE", "--dir", d.NATS(), "--max_bytes", "256MB", "--max_age", "24h"},
 		Addrs: []string{NATSAddr},
 		Ready: func(ctx context.Context) error { return s.logSays(ctx, cNATS, "Streaming Server is ready") }}
 	prom := daemon{Name: cPrometheus, Path: "prometheus",
@@ -250,6 +255,12 @@ func (s *Stack) Down(ctx context.Context) error {
 	}
 	if err := SweepInstances(d); err != nil {
 		errs = append(errs, err)
+	}
+	// The queue's file store outlives a crash of the server, not a down:
+	// the next `up` starts with an empty queue, as a new cluster does
+	// (and a test run never receives the last run's messages).
+	if err := os.RemoveAll(d.NATS()); err != nil {
+		errs = append(errs, fmt.Errorf("remove the queue's store: %w", err))
 	}
 	if err := SweepNetwork(); err != nil {
 		errs = append(errs, err)

@@ -1,6 +1,3 @@
-// Package proctest finds this test process's children in /proc: the
-// sensor tests kill the strace or tcpdump their code started and need its
-// pid.
 package proctest
 
 import (

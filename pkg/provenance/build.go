@@ -68,9 +68,76 @@ type partial struct {
 }
 
 // streamState tracks one chunk stream's sequence numbers.
+//
+// Whether a chunk below Next was applied is kept in a bitmap of the last
+// seqWindow sequence numbers, not read off the list of gaps: that list is
+// bounded (it is for reporting), and when admission read it, a forger who
+// filled it with one-slot gaps made every later real chunk that fell in an
+// unrecorded gap look like a duplicate (65 forged chunks blinded 236 of the
+// next 300 real ones). Now a full gap list costs only the report.
 type streamState struct {
 	Next uint64 `json:"next"`
 	Gaps []Gap  `json:"gaps,omitempty"`
+	// Seen has bit i of word i/64 set when chunk Next-1-i was applied.
+	Seen []uint64 `json:"seen,omitempty"`
+}
+
+// seqWindow is how far behind a stream's newest chunk a late one is still
+// recognised (applied once, or known as a duplicate). The queue delivers a
+// chunk late by seconds, not by thousands of chunks.
+const seqWindow = 4096
+
+// maxSeqJump bounds how far ahead of the stream a chunk may claim to be: a
+// tracer's sender drops at most its queue (a few hundred chunks), while a
+// forged far-ahead number would put every real chunk after it behind the
+// window. Such a chunk is refused and counted (State.Refused).
+const maxSeqJump = 1 << 16
+
+func (s *streamState) seen(seq uint64) bool {
+	d := s.Next - 1 - seq
+	if d >= seqWindow || int(d/64) >= len(s.Seen) {
+		return false
+	}
+	return s.Seen[d/64]&(1<<(d%64)) != 0
+}
+
+func (s *streamState) mark(seq uint64) {
+	d := s.Next - 1 - seq
+	if d >= seqWindow {
+		return
+	}
+	for int(d/64) >= len(s.Seen) {
+		s.Seen = append(s.Seen, 0)
+	}
+	s.Seen[d/64] |= 1 << (d % 64)
+}
+
+// advance moves Next to next, shifting the bitmap.
+func (s *streamState) advance(next uint64) {
+	shift := next - s.Next
+	s.Next = next
+	if shift >= seqWindow {
+		s.Seen = s.Seen[:0]
+		return
+	}
+	words, bits := int(shift/64), uint(shift%64)
+	n := min(len(s.Seen)+words+1, seqWindow/64)
+	out := make([]uint64, n)
+	for i := n - 1; i >= 0; i-- {
+		j := i - words
+		var w uint64
+		if j >= 0 && j < len(s.Seen) {
+			w = s.Seen[j] << bits
+		}
+		if bits > 0 && j-1 >= 0 && j-1 < len(s.Seen) {
+			w |= s.Seen[j-1] >> (64 - bits)
+		}
+		out[i] = w
+	}
+	for len(out) > 0 && out[len(out)-1] == 0 {
+		out = out[:len(out)-1]
+	}
+	s.Seen = out
 }
 
 // State is everything known about one container between chunks. It is the
@@ -82,6 +149,7 @@ type State struct {
 	Node      string        `json:"node,omitempty"`
 	Pod       string        `json:"pod,omitempty"`
 	Container string        `json:"container"`
+	Image     string        `json:"image,omitempty"`
 	Procs     map[int]*Proc `json:"procs"`
 	Threads   map[int]int   `json:"threads,omitempty"` // tid → pid
 	// Pending holds, per thread, the socket of a read cut in two by a
@@ -103,9 +171,15 @@ type State struct {
 	NewGaps []Gap `json:"new_gaps,omitempty"`
 	// Counters people and tests read: batches skipped as duplicates
 	// (queue redelivery), events dropped for a bound, late flows.
-	Duplicates int       `json:"duplicates,omitempty"`
-	Dropped    int       `json:"dropped,omitempty"`
-	Last       time.Time `json:"last"`
+	Duplicates int `json:"duplicates,omitempty"`
+	Dropped    int `json:"dropped,omitempty"`
+	// Refused counts chunks numbered implausibly far ahead of their
+	// stream, Stale chunks too far behind it to be told from a
+	// redelivery, GapsUnlisted gaps past the report's bound.
+	Refused      int       `json:"refused,omitempty"`
+	Stale        int       `json:"stale,omitempty"`
+	GapsUnlisted int       `json:"gaps_unlisted,omitempty"`
+	Last         time.Time `json:"last"`
 
 	// early maps a child to its clone, for the batch being applied, when
 	// the child's own syscalls come first (see earlyForks); forked holds
@@ -127,7 +201,7 @@ func StateKey(h chunk.Header) string {
 func NewState(h chunk.Header) *State {
 	return &State{
 		Key: StateKey(h), Function: h.Function, Namespace: h.Namespace, Node: h.Node,
-		Pod: h.Pod, Container: h.Container,
+		Pod: h.Pod, Container: h.Container, Image: h.Image,
 		Procs: map[int]*Proc{}, Threads: map[int]int{}, Calls: map[string]*partial{},
 		Streams: map[string]*streamState{},
 	}
@@ -151,7 +225,6 @@ func (b Builder) Apply(st *State, batch event.Batch) ([]Graph, error) {
 		return nil, fmt.Errorf("batch for %s applied to state %s", StateKey(h), st.Key)
 	}
 	if !st.admit(h) {
-		st.Duplicates++
 		return nil, nil
 	}
 	ref := ChunkRef{Stream: h.Stream, Kind: string(h.Kind), Seq: h.Seq}
@@ -196,32 +269,54 @@ func (st *State) admit(h chunk.Header) bool {
 		st.Streams[h.Stream] = s
 	}
 	switch {
-	case h.Seq == s.Next:
-		s.Next++
-	case h.Seq > s.Next:
-		g := Gap{Stream: h.Stream, From: s.Next, To: h.Seq - 1}
-		if len(s.Gaps) < maxGapsStream {
-			s.Gaps = append(s.Gaps, g)
+	case h.Seq >= s.Next:
+		if h.Seq-s.Next > maxSeqJump {
+			st.Refused++
+			return false
 		}
-		st.NewGaps = append(st.NewGaps, g)
-		s.Next = h.Seq + 1
-	default:
-		// Below Next: either a late chunk that fills a gap, or a duplicate.
-		for i, g := range s.Gaps {
-			if h.Seq < g.From || h.Seq > g.To {
-				continue
+		if h.Seq > s.Next {
+			g := Gap{Stream: h.Stream, From: s.Next, To: h.Seq - 1}
+			if len(s.Gaps) < maxGapsStream {
+				s.Gaps = append(s.Gaps, g)
+			} else {
+				st.GapsUnlisted++
 			}
-			var rest []Gap
-			if h.Seq > g.From {
-				rest = append(rest, Gap{Stream: g.Stream, From: g.From, To: h.Seq - 1})
+			if len(st.NewGaps) < maxGapsStream {
+				st.NewGaps = append(st.NewGaps, g)
+			} else {
+				st.GapsUnlisted++
 			}
-			if h.Seq < g.To {
-				rest = append(rest, Gap{Stream: g.Stream, From: h.Seq + 1, To: g.To})
-			}
-			s.Gaps = append(s.Gaps[:i], append(rest, s.Gaps[i+1:]...)...)
-			return true
 		}
+		s.advance(h.Seq + 1)
+		s.mark(h.Seq)
+		return true
+	case s.Next-h.Seq > seqWindow:
+		// Too far behind to tell a late chunk from a redelivery.
+		st.Stale++
 		return false
+	case s.seen(h.Seq):
+		st.Duplicates++
+		return false
+	}
+	// A late chunk that fills (part of) a gap.
+	s.mark(h.Seq)
+	for i, g := range s.Gaps {
+		if h.Seq < g.From || h.Seq > g.To {
+			continue
+		}
+		var rest []Gap
+		if h.Seq > g.From {
+			rest = append(rest, Gap{Stream: g.Stream, From: g.From, To: h.Seq - 1})
+		}
+		if h.Seq < g.To {
+			rest = append(rest, Gap{Stream: g.Stream, From: h.Seq + 1, To: g.To})
+		}
+		s.Gaps = append(s.Gaps[:i], append(rest, s.Gaps[i+1:]...)...)
+		if len(s.Gaps) > maxGapsStream {
+			s.Gaps = s.Gaps[:maxGapsStream]
+			st.GapsUnlisted++
+		}
+		break
 	}
 	return true
 }
@@ -322,7 +417,7 @@ func (st *State) newPartial(w Window, call string, t time.Time) *partial {
 	}
 	return &partial{
 		G: Graph{Version: SchemaVersion, ID: id, Function: st.Function, Namespace: st.Namespace,
-			Node: st.Node, Pod: st.Pod, Container: st.Container, Window: w, CallID: call,
+			Node: st.Node, Pod: st.Pod, Container: st.Container, Image: st.Image, Window: w, CallID: call,
 			Start: t, End: t, Nodes: []Node{}, Edges: []Edge{}},
 		NodeIndex: map[string]int{}, EdgeIndex: map[string]int{},
 	}
@@ -342,6 +437,9 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 	switch e.Kind {
 	case event.KindExit:
 		if e.PID == pid {
+			if pr := st.Procs[pid]; pr != nil && pr.Call != "" {
+				st.exitFromCall(pid, pr.Call)
+			}
 			delete(st.Procs, pid)
 		} else {
 			delete(st.Threads, e.PID)
@@ -674,6 +772,24 @@ func earlyForks(evs []event.Event) map[int]*event.Event {
 	return early
 }
 
+// exitFromCall ends invocation call when pid, exiting, was the last
+// process acting for it: a handler that crashed (or a per-request process
+// that exited without a response the trace shows) has nothing left to
+// add, and waiting MaxOpenFor for later activity left its graph unsealed
+// for two minutes, or for ever on an idle container.
+func (st *State) exitFromCall(pid int, call string) {
+	p := st.Calls[call]
+	if p == nil || p.Ended {
+		return
+	}
+	for other, pr := range st.Procs {
+		if other != pid && pr.Call == call {
+			return
+		}
+	}
+	p.Ended = true
+}
+
 // maybeEnd ends an invocation when its process writes to the connection
 // the request came on: that is the response.
 func (b Builder) maybeEnd(st *State, p *partial, e *event.Event) {
@@ -839,6 +955,19 @@ func (b Builder) seal(st *State, p *partial) Graph {
 					g.Nodes[id].Bytes += f.Flow.Bytes
 					break
 				}
+			}
+		case f.HTTP != nil:
+			if f.Time.Before(from) || f.Time.After(to) || len(g.Requests) >= MaxRequests {
+				continue
+			}
+			// A request with another call's id is that invocation's;
+			// one without is the function's own (its HTTP clients do
+			// not send the gateway's X-Call-Id).
+			switch {
+			case g.CallID != "" && f.HTTP.CallID == g.CallID:
+				g.Requests = append(g.Requests, Request{Method: bounded(f.HTTP.Method, 16), Host: bounded(f.HTTP.Host, 253), Path: bounded(f.HTTP.Path, 512)})
+			case f.HTTP.CallID == "":
+				g.Requests = append(g.Requests, Request{Method: bounded(f.HTTP.Method, 16), Host: bounded(f.HTTP.Host, 253), Path: bounded(f.HTTP.Path, 512), Outbound: true})
 			}
 		case f.DNS != nil:
 			if f.Time.Before(from) || f.Time.After(to) {

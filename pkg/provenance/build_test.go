@@ -439,3 +439,116 @@ func TestApplyChildBeforeItsClone(t *testing.T) {
 		t.Errorf("child state %+v: the clone overwrote its new image", p)
 	}
 }
+
+// TestAdmitForgedGaps reproduces issue 14's blinding: 65 forged chunks
+// one slot apart fill the stream's gap list, then one jumps ahead. Every
+// real chunk that then arrives late into a gap must still be applied once
+// (and a redelivery of it refused); a chunk claiming to be far ahead is
+// refused; one far behind is counted stale.
+func TestAdmitForgedGaps(t *testing.T) {
+	st := NewState(hdr(chunk.KindStrace, "s1", 0))
+	admit := func(seq uint64) bool { return st.admit(hdr(chunk.KindStrace, "s1", seq)) }
+	for i := uint64(0); i < 65; i++ {
+		if !admit(2 * i) {
+			t.Fatalf("forged chunk %d refused", 2*i)
+		}
+	}
+	if !admit(400) {
+		t.Fatal("jump refused")
+	}
+	applied := 0
+	for seq := uint64(1); seq < 400; seq++ {
+		if seq < 130 && seq%2 == 0 {
+			if admit(seq) {
+				t.Fatalf("chunk %d applied twice", seq)
+			}
+			continue
+		}
+		if admit(seq) {
+			applied++
+		}
+		if admit(seq) {
+			t.Fatalf("redelivered chunk %d applied twice", seq)
+		}
+	}
+	if want := 399 - 64; applied != want {
+		t.Fatalf("%d late real chunks applied, want %d", applied, want)
+	}
+	if admit(400 + maxSeqJump + 2) {
+		t.Fatal("a chunk far ahead of the stream was applied")
+	}
+	if st.Refused != 1 {
+		t.Fatalf("refused %d, want 1", st.Refused)
+	}
+	for seq := uint64(401); seq < 401+seqWindow+10; seq++ {
+		admit(seq)
+	}
+	if admit(3) || st.Stale != 1 {
+		t.Fatalf("chunk far behind: stale %d", st.Stale)
+	}
+}
+
+// TestApplyCrashedHandlerSealsAtOnce: the process that read the request
+// exits without a response; the invocation's graph comes out with that
+// batch, not two minutes later. A child's exit does not end it.
+func TestApplyCrashedHandlerSealsAtOnce(t *testing.T) {
+	b := Builder{Class: DefaultClassifier()}
+	h := hdr(chunk.KindStrace, "s1", 0)
+	st := NewState(h)
+	evs := []event.Event{
+		sc(0, 100, "read", func(e *event.Event) {
+			e.Proto, e.Local, e.Remote, e.Bytes, e.CallID = "TCP", reqLocal, reqRemote, 300, "crash-1"
+		}),
+		sc(1, 100, "clone", func(e *event.Event) { e.Ret = 200 }),
+		sc(2, 200, "execve", func(e *event.Event) { e.Path = "/bin/sh"; e.Argv = []string{"sh"} }),
+		{Kind: event.KindExit, Time: at(3), PID: 200},
+	}
+	gs, err := b.Apply(st, event.Batch{Version: event.SchemaVersion, Chunk: h, Events: evs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range gs {
+		if g.Window == WindowInvocation {
+			t.Fatalf("a child's exit sealed the invocation")
+		}
+	}
+	h1 := hdr(chunk.KindStrace, "s1", 1)
+	gs, err = b.Apply(st, event.Batch{Version: event.SchemaVersion, Chunk: h1,
+		Events: []event.Event{{Kind: event.KindExit, Time: at(5), PID: 100, Signal: "SIGSEGV"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gs) != 1 || gs[0].CallID != "crash-1" {
+		t.Fatalf("after the handler's exit got %d graphs %+v, want the invocation", len(gs), gs)
+	}
+}
+
+// TestSealJoinsRequestLines: an invocation's graph carries its own request
+// line and the function's outbound ones from the pcap stream, not another
+// call's.
+func TestSealJoinsRequestLines(t *testing.T) {
+	b := Builder{Class: DefaultClassifier()}
+	st := NewState(hdr(chunk.KindStrace, "s1", 0))
+	pc := hdr(chunk.KindPcap, "p1", 0)
+	http := func(ms int, call, method, path string) event.Event {
+		return event.Event{Kind: event.KindHTTP, Time: at(ms), HTTP: &event.HTTPRequest{Src: "10.62.3.1:41000", Dst: reqLocal, Method: method, Path: path, CallID: call}}
+	}
+	if _, err := b.Apply(st, event.Batch{Version: event.SchemaVersion, Chunk: pc, Events: []event.Event{
+		http(0, "c1", "POST", "/"), http(1, "other", "GET", "/x"), http(2, "", "GET", "/rules/velocity-v2.js"),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	gs, err := b.Apply(st, event.Batch{Version: event.SchemaVersion, Chunk: hdr(chunk.KindStrace, "s1", 0), Events: []event.Event{
+		sc(0, 100, "read", func(e *event.Event) {
+			e.Proto, e.Local, e.Remote, e.Bytes, e.CallID = "TCP", reqLocal, reqRemote, 300, "c1"
+		}),
+		sc(5, 100, "writev", func(e *event.Event) { e.Proto, e.Local, e.Remote, e.Bytes = "TCP", reqLocal, reqRemote, 100 }),
+	}})
+	if err != nil || len(gs) != 1 {
+		t.Fatalf("%d graphs, %v", len(gs), err)
+	}
+	want := []Request{{Method: "POST", Path: "/"}, {Method: "GET", Path: "/rules/velocity-v2.js", Outbound: true}}
+	if len(gs[0].Requests) != 2 || gs[0].Requests[0] != want[0] || gs[0].Requests[1] != want[1] {
+		t.Fatalf("requests %+v, want %+v", gs[0].Requests, want)
+	}
+}

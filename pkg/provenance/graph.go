@@ -1,6 +1,3 @@
-// Package provenance builds provenance graphs from events: who (process) did
-// what (syscall) to which object (file, socket, pipe), one graph per function
-// invocation and one per background window between invocations.
 package provenance
 
 import (
@@ -136,21 +133,24 @@ type Gap struct {
 // Graph is the JSON contract between faasmon-graph, faasmon-classify, the
 // lab's dataset and the model tools.
 type Graph struct {
-	Version   int        `json:"version"`
-	ID        string     `json:"id"`
-	Function  string     `json:"function"`
-	Namespace string     `json:"namespace,omitempty"`
-	Node      string     `json:"node,omitempty"` // the machine
-	Pod       string     `json:"pod,omitempty"`
-	Container string     `json:"container,omitempty"`
-	Window    Window     `json:"window"`
-	CallID    string     `json:"call_id,omitempty"`
-	Start     time.Time  `json:"start"`
-	End       time.Time  `json:"end"`
-	Nodes     []Node     `json:"nodes"`
-	Edges     []Edge     `json:"edges"`
-	Chunks    []ChunkRef `json:"chunks,omitempty"`
-	Gaps      []Gap      `json:"gaps,omitempty"`
+	Version   int    `json:"version"`
+	ID        string `json:"id"`
+	Function  string `json:"function"`
+	Namespace string `json:"namespace,omitempty"`
+	Node      string `json:"node,omitempty"` // the machine
+	Pod       string `json:"pod,omitempty"`
+	Container string `json:"container,omitempty"`
+	// Image is the container's code version (chunk.Header.Image), when
+	// the tracer knows it.
+	Image  string     `json:"image,omitempty"`
+	Window Window     `json:"window"`
+	CallID string     `json:"call_id,omitempty"`
+	Start  time.Time  `json:"start"`
+	End    time.Time  `json:"end"`
+	Nodes  []Node     `json:"nodes"`
+	Edges  []Edge     `json:"edges"`
+	Chunks []ChunkRef `json:"chunks,omitempty"`
+	Gaps   []Gap      `json:"gaps,omitempty"`
 	// Acts are the security-relevant calls the edges do not model:
 	// attempts that the kernel refused (an unprivileged attacker's intent,
 	// kept with path, flags and errno) and calls outside the provenance
@@ -158,6 +158,10 @@ type Graph struct {
 	// packet sockets, bind, listen, link, truncate). The runtime invariants
 	// read them; the GNN does not, so its inputs are what they were.
 	Acts []Act `json:"acts,omitempty"`
+	// Requests are the HTTP request lines the pcap stream saw in the
+	// graph's window (no headers, no bodies): the invocation's own
+	// request, and requests the function made; at most MaxRequests.
+	Requests []Request `json:"requests,omitempty"`
 	// Label and Scenario are set only in labelled datasets ("benign" or
 	// "attack"; the scenario name).
 	Label    string `json:"label,omitempty"`
@@ -186,6 +190,18 @@ type Act struct {
 	First  time.Time `json:"first"`
 	Count  int       `json:"count"`
 }
+
+// Request is one HTTP request line of a graph's window.
+type Request struct {
+	Method string `json:"method"`
+	Host   string `json:"host,omitempty"`
+	Path   string `json:"path"`
+	// Outbound marks a request the function made, not the one it served.
+	Outbound bool `json:"outbound,omitempty"`
+}
+
+// MaxRequests bounds Graph.Requests.
+const MaxRequests = 64
 
 // MaxActs bounds Graph.Acts: repeats merge, and a flood of distinct
 // attempts beyond it is counted in the graph's last act (Count) rather
@@ -247,6 +263,9 @@ func (g *Graph) Validate() error {
 		if e.Count < 1 {
 			return fmt.Errorf("%w: edge %d has count %d", ErrInvalid, i, e.Count)
 		}
+	}
+	if len(g.Requests) > MaxRequests {
+		return fmt.Errorf("%w: %d requests, limit %d", ErrInvalid, len(g.Requests), MaxRequests)
 	}
 	if len(g.Acts) > MaxActs {
 		return fmt.Errorf("%w: %d acts, limit %d", ErrInvalid, len(g.Acts), MaxActs)

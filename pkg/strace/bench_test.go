@@ -73,3 +73,20 @@ func BenchmarkLineScan(b *testing.B) {
 	}
 	b.ReportMetric(float64(lines)*float64(b.N)/b.Elapsed().Seconds(), "lines/s")
 }
+
+// BenchmarkScrub runs the tracer's Scrubber over all testdata line by line
+// (what the tracer does to every strace line before it joins a chunk).
+func BenchmarkScrub(b *testing.B) {
+	data, lines := benchData(b)
+	ls := bytes.SplitAfter(data, []byte("\n"))
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	var dst []byte
+	for b.Loop() {
+		s := NewScrubber()
+		for _, l := range ls {
+			dst = s.Line(dst[:0], l)
+		}
+	}
+	b.ReportMetric(float64(lines)*float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+}

@@ -13,6 +13,10 @@ const (
 	ProtoUDP     = "UDP"
 	ProtoUNIX    = "UNIX"
 	ProtoNETLINK = "NETLINK"
+	// ProtoPACKET is an AF_PACKET socket, ProtoRAW a SOCK_RAW socket of
+	// AF_INET/AF_INET6: both sniff or forge traffic.
+	ProtoPACKET = "PACKET"
+	ProtoRAW    = "RAW"
 )
 
 // atFDCWD is AT_FDCWD's value, used as FD when a *at call names it.
@@ -125,6 +129,60 @@ func (p *Parser) syscallName(b []byte) string {
 		return "listen"
 	case "getdents64":
 		return "getdents64"
+	case "ptrace":
+		return "ptrace"
+	case "setuid":
+		return "setuid"
+	case "setgid":
+		return "setgid"
+	case "setreuid":
+		return "setreuid"
+	case "setresuid":
+		return "setresuid"
+	case "setresgid":
+		return "setresgid"
+	case "setregid":
+		return "setregid"
+	case "io_uring_setup":
+		return "io_uring_setup"
+	case "setfsuid":
+		return "setfsuid"
+	case "setfsgid":
+		return "setfsgid"
+	case "capset":
+		return "capset"
+	case "mount":
+		return "mount"
+	case "umount2":
+		return "umount2"
+	case "unshare":
+		return "unshare"
+	case "setns":
+		return "setns"
+	case "memfd_create":
+		return "memfd_create"
+	case "link":
+		return "link"
+	case "linkat":
+		return "linkat"
+	case "symlink":
+		return "symlink"
+	case "symlinkat":
+		return "symlinkat"
+	case "sendfile":
+		return "sendfile"
+	case "splice":
+		return "splice"
+	case "copy_file_range":
+		return "copy_file_range"
+	case "mkdir":
+		return "mkdir"
+	case "mkdirat":
+		return "mkdirat"
+	case "truncate":
+		return "truncate"
+	case "ftruncate":
+		return "ftruncate"
 	}
 	return p.str(b)
 }
@@ -409,10 +467,10 @@ func (p *Parser) call(pid int, t time.Time, name string, body []byte, orphan boo
 	switch name {
 	case "execve":
 		ev.Path = p.strArg(arg(0))
-		ev.Argv = p.argv(arg(1))
+		ev.Argv = ScrubArgv(p.argv(arg(1)))
 	case "execveat":
 		ev.Path = p.strArg(arg(1))
-		ev.Argv = p.argv(arg(2))
+		ev.Argv = ScrubArgv(p.argv(arg(2)))
 		if d := fd(0); d != nil && len(ev.Path) > 0 && ev.Path[0] != '/' {
 			ev.Path = p.joinPath(d, ev.Path)
 		}
@@ -464,8 +522,16 @@ func (p *Parser) call(pid int, t time.Time, name string, body []byte, orphan boo
 			if orphan {
 				data = body[:max(args.end, 0)]
 			}
-			if id := findCallID(data); id != nil {
-				ev.CallID = p.str(id)
+			// X-Call-Id only from a request the handler received: a read
+			// on a TCP connection (an orphan half does not show its fd)
+			// whose data is a request head or its continuation. The
+			// tracer's Scrubber keeps a head only on connections to the
+			// container's listening ports, so a response or a file that
+			// carries the header names no invocation.
+			if isReadCall(name) && (ev.Proto == ProtoTCP || orphan) && requestData(data) {
+				if id := findCallID(data); id != nil {
+					ev.CallID = p.str(id)
+				}
 			}
 		}
 		if ev.Remote == "" {
@@ -483,6 +549,10 @@ func (p *Parser) call(pid int, t time.Time, name string, body []byte, orphan boo
 					ev.Proto = proto
 				}
 			}
+		}
+	case "listen":
+		if ann := fd(0); ann != nil {
+			p.applyEndpoint(&ev, ann)
 		}
 	case "connect", "bind":
 		if ann := fd(0); ann != nil {
@@ -512,11 +582,18 @@ func (p *Parser) call(pid int, t time.Time, name string, body []byte, orphan boo
 			}
 		}
 	case "socket":
-		if r.ann != nil {
+		a0, a1 := arg(0), arg(1)
+		switch {
+		case bytes.HasPrefix(a0, []byte("AF_PACKET")):
+			// -yy shows a packet socket as a bare "socket:[N]": the
+			// arguments say what it is, failed or not.
+			ev.Proto = ProtoPACKET
+		case bytes.HasPrefix(a1, []byte("SOCK_RAW")) && bytes.HasPrefix(a0, []byte("AF_INET")):
+			ev.Proto = ProtoRAW
+		case r.ann != nil:
 			p.applyEndpoint(&ev, r.ann)
 		}
 		if ev.Proto == "" {
-			a0, a1 := arg(0), arg(1)
 			switch {
 			case bytes.HasPrefix(a0, []byte("AF_UNIX")) || bytes.HasPrefix(a0, []byte("AF_LOCAL")):
 				ev.Proto = ProtoUNIX
@@ -581,6 +658,128 @@ func (p *Parser) call(pid int, t time.Time, name string, body []byte, orphan boo
 		if bytes.HasPrefix(sig, []byte("SIG")) {
 			ev.Signal = p.str(sig)
 		}
+	case "ptrace":
+		// ptrace(PTRACE_ATTACH, 18211), ptrace(PTRACE_TRACEME).
+		if a := arg(0); bytes.HasPrefix(a, []byte("PTRACE_")) {
+			ev.Flags = p.str(a)
+		}
+		if a := arg(1); len(a) > 0 {
+			if v, n := parseInt(a); n == len(a) {
+				ev.Target = int(v)
+			}
+		}
+	case "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setfsuid", "setfsgid":
+		// The ids asked for, as printed: "0", "-1, 0", "0, 0, 0".
+		if !orphan && args.n > 0 {
+			ev.Flags = p.str(body[args.a[0].lo:args.a[args.n-1].hi])
+		}
+	case "capset":
+		// The sets asked for: "{effective=1<<CAP_SYS_ADMIN, permitted=..., inheritable=0}".
+		ev.Flags = p.str(arg(1))
+	case "mount":
+		// mount(source, target, fstype, flags, data): data is dropped (it
+		// can hold credentials, e.g. cifs "password=").
+		ev.Path = p.strArg(arg(1))
+		ev.Path2 = p.strArg(arg(0))
+		p.scratch = append(p.scratch[:0], unquoteOrEmpty(arg(2))...)
+		if f := arg(3); len(f) > 0 && !bytes.Equal(f, []byte("0")) {
+			if len(p.scratch) > 0 {
+				p.scratch = append(p.scratch, ' ')
+			}
+			p.scratch = append(p.scratch, f...)
+		}
+		ev.Flags = p.str(p.scratch)
+	case "umount2":
+		ev.Path = p.strArg(arg(0))
+		if f := arg(1); !bytes.Equal(f, []byte("0")) {
+			ev.Flags = p.str(f)
+		}
+	case "unshare":
+		ev.Flags = p.str(arg(0))
+	case "setns":
+		if ann := fd(0); ann != nil {
+			p.applyEndpoint(&ev, ann) // "net:[4026531833]" or the nsfs path
+		}
+		ev.Flags = p.str(arg(1))
+	case "memfd_create":
+		// The name -yy shows for the fd afterwards ("/memfd:payload"), so
+		// that later writes to and execs of it name the same file.
+		if name := p.strArg(arg(0)); name != "" {
+			p.scratch = append(append(p.scratch[:0], "/memfd:"...), name...)
+			ev.Path = p.str(p.scratch)
+		}
+		ev.Flags = p.str(arg(1))
+		if !failed && r.known {
+			ev.FD = int(r.val)
+		}
+	case "link", "symlink":
+		ev.Path = p.strArg(arg(0))
+		ev.Path2 = p.strArg(arg(1))
+	case "linkat":
+		_, d1, _ := fdArg(arg(0))
+		_, d2, _ := fdArg(arg(2))
+		ev.Path = p.strArg(arg(1))
+		ev.Path2 = p.strArg(arg(3))
+		if len(ev.Path) > 0 && ev.Path[0] != '/' && d1 != nil {
+			ev.Path = p.joinPath(d1, ev.Path)
+		}
+		if len(ev.Path2) > 0 && ev.Path2[0] != '/' && d2 != nil {
+			ev.Path2 = p.joinPath(d2, ev.Path2)
+		}
+		if f := arg(4); len(f) > 0 && !bytes.Equal(f, []byte("0")) {
+			ev.Flags = p.str(f)
+		}
+	case "symlinkat":
+		// The target is the link's content, relative to the link: not joined.
+		ev.Path = p.strArg(arg(0))
+		_, d, _ := fdArg(arg(1))
+		ev.Path2 = p.strArg(arg(2))
+		if len(ev.Path2) > 0 && ev.Path2[0] != '/' && d != nil {
+			ev.Path2 = p.joinPath(d, ev.Path2)
+		}
+	case "sendfile", "splice", "copy_file_range":
+		// sendfile(out, in, ...); splice/copy_file_range(in, off, out, ...).
+		inArg, outArg := arg(0), arg(2)
+		if name == "sendfile" {
+			inArg, outArg = arg(1), arg(0)
+		}
+		inFD, inAnn, ok := fdArg(inArg)
+		if ok {
+			ev.FD = inFD
+		}
+		_, outAnn, _ := fdArg(outArg)
+		p.applyFlow(&ev, inAnn, outAnn)
+		if r.known && r.val > 0 {
+			ev.Bytes = r.val
+		}
+	case "mkdir", "truncate":
+		ev.Path = p.strArg(arg(0))
+		if name == "mkdir" {
+			ev.Mode, _ = parseOctal(arg(1))
+		}
+	case "mkdirat":
+		_, dir, _ := fdArg(arg(0))
+		ev.Path = p.strArg(arg(1))
+		if len(ev.Path) > 0 && ev.Path[0] != '/' && dir != nil {
+			ev.Path = p.joinPath(dir, ev.Path)
+		}
+		ev.Mode, _ = parseOctal(arg(2))
+	case "io_uring_setup":
+		// A ring whose reads, writes, opens and connects strace never
+		// sees one by one: the setup is the trace's only sign of them.
+		if f := between(arg(1), "flags=", ","); f != nil {
+			ev.Flags = p.str(f)
+		}
+		if !failed && r.known {
+			ev.FD = int(r.val)
+			if r.ann != nil {
+				p.applyEndpoint(&ev, r.ann)
+			}
+		}
+	case "ftruncate":
+		if ann := fd(0); ann != nil {
+			p.applyEndpoint(&ev, ann)
+		}
 	case "exit_group", "exit":
 		if v, n := parseInt(arg(0)); n > 0 {
 			ev.ExitCode = int(v)
@@ -620,7 +819,7 @@ func (p *Parser) argv(b []byte) []string {
 // joinPath joins a -yy directory annotation and a relative path.
 func (p *Parser) joinPath(dirAnn []byte, rel string) string {
 	e := classify(dirAnn)
-	if e.path == nil || len(e.path) == 0 || e.path[0] != '/' {
+	if len(e.path) == 0 || e.path[0] != '/' {
 		return rel
 	}
 	d := e.path
@@ -643,4 +842,70 @@ func cutDot(s string) (string, bool) {
 		return s[2:], true
 	}
 	return s, false
+}
+
+// unquoteOrEmpty returns the bytes of a quoted argument, nil for NULL.
+func unquoteOrEmpty(b []byte) []byte {
+	if len(b) == 0 || b[0] != '"' {
+		return nil
+	}
+	out, _ := unquote(nil, b)
+	return out
+}
+
+// applyFlow fills a data-moving call's fields from its source and
+// destination fds (sendfile, splice, copy_file_range): Path is the file
+// read from, Path2 the file written to, and the socket fields whichever
+// side is a socket (the destination when both are).
+func (p *Parser) applyFlow(ev *event.Event, in, out []byte) {
+	src, dst := classify(in), classify(out)
+	if src.path != nil && src.proto == nil {
+		ev.Path = p.strEsc(src.path)
+	}
+	if dst.path != nil && dst.proto == nil {
+		ev.Path2 = p.strEsc(dst.path)
+	}
+	sock := dst
+	if sock.proto == nil {
+		sock = src
+	}
+	if sock.proto != nil {
+		ev.Proto = p.str(sock.proto)
+		if sock.local != nil {
+			ev.Local = p.str(sock.local)
+		}
+		if sock.remote != nil {
+			ev.Remote = p.str(sock.remote)
+		}
+		if sock.path != nil {
+			// A UNIX socket's bound path; the file side keeps Path.
+			if ev.Path == "" {
+				ev.Path = p.strEsc(sock.path)
+			} else if ev.Path2 == "" {
+				ev.Path2 = p.strEsc(sock.path)
+			}
+		}
+	}
+}
+
+// requestData says whether a read's printed data is an HTTP request head
+// ("GET /x HTTP/1.1\r\n...") or the continuation of one that the tracer
+// kept ("X-Call-Id: ...").
+func requestData(b []byte) bool {
+	b = bytes.TrimLeft(b, " ")
+	if len(b) > 0 && b[0] == '[' { // readv/recvmsg: the first iov_base
+		i := bytes.IndexByte(b, '"')
+		if i < 0 {
+			return false
+		}
+		b = b[i:]
+	}
+	if len(b) == 0 || b[0] != '"' {
+		return false
+	}
+	b = b[1:]
+	if requestLine(b) > 0 {
+		return true
+	}
+	return findFold(b[:min(len(b), len("x-call-id:"))], "x-call-id:") == 0
 }

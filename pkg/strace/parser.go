@@ -1,37 +1,3 @@
-// Package strace turns strace 6.x text output into event.Events.
-//
-// It reads what the tracer runs:
-//
-//	strace -f -ttt -yy -s 256 -e trace=<provenance set> -p PID
-//
-// and also -tt wall-clock stamps, no time stamp, and the three pid prefixes
-// ("[pid  123] " when strace writes to a terminal or pipe, "123 " with -o,
-// none without -f). Every line form strace prints for that set is handled:
-// complete calls, "<unfinished ...>" / "<... name resumed>" pairs (joined
-// into one Event, timed at the call's start), -yy fd annotations, strings
-// with C escapes and "..." truncation, arrays, structs, sockaddrs, errors,
-// "+++ exited/killed +++", "--- SIGNAL ---" and strace's own "strace: ..."
-// messages (counted, not errors), including one printed in the middle of a
-// call line, which happens when a child attaches while a call is printed.
-//
-// # Design
-//
-// The parser works on []byte sub-slices of the input and allocates only for
-// the strings an Event must own. Those are interned in a bounded per-Parser
-// table, so the paths, endpoints and errno names that repeat on most lines
-// cost a map lookup instead of an allocation; syscall names come from a
-// static table. A Parser carries the only state strace output needs across
-// lines: the unfinished half of each pid's in-flight call (one per thread,
-// capped at MaxPending) and the -tt day. Memory is bounded by MaxLineLen,
-// MaxPending and the intern cap, whatever the input.
-//
-// A chunk of the tracer's stream must be parseable alone, so Parse/ParseBytes
-// never fail on content: bad lines become errors carrying their line number
-// and are counted, an orphan "<... resumed>" (its start was in an earlier
-// chunk) still yields an Event with what the resumed half shows (return
-// value, errno, returned fd's annotation, data read), and calls still
-// unfinished at the end of a chunk are emitted by Flush with Errno
-// ErrnoUnknown.
 package strace
 
 import (
@@ -46,7 +12,7 @@ import (
 
 const (
 	// MaxLineLen bounds one input line (a chunk is at most 256,000 bytes;
-	// strace lines with -s 256 stay well under 64 KiB).
+	// strace lines with -s 16384 stay under 64 KiB of escapes).
 	MaxLineLen = 256 << 10
 	// MaxPending bounds the unfinished calls kept across lines (one per
 	// traced thread at most); beyond it the oldest is emitted as partial.
@@ -110,7 +76,6 @@ type Parser struct {
 	seq       []int // pids in order of their unfinished call, for eviction
 	dangling  []byte
 	hasDangle bool
-	danglePID int
 	scratch   []byte
 	join      []byte
 	strs      map[string]string

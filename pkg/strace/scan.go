@@ -137,6 +137,12 @@ func splitArgs(b []byte) (l argList) {
 			}
 			depth--
 		case '<':
+			if i+1 < len(b) && b[i+1] == '<' {
+				// A shift in a capability or flag set ("1<<CAP_SYS_ADMIN"),
+				// not an fd annotation (those never start with '<').
+				i++
+				break
+			}
 			if i > 0 && isAlnum(b[i-1]) {
 				j := skipAnnotation(b, i)
 				if j < 0 {

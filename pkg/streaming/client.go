@@ -1,7 +1,3 @@
-// Package streaming is faasmon's connection to NATS Streaming, the OpenFaaS
-// CE queue server: one lazily made connection per Client, remade after it
-// is lost, publications that wait for the server's ack, and a signal when
-// the connection goes so that subscribers can subscribe again.
 package streaming
 
 import (

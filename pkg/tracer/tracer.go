@@ -1,12 +1,3 @@
-// Package tracer is faasmon's per-node tracer: it follows the function
-// containers a discovery source reports, keeps one strace and one tcpdump
-// attached to each, and ships their output in chunks to faasmon-parse
-// through the gateway's async queue.
-//
-// Layout: discovery (Kubernetes or local-stack targets) → Tracer (diff of
-// snapshots → attach/detach) → sensor (strace/tcpdump process per target,
-// restarted while the target lives) → chunker (chunks that parse alone) →
-// sender (bounded queue, retries, drop-oldest) → gateway.
 package tracer
 
 import (
@@ -23,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/faasmon/faasmon/pkg/chunk"
+	"github.com/faasmon/faasmon/pkg/tracer/backend"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 	"github.com/faasmon/faasmon/pkg/tracer/discovery"
 	"github.com/faasmon/faasmon/pkg/tracer/metrics"
@@ -100,6 +92,12 @@ func (t *Tracer) apply(ctx context.Context, ts []discovery.Target) {
 		t.Log.Info("attach", "function", tg.Function, "container", tg.Container, "pid", tg.PID, "netns", tg.NetNS)
 		var swg sync.WaitGroup
 		for _, k := range t.Kinds {
+			if b, ok := backend.Lookup(k); ok {
+				rc := backend.RunConfig{Node: t.Sensor.Node, Chunk: t.Sensor.Chunk, ProcRoot: t.Sensor.ProcRoot,
+					RestartMin: t.Sensor.RestartMin, RestartMax: t.Sensor.RestartMax, Log: t.Log}
+				swg.Go(func() { backend.Run(actx, b, tg, rc, t.Metrics, t.Sink) })
+				continue
+			}
 			swg.Go(func() { sensor.Run(actx, k, tg, t.Sensor, t.Metrics, t.Sink) })
 		}
 		t.wg.Go(func() {

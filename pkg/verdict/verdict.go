@@ -1,6 +1,3 @@
-// Package verdict is the contract between faasmon-classify and whoever
-// reads its answers: faasmon-alert (through the queue callback), users who
-// invoke classify directly, and the lab's evaluation.
 package verdict
 
 import (

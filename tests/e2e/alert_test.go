@@ -24,6 +24,7 @@ import (
 	"github.com/faasmon/faasmon/pkg/lab"
 	"github.com/faasmon/faasmon/pkg/localstack"
 	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/provider"
 )
 
 // receiver records alerts by graph id with their arrival times: the NATS
@@ -316,7 +317,7 @@ func waitReady(t *testing.T, ctx context.Context, fns ...string) {
 func alertPID(t *testing.T, ctx context.Context) int {
 	t.Helper()
 	for {
-		insts, err := localstack.FetchInstances(ctx, nil, localstack.ProviderURL)
+		insts, err := provider.FetchInstances(ctx, nil, localstack.ProviderURL)
 		if err != nil {
 			t.Fatal(err)
 		}

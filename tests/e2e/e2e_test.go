@@ -1,8 +1,3 @@
-// Package e2e runs the whole detector on the local stack: the tracer
-// straces and captures the lab's victim functions, chunks go through the
-// real OpenFaaS async queue to faasmon-parse, faasmon-graph builds the
-// graphs, faasmon-classify judges them with the committed model, and
-// faasmon-alert publishes alerts on NATS Streaming and to a webhook.
 package e2e
 
 import (

@@ -1,7 +1,3 @@
-// Command lab plays attack-lab scenarios against the victim app on an
-// OpenFaaS stack and writes a labelled dataset. See tests/lab/README.md.
-//
-//	go run ./tests/lab run -scenario FILE... -out DIR [-n N] [-seed S] [-gateway URL] [-graphs DIR]
 package main
 
 import (
@@ -14,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/faasmon/faasmon/pkg/envconf"
 	"github.com/faasmon/faasmon/pkg/lab"
 )
 
@@ -53,9 +50,14 @@ func main() {
 		relabel(os.Args[2:])
 		return
 	}
+	if len(os.Args) >= 2 && os.Args[1] == "foreign" {
+		foreign(os.Args[2:])
+		return
+	}
 	if len(os.Args) < 2 || os.Args[1] != "run" {
 		fmt.Fprintln(os.Stderr, "usage: go run ./tests/lab run -scenario FILE... -out DIR [-n N] [-seed S] [-gateway URL] [-graphs DIR]")
 		fmt.Fprintln(os.Stderr, "       go run ./tests/lab relabel DIR...   (label a run's graphs again with the current rules)")
+		fmt.Fprintln(os.Stderr, "       go run ./tests/lab foreign -dir DIR [-learn N] [-eval M] [-out DIR]   (public functions' FPR; see tests/lab/foreign/README.md)")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
@@ -66,7 +68,7 @@ func main() {
 	n := fs.Int("n", 1, "rounds: times each scenario is played")
 	seed := fs.Uint64("seed", 1, "random seed (bodies, mix_benign)")
 	gw := fs.String("gateway", "", "gateway URL (default http://127.0.0.1:8080)")
-	graphs := fs.String("graphs", envOr("FAASMON_GRAPH_ARCHIVE", lab.GraphArchive), "faasmon-graph's archive_dir (stack.yml's); empty: no labelling")
+	graphs := fs.String("graphs", envconf.Lookup(os.LookupEnv).String("FAASMON_GRAPH_ARCHIVE", lab.GraphArchive), "faasmon-graph's archive_dir (stack.yml's); empty: no labelling")
 	channel := fs.String("verdict-channel", lab.VerdictChannel, "NATS Streaming channel with every classify result")
 	detector := fs.Bool("detector", true, "deploy the detector (stack.yml) and run the tracer during the run")
 	noResponse := fs.Bool("no-response", false, "deploy the detector with faasmon-alert's response off (datasets: keeps the reuse attack's second stage on the tainted container)")
@@ -96,6 +98,39 @@ func main() {
 	}
 }
 
+// foreign runs the public-functions benchmark (pkg/lab/foreign.go).
+func foreign(args []string) {
+	fs := flag.NewFlagSet("foreign", flag.ExitOnError)
+	dir := fs.String("dir", "", "directory holding the public functions' checkouts (required; see tests/lab/foreign/README.md)")
+	data := fs.String("functions", "", "data file (default tests/lab/foreign/functions.yaml)")
+	out := fs.String("out", "/tmp/faasmon-foreign", "output directory of this evaluation run (outside the repository; never training data)")
+	report := fs.String("report", "", "generalisation report to update (default model/generalisation-report.json; only its foreign section is replaced)")
+	learn := fs.Int("learn", 2, "learning rounds (not judged; per-function profiles learn here)")
+	eval := fs.Int("eval", 4, "evaluation rounds (judged)")
+	seed := fs.Uint64("seed", 1, "random seed (bodies)")
+	noUp := fs.Bool("no-up", false, "do not start the local stack")
+	graphIdle := fs.Duration("graph-idle", 20*time.Second, "stop waiting for graphs after this long without a new one")
+	verdictIdle := fs.Duration("verdict-idle", 30*time.Second, "stop waiting for verdicts after this long without a new one")
+	_ = fs.Parse(args)
+	if *dir == "" {
+		fmt.Fprintln(os.Stderr, "lab foreign: -dir is required")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := lab.RunForeign(ctx, lab.ForeignOptions{
+		Dir: *dir, Data: *data, Out: *out, Report: *report, LearnRounds: *learn, EvalRounds: *eval, Seed: *seed,
+		Command: "go run ./tests/lab foreign " + strings.Join(args, " "),
+		Lab:     lab.Options{SkipUp: *noUp, GraphIdle: *graphIdle, VerdictIdle: *verdictIdle},
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "lab:", err)
+		os.Exit(1)
+	}
+	fmt.Printf("foreign: %d functions, %d invocations, %d graphs judged (evaluation rounds), %d flagged, fpr %.4f, %d alerts, %d missing verdicts, %.0f s\n",
+		rep.Functions, rep.Invocations, rep.Graphs, rep.Flagged, rep.FPR, rep.Alerts, rep.Missing, rep.DurationS)
+}
+
 func relabel(dirs []string) {
 	for _, d := range dirs {
 		st, err := lab.Relabel(d)
@@ -106,11 +141,4 @@ func relabel(dirs []string) {
 		fmt.Printf("%s: %d invocation, %d downstream, %d background (%d attack, %d idle in a compromised container), %d tainted\n",
 			d, st.Invocation, st.Downstream, st.Background, st.BackgroundAtk, st.BackgroundIdle, st.TaintedAtk)
 	}
-}
-
-func envOr(k, def string) string {
-	if v, ok := os.LookupEnv(k); ok {
-		return v
-	}
-	return def
 }

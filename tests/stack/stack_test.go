@@ -1,7 +1,3 @@
-// Package stack_test runs the local OpenFaaS stack end to end: the real
-// gateway, NATS Streaming, queue-worker and Prometheus with faasmon's local
-// provider, deploying stack.yml and test functions through the gateway and
-// go-sdk. It needs root; it skips otherwise.
 package stack_test
 
 import (
@@ -21,6 +17,7 @@ import (
 	"time"
 
 	"github.com/faasmon/faasmon/pkg/localstack"
+	"github.com/faasmon/faasmon/pkg/provider"
 	"github.com/openfaas/faas-provider/types"
 	sdk "github.com/openfaas/go-sdk"
 )
@@ -85,7 +82,7 @@ func (e *env) do(method, path, body string, auth bool, hdr map[string]string) (i
 
 func (e *env) instances() map[string]localstack.Instance {
 	e.t.Helper()
-	list, err := localstack.FetchInstances(context.Background(), nil, localstack.ProviderURL)
+	list, err := provider.FetchInstances(context.Background(), nil, localstack.ProviderURL)
 	if err != nil {
 		e.t.Fatal(err)
 	}

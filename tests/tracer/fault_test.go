@@ -21,6 +21,7 @@ import (
 	"github.com/faasmon/faasmon/pkg/chunk"
 	"github.com/faasmon/faasmon/pkg/localstack"
 	"github.com/faasmon/faasmon/pkg/proctest"
+	"github.com/faasmon/faasmon/pkg/provider"
 	"github.com/faasmon/faasmon/pkg/tracer"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 	"github.com/faasmon/faasmon/pkg/tracer/discovery"
@@ -323,7 +324,7 @@ functions:
 func instanceOf(t *testing.T, fn string) localstack.Instance {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		list, err := localstack.FetchInstances(context.Background(), nil, localstack.ProviderURL)
+		list, err := provider.FetchInstances(context.Background(), nil, localstack.ProviderURL)
 		if err != nil {
 			t.Fatal(err)
 		}

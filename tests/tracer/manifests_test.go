@@ -1,7 +1,3 @@
-// Package tracer_test checks the tracer's Kubernetes manifests offline: each
-// YAML document decodes strictly (unknown or duplicate fields are errors)
-// into the k8s.io/api types through client-go's scheme, and the DaemonSet's
-// security settings are exactly the intended ones.
 package tracer_test
 
 import (

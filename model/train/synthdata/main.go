@@ -1,7 +1,3 @@
-// Command synthdata writes a synthetic labelled data set (gnn.SyntheticGraph)
-// in the layout model/train reads, for smoke tests before lab data exists:
-//
-//	go run ./model/train/synthdata -out /tmp/syn -n 400 [-seed 1]
 package main
 
 import (

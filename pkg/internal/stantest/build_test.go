@@ -11,6 +11,9 @@ import (
 // TestBinary finds (or, on a fresh machine, builds) the server at the
 // version tools/go.mod pins, and starts it.
 func TestBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts nats-streaming-server; skipped under -short (make unit)")
+	}
 	bin := Binary(t)
 	out, err := exec.Command(bin, "--version").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "0.25.6") {

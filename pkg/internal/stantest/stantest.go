@@ -1,8 +1,3 @@
-// Package stantest runs a real nats-streaming-server for tests: it finds
-// the binary where the local stack keeps it (<repo>/.cache/bin, see
-// localstack.BinDir), building it there from the repository's tools module
-// when it is missing, and starts it on a free loopback port. It never skips:
-// a test that needs the server fails when it cannot be had.
 package stantest
 
 import (
@@ -122,9 +117,13 @@ func freePort() (int, error) {
 
 // Start runs a memory-store nats-streaming-server with the given cluster id
 // on a free loopback port until the test ends, and returns its URL once a
-// streaming client can connect.
+// streaming client can connect. Under -short (make unit, which starts
+// nothing) it skips t instead.
 func Start(t testing.TB, clusterID string) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a nats-streaming-server; skipped under -short (make unit)")
+	}
 	bin := Binary(t)
 	var lastErr error
 	for try := 0; try < 3; try++ {

@@ -1,9 +1,3 @@
-// Package chunker cuts a sensor's output stream (strace text or pcap bytes)
-// into chunks that can each be parsed alone: strace on line boundaries, pcap
-// on record boundaries with the stream's global header repeated at the start
-// of every chunk. It cuts just before an invocation begins (the X-Call-Id of
-// the upstream request) so that one chunk rarely spans two invocations, and
-// otherwise after a quiet period, at a time cap or at a size cap.
 package chunker
 
 import (
@@ -39,6 +33,9 @@ type Config struct {
 	Quiet time.Duration
 	// MaxAge closes the chunk this long after its first unit (0: 1s).
 	MaxAge time.Duration
+	// MaxUnits closes the chunk at this many units (0: no limit). The
+	// events parsed from a chunk grow with its lines, not its bytes.
+	MaxUnits int
 }
 
 func (c Config) withDefaults() Config {
@@ -115,7 +112,7 @@ func (c *Cutter) Add(u Unit, now time.Time) {
 		u.Data = u.Data[:c.Room()]
 		c.truncated++
 	}
-	if len(c.prefix)+len(c.buf)+len(u.Data) > c.cfg.MaxBytes {
+	if len(c.prefix)+len(c.buf)+len(u.Data) > c.cfg.MaxBytes || c.cfg.MaxUnits > 0 && c.units >= c.cfg.MaxUnits {
 		c.Flush()
 	}
 	if c.units == 0 {

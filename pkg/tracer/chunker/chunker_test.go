@@ -2,6 +2,7 @@ package chunker
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -255,8 +256,10 @@ func TestPcapRechunk(t *testing.T) {
 			if total != records {
 				t.Fatalf("%d packets in chunks, %d in the capture", total, records)
 			}
-			if !bytes.Equal(rebuilt, raw[24:]) {
-				t.Fatal("chunks do not concatenate back to the capture")
+			// Every record is there, in order, with its framing; payloads
+			// are scrubbed (ScrubPacket) as they are read.
+			if !bytes.Equal(rebuilt, scrubCapture(t, raw)[24:]) {
+				t.Fatal("chunks do not concatenate back to the (scrubbed) capture")
 			}
 			if len(opened) != 3 {
 				t.Fatalf("requests with X-Call-Id found by gopacket: %v", opened)
@@ -295,5 +298,41 @@ func TestPcapTruncatesAndRejects(t *testing.T) {
 	pr, _ = NewPcapReader(bytes.NewReader(bad), 1000)
 	if _, _, err := pr.Next(); !errors.Is(err, ErrPcap) {
 		t.Fatalf("huge record: %v", err)
+	}
+}
+
+// scrubCapture applies ScrubPacket to every record of a capture, walking
+// the file format by hand (not through PcapReader, which is under test).
+func scrubCapture(t *testing.T, raw []byte) []byte {
+	t.Helper()
+	out := append([]byte(nil), raw...)
+	var order binary.ByteOrder = binary.LittleEndian
+	if binary.BigEndian.Uint32(out[0:4]) == 0xa1b2c3d4 || binary.BigEndian.Uint32(out[0:4]) == 0xa1b23c4d {
+		order = binary.BigEndian
+	}
+	link := order.Uint32(out[20:24]) & 0x0fffffff
+	for off := 24; off+16 <= len(out); {
+		incl := int(order.Uint32(out[off+8 : off+12]))
+		if off+16+incl > len(out) {
+			t.Fatalf("record at %d overruns the capture", off)
+		}
+		ScrubPacket(link, out[off+16:off+16+incl])
+		off += 16 + incl
+	}
+	return out
+}
+
+func TestMaxUnits(t *testing.T) {
+	var got []int
+	c := NewCutter(Config{MaxUnits: 3, Quiet: time.Hour, MaxAge: time.Hour}, chunk.Header{Kind: chunk.KindStrace, Stream: "s"}, func(ch Chunk) {
+		got = append(got, bytes.Count(ch.Body, []byte("\n")))
+	})
+	now := time.Now()
+	for i := 0; i < 7; i++ {
+		c.Add(Unit{Data: []byte("x\n"), At: now}, now)
+	}
+	c.Flush()
+	if fmt.Sprint(got) != "[3 3 1]" {
+		t.Errorf("lines per chunk %v, want [3 3 1]", got)
 	}
 }

@@ -96,9 +96,10 @@ func (p *PcapReader) Next() (Unit, bool, error) {
 		ns *= 1000
 	}
 	u := Unit{Data: data, At: time.Unix(int64(sec), ns)}
-	payload := tcpPayload(p.link, data[16:])
-	Redact(payload)
-	u.CallID = httpCallID(payload)
+	// Scrub before anything else reads the record: only what detection
+	// needs leaves the node (ScrubPacket).
+	ScrubPacket(p.link, data[16:])
+	u.CallID = httpCallID(tcpPayload(p.link, data[16:]))
 	return u, truncated, nil
 }
 

@@ -1,7 +1,3 @@
-// Package discovery finds the function processes the tracer must attach to:
-// on a Kubernetes node, the containers of the pods labelled faas_function
-// scheduled on this node; on the local stack, the instances the local
-// provider lists. Both report full snapshots; the tracer diffs them.
 package discovery
 
 import (
@@ -22,6 +18,9 @@ type Target struct {
 	Namespace string
 	Pod       string // empty locally
 	Container string // container id, or the local instance ID
+	// Image names the container's code version: the image digest on
+	// Kubernetes, the build locally. Per-function profiles are per image.
+	Image string
 	// PID is the container's top process; PIDs are all its processes at
 	// discovery time (strace -p each, as -f only follows future children).
 	PID   int

@@ -15,7 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"github.com/faasmon/faasmon/pkg/localstack"
+	"github.com/faasmon/faasmon/pkg/provider"
 )
 
 const (
@@ -154,9 +154,9 @@ func TestKube(t *testing.T) {
 func TestLocal(t *testing.T) {
 	self := os.Getpid()
 	var mu sync.Mutex
-	insts := []localstack.Instance{{Function: "echo", Namespace: "openfaas-fn", ID: "echo-a", PID: self, NetNS: "/run/netns/faasmon-1"}}
+	insts := []provider.Instance{{Function: "echo", Namespace: "openfaas-fn", ID: "echo-a", PID: self, NetNS: "/run/netns/faasmon-1"}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != localstack.InstancesPath {
+		if r.URL.Path != provider.InstancesPath {
 			http.NotFound(w, r)
 			return
 		}
@@ -165,7 +165,7 @@ func TestLocal(t *testing.T) {
 		_ = json.NewEncoder(w).Encode(insts)
 	}))
 	defer srv.Close()
-	set := func(v []localstack.Instance) { mu.Lock(); insts = v; mu.Unlock() }
+	set := func(v []provider.Instance) { mu.Lock(); insts = v; mu.Unlock() }
 
 	var errMu sync.Mutex
 	var errs []error
@@ -181,7 +181,7 @@ func TestLocal(t *testing.T) {
 	}
 	// Recycled (new ID), plus a second replica; an instance whose PID does not
 	// exist is left out.
-	set([]localstack.Instance{
+	set([]provider.Instance{
 		{Function: "echo", ID: "echo-b", PID: self},
 		{Function: "echo", ID: "echo-c", PID: self},
 		{Function: "ghost", ID: "ghost-1", PID: 1 << 30},

@@ -111,8 +111,9 @@ func (k *Kube) Snapshot(pods []*corev1.Pod) []Target {
 		proc = "/proc"
 	}
 	type want struct {
-		pod *corev1.Pod
-		id  string
+		pod   *corev1.Pod
+		id    string
+		image string
 	}
 	var wants []want
 	missing := false
@@ -132,7 +133,13 @@ func (k *Kube) Snapshot(pods []*corev1.Pod) []Target {
 			if len(id) < 12 {
 				continue // too short to match cgroup paths safely
 			}
-			wants = append(wants, want{p, id})
+			// The image digest (imageID) names the code version: a
+			// redeploy gets a new one, and profiles re-learn.
+			image := cs.ImageID
+			if image == "" {
+				image = cs.Image
+			}
+			wants = append(wants, want{p, id, image})
 			if !k.alive(proc, k.cache[id]) {
 				missing = true
 			}
@@ -169,7 +176,7 @@ func (k *Kube) Snapshot(pods []*corev1.Pod) []Target {
 		}
 		out = append(out, Target{
 			Key: w.id, Function: w.pod.Labels[FunctionLabel], Namespace: w.pod.Namespace,
-			Pod: w.pod.Name, Container: w.id, PID: top, PIDs: pids,
+			Pod: w.pod.Name, Container: w.id, Image: w.image, PID: top, PIDs: pids,
 			NetNS:      filepath.Join(proc, strconv.Itoa(top), "ns", "net"),
 			StartTicks: st,
 		})

@@ -7,7 +7,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/faasmon/faasmon/pkg/localstack"
+	"github.com/faasmon/faasmon/pkg/provider"
 )
 
 // Local polls the local provider's instance list.
@@ -53,7 +53,7 @@ func (l *Local) Poll(ctx context.Context) ([]Target, error) {
 	if c == nil {
 		c = &http.Client{Timeout: 2 * time.Second}
 	}
-	insts, err := localstack.FetchInstances(ctx, c, l.URL)
+	insts, err := provider.FetchInstances(ctx, c, l.URL)
 	if err != nil {
 		return nil, fmt.Errorf("local discovery: %w", err)
 	}
@@ -68,7 +68,7 @@ func (l *Local) Poll(ctx context.Context) ([]Target, error) {
 		}
 		t := Target{
 			Key: in.ID, Function: in.Function, Namespace: in.Namespace,
-			Container: in.ID, PID: in.PID, PIDs: []int{in.PID}, NetNS: in.NetNS,
+			Container: in.ID, Image: in.Image, PID: in.PID, PIDs: []int{in.PID}, NetNS: in.NetNS,
 		}
 		// The start time pins the PID to this process: a PID reused after
 		// the instance died must not be traced as this instance.

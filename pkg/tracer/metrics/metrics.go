@@ -1,5 +1,3 @@
-// Package metrics holds the tracer's Prometheus collectors, on a registry of
-// their own so that tests can build several tracers side by side.
 package metrics
 
 import (
@@ -36,6 +34,10 @@ type Metrics struct {
 	QueueBytes     prometheus.Gauge
 	QueueChunks    prometheus.Gauge
 	DiscoveryError prometheus.Counter
+	// Lost counts events a sensor lost before they became chunk units (the
+	// eBPF ring buffer or its per-container queue full): a blind spot of
+	// that container, by kind and function.
+	Lost *prometheus.CounterVec
 }
 
 // New registers every collector on a fresh registry (plus the Go and process
@@ -69,11 +71,13 @@ func New() *Metrics {
 			Help: "Bytes held in the send queue."}),
 		QueueChunks: prometheus.NewGauge(prometheus.GaugeOpts{Name: "faasmon_tracer_queue_chunks",
 			Help: "Chunks held in the send queue."}),
+		Lost: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "faasmon_tracer_events_lost_total",
+			Help: "Events a sensor lost before chunking (eBPF ring buffer or queue full): a blind spot, by function."}, []string{"kind", "function"}),
 		DiscoveryError: prometheus.NewCounter(prometheus.CounterOpts{Name: "faasmon_tracer_discovery_errors_total",
 			Help: "Failed discovery rounds (API or provider unreachable, /proc unreadable)."}),
 	}
 	r.MustRegister(m.Attached, m.Sensors, m.ChunksSent, m.BytesSent, m.ChunksDropped, m.BytesDropped,
-		m.Retries, m.Restarts, m.Truncated, m.ChunkBytes, m.QueueBytes, m.QueueChunks, m.DiscoveryError,
+		m.Retries, m.Restarts, m.Truncated, m.ChunkBytes, m.QueueBytes, m.QueueChunks, m.DiscoveryError, m.Lost,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Pre-create the label values so that a zero is scraped before the first event.
 	for _, k := range []chunk.Kind{chunk.KindStrace, chunk.KindPcap} {

@@ -1,8 +1,3 @@
-// Package sender posts chunks to faasmon-parse through the gateway's async
-// endpoint, from a bounded in-memory queue: when the gateway is slow or
-// down it retries with capped exponential backoff, and when the queue is full
-// it drops the oldest chunks, counting them and stamping the next chunk of
-// the same stream with how many of its predecessors were lost.
 package sender
 
 import (
@@ -23,6 +18,7 @@ import (
 	sdk "github.com/openfaas/go-sdk"
 
 	"github.com/faasmon/faasmon/pkg/chunk"
+	"github.com/faasmon/faasmon/pkg/tracer/backend"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 	"github.com/faasmon/faasmon/pkg/tracer/metrics"
 )
@@ -343,6 +339,9 @@ func (s *Sender) post(ctx context.Context, c chunker.Chunk) error {
 func contentType(k chunk.Kind) string {
 	if k == chunk.KindPcap {
 		return "application/vnd.tcpdump.pcap"
+	}
+	if b, ok := backend.Lookup(k); ok {
+		return b.ContentType()
 	}
 	return "text/plain; charset=utf-8"
 }

@@ -1,11 +1,3 @@
-// Command overhead measures what tracing costs a function: the latency of
-// sync invocations through the gateway with the tracer detached and
-// attached, median over -n calls each, for each function named.
-//
-//	go run ./tests/tracer/overhead -n 200 product-catalog-api purchase-get-price
-//
-// The functions must be deployed on the local stack (make up; the lab's
-// stack.yml) and no other tracer may run.
 package main
 
 import (
@@ -28,6 +20,7 @@ import (
 func main() {
 	n := flag.Int("n", 200, "invocations per function and setting")
 	body := flag.String("body", "", "request body (default: GET)")
+	sensors := flag.String("sensor", "strace", "tracer sensors to compare, comma-separated: strace (strace+tcpdump), ebpf (the eBPF sensor alone)")
 	flag.Parse()
 	wd, _ := os.Getwd()
 	repo, err := localstack.RepoRoot(wd)
@@ -70,17 +63,30 @@ func main() {
 		slices.Sort(ds)
 		return ds[len(ds)/2]
 	}
-	fmt.Printf("function                  untraced p50  traced p50  ratio  (n=%d each)\n", *n)
+	kinds := map[string]string{"strace": "strace,pcap", "ebpf": "ebpf"}
+	var list []string
+	for _, s := range strings.Split(*sensors, ",") {
+		if kinds[s] == "" {
+			fail(fmt.Errorf("-sensor: unknown %q (strace, ebpf)", s))
+		}
+		list = append(list, s)
+	}
+	fmt.Printf("function                  sensor  untraced p50  traced p50  ratio  (n=%d each)\n", *n)
 	for _, fn := range flag.Args() {
 		off := median(fn)
-		tr, err := lab.StartTracer(context.Background(), repo, state)
-		if err != nil {
-			fail(err)
+		for _, s := range list {
+			// The lab's tracer inherits the environment: FAASMON_KINDS picks
+			// its sensors.
+			os.Setenv("FAASMON_KINDS", kinds[s])
+			tr, err := lab.StartTracer(context.Background(), repo, state)
+			if err != nil {
+				fail(err)
+			}
+			time.Sleep(2 * time.Second) // attach
+			on := median(fn)
+			tr.Stop()
+			fmt.Printf("%-25s %-7s %10.2fms %10.2fms %6.2fx\n", fn, s, ms(off), ms(on), float64(on)/float64(off))
 		}
-		time.Sleep(2 * time.Second) // attach
-		on := median(fn)
-		tr.Stop()
-		fmt.Printf("%-25s %10.2fms %10.2fms %6.2fx\n", fn, ms(off), ms(on), float64(on)/float64(off))
 	}
 }
 

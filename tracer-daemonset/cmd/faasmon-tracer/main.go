@@ -1,10 +1,3 @@
-// Command faasmon-tracer is faasmon's per-node tracer (a DaemonSet on
-// Kubernetes, a process on the local stack): it finds the function
-// processes on this node, attaches strace and tcpdump to each, and posts
-// their output in chunks to faasmon-parse through the gateway's async queue.
-//
-// Every flag has an environment variable (in brackets) so that the DaemonSet
-// configures it without a command line.
 package main
 
 import (
@@ -16,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,7 +18,10 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/faasmon/faasmon/pkg/chunk"
+	"github.com/faasmon/faasmon/pkg/envconf"
 	"github.com/faasmon/faasmon/pkg/tracer"
+	"github.com/faasmon/faasmon/pkg/tracer/backend"
+	"github.com/faasmon/faasmon/pkg/tracer/backend/ebpf"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 	"github.com/faasmon/faasmon/pkg/tracer/discovery"
 	"github.com/faasmon/faasmon/pkg/tracer/metrics"
@@ -34,12 +29,9 @@ import (
 	"github.com/faasmon/faasmon/pkg/tracer/sensor"
 )
 
-func env(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
+// env gives the flags' defaults: an unset or empty variable leaves the
+// built-in default (envconf.Lookup.NonEmpty).
+var env = envconf.Lookup(os.LookupEnv)
 
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -55,19 +47,20 @@ func run(log *slog.Logger) error {
 	if os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
 		defSource = "kube"
 	}
-	source := flag.String("source", env("FAASMON_SOURCE", defSource), "discovery source: kube | local [FAASMON_SOURCE]")
-	node := flag.String("node", env("NODE_NAME", host), "this node's name [NODE_NAME]")
-	provider := flag.String("provider-url", env("FAASMON_PROVIDER_URL", "http://127.0.0.1:8083"), "local provider (source=local) [FAASMON_PROVIDER_URL]")
-	gateway := flag.String("gateway", env("GATEWAY_URL", "http://127.0.0.1:8080"), "OpenFaaS gateway [GATEWAY_URL]")
-	secretDir := flag.String("secret-dir", env("FAASMON_SECRET_DIR", ""), "dir with basic-auth-user and basic-auth-password; empty: no auth [FAASMON_SECRET_DIR]")
-	fn := flag.String("function", env("FAASMON_PARSE_FUNCTION", "faasmon-parse"), "function receiving chunks [FAASMON_PARSE_FUNCTION]")
-	fnNS := flag.String("function-namespace", env("FAASMON_FUNCTION_NAMESPACE", "openfaas-fn"), "its namespace [FAASMON_FUNCTION_NAMESPACE]")
-	queueBytes := flag.Int("queue-bytes", envInt("FAASMON_QUEUE_BYTES", 64<<20), "send queue bound in bytes [FAASMON_QUEUE_BYTES]")
-	listen := flag.String("listen", env("FAASMON_LISTEN", "127.0.0.1:9464"), "metrics and health address, node-local by default [FAASMON_LISTEN]")
-	pin := flag.String("pin", env("FAASMON_PIN", string(sensor.PinSameCPU)), "strace placement: same-cpu | off [FAASMON_PIN]")
-	procRoot := flag.String("proc", env("FAASMON_PROC", "/proc"), "host /proc (the tracer needs hostPID) [FAASMON_PROC]")
-	kinds := flag.String("kinds", env("FAASMON_KINDS", "strace,pcap"), "sensors to run [FAASMON_KINDS]")
-	exclude := flag.String("exclude", env("FAASMON_EXCLUDE", "faasmon-parse,faasmon-graph,faasmon-classify,faasmon-alert"), "functions never traced, comma-separated: the detector itself [FAASMON_EXCLUDE]")
+	source := flag.String("source", env.NonEmpty("FAASMON_SOURCE", defSource), "discovery source: kube | local [FAASMON_SOURCE]")
+	node := flag.String("node", env.NonEmpty("NODE_NAME", host), "this node's name [NODE_NAME]")
+	provider := flag.String("provider-url", env.NonEmpty("FAASMON_PROVIDER_URL", "http://127.0.0.1:8083"), "local provider (source=local) [FAASMON_PROVIDER_URL]")
+	gateway := flag.String("gateway", env.NonEmpty("GATEWAY_URL", "http://127.0.0.1:8080"), "OpenFaaS gateway [GATEWAY_URL]")
+	secretDir := flag.String("secret-dir", env.NonEmpty("FAASMON_SECRET_DIR", ""), "dir with basic-auth-user and basic-auth-password; empty: no auth [FAASMON_SECRET_DIR]")
+	fn := flag.String("function", env.NonEmpty("FAASMON_PARSE_FUNCTION", "faasmon-parse"), "function receiving chunks [FAASMON_PARSE_FUNCTION]")
+	fnNS := flag.String("function-namespace", env.NonEmpty("FAASMON_FUNCTION_NAMESPACE", "openfaas-fn"), "its namespace [FAASMON_FUNCTION_NAMESPACE]")
+	queueBytes := flag.Int("queue-bytes", env.Int("FAASMON_QUEUE_BYTES", 64<<20), "send queue bound in bytes [FAASMON_QUEUE_BYTES]")
+	listen := flag.String("listen", env.NonEmpty("FAASMON_LISTEN", "127.0.0.1:9464"), "metrics and health address, node-local by default [FAASMON_LISTEN]")
+	pin := flag.String("pin", env.NonEmpty("FAASMON_PIN", string(sensor.PinSameCPU)), "strace placement: same-cpu | off [FAASMON_PIN]")
+	procRoot := flag.String("proc", env.NonEmpty("FAASMON_PROC", "/proc"), "host /proc (the tracer needs hostPID) [FAASMON_PROC]")
+	kinds := flag.String("kinds", env.NonEmpty("FAASMON_KINDS", "strace,pcap"), "sensors to run: strace, pcap, ebpf (eBPF replaces strace; it needs CAP_BPF and CAP_PERFMON) [FAASMON_KINDS]")
+	cgroupRoot := flag.String("cgroup-root", env.NonEmpty("FAASMON_CGROUP_ROOT", ""), "host cgroup v2 mount for the ebpf sensor; empty: found in /proc/self/mountinfo [FAASMON_CGROUP_ROOT]")
+	exclude := flag.String("exclude", env.NonEmpty("FAASMON_EXCLUDE", "faasmon-parse,faasmon-graph,faasmon-classify,faasmon-alert"), "functions never traced, comma-separated: the detector itself [FAASMON_EXCLUDE]")
 	healthcheck := flag.String("healthcheck", "", "GET this URL, exit 0 on 200 (liveness probe; /healthz listens on 127.0.0.1 only)")
 	flag.Parse()
 	if *healthcheck != "" {
@@ -76,13 +69,18 @@ func run(log *slog.Logger) error {
 
 	var ks []chunk.Kind
 	for _, k := range strings.Split(*kinds, ",") {
-		switch chunk.Kind(strings.TrimSpace(k)) {
-		case chunk.KindStrace, chunk.KindPcap:
-			ks = append(ks, chunk.Kind(strings.TrimSpace(k)))
+		kind := chunk.Kind(strings.TrimSpace(k))
+		_, registered := backend.Lookup(kind)
+		switch {
+		case kind == chunk.KindStrace, kind == chunk.KindPcap, registered:
+			ks = append(ks, kind)
 		default:
 			return fmt.Errorf("-kinds: unknown sensor %q", k)
 		}
 	}
+	// Locally functions are plain processes, not containers: the ebpf
+	// sensor gives each a cgroup of its own to filter on.
+	ebpf.Default.Configure(ebpf.Config{ProcRoot: *procRoot, CgroupRoot: *cgroupRoot, Adopt: *source == "local"})
 	if p := sensor.PinMode(*pin); p != sensor.PinSameCPU && p != sensor.PinOff {
 		return fmt.Errorf("-pin: want same-cpu or off, got %q", *pin)
 	}
@@ -179,11 +177,4 @@ func probe(url string) error {
 		return fmt.Errorf("healthcheck: %s", resp.Status)
 	}
 	return nil
-}
-
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
-		return v
-	}
-	return def
 }

@@ -1,5 +1,3 @@
-// Package function crashes at start: the stack test checks that deploying
-// it fails with a 5xx carrying the tail of its log.
 package function
 
 import (

@@ -1,6 +1,3 @@
-// Package function is the stack test's Go function: it reports what the
-// sandbox gives it, and can leave a file in /tmp (as a payload would) so
-// the test sees recycling clear it.
 package function
 
 import (

@@ -2,12 +2,12 @@ package localstack
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -25,13 +25,30 @@ var testUse struct {
 
 const startedByTestFile = "started-by-test"
 
+// TB is the part of testing.TB that StartForTest uses. It is an interface
+// of its own so that this package, which development commands such as
+// faasmon-stack and faasmon-demo link, does not import Go's testing package;
+// a *testing.T or *testing.B satisfies it.
+type TB interface {
+	Helper()
+	Skip(args ...any)
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Errorf(format string, args ...any)
+	Cleanup(func())
+}
+
 // StartForTest returns a running, healthy stack for t: it reuses a running
-// one or starts it (state dir from FAASMON_STACK_DIR). It skips t when not
-// root. When the stack was started by tests, the last test process to finish
-// takes it down and fails t if a namespace or veth of ours is left behind.
+// one or starts it (state dir from FAASMON_STACK_DIR). It skips t under
+// -short (`make unit` starts nothing) and when not root. When the stack was
+// started by tests, the last test process to finish takes it down and fails
+// t if a namespace or veth of ours is left behind.
 // Functions a test deploys are the test's to delete (t.Cleanup).
-func StartForTest(t testing.TB) *Stack {
+func StartForTest(t TB) *Stack {
 	t.Helper()
+	if testingShort() {
+		t.Skip("starts the local stack; skipped under -short (make unit)")
+	}
 	if os.Geteuid() != 0 {
 		t.Skip("the local stack needs root (network namespaces, mounts); run as root or in CI")
 	}
@@ -75,6 +92,13 @@ func StartForTest(t testing.TB) *Stack {
 		testUse.users, testUse.stack = nil, nil
 	})
 	return s
+}
+
+// testingShort is testing.Short() read through the flag the test binary
+// registers, so that this package need not import testing (see TB).
+func testingShort() bool {
+	f := flag.Lookup("test.short")
+	return f != nil && f.Value.String() == "true"
 }
 
 // upOnce starts the stack unless healthy, serialised across processes.

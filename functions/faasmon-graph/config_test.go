@@ -1,0 +1,32 @@
+package function
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/faasmon/faasmon/pkg/envconf"
+)
+
+func TestLoadConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want config
+	}{
+		{"defaults", nil, config{StateDir: "/tmp/faasmon-graph-state", ArchiveMax: 200000, Next: "faasmon-classify"}},
+		{"set", map[string]string{
+			"state_dir": "/s", "archive_dir": "/a", "archive_max": "5", "faasmon_next": "n",
+			"faasmon_callback": "http://cb", "func_dirs": " /x, ,/y ",
+		}, config{StateDir: "/s", ArchiveDir: "/a", ArchiveMax: 5, Next: "n", Callback: "http://cb", FuncDirs: []string{"/x", "/y"}}},
+		// An empty faasmon_next turns forwarding off; a bad archive_max
+		// keeps the default.
+		{"empty next, bad max", map[string]string{"faasmon_next": "", "archive_max": "-1"},
+			config{StateDir: "/tmp/faasmon-graph-state", ArchiveMax: 200000}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := loadConfig(envconf.Map(tc.env)); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,96 @@
+package backend
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/faasmon/faasmon/pkg/chunk"
+	"github.com/faasmon/faasmon/pkg/event"
+	"github.com/faasmon/faasmon/pkg/tracer/chunker"
+	"github.com/faasmon/faasmon/pkg/tracer/discovery"
+)
+
+// Backend is one kind of sensor.
+type Backend interface {
+	// Kind is the chunk kind this backend produces (X-Faasmon-Kind).
+	Kind() chunk.Kind
+	// ContentType is the media type of its chunk bodies.
+	ContentType() string
+	// Attach starts tracing t. room is the largest unit the cutter takes
+	// (a backend shortens longer units and says so with Unit.Trunc).
+	// The returned stream ends (io.EOF) when ctx is done, when the target
+	// is gone, or when the sensor fails (another error): the caller
+	// restarts it as a new stream.
+	Attach(ctx context.Context, t discovery.Target, room int) (Stream, error)
+	// Parse turns one chunk body into events. A body that is not this
+	// kind's format at all is an error wrapping ErrInput; lines or records
+	// that cannot be read are counted in Parsed.Unparsed.
+	Parse(h chunk.Header, body []byte) (Parsed, error)
+}
+
+// Stream is one attachment's output, read by one goroutine.
+type Stream interface {
+	// Prefix is repeated at the head of every chunk (pcap's global
+	// header); nil when chunks need none. Valid once Next returned.
+	Prefix() []byte
+	// Next blocks for the next unit. trunc says the unit was shortened to
+	// fit room.
+	Next() (u chunker.Unit, trunc bool, err error)
+	// Close detaches; Next then returns io.EOF.
+	Close() error
+}
+
+// Parsed is what Parse read from a body.
+type Parsed struct {
+	Events []event.Event
+	// Unparsed counts lines/records that could not be read; Errors keeps
+	// the first few messages for people.
+	Unparsed int
+	Errors   []string
+}
+
+// ErrInput marks a body that is wrong as a whole.
+var ErrInput = fmt.Errorf("bad chunk body")
+
+var (
+	mu       sync.RWMutex
+	registry = map[chunk.Kind]Backend{}
+)
+
+// Register makes b available under its kind. Registering a kind twice is a
+// programming error and panics, as it would silently replace a sensor.
+func Register(b Backend) {
+	mu.Lock()
+	defer mu.Unlock()
+	k := b.Kind()
+	if k == "" {
+		panic("backend: empty kind")
+	}
+	if _, dup := registry[k]; dup {
+		panic(fmt.Sprintf("backend: kind %q registered twice", k))
+	}
+	registry[k] = b
+	chunk.RegisterKind(k)
+}
+
+// Lookup returns the backend registered for k.
+func Lookup(k chunk.Kind) (Backend, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
+	b, ok := registry[k]
+	return b, ok
+}
+
+// Kinds lists the registered kinds in order.
+func Kinds() []chunk.Kind {
+	mu.RLock()
+	defer mu.RUnlock()
+	out := make([]chunk.Kind, 0, len(registry))
+	for k := range registry {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}

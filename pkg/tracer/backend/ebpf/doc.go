@@ -1,0 +1,38 @@
+// Package ebpf is the tracer's eBPF sensor backend (issue 15): two raw
+// tracepoint programs (sys_enter, sys_exit) written with cilium/ebpf's asm
+// package, filtered in the kernel to the function containers' cgroup v2 ids
+// (a hash map user space fills, whose values are the per-container counts
+// of records lost to a full ring buffer), one ring buffer for the node, and
+// user space that turns each container's records into pkg/event Events of
+// the strace sensor's contract and ships them as JSON lines.
+//
+// Where it sits: tracer (this package, registered as chunk kind "ebpf" in
+// pkg/tracer/backend) → chunks → faasmon-parse (Parse) → faasmon-graph.
+// Unlike strace it stops nothing: the traced process cannot see it
+// (TracerPid stays 0), and a container is followed by its cgroup, so the
+// processes exec'd into it later are traced too.
+//
+// What it records, and what not: Covered lists the system calls. Paths
+// (bounded to 255 bytes, read with bpf_probe_read_user_str), open flags,
+// modes, results and errno (failed calls included), process lineage
+// (clone/fork/execve with its first 8 arguments of at most 95 bytes,
+// exit_group), socket endpoints from connect/bind's sockaddr, and
+// read/write byte counts. Never a read or write payload, never the
+// environment; argv leaves with credentials masked (strace.ScrubArgv, as
+// the strace sensor does). The request line and X-Call-Id, and DNS names,
+// are not read yet (chunks are cut on quiet periods and time, not per
+// invocation).
+//
+// What strace -yy gives for free is rebuilt in user space: each process's
+// fd table and cwd (opens, sockets, connects, dup, pipe, chdir, fork,
+// O_CLOEXEC at exec) names the fd of a read or write; an fd opened before
+// attach is named from /proc/<pid>/fd; an opened path is resolved through
+// its symlinks in the process's mount namespace (/proc/<pid>/root). The
+// last two need the right to ptrace-read the process (CAP_SYS_PTRACE for
+// another user's), which the eBPF DaemonSet does not have: there such fds
+// stay unnamed and paths stay as asked for. TestParityWithStrace checks
+// that, with that right, one workload traced by both sensors gives the
+// same provenance graph.
+//
+// x86_64 only: syscall numbers and struct pt_regs offsets are that ABI's.
+package ebpf

@@ -1,0 +1,343 @@
+package ebpf
+
+import (
+	"fmt"
+
+	cebpf "github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+)
+
+// The programs are written with cilium/ebpf's asm package (no clang on the
+// build machines, DESIGN.md §4). Two raw tracepoints:
+//
+//   - sys_exit records every covered call once it returned: arguments,
+//     result, and the user strings/structs it named (read while the
+//     caller's memory is still the same: the thread has not returned).
+//   - sys_enter records only what does not survive the call: execve's path
+//     (a successful exec replaces the memory it points into) and
+//     exit_group (never returns).
+//
+// Both first look the current task's cgroup v2 id up in the "cgroups" hash
+// map, which user space fills with the function containers' cgroups: any
+// other process costs one helper call and one map lookup. The map's value
+// is that container's count of records lost to a full ring buffer.
+
+// Record layout shared with decode.go (little endian, x86_64).
+const (
+	offTS      = 0
+	offCgroup  = 8
+	offPidTgid = 16
+	offNr      = 24
+	offRet     = 32
+	offArgs    = 40 // six u64: di, si, dx, r10, r8, r9 (syscall args 0..5)
+	offLen1    = 88 // i32: bytes in data1 (string: incl. NUL), or -errno
+	offLen2    = 92
+	offFlags   = 96 // u32: flagEnter
+	offData1   = 104
+	strMax     = 256 // bound of every path read in the kernel
+	offData2   = offData1 + strMax
+	bytesMax   = 128 // bound of a sockaddr/struct read (sockaddr_un is 110)
+
+	sizeNone  = offData1
+	sizeStr1  = offData1 + strMax
+	sizeStr2  = offData2 + strMax
+	sizeBytes = offData1 + bytesMax
+
+	// execve's record: the path, then argvMax arguments of at most
+	// argMax bytes each (NUL-terminated; an empty slot ends the list).
+	argvMax  = 8
+	argMax   = 96
+	offArgv  = offData1 + strMax
+	sizeExec = offArgv + argvMax*argMax
+
+	flagEnter = 1
+)
+
+// Stack slots (offsets from the frame pointer R10).
+const (
+	stCgroup = -8
+	stRet    = -16
+	// 72 bytes of struct pt_regs from offset 56 (r10) to 128 (after
+	// orig_ax): r10 r9 r8 ax cx dx si di orig_ax.
+	stRegs   = -88
+	stR10    = stRegs + 0
+	stR9     = stRegs + 8
+	stR8     = stRegs + 16
+	stDX     = stRegs + 40
+	stSI     = stRegs + 48
+	stDI     = stRegs + 56
+	stOrigAX = stRegs + 64
+	stPid    = -96
+	stTS     = -104
+	stArgv   = -104 - 8*argvMax // argv's first argvMax pointers
+
+	ptRegsFrom = 56 // offsetof(struct pt_regs, r10) on x86_64
+	ptRegsLen  = 72
+)
+
+// argSlot is the stack slot of syscall argument i.
+var argSlot = [6]int16{stDI, stSI, stDX, stR10, stR8, stR9}
+
+// shape says what a record carries beyond its fixed header.
+type shape int
+
+const (
+	shapeNone  shape = iota
+	shapeStr1        // one user string, pointer in R7
+	shapeStr2        // two user strings, R7 and R8
+	shapeBytes       // R8 bytes (clamped to bytesMax) of user memory at R7
+	shapeExec        // a path at R7 and the argv array at R8
+)
+
+// spec says how one syscall is recorded: which arguments are user strings
+// or structs.
+type spec struct {
+	name  string
+	shape shape
+	a, b  int // argument indexes for R7/R8 (b: for shapeBytes the length argument, or -8 for a fixed 8 bytes)
+}
+
+// Ring-buffer wake-up policy: records are submitted without waking the
+// reader unless this much data waits; the reader polls every PollInterval
+// anyway. A wake-up per record is what made eBPF cost 3.1× on a syscall
+// loop in DESIGN.md §4 (1.5× without).
+const wakeupBytes = 256 << 10
+
+const (
+	mapCgroups = "cgroups"
+	mapEvents  = "events"
+	// RingBytes is the ring buffer's size (a power of two of pages).
+	RingBytes = 8 << 20
+	// MaxCgroups bounds the containers traced at once on a node.
+	MaxCgroups = 4096
+)
+
+const (
+	bpfRBNoWakeup    = 1
+	bpfRBForceWakeup = 2
+	bpfRBAvailData   = 0
+)
+
+// Spec builds the collection: the two maps and the two programs.
+func Spec() (*cebpf.CollectionSpec, error) {
+	enter, err := program(true)
+	if err != nil {
+		return nil, err
+	}
+	exit, err := program(false)
+	if err != nil {
+		return nil, err
+	}
+	return &cebpf.CollectionSpec{
+		Maps: map[string]*cebpf.MapSpec{
+			mapCgroups: {Name: "faasmon_cgroups", Type: cebpf.Hash, KeySize: 8, ValueSize: 8, MaxEntries: MaxCgroups},
+			mapEvents:  {Name: "faasmon_events", Type: cebpf.RingBuf, MaxEntries: RingBytes},
+		},
+		Programs: map[string]*cebpf.ProgramSpec{
+			"sys_enter": {Name: "faasmon_enter", Type: cebpf.RawTracepoint, License: "Dual MIT/GPL", Instructions: enter},
+			"sys_exit":  {Name: "faasmon_exit", Type: cebpf.RawTracepoint, License: "Dual MIT/GPL", Instructions: exit},
+		},
+	}, nil
+}
+
+// program returns sys_enter's (enter) or sys_exit's instructions.
+func program(enter bool) (asm.Instructions, error) {
+	table := exitCalls
+	if enter {
+		table = enterCalls
+	}
+	var in asm.Instructions
+	in = append(in, asm.Mov.Reg(asm.R6, asm.R1))
+	if enter {
+		// The syscall number is the tracepoint's second argument: skip
+		// uncovered calls before any helper runs.
+		in = append(in, asm.LoadMem(asm.R7, asm.R6, 8, asm.DWord))
+		for _, nr := range sortedNrs(table) {
+			in = append(in, asm.JEq.Imm(asm.R7, int32(nr), "filter"))
+		}
+		in = append(in, asm.Ja.Label("out"))
+	}
+	in = append(in,
+		asm.FnGetCurrentCgroupId.Call().WithSymbol("filter"),
+		asm.StoreMem(asm.RFP, stCgroup, asm.R0, asm.DWord),
+		asm.LoadMapPtr(asm.R1, 0).WithReference(mapCgroups),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, stCgroup),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, "out"),
+		asm.Mov.Reg(asm.R9, asm.R0), // this container's loss counter
+	)
+	if enter {
+		in = append(in, asm.Mov.Imm(asm.R1, 0), asm.StoreMem(asm.RFP, stRet, asm.R1, asm.DWord))
+	} else {
+		in = append(in,
+			asm.LoadMem(asm.R1, asm.R6, 8, asm.DWord), // sys_exit's ret
+			asm.StoreMem(asm.RFP, stRet, asm.R1, asm.DWord),
+		)
+	}
+	in = append(in,
+		// The tracepoint's first argument is the task's struct pt_regs:
+		// the arguments and orig_ax (the syscall number, also at exit).
+		asm.LoadMem(asm.R3, asm.R6, 0, asm.DWord),
+		asm.Add.Imm(asm.R3, ptRegsFrom),
+		asm.Mov.Reg(asm.R1, asm.RFP),
+		asm.Add.Imm(asm.R1, stRegs),
+		asm.Mov.Imm(asm.R2, ptRegsLen),
+		asm.FnProbeReadKernel.Call(),
+		asm.JNE.Imm(asm.R0, 0, "out"),
+		asm.LoadMem(asm.R1, asm.RFP, stOrigAX, asm.DWord),
+	)
+	nrs := sortedNrs(table)
+	for _, nr := range nrs {
+		in = append(in, asm.JEq.Imm(asm.R1, int32(nr), fmt.Sprintf("nr_%d", nr)))
+	}
+	in = append(in, asm.Ja.Label("out"))
+	for _, nr := range nrs {
+		s := table[nr]
+		first := true
+		label := func(i asm.Instruction) asm.Instruction {
+			if first {
+				first = false
+				return i.WithSymbol(fmt.Sprintf("nr_%d", nr))
+			}
+			return i
+		}
+		switch s.shape {
+		case shapeStr1:
+			in = append(in, label(asm.LoadMem(asm.R7, asm.RFP, argSlot[s.a], asm.DWord)))
+		case shapeStr2, shapeBytes, shapeExec:
+			in = append(in, label(asm.LoadMem(asm.R7, asm.RFP, argSlot[s.a], asm.DWord)))
+			if s.b >= 0 {
+				in = append(in, asm.LoadMem(asm.R8, asm.RFP, argSlot[s.b], asm.DWord))
+			} else {
+				in = append(in, asm.Mov.Imm(asm.R8, int32(-s.b)))
+			}
+		}
+		in = append(in, label(asm.Ja.Label(fmt.Sprintf("shape_%d", s.shape))))
+	}
+	// Only the shapes this program uses: the verifier refuses unreachable
+	// instructions.
+	used := map[shape]bool{}
+	for _, s := range table {
+		used[s.shape] = true
+	}
+	for _, sh := range []shape{shapeNone, shapeStr1, shapeStr2, shapeBytes, shapeExec} {
+		if used[sh] {
+			in = append(in, emit(sh, enter)...)
+		}
+	}
+	in = append(in, asm.Mov.Imm(asm.R0, 0).WithSymbol("out"), asm.Return())
+	return in, nil
+}
+
+// emit writes one record of shape sh: header from the stack, then the
+// user memory R7/R8 name. A full ring buffer counts a loss in the
+// container's cgroups entry (R9).
+func emit(sh shape, enter bool) asm.Instructions {
+	l := func(s string) string { return fmt.Sprintf("shape_%d_%s", sh, s) }
+	size := map[shape]int32{shapeNone: sizeNone, shapeStr1: sizeStr1, shapeStr2: sizeStr2, shapeBytes: sizeBytes, shapeExec: sizeExec}[sh]
+	flags := int64(0)
+	if enter {
+		flags = flagEnter
+	}
+	in := asm.Instructions{
+		asm.FnGetCurrentPidTgid.Call().WithSymbol(fmt.Sprintf("shape_%d", sh)),
+		asm.StoreMem(asm.RFP, stPid, asm.R0, asm.DWord),
+		asm.FnKtimeGetNs.Call(),
+		asm.StoreMem(asm.RFP, stTS, asm.R0, asm.DWord),
+		asm.LoadMapPtr(asm.R1, 0).WithReference(mapEvents),
+		asm.Mov.Imm(asm.R2, size),
+		asm.Mov.Imm(asm.R3, 0),
+		asm.FnRingbufReserve.Call(),
+		asm.JNE.Imm(asm.R0, 0, l("ok")),
+		asm.Mov.Imm(asm.R1, 1),
+		asm.StoreXAdd(asm.R9, asm.R1, asm.DWord),
+		asm.Ja.Label("out"),
+		asm.Mov.Reg(asm.R6, asm.R0).WithSymbol(l("ok")),
+	}
+	copies := []struct{ rec, st int16 }{
+		{offTS, stTS}, {offCgroup, stCgroup}, {offPidTgid, stPid}, {offNr, stOrigAX}, {offRet, stRet},
+	}
+	for i, st := range argSlot {
+		copies = append(copies, struct{ rec, st int16 }{int16(offArgs + 8*i), st})
+	}
+	for _, c := range copies {
+		in = append(in, asm.LoadMem(asm.R1, asm.RFP, c.st, asm.DWord), asm.StoreMem(asm.R6, c.rec, asm.R1, asm.DWord))
+	}
+	// Reserved ring memory is not zeroed: every header byte is written.
+	in = append(in,
+		asm.StoreImm(asm.R6, offLen1, 0, asm.Word),
+		asm.StoreImm(asm.R6, offLen2, 0, asm.Word),
+		asm.StoreImm(asm.R6, offFlags, flags, asm.Word),
+		asm.StoreImm(asm.R6, offFlags+4, 0, asm.Word),
+	)
+	str := func(off int16, lenOff int16, src asm.Register) asm.Instructions {
+		return asm.Instructions{
+			asm.Mov.Reg(asm.R1, asm.R6),
+			asm.Add.Imm(asm.R1, int32(off)),
+			asm.Mov.Imm(asm.R2, strMax),
+			asm.Mov.Reg(asm.R3, src),
+			asm.FnProbeReadUserStr.Call(),
+			asm.StoreMem(asm.R6, lenOff, asm.R0, asm.Word),
+		}
+	}
+	switch sh {
+	case shapeExec:
+		in = append(in, str(offData1, offLen1, asm.R7)...)
+		// The argv pointers, then each argument (bounded): what strace
+		// shows of an exec, never the environment.
+		for i := 0; i < argvMax; i++ {
+			in = append(in, asm.StoreImm(asm.R6, int16(offArgv+i*argMax), 0, asm.Byte))
+		}
+		in = append(in,
+			asm.Mov.Reg(asm.R1, asm.RFP),
+			asm.Add.Imm(asm.R1, stArgv),
+			asm.Mov.Imm(asm.R2, 8*argvMax),
+			asm.Mov.Reg(asm.R3, asm.R8),
+			asm.FnProbeReadUser.Call(),
+			asm.JNE.Imm(asm.R0, 0, l("submit")),
+		)
+		for i := 0; i < argvMax; i++ {
+			in = append(in,
+				asm.LoadMem(asm.R3, asm.RFP, int16(stArgv+8*i), asm.DWord),
+				asm.JEq.Imm(asm.R3, 0, l("submit")),
+				asm.Mov.Reg(asm.R1, asm.R6),
+				asm.Add.Imm(asm.R1, int32(offArgv+i*argMax)),
+				asm.Mov.Imm(asm.R2, argMax),
+				asm.FnProbeReadUserStr.Call(),
+			)
+		}
+	case shapeStr1:
+		in = append(in, str(offData1, offLen1, asm.R7)...)
+	case shapeStr2:
+		in = append(in, str(offData1, offLen1, asm.R7)...)
+		in = append(in, str(offData2, offLen2, asm.R8)...)
+	case shapeBytes:
+		in = append(in,
+			asm.Mov.Reg(asm.R2, asm.R8),
+			asm.JLE.Imm(asm.R2, bytesMax, l("len")),
+			asm.Mov.Imm(asm.R2, bytesMax),
+			asm.Mov.Reg(asm.R8, asm.R2).WithSymbol(l("len")),
+			asm.Mov.Reg(asm.R1, asm.R6),
+			asm.Add.Imm(asm.R1, offData1),
+			asm.Mov.Reg(asm.R3, asm.R7),
+			asm.FnProbeReadUser.Call(),
+			asm.JNE.Imm(asm.R0, 0, l("err")),
+			asm.StoreMem(asm.R6, offLen1, asm.R8, asm.Word),
+			asm.Ja.Label(l("submit")),
+			asm.StoreMem(asm.R6, offLen1, asm.R0, asm.Word).WithSymbol(l("err")),
+		)
+	}
+	in = append(in,
+		asm.LoadMapPtr(asm.R1, 0).WithReference(mapEvents).WithSymbol(l("submit")),
+		asm.Mov.Imm(asm.R2, bpfRBAvailData),
+		asm.FnRingbufQuery.Call(),
+		asm.Mov.Imm(asm.R2, bpfRBNoWakeup),
+		asm.JLT.Imm(asm.R0, wakeupBytes, l("sub")),
+		asm.Mov.Imm(asm.R2, bpfRBForceWakeup),
+		asm.Mov.Reg(asm.R1, asm.R6).WithSymbol(l("sub")),
+		asm.FnRingbufSubmit.Call(),
+		asm.Ja.Label("out"),
+	)
+	return in
+}

@@ -1,0 +1,8 @@
+// Package discovery finds the function processes the tracer must attach to:
+// on a Kubernetes node, the containers of the pods labelled faas_function
+// scheduled on this node; on the local stack, the instances the local
+// provider lists. Both report full snapshots; the tracer diffs them.
+//
+// It is part of the tracer stage of the flow tracer → parse → graph →
+// classify → alert.
+package discovery

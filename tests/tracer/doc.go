@@ -1,0 +1,11 @@
+// Package tracer checks the tracer's Kubernetes manifests offline: each
+// YAML document decodes strictly (unknown or duplicate fields are errors)
+// into the k8s.io/api types through client-go's scheme, and the DaemonSet's
+// security settings are exactly the intended ones.
+//
+// It also runs the tracer, the first stage of the flow tracer → parse →
+// graph → classify → alert, against the local stack: TestFault (sensor and
+// gateway faults; skipped under -short) and TestLocalStackSensors (only
+// when FAASMON_TEST_GATEWAY and FAASMON_TEST_FUNCTIONS name a running
+// stack).
+package tracer
