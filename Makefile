@@ -113,14 +113,18 @@ eval:
 # The generalisation benchmark (issue 13): attacks and code the detector
 # never saw, through the whole live pipeline; scores into the sections of
 # model/generalisation-report.json. Its graphs go to $(GENERALISE_OUT), never
-# into the training data $(DATA). Run it under the stack lock (COMMON.md).
+# into the training data $(DATA). FOREIGN is a directory of public OpenFaaS
+# functions with tests/lab/foreign/functions.yaml's layout, checked out
+# beside the project (never committed; tests/lab/foreign says how).
 ATOMICS ?=
+FOREIGN ?= /tmp/foreign
 GENERALISE_OUT ?= /tmp/faasmon-generalise
 generalise:
 # Attacks: Atomic Red Team's Linux atomics through flaw (a) ("atomic" section).
 	$(GO) run ./tests/generalise atomic -out $(GENERALISE_OUT)/atomic $(if $(ATOMICS),-atomics $(ATOMICS))
 # Benign: public functions, learning on their first rounds, then FPR
-# ("foreign" section): its command goes here.
+# ("foreign" section).
+	$(GO) run ./tests/lab foreign -dir $(FOREIGN) -learn 2 -eval 4 -out $(GENERALISE_OUT)/foreign
 
 clean:
 	rm -rf .cache build

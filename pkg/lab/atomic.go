@@ -929,6 +929,9 @@ func InjectFormat(shell, script string, limit int) string {
 	return fmt.Sprintf(`png$(timeout -k 1 %d %s -c "$(echo %s|base64 -d)" %s </dev/null >/dev/null 2>&1)`, limit, shell, b64, shell)
 }
 
+// AtomicFunction is the function every atomic test is played in (flaw (a)).
+const AtomicFunction = "photo-receive"
+
 // AtomicScenarioName is the scenario's file-safe name; the scenario the
 // graphs carry is the test's ID.
 func AtomicScenarioName(id string) string {
@@ -984,7 +987,7 @@ func AtomicScenario(st AtomicStep, dir string, o AtomicOptions) (*Scenario, erro
 		Description: fmt.Sprintf("Atomic Red Team %s #%d %q (%s), through flaw (a)", st.Test.Technique, st.Test.Number, st.Test.Name, st.Test.GUID),
 		Label:       LabelAttack,
 		BenignPool:  o.BenignPool,
-		Steps: []step{{Name: "atomic-" + strings.ToLower(st.Test.ID()), Function: "photo-receive", Body: body,
+		Steps: []step{{Name: "atomic-" + strings.ToLower(st.Test.ID()), Function: AtomicFunction, Body: body,
 			MixBenign: o.MixBenign, Wait: o.Wait}},
 	}
 	if len(st.Served) > 0 {

@@ -1,15 +1,15 @@
 package lab
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/faasmon/faasmon/pkg/provenance"
 )
 
 // FindAtomics looks for shared/atomic-red-team beside the repository or
@@ -39,6 +39,10 @@ type AtomicReport struct {
 	Techniques int     `json:"techniques"`
 	Caught     int     `json:"caught"`
 	Recall     float64 `json:"recall"`
+	// RecallWithUnattributed also counts a test whose own container had a
+	// background window flagged that the lab's labelling could not tie to
+	// the test's process (labelled benign; see AtomicTestResult).
+	RecallWithUnattributed float64 `json:"recall_with_unattributed_windows"`
 	// PerTechnique is the share of a technique's played tests caught.
 	PerTechnique map[string]float64          `json:"per_technique"`
 	PerTest      map[string]AtomicTestResult `json:"per_test"`
@@ -49,6 +53,11 @@ type AtomicReport struct {
 	// ones of the mixed-in traffic, with how many were flagged.
 	Graphs AtomicGraphCounts `json:"graphs"`
 
+	// Baseline is the same benchmark by an earlier detector, when given
+	// (-baseline: a previous run's atomic-report.json).
+	Baseline *AtomicBaseline `json:"baseline,omitempty"`
+
+	Commit    string  `json:"commit,omitempty"`
 	Source    string  `json:"source"`
 	Selection string  `json:"selection"`
 	Output    string  `json:"output"`
@@ -59,14 +68,40 @@ type AtomicReport struct {
 	DurationS float64 `json:"duration_s,omitempty"`
 }
 
+// AtomicBaseline summarises an earlier run for comparison.
+type AtomicBaseline struct {
+	Detector     string             `json:"detector"`
+	Commit       string             `json:"commit,omitempty"`
+	Tests        int                `json:"tests"`
+	Techniques   int                `json:"techniques"`
+	Recall       float64            `json:"recall"`
+	PerTechnique map[string]float64 `json:"per_technique"`
+	Graphs       AtomicGraphCounts  `json:"graphs"`
+	Date         string             `json:"date,omitempty"`
+}
+
+// BaselineOf summarises a previous report.
+func BaselineOf(r AtomicReport, detector string) *AtomicBaseline {
+	return &AtomicBaseline{Detector: detector, Commit: r.Commit, Tests: r.Tests, Techniques: r.Techniques, Recall: r.Recall,
+		PerTechnique: r.PerTechnique, Graphs: r.Graphs, Date: r.Date}
+}
+
 // AtomicGraphCounts are graph-level counts of an atomic run.
 type AtomicGraphCounts struct {
-	Attack        int     `json:"attack"`
-	AttackFlagged int     `json:"attack_flagged"`
+	Attack        int `json:"attack"`
+	AttackFlagged int `json:"attack_flagged"`
+	// Benign are the graphs of the mixed-in benign traffic and of the
+	// functions the attacked one calls; BenignFPR is theirs.
 	Benign        int     `json:"benign"`
 	BenignFlagged int     `json:"benign_flagged"`
 	BenignFPR     float64 `json:"benign_fpr"`
-	Missing       int     `json:"missing_verdicts"`
+	// Unattributed are background windows of the attacked container
+	// during a test that the labelling left benign (no link to the test's
+	// process, e.g. after the tracer re-attached mid-test); kept apart from
+	// the benign traffic's FPR because nothing but the test ran there.
+	Unattributed        int `json:"attacked_container_unattributed_windows"`
+	UnattributedFlagged int `json:"attacked_container_unattributed_flagged"`
+	Missing             int `json:"missing_verdicts"`
 }
 
 // AtomicTestResult is one played test.
@@ -84,6 +119,11 @@ type AtomicTestResult struct {
 	Graphs  int `json:"graphs"`
 	Flagged int `json:"flagged"`
 	Missing int `json:"missing,omitempty"`
+	// UnattributedFlagged counts background windows of the test's own
+	// container, labelled benign because the labelling could not tie them
+	// to the test's process, that were flagged (UnattributedBy: parts).
+	UnattributedFlagged int      `json:"unattributed_windows_flagged,omitempty"`
+	UnattributedBy      []string `json:"unattributed_decided_by,omitempty"`
 	// Status is the HTTP status of the invocation (200: the injection ran
 	// and the upload still succeeded).
 	Status int    `json:"status"`
@@ -109,9 +149,27 @@ func ScoreAtomics(steps []AtomicStep, skipped map[string]string, invs []Invocati
 		graphs, flagged, missing int
 		parts                    map[string]bool
 		findings                 []string
+		unattr                   int
+		unattrBy                 map[string]bool
 	}
 	byTest := map[string]*agg{}
+	get := func(id string) *agg {
+		a := byTest[id]
+		if a == nil {
+			a = &agg{parts: map[string]bool{}, unattrBy: map[string]bool{}}
+			byTest[id] = a
+		}
+		return a
+	}
+	ids := map[string]bool{}
+	for _, st := range steps {
+		ids[st.Test.ID()] = true
+	}
 	for _, r := range recs {
+		// A background window of the attacked function carrying a test's
+		// scenario lies in that test's container: the function gets no
+		// other call, and is recycled after each test.
+		unattributed := r.Label != LabelAttack && r.Window == provenance.WindowBackground && r.Function == AtomicFunction && ids[r.Scenario]
 		switch {
 		case r.Verdict == VerdictMissing:
 			rep.Graphs.Missing++
@@ -119,6 +177,14 @@ func ScoreAtomics(steps []AtomicStep, skipped map[string]string, invs []Invocati
 			rep.Graphs.Attack++
 			if r.Verdict == VerdictIntrusion {
 				rep.Graphs.AttackFlagged++
+			}
+		case unattributed:
+			rep.Graphs.Unattributed++
+			if r.Verdict == VerdictIntrusion {
+				rep.Graphs.UnattributedFlagged++
+				a := get(r.Scenario)
+				a.unattr++
+				a.unattrBy[partOf(r)] = true
 			}
 		default:
 			rep.Graphs.Benign++
@@ -129,11 +195,7 @@ func ScoreAtomics(steps []AtomicStep, skipped map[string]string, invs []Invocati
 		if r.Label != LabelAttack {
 			continue
 		}
-		a := byTest[r.Scenario]
-		if a == nil {
-			a = &agg{parts: map[string]bool{}}
-			byTest[r.Scenario] = a
-		}
+		a := get(r.Scenario)
 		if r.Verdict == VerdictMissing {
 			a.missing++
 			continue
@@ -165,6 +227,7 @@ func ScoreAtomics(steps []AtomicStep, skipped map[string]string, invs []Invocati
 	rep.Graphs.BenignFPR = ratio(rep.Graphs.BenignFlagged, rep.Graphs.Benign)
 
 	played := map[string][2]int{} // technique → caught, played
+	withUnattr := 0
 	for _, st := range steps {
 		id := st.Test.ID()
 		code, ok := status[id]
@@ -181,6 +244,11 @@ func ScoreAtomics(steps []AtomicStep, skipped map[string]string, invs []Invocati
 			}
 			sort.Strings(res.DecidedBy)
 			res.Findings = a.findings
+			res.UnattributedFlagged = a.unattr
+			for p := range a.unattrBy {
+				res.UnattributedBy = append(res.UnattributedBy, p)
+			}
+			sort.Strings(res.UnattributedBy)
 		}
 		switch {
 		case res.Caught:
@@ -190,6 +258,12 @@ func ScoreAtomics(steps []AtomicStep, skipped map[string]string, invs []Invocati
 			res.Note = "missed: its graphs got no verdict"
 		default:
 			res.Note = fmt.Sprintf("missed: %d attack graph(s), none flagged", res.Graphs)
+		}
+		if !res.Caught && res.UnattributedFlagged > 0 {
+			res.Note += fmt.Sprintf("; %d background window(s) of its container flagged but not tied to it by the labelling", res.UnattributedFlagged)
+		}
+		if res.Caught || res.UnattributedFlagged > 0 {
+			withUnattr++
 		}
 		rep.PerTest[id] = res
 		c := played[st.Test.Technique]
@@ -203,31 +277,23 @@ func ScoreAtomics(steps []AtomicStep, skipped map[string]string, invs []Invocati
 	rep.Tests = len(rep.PerTest)
 	rep.Techniques = len(played)
 	rep.Recall = ratio(rep.Caught, rep.Tests)
+	rep.RecallWithUnattributed = ratio(withUnattr, rep.Tests)
 	for t, c := range played {
 		rep.PerTechnique[t] = ratio(c[0], c[1])
 	}
 	return rep
 }
 
-// ReadVerdictRecords reads a run's verdicts.jsonl.
-func ReadVerdictRecords(path string) ([]VerdictRecord, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+func partOf(r VerdictRecord) string {
+	if r.Source != "" {
+		return r.Source
 	}
-	defer f.Close()
-	var out []VerdictRecord
-	dec := json.NewDecoder(bufio.NewReader(f))
-	for {
-		var r VerdictRecord
-		if err := dec.Decode(&r); err != nil {
-			if errors.Is(err, io.EOF) {
-				return out, nil
-			}
-			return out, fmt.Errorf("%s: %w", path, err)
+	for _, f := range r.Findings {
+		if f.Part != "" {
+			return f.Part
 		}
-		out = append(out, r)
 	}
+	return "unnamed"
 }
 
 // MergeReportSection replaces one top-level section of the JSON object in

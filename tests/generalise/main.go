@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -47,6 +48,9 @@ func atomic(args []string) error {
 	graphs := fs.String("graphs", lab.GraphArchive, "faasmon-graph's archive_dir")
 	noUp := fs.Bool("no-up", false, "do not start the local stack")
 	noDeploy := fs.Bool("no-deploy", false, "do not deploy (already deployed)")
+	baseline := fs.String("baseline", "", "a previous run's atomic-report.json to show beside this one (e.g. an earlier detector)")
+	baselineName := fs.String("baseline-name", "earlier detector", "what -baseline measured, in words")
+	rescore := fs.Bool("rescore", false, "score the finished run in -out again (after a labelling or scoring change) without playing anything")
 	_ = fs.Parse(args)
 
 	wd, _ := os.Getwd()
@@ -114,9 +118,25 @@ func atomic(args []string) error {
 	if len(steps) == 0 {
 		return fmt.Errorf("no atomic test selected")
 	}
-
 	scenDir := filepath.Join(absOut, "scenarios")
+	var base *lab.AtomicBaseline
+	if *baseline != "" {
+		b, err := os.ReadFile(*baseline)
+		if err != nil {
+			return err
+		}
+		var prev lab.AtomicReport
+		if err := json.Unmarshal(b, &prev); err != nil {
+			return fmt.Errorf("-baseline %s: %w", *baseline, err)
+		}
+		base = lab.BaselineOf(prev, *baselineName)
+	}
+	if *rescore {
+		return rescoreRun(absOut, scenDir, *report, steps, skipped, base)
+	}
+
 	_ = os.RemoveAll(scenDir)
+	_ = os.Remove(filepath.Join(absOut, "atomic-report.json"))
 	var scenarios []*lab.Scenario
 	for _, st := range steps {
 		s, err := lab.AtomicScenario(st, scenDir, lab.AtomicOptions{TimeLimit: *limit, MixBenign: *mix,
@@ -135,12 +155,14 @@ func atomic(args []string) error {
 		return err
 	}
 	dur := time.Since(start)
-	recs, err := lab.ReadVerdictRecords(filepath.Join(absOut, "verdicts.jsonl"))
+	recs, err := lab.ReadJSONL[lab.VerdictRecord](filepath.Join(absOut, "verdicts.jsonl"))
 	if err != nil {
 		return err
 	}
 	rep := lab.ScoreAtomics(steps, skipped, res.Invocations, recs)
 	rep.Source = *atomicsDir
+	rep.Commit = gitHead(repo)
+	rep.Baseline = base
 	rep.Selection = "Linux tests with an sh/bash executor, no elevation, dependencies only when every prerequisite just checks that a tool is installed and it is (nothing installed or created), no upstream payload files, every command on the function's PATH, and nothing destructive or persistent outside the sandbox (pkg/lab/atomic.go); input arguments at their defaults; URLs, IPs and host names rewritten to the attacker 10.66.0.2; one invocation each through flaw (a) (photo-receive's format field) as the function user, killed after the time limit"
 	rep.Output = filepath.Join(absOut, "graphs")
 	rep.Training = "none: these graphs are written under " + absOut + " only, outside the lab's training data (" + trainingData + "); profiles learn from benign traffic and the supervised model from the lab's own attacks"
@@ -154,10 +176,71 @@ func atomic(args []string) error {
 	if err := lab.MergeReportSection(*report, "atomic", rep); err != nil {
 		return err
 	}
-	fmt.Printf("atomic: %d tests over %d techniques played, %d caught: recall %.3f; attack graphs %d (%d flagged), benign graphs %d (%d flagged, FPR %.4f), %d without verdict; %s in %s\n",
-		rep.Tests, rep.Techniques, rep.Caught, rep.Recall, rep.Graphs.Attack, rep.Graphs.AttackFlagged,
-		rep.Graphs.Benign, rep.Graphs.BenignFlagged, rep.Graphs.BenignFPR, rep.Graphs.Missing, *report, dur.Round(time.Second))
+	printSummary(rep, *report)
 	return nil
+}
+
+func printSummary(rep lab.AtomicReport, report string) {
+	fmt.Printf("atomic: %d tests over %d techniques played, %d caught: recall %.3f (%.3f with unattributed windows of their containers); attack graphs %d (%d flagged), benign graphs %d (%d flagged, FPR %.4f), %d without verdict; %s (run %gs)\n",
+		rep.Tests, rep.Techniques, rep.Caught, rep.Recall, rep.RecallWithUnattributed, rep.Graphs.Attack, rep.Graphs.AttackFlagged,
+		rep.Graphs.Benign, rep.Graphs.BenignFlagged, rep.Graphs.BenignFPR, rep.Graphs.Missing, report, rep.DurationS)
+}
+
+// rescoreRun scores a finished run again: the tests whose scenario the run
+// played (its scenarios/ dir), its invocations and verdicts; the run's
+// facts (commit, date, machine, duration, and the baseline unless base
+// replaces it) are kept from its atomic-report.json.
+func rescoreRun(out, scenDir, report string, steps []lab.AtomicStep, skipped map[string]string, base *lab.AtomicBaseline) error {
+	var prev lab.AtomicReport
+	b, err := os.ReadFile(filepath.Join(out, "atomic-report.json"))
+	if err != nil {
+		return fmt.Errorf("-rescore: %w", err)
+	}
+	if err := json.Unmarshal(b, &prev); err != nil {
+		return fmt.Errorf("-rescore: %w", err)
+	}
+	var played []lab.AtomicStep
+	for _, st := range steps {
+		if _, err := os.Stat(filepath.Join(scenDir, lab.AtomicScenarioName(st.Test.ID())+".yaml")); err == nil {
+			played = append(played, st)
+		}
+	}
+	invs, err := lab.ReadJSONL[lab.Invocation](filepath.Join(out, "invocations.jsonl"))
+	if err != nil {
+		return err
+	}
+	recs, err := lab.ReadJSONL[lab.VerdictRecord](filepath.Join(out, "verdicts.jsonl"))
+	if err != nil {
+		return err
+	}
+	rep := lab.ScoreAtomics(played, skipped, invs, recs)
+	rep.Baseline, rep.Commit, rep.Source, rep.Selection, rep.Output, rep.Training = prev.Baseline, prev.Commit, prev.Source, prev.Selection, prev.Output, prev.Training
+	rep.Command, rep.Date, rep.Machine, rep.DurationS = prev.Command, prev.Date, prev.Machine, prev.DurationS
+	if base != nil {
+		rep.Baseline = base
+	}
+	if err := writeJSON(filepath.Join(out, "atomic-report.json"), rep); err != nil {
+		return err
+	}
+	if err := lab.MergeReportSection(report, "atomic", rep); err != nil {
+		return err
+	}
+	printSummary(rep, report)
+	return nil
+}
+
+// gitHead is the commit the detector was built from, with "+dirty" when
+// the tree has changes.
+func gitHead(repo string) string {
+	out, err := exec.Command("git", "-C", repo, "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	head := strings.TrimSpace(string(out))
+	if st, err := exec.Command("git", "-C", repo, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(strings.TrimSpace(string(st))) > 0 {
+		head += "+dirty"
+	}
+	return head
 }
 
 func onlyFlag(only string) string {
