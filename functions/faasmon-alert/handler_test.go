@@ -3,11 +3,11 @@ package function
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/faasmon/faasmon/pkg/fnhttp/fnhttptest"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -114,45 +114,6 @@ func TestHandle(t *testing.T) {
 	}
 }
 
-// tinyNodes is a graph body of n nodes of a few bytes each: small on the
-// wire, about 200 bytes each once decoded.
-func tinyNodes(n int) []byte {
-	var b bytes.Buffer
-	b.WriteString(`{"version":1,"nodes":[`)
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(`{"id":`)
-		b.WriteString(strconv.Itoa(i))
-		b.WriteByte('}')
-	}
-	b.WriteString(`],"edges":[]}`)
-	return b.Bytes()
-}
-
-// endless yields n bytes of '[' then '{"id":0},' forever, never held in
-// memory at once.
-type endless struct{ n, off int64 }
-
-func (e *endless) Read(p []byte) (int, error) {
-	if e.off >= e.n {
-		return 0, io.EOF
-	}
-	const unit = `{"id":0},`
-	k := 0
-	for k < len(p) && e.off < e.n {
-		if e.off == 0 {
-			p[k] = '['
-		} else {
-			p[k] = unit[(e.off-1)%int64(len(unit))]
-		}
-		k++
-		e.off++
-	}
-	return k, nil
-}
-
 // TestOversizeRefusedBeforeDecoding: too many bytes (declared or not) and
 // too many nodes within the byte limit are each a 413, and the handler
 // allocates about the body at most — not the gigabyte that decoding a million
@@ -170,7 +131,7 @@ func TestOversizeRefusedBeforeDecoding(t *testing.T) {
 		t.Fatal(err)
 	}
 	fnhttp.DefaultHop.Keys = hoptest.Source()
-	nodes := tinyNodes(1_000_000)
+	nodes := fnhttptest.TinyNodes(1_000_000)
 	if len(nodes) > maxBodyBytes {
 		t.Fatalf("test body of %d bytes is over the byte limit; it must test the node count", len(nodes))
 	}
@@ -180,8 +141,8 @@ func TestOversizeRefusedBeforeDecoding(t *testing.T) {
 		length   int64
 		maxAlloc uint64
 	}{
-		{"32 MiB declared", func() io.Reader { return &endless{n: 32 << 20} }, 32 << 20, 1 << 20},
-		{"32 MiB chunked", func() io.Reader { return &endless{n: 32 << 20} }, -1, 3 * maxBodyBytes},
+		{"32 MiB declared", func() io.Reader { return &fnhttptest.Endless{N: 32 << 20} }, 32 << 20, 1 << 20},
+		{"32 MiB chunked", func() io.Reader { return &fnhttptest.Endless{N: 32 << 20} }, -1, 3 * maxBodyBytes},
 		{"1 M nodes under the byte limit", func() io.Reader { return bytes.NewReader(nodes) }, int64(len(nodes)), uint64(len(nodes)) + 1<<20},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -26,6 +26,8 @@ var forbidden = []struct{ pkg, why string }{
 	{"github.com/faasmon/faasmon/pkg/lab", "the lab that drives scenarios on the local stack"},
 	{"github.com/faasmon/faasmon/pkg/proctest", "a test helper"},
 	{"github.com/faasmon/faasmon/pkg/internal/stantest", "a test helper"},
+	{"github.com/faasmon/faasmon/pkg/gnn/gnntest", "a test helper"},
+	{"github.com/faasmon/faasmon/pkg/fnhttp/fnhttptest", "a test helper"},
 	{"testing", "Go's test framework"},
 }
 
