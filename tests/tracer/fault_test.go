@@ -295,6 +295,10 @@ functions:
     environment:
       faasmon_next: ""
       max_request_body_bytes: "262144"
+    # faasmon-parse verifies every chunk's MAC (pkg/hopauth) with the
+    # stack's hop key, which the test's sender signs with.
+    secrets:
+      - faasmon-hop-key
 `, localstack.GatewayURL,
 		faultFn, filepath.Join(s.Repo, "tests", "stack", "functions", "gofn"), faultFn,
 		faultSink, filepath.Join(s.Repo, "functions", "faasmon-parse"), faultSink)
