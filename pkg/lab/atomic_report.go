@@ -58,6 +58,19 @@ type AtomicReport struct {
 	Baseline *AtomicBaseline `json:"baseline,omitempty"`
 
 	Commit    string  `json:"commit,omitempty"`
+	// Learning says how the per-function profiles learnt before the
+	// attacks ("" when they did not: then they were still learning and
+	// found nothing).
+	Learning string `json:"learning,omitempty"`
+	// Control is a no-op script (true) delivered exactly as every test
+	// is (flaw (a), timeout, sh -c, base64): what the detector finds in
+	// it is the delivery, not a technique. BeyondDelivery counts the
+	// tests caught with at least one finding the control does not have,
+	// and RecallBeyondDelivery is their share.
+	Control              *AtomicTestResult `json:"control,omitempty"`
+	BeyondDelivery       int               `json:"caught_beyond_delivery,omitempty"`
+	RecallBeyondDelivery float64           `json:"recall_beyond_delivery,omitempty"`
+
 	Source    string  `json:"source"`
 	Selection string  `json:"selection"`
 	Output    string  `json:"output"`
@@ -331,4 +344,38 @@ func MergeReportSection(path, section string, v any) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// ScoreBeyondDelivery fills Control, BeyondDelivery and
+// RecallBeyondDelivery from the control's result: a test counts when it was
+// caught with a finding the control, the same delivery running `true`,
+// does not have.
+func (r *AtomicReport) ScoreBeyondDelivery(control AtomicTestResult) {
+	r.Control = &control
+	seen := map[string]bool{}
+	for _, f := range control.Findings {
+		seen[f] = true
+	}
+	r.BeyondDelivery = 0
+	for _, t := range r.PerTest {
+		if !t.Caught {
+			continue
+		}
+		for _, f := range t.Findings {
+			if !seen[f] {
+				r.BeyondDelivery++
+				break
+			}
+		}
+	}
+	if r.Tests > 0 {
+		r.RecallBeyondDelivery = float64(r.BeyondDelivery) / float64(r.Tests)
+	}
+}
+
+// ControlStep is the delivery control: a no-op script played like an
+// atomic test (technique "T0000", which ATT&CK does not use).
+func ControlStep() AtomicStep {
+	return AtomicStep{Test: AtomicTest{Name: "delivery control: the injection running true", Technique: "T0000", Number: 1},
+		Shell: "sh", Script: "true\n"}
 }

@@ -460,3 +460,21 @@ func FuzzAtomicsReader(f *testing.F) {
 			Executor: AtomicExecutor{Name: "bash", Command: cmd}}}, SelectEnv{Have: fakeHave("sh")})
 	})
 }
+
+// TestScoreBeyondDelivery: a test counts beyond the delivery only with a
+// finding the no-op control does not have.
+func TestScoreBeyondDelivery(t *testing.T) {
+	delivery := "profile exe: photo-receive ran /usr/bin/timeout from sh for the first time"
+	rep := AtomicReport{Tests: 3, PerTest: map[string]AtomicTestResult{
+		"T1-1": {Caught: true, Findings: []string{delivery}},
+		"T2-1": {Caught: true, Findings: []string{delivery, "invariant credential-store-read: cat tried to read /etc/shadow (EACCES)"}},
+		"T3-1": {Caught: false},
+	}}
+	rep.ScoreBeyondDelivery(AtomicTestResult{Caught: true, Findings: []string{delivery}})
+	if rep.BeyondDelivery != 1 || rep.RecallBeyondDelivery != 1.0/3 || rep.Control == nil {
+		t.Fatalf("beyond %d recall %v", rep.BeyondDelivery, rep.RecallBeyondDelivery)
+	}
+	if st := ControlStep(); st.Test.ID() != "T0000-1" || st.Script == "" {
+		t.Fatalf("control step %+v", st)
+	}
+}

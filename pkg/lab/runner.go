@@ -61,7 +61,10 @@ type Options struct {
 	// calls on a fresh container. The lab recycles attacked functions
 	// after every round either way.
 	NoResponse bool
-	SkipUp     bool // do not start the stack
+	// DetectorEnv are more KEY=VALUE settings for the detector's
+	// functions (faasmon-stack deploy -env), e.g. profile_learn_graphs.
+	DetectorEnv []string
+	SkipUp      bool // do not start the stack
 	SkipDeploy bool // do not deploy stack files
 	// GraphIdle ends the wait for graphs when no new graph arrived for
 	// that long; GraphTimeout bounds the wait. VerdictIdle/VerdictTimeout
@@ -283,6 +286,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			env := []string{"-env", "invariant_exceptions=" + string(exc)}
 			if o.NoResponse {
 				env = append(env, "-env", "FAASMON_RESPONSE=off")
+			}
+			for _, kv := range o.DetectorEnv {
+				env = append(env, "-env", kv)
 			}
 			if err := deployStack(ctx, o, filepath.Join(o.Repo, "stack.yml"), logf, env...); err != nil {
 				return Result{}, err

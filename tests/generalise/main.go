@@ -50,6 +50,9 @@ func atomic(args []string) error {
 	noDeploy := fs.Bool("no-deploy", false, "do not deploy (already deployed)")
 	baseline := fs.String("baseline", "", "a previous run's atomic-report.json to show beside this one (e.g. an earlier detector)")
 	baselineName := fs.String("baseline-name", "earlier detector", "what -baseline measured, in words")
+	learn := fs.Int("learn", 0, "rounds of the lab's benign traffic played before the attacks, so that the per-function profiles learn and arm (0: none; they then learn during the attacks' benign mix and find nothing)")
+	learnGraphs := fs.Int("learn-graphs", 40, "with -learn: profile_learn_graphs for this run's detector (a profile arms after this many benign graphs)")
+	noControl := fs.Bool("no-control", false, "do not play the delivery control (a no-op script through the same injection)")
 	rescore := fs.Bool("rescore", false, "score the finished run in -out again (after a labelling or scoring change) without playing anything")
 	_ = fs.Parse(args)
 
@@ -146,11 +149,39 @@ func atomic(args []string) error {
 		}
 		scenarios = append(scenarios, s)
 	}
+	var control lab.AtomicStep
+	if !*noControl {
+		control = lab.ControlStep()
+		s, err := lab.AtomicScenario(control, scenDir, lab.AtomicOptions{TimeLimit: *limit, MixBenign: *mix,
+			Wait: wait.String(), BenignPool: filepath.Join(repo, "tests", "lab", "scenarios", "benign.yaml")})
+		if err != nil {
+			return err
+		}
+		// First, so that nothing a test left behind can be mistaken
+		// for the delivery's own findings.
+		scenarios = append([]*lab.Scenario{s}, scenarios...)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()
+	var env []string
+	learning := ""
+	if *learn > 0 {
+		// The profiles learn from the lab's benign traffic, as a user's
+		// deployment learns from its first invocations, and arm before
+		// the attacks; nothing of the attacks is learnt (a graph another
+		// part flagged is never learnt, and an armed profile only checks).
+		env = []string{fmt.Sprintf("profile_learn_graphs=%d", *learnGraphs)}
+		learning = fmt.Sprintf("%d rounds of tests/lab/scenarios/benign.yaml before the attacks, profile_learn_graphs=%d", *learn, *learnGraphs)
+		if _, err := lab.Run(ctx, lab.Options{Scenarios: []string{filepath.Join(repo, "tests", "lab", "scenarios", "benign.yaml")},
+			Out: filepath.Join(absOut, "learning"), Rounds: *learn, Seed: *seed + 1000, Graphs: *graphs,
+			Repo: repo, Detector: true, NoResponse: true, DetectorEnv: env, SkipUp: *noUp, SkipDeploy: *noDeploy}); err != nil {
+			return fmt.Errorf("learning phase: %w", err)
+		}
+		*noUp, *noDeploy = true, true // the same deployment: its profiles
+	}
 	res, err := lab.Run(ctx, lab.Options{Loaded: scenarios, Out: absOut, Rounds: 1, Seed: *seed, Graphs: *graphs,
-		Repo: repo, Detector: true, NoResponse: true, SkipUp: *noUp, SkipDeploy: *noDeploy})
+		Repo: repo, Detector: true, NoResponse: true, DetectorEnv: env, SkipUp: *noUp, SkipDeploy: *noDeploy})
 	if err != nil {
 		return err
 	}
@@ -160,6 +191,11 @@ func atomic(args []string) error {
 		return err
 	}
 	rep := lab.ScoreAtomics(steps, skipped, res.Invocations, recs)
+	rep.Learning = learning
+	if !*noControl {
+		c := lab.ScoreAtomics([]lab.AtomicStep{control}, nil, res.Invocations, recs)
+		rep.ScoreBeyondDelivery(c.PerTest[control.Test.ID()])
+	}
 	rep.Source = *atomicsDir
 	rep.Commit = gitHead(repo)
 	rep.Baseline = base
@@ -184,6 +220,10 @@ func printSummary(rep lab.AtomicReport, report string) {
 	fmt.Printf("atomic: %d tests over %d techniques played, %d caught: recall %.3f (%.3f with unattributed windows of their containers); attack graphs %d (%d flagged), benign graphs %d (%d flagged, FPR %.4f), %d without verdict; %s (run %gs)\n",
 		rep.Tests, rep.Techniques, rep.Caught, rep.Recall, rep.RecallWithUnattributed, rep.Graphs.Attack, rep.Graphs.AttackFlagged,
 		rep.Graphs.Benign, rep.Graphs.BenignFlagged, rep.Graphs.BenignFPR, rep.Graphs.Missing, report, rep.DurationS)
+	if rep.Control != nil {
+		fmt.Printf("atomic: delivery control caught %v (%s); caught beyond the delivery: %d, recall %.3f; profiles: %s\n",
+			rep.Control.Caught, strings.Join(rep.Control.DecidedBy, ","), rep.BeyondDelivery, rep.RecallBeyondDelivery, rep.Learning)
+	}
 }
 
 // rescoreRun scores a finished run again: the tests whose scenario the run
