@@ -57,7 +57,7 @@ type AtomicReport struct {
 	// (-baseline: a previous run's atomic-report.json).
 	Baseline *AtomicBaseline `json:"baseline,omitempty"`
 
-	Commit    string  `json:"commit,omitempty"`
+	Commit string `json:"commit,omitempty"`
 	// Learning says how the per-function profiles learnt before the
 	// attacks ("" when they did not: then they were still learning and
 	// found nothing).

@@ -65,7 +65,7 @@ type Options struct {
 	// functions (faasmon-stack deploy -env), e.g. profile_learn_graphs.
 	DetectorEnv []string
 	SkipUp      bool // do not start the stack
-	SkipDeploy bool // do not deploy stack files
+	SkipDeploy  bool // do not deploy stack files
 	// GraphIdle ends the wait for graphs when no new graph arrived for
 	// that long; GraphTimeout bounds the wait. VerdictIdle/VerdictTimeout
 	// likewise for verdicts.
