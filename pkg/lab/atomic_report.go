@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -350,11 +351,15 @@ func MergeReportSection(path, section string, v any) error {
 // RecallBeyondDelivery from the control's result: a test counts when it was
 // caught with a finding the control, the same delivery running `true`,
 // does not have.
+//
+// Findings are compared with their base64 runs folded: the injected command
+// line, which the argv profile dimension reports, differs from test to
+// test only by the encoded script, and is the delivery all the same.
 func (r *AtomicReport) ScoreBeyondDelivery(control AtomicTestResult) {
 	r.Control = &control
 	seen := map[string]bool{}
 	for _, f := range control.Findings {
-		seen[f] = true
+		seen[foldBase64(f)] = true
 	}
 	r.BeyondDelivery = 0
 	for _, t := range r.PerTest {
@@ -362,7 +367,10 @@ func (r *AtomicReport) ScoreBeyondDelivery(control AtomicTestResult) {
 			continue
 		}
 		for _, f := range t.Findings {
-			if !seen[f] {
+			// A finding about the injected command line itself (the
+			// argv profile dimension quotes it, cut at its own length)
+			// is the delivery too.
+			if !seen[foldBase64(f)] && !strings.Contains(f, injectMark) {
 				r.BeyondDelivery++
 				break
 			}
@@ -379,3 +387,13 @@ func ControlStep() AtomicStep {
 	return AtomicStep{Test: AtomicTest{Name: "delivery control: the injection running true", Technique: "T0000", Number: 1},
 		Shell: "sh", Script: "true\n"}
 }
+
+// injectMark is how every injected command line starts inside photo-receive's
+// format field (InjectFormat).
+const injectMark = "png$(timeout"
+
+// encodedScript is the script as InjectFormat encodes it into the command
+// line ("echo <base64>|base64 -d").
+var encodedScript = regexp.MustCompile(`echo [A-Za-z0-9+/=]+\|base64`)
+
+func foldBase64(s string) string { return encodedScript.ReplaceAllString(s, "echo B64|base64") }

@@ -474,6 +474,14 @@ func TestScoreBeyondDelivery(t *testing.T) {
 	if rep.BeyondDelivery != 1 || rep.RecallBeyondDelivery != 1.0/3 || rep.Control == nil {
 		t.Fatalf("beyond %d recall %v", rep.BeyondDelivery, rep.RecallBeyondDelivery)
 	}
+	// The injected command line differs only by the encoded script: the
+	// delivery all the same.
+	rep2 := AtomicReport{Tests: 1, PerTest: map[string]AtomicTestResult{
+		"T4-1": {Caught: true, Findings: []string{`profile argv: ran "sh -c $(echo dW5hbWUgLWEK|base64 -d)" for the first time`}}}}
+	rep2.ScoreBeyondDelivery(AtomicTestResult{Caught: true, Findings: []string{`profile argv: ran "sh -c $(echo dHJ1ZQo=|base64 -d)" for the first time`}})
+	if rep2.BeyondDelivery != 0 {
+		t.Fatalf("a delivery line with another script counted beyond the delivery")
+	}
 	if st := ControlStep(); st.Test.ID() != "T0000-1" || st.Script == "" {
 		t.Fatalf("control step %+v", st)
 	}

@@ -943,6 +943,14 @@ func (b Builder) seal(st *State, p *partial) Graph {
 		}
 	}
 	from, to := g.Start.Add(-time.Second), g.End.Add(time.Second)
+	// Which conversations the function started (the pcap parser knows
+	// from the SYN), for the direction of the HTTP requests below.
+	outbound := map[string]bool{}
+	for _, f := range st.Flows {
+		if f.Flow != nil && f.Flow.Outbound {
+			outbound[f.Flow.Src+">"+f.Flow.Dst] = true
+		}
+	}
 	for _, f := range st.Flows {
 		switch {
 		case f.Flow != nil:
@@ -960,13 +968,16 @@ func (b Builder) seal(st *State, p *partial) Graph {
 			if f.Time.Before(from) || f.Time.After(to) || len(g.Requests) >= MaxRequests {
 				continue
 			}
-			// A request with another call's id is that invocation's;
-			// one without is the function's own (its HTTP clients do
-			// not send the gateway's X-Call-Id).
+			// A request with this call's id is the invocation's own; one
+			// with another call's id is that invocation's. One without an
+			// id is the function's own only when its flow started inside
+			// the function's namespace: an inbound one without an id is
+			// the platform's health probe, part of no invocation (kept as
+			// "outbound" it was new behaviour after every restart).
 			switch {
 			case g.CallID != "" && f.HTTP.CallID == g.CallID:
 				g.Requests = append(g.Requests, Request{Method: bounded(f.HTTP.Method, 16), Host: bounded(f.HTTP.Host, 253), Path: bounded(f.HTTP.Path, 512)})
-			case f.HTTP.CallID == "":
+			case f.HTTP.CallID == "" && outbound[f.HTTP.Src+">"+f.HTTP.Dst]:
 				g.Requests = append(g.Requests, Request{Method: bounded(f.HTTP.Method, 16), Host: bounded(f.HTTP.Host, 253), Path: bounded(f.HTTP.Path, 512), Outbound: true})
 			}
 		case f.DNS != nil:

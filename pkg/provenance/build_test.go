@@ -525,7 +525,7 @@ func TestApplyCrashedHandlerSealsAtOnce(t *testing.T) {
 
 // TestSealJoinsRequestLines: an invocation's graph carries its own request
 // line and the function's outbound ones from the pcap stream, not another
-// call's.
+// call's, nor a health probe's.
 func TestSealJoinsRequestLines(t *testing.T) {
 	b := Builder{Class: DefaultClassifier()}
 	st := NewState(hdr(chunk.KindStrace, "s1", 0))
@@ -533,8 +533,11 @@ func TestSealJoinsRequestLines(t *testing.T) {
 	http := func(ms int, call, method, path string) event.Event {
 		return event.Event{Kind: event.KindHTTP, Time: at(ms), HTTP: &event.HTTPRequest{Src: "10.62.3.1:41000", Dst: reqLocal, Method: method, Path: path, CallID: call}}
 	}
+	out := event.Event{Kind: event.KindHTTP, Time: at(2), HTTP: &event.HTTPRequest{Src: "10.62.3.2:50000", Dst: "10.65.0.2:80", Method: "GET", Path: "/rules/velocity-v2.js"}}
+	flow := event.Event{Kind: event.KindFlow, Time: at(2), Flow: &event.Flow{Proto: "TCP", Src: "10.62.3.2:50000", Dst: "10.65.0.2:80", First: at(2), Last: at(3), Outbound: true, SawSYN: true}}
+	probe := http(3, "", "GET", "/") // the platform's health probe: inbound, no call id
 	if _, err := b.Apply(st, event.Batch{Version: event.SchemaVersion, Chunk: pc, Events: []event.Event{
-		http(0, "c1", "POST", "/"), http(1, "other", "GET", "/x"), http(2, "", "GET", "/rules/velocity-v2.js"),
+		http(0, "c1", "POST", "/"), http(1, "other", "GET", "/x"), out, flow, probe,
 	}}); err != nil {
 		t.Fatal(err)
 	}

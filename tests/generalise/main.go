@@ -254,6 +254,11 @@ func rescoreRun(out, scenDir, report string, steps []lab.AtomicStep, skipped map
 		return err
 	}
 	rep := lab.ScoreAtomics(played, skipped, invs, recs)
+	rep.Learning = prev.Learning
+	if control := lab.ControlStep(); fileExists(filepath.Join(scenDir, lab.AtomicScenarioName(control.Test.ID())+".yaml")) {
+		c := lab.ScoreAtomics([]lab.AtomicStep{control}, nil, invs, recs)
+		rep.ScoreBeyondDelivery(c.PerTest[control.Test.ID()])
+	}
 	rep.Baseline, rep.Commit, rep.Source, rep.Selection, rep.Output, rep.Training = prev.Baseline, prev.Commit, prev.Source, prev.Selection, prev.Output, prev.Training
 	rep.Command, rep.Date, rep.Machine, rep.DurationS = prev.Command, prev.Date, prev.Machine, prev.DurationS
 	if base != nil {
@@ -302,3 +307,5 @@ func writeJSON(path string, v any) error {
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
