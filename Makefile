@@ -121,7 +121,7 @@ FOREIGN ?= /tmp/foreign
 GENERALISE_OUT ?= /tmp/faasmon-generalise
 generalise:
 # Attacks: Atomic Red Team's Linux atomics through flaw (a) ("atomic" section).
-	$(GO) run ./tests/generalise atomic -out $(GENERALISE_OUT)/atomic $(if $(ATOMICS),-atomics $(ATOMICS))
+	$(GO) run ./tests/generalise atomic -learn 4 -out $(GENERALISE_OUT)/atomic $(if $(ATOMICS),-atomics $(ATOMICS))
 # Benign: public functions, learning on their first rounds, then FPR
 # ("foreign" section).
 	$(GO) run ./tests/lab foreign -dir $(FOREIGN) -learn 2 -eval 4 -out $(GENERALISE_OUT)/foreign
