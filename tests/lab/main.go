@@ -107,6 +107,7 @@ func foreign(args []string) {
 	report := fs.String("report", "", "generalisation report to update (default model/generalisation-report.json; only its foreign section is replaced)")
 	learn := fs.Int("learn", 2, "learning rounds (not judged; per-function profiles learn here)")
 	eval := fs.Int("eval", 4, "evaluation rounds (judged)")
+	learnGraphs := fs.Int("learn-graphs", 0, "profile_learn_graphs for this run's detector, so that the profiles arm within the learning rounds (0: the detector's default, 200)")
 	seed := fs.Uint64("seed", 1, "random seed (bodies)")
 	noUp := fs.Bool("no-up", false, "do not start the local stack")
 	graphIdle := fs.Duration("graph-idle", 20*time.Second, "stop waiting for graphs after this long without a new one")
@@ -121,7 +122,7 @@ func foreign(args []string) {
 	rep, err := lab.RunForeign(ctx, lab.ForeignOptions{
 		Dir: *dir, Data: *data, Out: *out, Report: *report, LearnRounds: *learn, EvalRounds: *eval, Seed: *seed,
 		Command: "go run ./tests/lab foreign " + strings.Join(args, " "),
-		Lab:     lab.Options{SkipUp: *noUp, GraphIdle: *graphIdle, VerdictIdle: *verdictIdle},
+		Lab:     lab.Options{SkipUp: *noUp, GraphIdle: *graphIdle, VerdictIdle: *verdictIdle, DetectorEnv: learnEnv(*learnGraphs)},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "lab:", err)
@@ -129,6 +130,14 @@ func foreign(args []string) {
 	}
 	fmt.Printf("foreign: %d functions, %d invocations, %d graphs judged (evaluation rounds), %d flagged, fpr %.4f, %d alerts, %d missing verdicts, %.0f s\n",
 		rep.Functions, rep.Invocations, rep.Graphs, rep.Flagged, rep.FPR, rep.Alerts, rep.Missing, rep.DurationS)
+}
+
+// learnEnv is the detector's profile_learn_graphs setting, if any.
+func learnEnv(n int) []string {
+	if n <= 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("profile_learn_graphs=%d", n)}
 }
 
 func relabel(dirs []string) {
