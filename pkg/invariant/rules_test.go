@@ -85,6 +85,25 @@ func TestRules(t *testing.T) {
 			b.edge(p, c, provenance.EdgeFork)
 			return b.edge(c, b.sock("10.66.0.2:4444", provenance.ClassExternal), provenance.EdgeConnect)
 		}, []string{"outlived-invocation"}},
+		{"a child pipeline finishing after the answer is not a payload left running", func() *gb {
+			b := newGB(bg)
+			p := b.proc("sh /home/app/function/convert-sim.sh --to gif /tmp/photos/up-1.jpg", "/usr/bin/sh", "call-1", 20)
+			c := b.proc("sha256sum /tmp/photos/up-1.jpg", "/usr/bin/sha256sum", "call-1", 21)
+			b.edge(p, c, provenance.EdgeFork)
+			b.edge(b.file("/usr/bin/sha256sum", "", false), c, provenance.EdgeExecve)
+			return b.edge(c, b.file("/tmp/photos/up-1.converted", "", true), provenance.EdgeWrite)
+		}, nil},
+		{"an interpreter reading its data argument is not running a dropped script", func() *gb {
+			b := newGB(inv)
+			p := b.proc("sh /home/app/function/convert-sim.sh --to gif /tmp/photos/up-1.jpg", "/usr/bin/sh", "call-1", 20)
+			b.edge(b.file("/home/app/function/convert-sim.sh", "$FUNC/function/convert-sim.sh", false), p, provenance.EdgeRead)
+			return b.edge(b.file("/tmp/photos/up-1.jpg", "", true), p, provenance.EdgeRead)
+		}, nil},
+		{"an interpreter running a script it dropped", func() *gb {
+			b := newGB(inv)
+			p := b.proc("sh /tmp/p.sh --quiet", "/usr/bin/sh", "call-1", 20)
+			return b.edge(b.file("/tmp/p.sh", "", true), p, provenance.EdgeRead)
+		}, []string{"drift-exec", "exec-from-writable-dir"}},
 		{"the server's own background work is not outliving", func() *gb {
 			b := newGB(bg)
 			p := b.proc("attached process", "", "", 1)
