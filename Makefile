@@ -124,7 +124,7 @@ generalise:
 	$(GO) run ./tests/generalise atomic -learn 4 -out $(GENERALISE_OUT)/atomic $(if $(ATOMICS),-atomics $(ATOMICS))
 # Benign: public functions, learning on their first rounds, then FPR
 # ("foreign" section).
-	$(GO) run ./tests/lab foreign -dir $(FOREIGN) -learn 2 -eval 4 -out $(GENERALISE_OUT)/foreign
+	$(GO) run ./tests/lab foreign -dir $(FOREIGN) -learn 4 -eval 4 -learn-graphs 20 -out $(GENERALISE_OUT)/foreign
 
 clean:
 	rm -rf .cache build
