@@ -93,6 +93,10 @@ type view struct {
 	g *provenance.Graph
 	// in and out list edge indexes per node.
 	in, out [][]int
+	// acc are every touch of a file (edges and acts), exe the execs among
+	// them, and run the execs plus the scripts interpreters ran: most
+	// rules read one of them, so they are built once per graph.
+	acc, exe, run []access
 }
 
 func newView(g *provenance.Graph) *view {
@@ -104,6 +108,13 @@ func newView(g *provenance.Graph) *view {
 		v.out[e.Src] = append(v.out[e.Src], i)
 		v.in[e.Dst] = append(v.in[e.Dst], i)
 	}
+	v.acc = v.accesses()
+	for _, a := range v.acc {
+		if a.how == "exec" {
+			v.exe = append(v.exe, a)
+		}
+	}
+	v.run = append(append([]access(nil), v.exe...), v.scripts()...)
 	return v
 }
 

@@ -194,7 +194,7 @@ func logPath(p string) (string, string) {
 func fileRule(v *view, paths pathTech, keep func(access) bool, past, present string, tactic string) []hit {
 	var out []hit
 	seen := map[string]bool{}
-	for _, a := range v.accesses() {
+	for _, a := range v.acc {
 		if !keep(a) {
 			continue
 		}
@@ -217,7 +217,7 @@ func fileRule(v *view, paths pathTech, keep func(access) bool, past, present str
 func credentialRead(v *view) []hit {
 	reads := func(a access) bool { return a.how == "read" || a.how == "open" }
 	hits := fileRule(v, credentialPath, reads, "read", "read", "credential_access")
-	for _, a := range v.accesses() {
+	for _, a := range v.acc {
 		if !reads(a) || a.proc < 0 {
 			continue
 		}
@@ -272,7 +272,7 @@ func isCode(label string) bool {
 func functionCodeWrite(v *view) []hit {
 	var out []hit
 	seen := map[string]bool{}
-	for _, a := range v.accesses() {
+	for _, a := range v.acc {
 		if !a.modifies() {
 			continue
 		}
@@ -306,17 +306,6 @@ func functionCodeWrite(v *view) []hit {
 }
 
 // --- exec rules --------------------------------------------------------
-
-// execs lists the exec accesses of the graph, edges and refused attempts.
-func (v *view) execs() []access {
-	var out []access
-	for _, a := range v.accesses() {
-		if a.how == "exec" {
-			out = append(out, a)
-		}
-	}
-	return out
-}
 
 var interpreters = map[string]bool{"sh": true, "bash": true, "dash": true, "ash": true, "zsh": true, "ksh": true,
 	"busybox": true, "python": true, "python3": true, "perl": true, "ruby": true, "node": true, "php": true, "lua": true}
@@ -386,7 +375,7 @@ func scriptArg(args []string) string {
 func driftExec(v *view) []hit {
 	var out []hit
 	seen := map[string]bool{}
-	for _, a := range append(v.execs(), v.scripts()...) {
+	for _, a := range v.run {
 		if a.file < 0 || !v.node(a.file).Written || seen[a.path] {
 			continue
 		}
@@ -406,7 +395,7 @@ func (v *view) procOrSomeone(i int) string {
 func execFromWritable(v *view) []hit {
 	var out []hit
 	seen := map[string]bool{}
-	for _, a := range append(v.execs(), v.scripts()...) {
+	for _, a := range v.run {
 		if !underAny(a.path, "/tmp", "/var/tmp", "/dev/shm", "/run/shm") || seen[a.path] {
 			continue
 		}
@@ -418,7 +407,7 @@ func execFromWritable(v *view) []hit {
 
 func filelessExec(v *view) []hit {
 	var out []hit
-	for _, a := range v.execs() {
+	for _, a := range v.exe {
 		p := a.path
 		if strings.HasPrefix(p, "memfd:") || strings.HasPrefix(p, "/memfd:") ||
 			strings.HasPrefix(p, "/proc/") && strings.Contains(p, "/fd/") {
@@ -431,7 +420,7 @@ func filelessExec(v *view) []hit {
 func hiddenExec(v *view) []hit {
 	var out []hit
 	seen := map[string]bool{}
-	for _, a := range append(v.execs(), v.scripts()...) {
+	for _, a := range v.run {
 		if seen[a.path] {
 			continue
 		}
@@ -592,7 +581,7 @@ func toolRule(tools map[string]tool) func(*view) []hit {
 	return func(v *view) []hit {
 		var out []hit
 		seen := map[string]bool{}
-		for _, a := range v.execs() {
+		for _, a := range v.exe {
 			t, ok := tools[path.Base(a.path)]
 			if !ok || seen[a.path] {
 				continue
