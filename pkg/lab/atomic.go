@@ -926,7 +926,7 @@ func InjectFormat(shell, script string, limit int) string {
 		shell = "sh"
 	}
 	b64 := base64.StdEncoding.EncodeToString([]byte(script))
-	return fmt.Sprintf(`png$(timeout -k 1 %d %s -c "$(echo %s|base64 -d)" %s </dev/null >/dev/null 2>&1)`, limit, shell, b64, shell)
+	return fmt.Sprintf(injectMark+` -k 1 %d %s -c "$(echo %s|base64 -d)" %s </dev/null >/dev/null 2>&1)`, limit, shell, b64, shell)
 }
 
 // AtomicFunction is the function every atomic test is played in (flaw (a)).
