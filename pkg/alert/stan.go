@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 
 	"github.com/faasmon/faasmon/pkg/streaming"
+	"github.com/faasmon/faasmon/pkg/verdict"
 )
 
 // NATS Streaming defaults: the OpenFaaS CE queue server's cluster, and our
@@ -56,7 +57,7 @@ type StanVerdictLog struct {
 
 // LogVerdict publishes v without its graph (graph_id names it; graphs can
 // exceed the server's message size) and waits for the ack.
-func (l *StanVerdictLog) LogVerdict(ctx context.Context, v *Verdict) error {
+func (l *StanVerdictLog) LogVerdict(ctx context.Context, v *verdict.Verdict) error {
 	c := *v
 	c.Graph = nil
 	b, err := json.Marshal(&c)

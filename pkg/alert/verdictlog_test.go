@@ -54,14 +54,14 @@ func TestVerdictLog(t *testing.T) {
 	invalid := attackVerdict()
 	invalid.Verdict = "intrusion"
 	steps := []struct {
-		v    Verdict
+		v    verdict.Verdict
 		want Outcome
 	}{{benign, OutcomeBenign}, {attackVerdict(), OutcomeAlerted}, {repeat, OutcomeDuplicate}, {invalid, ""}}
 	start := time.Now()
 	for i, s := range steps {
 		res, err := p.Process(context.Background(), s.v)
 		if s.want == "" {
-			if !errors.Is(err, ErrInvalidVerdict) {
+			if !errors.Is(err, verdict.ErrInvalid) {
 				t.Errorf("step %d: %v, want ErrInvalidVerdict", i, err)
 			}
 			continue

@@ -31,6 +31,7 @@ import (
 	"github.com/faasmon/faasmon/pkg/alert"
 	"github.com/faasmon/faasmon/pkg/localstack"
 	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/verdict"
 )
 
 // ForeignSet is the data file: the public functions and the requests played
@@ -449,7 +450,7 @@ func ScoreForeign(set *ForeignSet, invs []Invocation, graphs []provenance.Graph,
 		}
 		round := roundOf(g)
 		judged[r.GraphID] = round
-		flagged := r.Verdict == VerdictIntrusion
+		flagged := r.Verdict == verdict.Attack
 		if round < learn {
 			if r.Verdict != VerdictMissing {
 				rep.LearningGraphs++
