@@ -221,7 +221,7 @@ func (p *Processor) now() time.Time {
 
 // Process handles one verdict: validate, drop benign, enrich, deduplicate,
 // respond (when the function's label asks for it), and fan out. The error
-// is ErrInvalidVerdict for a bad verdict; a valid one is also handed to
+// is verdict.ErrInvalid for a bad verdict; a valid one is also handed to
 // p.Verdicts; everything else is reported in
 // the Result (a sink failing is not an error of Process).
 func (p *Processor) Process(ctx context.Context, v verdict.Verdict) (Result, error) {

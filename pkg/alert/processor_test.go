@@ -87,7 +87,7 @@ func TestProcessorOutcomes(t *testing.T) {
 				res, err := p.Process(context.Background(), s.v)
 				if s.wantErr {
 					if !errors.Is(err, verdict.ErrInvalid) {
-						t.Errorf("step %d: err %v, want ErrInvalidVerdict", i, err)
+						t.Errorf("step %d: err %v, want verdict.ErrInvalid", i, err)
 					}
 					continue
 				}

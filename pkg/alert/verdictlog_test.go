@@ -62,7 +62,7 @@ func TestVerdictLog(t *testing.T) {
 		res, err := p.Process(context.Background(), s.v)
 		if s.want == "" {
 			if !errors.Is(err, verdict.ErrInvalid) {
-				t.Errorf("step %d: %v, want ErrInvalidVerdict", i, err)
+				t.Errorf("step %d: %v, want verdict.ErrInvalid", i, err)
 			}
 			continue
 		}
