@@ -151,8 +151,8 @@ func LoadConfigLookup(lookup func(string) (string, bool)) (Config, error) {
 		SecretsDir:        env(EnvSecretsDir, DefaultSecretsDir),
 		Stdout:            boolean(EnvStdout, true),
 		NATS:              boolean(EnvNATS, true),
-		NATSCluster:       env(EnvNATSCluster, DefaultNATSCluster),
-		NATSChannel:       env(EnvNATSChannel, DefaultNATSChannel),
+		NATSCluster:       env(EnvNATSCluster, streaming.DefaultCluster),
+		NATSChannel:       env(EnvNATSChannel, streaming.AlertChannel),
 		DedupeWindow:      dur(EnvDedupeWindow, DefaultDedupeWindow),
 		DedupeDir:         env(EnvDedupeDir, DefaultDedupeDir),
 		DedupeMax:         integer(EnvDedupeMax, DefaultDedupeMax),
@@ -169,12 +169,12 @@ func LoadConfigLookup(lookup func(string) (string, bool)) (Config, error) {
 			Timeout:        dur(EnvSinkTimeout, DefaultRetryPolicy.Timeout),
 		},
 	}
-	c.VerdictChannel = DefaultVerdictChannel
+	c.VerdictChannel = streaming.VerdictChannel
 	if v, ok := lookup(EnvVerdictChannel); ok {
 		c.VerdictChannel = strings.TrimSpace(v)
 	}
 	c.NATSURL = streaming.URLFromEnv(getenv)
-	c.Outbox = outbox.DefaultChannel
+	c.Outbox = streaming.OutboxChannel
 	if v, ok := lookup(EnvOutbox); ok {
 		c.Outbox = strings.TrimSpace(v)
 	}

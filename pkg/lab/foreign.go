@@ -31,6 +31,7 @@ import (
 	"github.com/faasmon/faasmon/pkg/alert"
 	"github.com/faasmon/faasmon/pkg/localstack"
 	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/streaming"
 	"github.com/faasmon/faasmon/pkg/verdict"
 )
 
@@ -323,7 +324,7 @@ func RunForeign(ctx context.Context, o ForeignOptions) (ForeignReport, error) {
 		return ForeignReport{}, fmt.Errorf("connect to the queue server: %w", err)
 	}
 	defer sc.Close()
-	sub, err := sc.Subscribe(AlertChannel, func(m *stan.Msg) {
+	sub, err := sc.Subscribe(streaming.AlertChannel, func(m *stan.Msg) {
 		var a alert.Alert
 		if json.Unmarshal(m.Data, &a) != nil {
 			return
@@ -333,7 +334,7 @@ func RunForeign(ctx context.Context, o ForeignOptions) (ForeignReport, error) {
 		mu.Unlock()
 	}, stan.StartAtTime(time.Now()))
 	if err != nil {
-		return ForeignReport{}, fmt.Errorf("subscribe %s: %w", AlertChannel, err)
+		return ForeignReport{}, fmt.Errorf("subscribe %s: %w", streaming.AlertChannel, err)
 	}
 	defer sub.Close()
 

@@ -24,6 +24,7 @@ import (
 	"github.com/faasmon/faasmon/pkg/localstack"
 	"github.com/faasmon/faasmon/pkg/provenance"
 	"github.com/faasmon/faasmon/pkg/provider"
+	"github.com/faasmon/faasmon/pkg/streaming"
 )
 
 // Options configure a lab run.
@@ -110,7 +111,7 @@ func (o *Options) defaults() error {
 		o.Cluster = localstack.NATSClusterID
 	}
 	if o.VerdictChannel == "" {
-		o.VerdictChannel = VerdictChannel
+		o.VerdictChannel = streaming.VerdictChannel
 	}
 	if o.GraphIdle == 0 {
 		o.GraphIdle = 20 * time.Second

@@ -11,12 +11,9 @@ import (
 	stan "github.com/nats-io/stan.go"
 
 	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/streaming"
 	"github.com/faasmon/faasmon/pkg/verdict"
 )
-
-// VerdictChannel is the NATS Streaming channel faasmon-alert publishes every
-// classify result to.
-const VerdictChannel = "faasmon-verdicts"
 
 // Verdict is what the lab reads from a message on the verdict or alert
 // channel: the classify contract, pkg/verdict, plus what only the lab
@@ -141,7 +138,7 @@ type Subscriber struct {
 // subscription started are not lost.
 func Subscribe(url, cluster, channel string, since time.Time) (*Subscriber, error) {
 	if channel == "" {
-		channel = VerdictChannel
+		channel = streaming.VerdictChannel
 	}
 	id := fmt.Sprintf("faasmon-lab-%d", time.Now().UnixNano())
 	sc, err := stan.Connect(cluster, id, stan.NatsURL(url), stan.ConnectWait(3*time.Second))
