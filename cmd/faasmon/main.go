@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -8,9 +9,11 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -31,15 +34,26 @@ const usage = `usage:
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := runContext(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 // maxGraphBytes bounds one graph file (faasmon-classify's request limit).
 const maxGraphBytes = 32 << 20
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runContext(context.Background(), args, stdin, stdout, stderr)
+}
+
+// runContext runs one subcommand; ctx ends the long-running ones (alerts).
+func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) >= 1 && args[0] == "alerts" {
+		return alerts(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) < 2 || args[0] != "profile" {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage+alertsUsage[len("usage:\n"):])
 		return 2
 	}
 	cmd := args[1]
