@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/faasmon/faasmon/pkg/alert"
 	"github.com/faasmon/faasmon/pkg/streaming"
@@ -24,8 +23,8 @@ const alertsUsage = `usage:
 func alerts(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("faasmon alerts", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	url := fs.String("nats", streaming.URLFromEnv(os.Getenv), "NATS Streaming server (default $"+streaming.EnvURL+", else nats://$"+streaming.EnvAddress+":$"+streaming.EnvPort+")")
-	cluster := fs.String("cluster", envOr(streaming.EnvCluster, streaming.DefaultCluster), "NATS Streaming cluster id")
+	url := fs.String("nats", streaming.URLFromEnv(env.Getenv()), "NATS Streaming server (default $"+streaming.EnvURL+", else nats://$"+streaming.EnvAddress+":$"+streaming.EnvPort+")")
+	cluster := fs.String("cluster", env.NonEmpty(streaming.EnvCluster, streaming.DefaultCluster), "NATS Streaming cluster id")
 	channel := fs.String("channel", streaming.AlertChannel, "channel (faasmon-alert's nats_channel)")
 	all := fs.Bool("all", false, "replay every alert the server still holds, then follow")
 	since := fs.Duration("since", 0, "replay the alerts of this last duration, then follow")

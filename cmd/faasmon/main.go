@@ -17,6 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/faasmon/faasmon/pkg/envconf"
 	"github.com/faasmon/faasmon/pkg/profile"
 	"github.com/faasmon/faasmon/pkg/provenance"
 )
@@ -59,7 +60,7 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	cmd := args[1]
 	fs := flag.NewFlagSet("faasmon profile "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dir := fs.String("dir", envOr("FAASMON_PROFILE_DIR", "/var/tmp/faasmon/profiles"), "profile directory (faasmon-classify's)")
+	dir := fs.String("dir", env.NonEmpty("FAASMON_PROFILE_DIR", "/var/tmp/faasmon/profiles"), "profile directory (faasmon-classify's)")
 	var cfg profile.Config
 	fs.IntVar(&cfg.LearnGraphs, "learn-graphs", 0, "graphs a profile learns before it arms (0: default 200, <0: no limit)")
 	fs.DurationVar(&cfg.LearnFor, "learn-for", 0, "time a profile learns before it arms (0: default 24h, <0: no limit)")
@@ -103,12 +104,9 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	return 0
 }
 
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
-}
+// env is the command's environment; a variable set to "" is unset
+// (envconf's NonEmpty), as for every flag default read from it.
+var env = envconf.Lookup(os.LookupEnv)
 
 // selectKeys returns the stored keys the patterns name: "fn" (every
 // version), "fn@version", "ns/fn" or "ns/fn@version"; all with none.

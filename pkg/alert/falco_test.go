@@ -321,7 +321,7 @@ func TestFalcoEventPerAlertKind(t *testing.T) {
 	}
 }
 
-// FAASMON_PRIORITY sets the priority of alerts whose findings carry no
+// alert_priority sets the priority of alerts whose findings carry no
 // severity; a finding's severity wins over it.
 func TestPriorityFromFindingsOverConfig(t *testing.T) {
 	tests := []struct {

@@ -286,7 +286,7 @@ func (p *Processor) process(ctx context.Context, v verdict.Verdict, delivery str
 	now := p.now()
 	a := Enrich(&v, now)
 	a.Delivery = delivery
-	// FAASMON_PRIORITY is the priority of alerts no finding gave one
+	// alert_priority is the priority of alerts no finding gave one
 	// (see severityPriority).
 	if _, ok := alertPriority(v.Findings); !ok && p.Priority != "" {
 		a.Priority = p.Priority

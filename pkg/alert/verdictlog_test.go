@@ -133,7 +133,7 @@ func TestVerdictLogFailureDoesNotBlock(t *testing.T) {
 	}
 }
 
-// FAASMON_VERDICT_CHANNEL set and empty turns the verdict log off; unset
+// verdict_channel set and empty turns the verdict log off; unset
 // is faasmon-verdicts.
 func TestVerdictChannelConfig(t *testing.T) {
 	dir := t.TempDir()

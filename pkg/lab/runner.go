@@ -21,6 +21,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/faasmon/faasmon/pkg/alert"
 	"github.com/faasmon/faasmon/pkg/invoke"
 	"github.com/faasmon/faasmon/pkg/localstack"
 	"github.com/faasmon/faasmon/pkg/provenance"
@@ -58,7 +59,7 @@ type Options struct {
 	// and runs the tracer for the length of the run.
 	Detector bool
 	// NoResponse deploys the detector with faasmon-alert's response off
-	// (FAASMON_RESPONSE=off): for datasets, where a recycled container
+	// (response=off): for datasets, where a recycled container
 	// would turn the container-reuse attack's second stage into benign
 	// calls on a fresh container. The lab recycles attacked functions
 	// after every round either way.
@@ -288,7 +289,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			}
 			env := []string{"-env", "invariant_exceptions=" + string(exc)}
 			if o.NoResponse {
-				env = append(env, "-env", "FAASMON_RESPONSE=off")
+				env = append(env, "-env", alert.EnvResponse+"=off")
 			}
 			for _, kv := range o.DetectorEnv {
 				env = append(env, "-env", kv)

@@ -291,13 +291,27 @@ func (s *Stats) Snapshot() Snapshot {
 
 // EnvChannel names the outbox channel for classify's publisher and the
 // alert stage's consumer; set and empty turns the outbox off.
-const EnvChannel = "FAASMON_OUTBOX"
+// LegacyEnvChannel is its name before this release, still read when
+// EnvChannel is unset. TODO(next release): drop it.
+const (
+	EnvChannel       = "faasmon_outbox"
+	LegacyEnvChannel = "FAASMON_OUTBOX"
+)
 
-// PublisherFromEnv is classify's publisher: on the channel EnvChannel names
-// (off when unset or empty), on the server streaming.URLFromEnv names. It
-// returns nil when off.
+// PublisherFromEnv is classify's publisher: on the channel EnvChannel (or
+// LegacyEnvChannel) names, off when unset or empty; see PublisherOn.
 func PublisherFromEnv(getenv func(string) string) *Publisher {
 	ch := getenv(EnvChannel)
+	if ch == "" {
+		ch = getenv(LegacyEnvChannel)
+	}
+	return PublisherOn(ch, getenv)
+}
+
+// PublisherOn is classify's publisher on channel ("": off, nil), on the
+// server streaming.URLFromEnv names, signing with the hop key
+// (hopauth.SourceFromEnv).
+func PublisherOn(ch string, getenv func(string) string) *Publisher {
 	if ch == "" {
 		return nil
 	}
