@@ -71,16 +71,19 @@ func (f Follow) Run(ctx context.Context, out, log io.Writer) error {
 	// The handler hands each message over and waits: the server holds
 	// back the rest (MaxInflight), so a slow terminal bounds memory.
 	msgs := make(chan []byte)
+	done := make(chan struct{}) // Run returned: the handler stops waiting
 	sub, err := sc.Subscribe(channel, func(m *stan.Msg) {
 		select {
 		case msgs <- m.Data:
 		case <-ctx.Done():
+		case <-done:
 		}
 	}, append(start, stan.MaxInflight(64))...)
 	if err != nil {
 		return fmt.Errorf("subscribe %s: %w", channel, err)
 	}
 	defer sub.Close()
+	defer close(done) // before the subscription and connection close
 	fmt.Fprintf(log, "faasmon: alerts on %s (cluster %s, channel %s)\n", f.URL, cluster, channel)
 	for seen := 0; f.N == 0 || seen < f.N; {
 		select {

@@ -127,24 +127,32 @@ func TestFollow(t *testing.T) {
 				f.URL = url
 				done <- f.Run(ctx, &stdout, &stderr)
 			}()
-			// The command says so on stderr once it has subscribed.
-			for !strings.Contains(stderr.String(), "faasmon: alerts on ") {
+			// Run says so on stderr once it has subscribed. With a
+			// replay it may also have printed its N alerts and ended.
+			var runErr error
+			ended := false
+			for !ended && !strings.Contains(stderr.String(), "faasmon: alerts on ") {
 				select {
-				case err := <-done:
-					t.Fatalf("ended before subscribing: %v %s", err, stderr.String())
+				case runErr = <-done:
+					ended = true
 				case <-time.After(10 * time.Millisecond):
 				}
+			}
+			if !strings.Contains(stderr.String(), "faasmon: alerts on ") {
+				t.Fatalf("ended before subscribing: %v %s", runErr, stderr.String())
 			}
 			if tc.after != nil {
 				tc.after(p)
 			}
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("%v: %s", err, stderr.String())
+			if !ended {
+				select {
+				case runErr = <-done:
+				case <-ctx.Done():
+					t.Fatalf("no %d alerts within 20 s; stdout %s stderr %s", len(tc.want), stdout.String(), stderr.String())
 				}
-			case <-ctx.Done():
-				t.Fatalf("no %d alerts within 20 s; stdout %s stderr %s", len(tc.want), stdout.String(), stderr.String())
+			}
+			if runErr != nil {
+				t.Fatalf("%v: %s", runErr, stderr.String())
 			}
 			lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
 			if len(lines) != len(tc.want) {
