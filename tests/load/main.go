@@ -13,6 +13,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"math"
@@ -34,19 +35,20 @@ func main() {
 	seconds := flag.Int("seconds", 40, "how long each level lasts")
 	fn := flag.String("function", "product-catalog-api", "the lab function called")
 	path := flag.String("path", "?category=hats", "appended to /function/<name>")
+	body := flag.String("body", "", "request body (a scenario body template, e.g. with {{rand}}); with a body the method is POST")
 	bound := flag.Duration("bound", 5*time.Second, "the verdict-lag p99 bound")
 	out := flag.String("out", "/tmp/faasmon-load", "output directory (the lab run's)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *levels, *seconds, *fn, *path, *bound, *out); err != nil {
+	if err := run(ctx, *levels, *seconds, *fn, *path, *body, *bound, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, levelList string, seconds int, fn, path string, bound time.Duration, out string) error {
+func run(ctx context.Context, levelList string, seconds int, fn, path, body string, bound time.Duration, out string) error {
 	var levels []int
 	for _, f := range strings.Split(levelList, ",") {
 		c, err := strconv.Atoi(strings.TrimSpace(f))
@@ -72,9 +74,17 @@ func run(ctx context.Context, levelList string, seconds int, fn, path string, bo
 		// backlog.
 		callers := 8
 		delay := time.Second / time.Duration(rate)
+		method, bodyField := "GET", ""
+		if body != "" {
+			b, err := json.Marshal(body) // a YAML flow scalar: JSON's string syntax is valid YAML
+			if err != nil {
+				return err
+			}
+			method, bodyField = "POST", ", body: "+string(b)
+		}
 		y := fmt.Sprintf("name: %s\nlabel: benign\ndescription: %d/s for %ds to %s\nsteps:\n"+
-			"  - {name: calls, function: %s, method: GET, path: %q, repeat: %d, concurrency: %d, delay: %s, wait: 20s}\n",
-			name, rate, seconds, fn, fn, path, rate*seconds, callers, delay)
+			"  - {name: calls, function: %s, method: %s, path: %q%s, repeat: %d, concurrency: %d, delay: %s, wait: 20s}\n",
+			name, rate, seconds, fn, fn, method, path, bodyField, rate*seconds, callers, delay)
 		f := filepath.Join(dir, name+".yaml")
 		if err := os.WriteFile(f, []byte(y), 0o644); err != nil {
 			return err
