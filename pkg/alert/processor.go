@@ -14,7 +14,6 @@ import (
 	"github.com/faasmon/faasmon/pkg/hopauth"
 	"github.com/faasmon/faasmon/pkg/outbox"
 	"github.com/faasmon/faasmon/pkg/streaming"
-	"github.com/faasmon/faasmon/pkg/verdict"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -279,7 +278,7 @@ func (p *Processor) process(ctx context.Context, v Verdict, delivery string) (Re
 		return Result{}, err
 	}
 	p.logVerdict(ctx, &v)
-	if v.Verdict == verdict.Benign {
+	if !v.Alerting() {
 		st.Benign.Add(1)
 		return Result{Outcome: OutcomeBenign}, nil
 	}
@@ -407,7 +406,7 @@ var discardStats Stats
 // must not be able to opt that function into recycling).
 func (p *Processor) respond(ctx context.Context, v *Verdict) (*Action, string) {
 	st := p.statsOrNil()
-	if p.Response == "off" || p.Labels == nil {
+	if p.Response == "off" || p.Labels == nil || blindOnly(v) {
 		return nil, ""
 	}
 	var warn string

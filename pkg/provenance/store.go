@@ -30,6 +30,9 @@ const maxStateBytes = 64 << 20
 // that outlives the function's pod.
 type FileStore struct {
 	Dir string
+	// MaxBytes bounds a stored state (maxStateBytes when 0): a bigger one
+	// is discarded on load and reported (Lost).
+	MaxBytes int64
 }
 
 func (s FileStore) path(key string) string {
@@ -40,6 +43,20 @@ func (s FileStore) path(key string) string {
 // Update loads the state for key (nil if none), calls fn, and stores what
 // fn returns (nothing if it returns nil), all under the container's lock.
 func (s FileStore) Update(key string, fn func(*State) (*State, error)) error {
+	return s.UpdateLost(key, func(st *State, _ *Lost) (*State, error) { return fn(st) })
+}
+
+// Lost says why a stored state was discarded on load, and how many open
+// invocations it held (-1 when it could not be read).
+type Lost struct {
+	Reason    string
+	OpenCalls int
+}
+
+// UpdateLost is Update that also tells fn, when st is nil, whether a state
+// was stored and discarded (lost non-nil): a reset the next graph reports
+// as a blind spot (State.NoteReset).
+func (s FileStore) UpdateLost(key string, fn func(*State, *Lost) (*State, error)) error {
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return fmt.Errorf("state dir: %w", err)
 	}
@@ -54,14 +71,15 @@ func (s FileStore) Update(key string, fn func(*State) (*State, error)) error {
 	}
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
 
-	st, err := s.load(p)
+	st, lost, err := s.load(p)
 	if err != nil {
 		return fmt.Errorf("load state %s: %w", key, err)
 	}
 	if st != nil && st.Key != key {
-		st = nil // a hash collision or a foreign file: start again
+		// A hash collision or a foreign file: start again.
+		st, lost = nil, &Lost{Reason: "the stored state belongs to another container", OpenCalls: -1}
 	}
-	next, err := fn(st)
+	next, err := fn(st, lost)
 	if err != nil || next == nil {
 		return err
 	}
@@ -79,34 +97,41 @@ func (s FileStore) Update(key string, fn func(*State) (*State, error)) error {
 	return nil
 }
 
-func (s FileStore) load(p string) (*State, error) {
+func (s FileStore) load(p string) (*State, *Lost, error) {
 	fi, err := os.Stat(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if fi.Size() > maxStateBytes {
-		return nil, nil
+	if max := s.maxBytes(); fi.Size() > max {
+		return nil, &Lost{Reason: fmt.Sprintf("stored state of %d bytes is over the %d-byte bound", fi.Size(), max), OpenCalls: -1}, nil
 	}
 	data, err := os.ReadFile(p)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var st State
 	if err := json.Unmarshal(data, &st); err != nil {
 		// A state we cannot read is lost either way; starting again keeps
-		// the pipeline moving, and the gap shows on the next graph.
-		return nil, nil
+		// the pipeline moving, and the next graph reports the reset.
+		return nil, &Lost{Reason: "stored state unreadable: " + bounded(err.Error(), 200), OpenCalls: -1}, nil
 	}
 	if st.Procs == nil || st.Calls == nil || st.Streams == nil {
-		return nil, nil
+		return nil, &Lost{Reason: "stored state incomplete", OpenCalls: len(st.Calls)}, nil
 	}
 	if st.Threads == nil {
 		st.Threads = map[int]int{}
 	}
-	return &st, nil
+	return &st, nil, nil
+}
+
+func (s FileStore) maxBytes() int64 {
+	if s.MaxBytes > 0 {
+		return s.MaxBytes
+	}
+	return maxStateBytes
 }
 
 // Archive writes g as <dir>/<sanitised id>.json (atomically), for datasets

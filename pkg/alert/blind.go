@@ -1,0 +1,32 @@
+package alert
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/faasmon/faasmon/pkg/verdict"
+)
+
+// blindOnly says whether v is alert material only for its blind spots
+// (pkg/verdict's contract): a Warning alert, never a response.
+func blindOnly(v *Verdict) bool {
+	return v.Verdict != verdict.Attack && v.Alerting()
+}
+
+// blindDedupeKey is the dedupe key of a blind-spot-only alert: the
+// container and the kinds of its blind spots. The explanation's signature
+// is about the graph's behaviour, which is not what the alert reports: a
+// container whose tracer keeps dropping chunks raises one alert per window,
+// its repeats counted in Suppressed, whatever the graphs look like.
+func blindDedupeKey(v *Verdict) string {
+	seen := map[string]bool{}
+	var rules []string
+	for _, f := range v.BlindSpots() {
+		if !seen[f.Rule] {
+			seen[f.Rule] = true
+			rules = append(rules, f.Rule)
+		}
+	}
+	sort.Strings(rules)
+	return dedupeKey(v, "blind-spot:"+strings.Join(rules, ","))
+}

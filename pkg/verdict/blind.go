@@ -1,0 +1,35 @@
+package verdict
+
+// Rules of blind-spot findings beyond provenance's BlindSpot kinds (which
+// are used as Rule as they are): a sequence gap in a stream, and a tracer
+// that went silent.
+const (
+	BlindGap    = "gap"
+	BlindSilent = "tracer-silent"
+)
+
+// BlindSpots are v's blind-spot findings.
+func (v *Verdict) BlindSpots() []Finding {
+	var out []Finding
+	for _, f := range v.Findings {
+		if f.Part == PartBlindSpot {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Alerting says whether v is alert material: an attack, or any verdict
+// carrying a blind-spot finding (a Warning alert that the detector could
+// not see part of a container). See the package doc.
+func (v *Verdict) Alerting() bool {
+	if v.Verdict == Attack {
+		return true
+	}
+	for _, f := range v.Findings {
+		if f.Part == PartBlindSpot {
+			return true
+		}
+	}
+	return false
+}
