@@ -11,7 +11,9 @@ import (
 
 	"github.com/faasmon/faasmon/pkg/chunk"
 	"github.com/faasmon/faasmon/pkg/envconf"
+	"github.com/faasmon/faasmon/pkg/event"
 	"github.com/faasmon/faasmon/pkg/fnhttp"
+	"github.com/faasmon/faasmon/pkg/heartbeat"
 	"github.com/faasmon/faasmon/pkg/hopauth"
 	"github.com/faasmon/faasmon/pkg/ingest"
 	"github.com/faasmon/faasmon/pkg/invoke"
@@ -58,7 +60,14 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 		fnhttp.Fail(w, name, fnhttp.BadRequest(err))
 		return
 	}
-	batch, err := ingest.Chunk(h, body)
+	var batch event.Batch
+	if h.Kind == heartbeat.Kind {
+		// Nothing to parse: faasmon-graph only notes the node as heard of
+		// (its silence watch).
+		batch = event.Batch{Version: event.SchemaVersion, Chunk: h}
+	} else {
+		batch, err = ingest.Chunk(h, body)
+	}
 	if errors.Is(err, ingest.ErrInput) {
 		fnhttp.Fail(w, name, &fnhttp.Error{Status: http.StatusUnprocessableEntity, Err: err})
 		return

@@ -11,6 +11,7 @@ import (
 
 	"github.com/faasmon/faasmon/pkg/chunk"
 	"github.com/faasmon/faasmon/pkg/fnhttp"
+	"github.com/faasmon/faasmon/pkg/heartbeat"
 	"github.com/faasmon/faasmon/pkg/hopauth"
 	"github.com/faasmon/faasmon/pkg/hopauth/hoptest"
 )
@@ -24,6 +25,7 @@ func TestHandleInput(t *testing.T) {
 	}
 	good := chunk.Header{Node: "n", Function: "f", Container: "c", PID: 7, Kind: chunk.KindStrace,
 		Stream: "s", Start: time.Now(), End: time.Now()}
+	hbHeader, hbBody := heartbeat.Chunk("node-1", 9, time.Now(), 0, time.Now())
 	for _, tc := range []struct {
 		name   string
 		method string
@@ -33,6 +35,9 @@ func TestHandleInput(t *testing.T) {
 		msg    string
 	}{
 		{"real strace chunk", "POST", good.Set, node, 200, `"events"`},
+		// A heartbeat is forwarded as an empty batch (faasmon-graph's
+		// silence watch), not parsed: its body is no trace.
+		{"heartbeat", "POST", hbHeader.Set, hbBody, 200, `"kind":"heartbeat"`},
 		{"health", "GET", func(http.Header) {}, nil, 200, `"ok"`},
 		{"no chunk headers", "POST", func(http.Header) {}, node, 400, "X-Faasmon-Node missing"},
 		{"bad kind", "POST", func(h http.Header) { good.Set(h); h.Set(chunk.HKind, "dtrace") }, node, 400, "dtrace"}, // ebpf is a registered kind now

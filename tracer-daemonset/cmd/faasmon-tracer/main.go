@@ -61,6 +61,7 @@ func run(log *slog.Logger) error {
 	kinds := flag.String("kinds", env.NonEmpty("FAASMON_KINDS", "strace,pcap"), "sensors to run: strace, pcap, ebpf (eBPF replaces strace; it needs CAP_BPF and CAP_PERFMON) [FAASMON_KINDS]")
 	cgroupRoot := flag.String("cgroup-root", env.NonEmpty("FAASMON_CGROUP_ROOT", ""), "host cgroup v2 mount for the ebpf sensor; empty: found in /proc/self/mountinfo [FAASMON_CGROUP_ROOT]")
 	exclude := flag.String("exclude", env.NonEmpty("FAASMON_EXCLUDE", "faasmon-parse,faasmon-graph,faasmon-classify,faasmon-alert"), "functions never traced, comma-separated: the detector itself [FAASMON_EXCLUDE]")
+	hbEvery := flag.Duration("heartbeat", time.Duration(env.PositiveInt("FAASMON_HEARTBEAT_SECONDS", int(sender.DefaultHeartbeat/time.Second)))*time.Second, "how often to tell faasmon-parse this node's tracer is alive, traffic or not: faasmon-graph alerts on a node silent for long [FAASMON_HEARTBEAT_SECONDS]")
 	healthcheck := flag.String("healthcheck", "", "GET this URL, exit 0 on 200 (liveness probe; /healthz listens on 127.0.0.1 only)")
 	flag.Parse()
 	if *healthcheck != "" {
@@ -146,6 +147,7 @@ func run(log *slog.Logger) error {
 	defer stopSend()
 	var wg sync.WaitGroup
 	wg.Go(func() { snd.Run(sendCtx) })
+	wg.Go(func() { snd.Heartbeat(ctx, *node, *hbEvery) })
 	errc := make(chan error, 2)
 	wg.Go(func() {
 		err := tracer.Serve(ctx, *listen, tracer.Handler(m, func() bool { return tr.Healthy(10 * time.Second) }, tr.Attached))
