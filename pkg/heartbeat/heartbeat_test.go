@@ -26,8 +26,8 @@ func TestTrackerSilenceOnceAndBack(t *testing.T) {
 		{0, []string{"node-a", "node/b"}, nil, 0},
 		{30 * time.Second, []string{"node/b"}, nil, 0},
 		{61 * time.Second, nil, map[string]bool{"node-a": true}, 0},
-		{80 * time.Second, nil, nil, 0},                                     // reported already
-		{91 * time.Second, nil, map[string]bool{"node/b": true}, 0},         // 61 s after its last
+		{80 * time.Second, nil, nil, 0},                             // reported already
+		{91 * time.Second, nil, map[string]bool{"node/b": true}, 0}, // 61 s after its last
 		{100 * time.Second, []string{"node-a"}, map[string]bool{"node-a": false}, 100 * time.Second},
 		{110 * time.Second, nil, nil, 0},
 		{Forget + 200*time.Second, nil, nil, 0}, // both collected, b without a second report
