@@ -177,3 +177,7 @@ func (t Tracker) Check(now time.Time, after time.Duration) ([]Change, error) {
 	}
 	return out, nil
 }
+
+// Unmark forgets that node was reported silent, so that the next Check
+// reports it again (its report could not be delivered).
+func (t Tracker) Unmark(node string) { os.Remove(t.path(node, ".silent")) }

@@ -2,10 +2,14 @@ package verdict
 
 // Rules of blind-spot findings beyond provenance's BlindSpot kinds (which
 // are used as Rule as they are): a sequence gap in a stream, and a tracer
-// that went silent.
+// that went silent or came back.
 const (
 	BlindGap    = "gap"
 	BlindSilent = "tracer-silent"
+	// BlindBack is the note that a silent tracer is heard again
+	// (severity notice): a rule of its own, so that it is not
+	// deduplicated as a repeat of the silence.
+	BlindBack = "tracer-back"
 )
 
 // BlindSpots are v's blind-spot findings.
