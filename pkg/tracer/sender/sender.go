@@ -36,6 +36,13 @@ type Config struct {
 	BackoffMin time.Duration // default 100ms
 	BackoffMax time.Duration // default 5s
 	Timeout    time.Duration // per POST, default 10s
+	// Sync calls the function (/function/...) instead of queueing for it
+	// (/async-function/...): a chunk is sent once faasmon-parse answered
+	// 2xx, which it does once faasmon-graph stored the chunk's events, so
+	// a stage killed mid-chunk makes the chunk fail and be retried from
+	// this queue. Queued, a chunk counted as sent at the gateway's 202 was
+	// lost when the stage failed on it (CE's queue-worker does not retry).
+	Sync bool
 }
 
 func (c Config) withDefaults() Config {
@@ -332,7 +339,7 @@ func (s *Sender) post(ctx context.Context, c chunker.Chunk) error {
 			return err
 		}
 	}
-	resp, err := s.client.InvokeFunction(s.cfg.Function, s.cfg.Namespace, true, false, req)
+	resp, err := s.client.InvokeFunction(s.cfg.Function, s.cfg.Namespace, !s.cfg.Sync, false, req)
 	if err != nil {
 		return fmt.Errorf("post chunk %s/%d: %w", c.Header.Stream, c.Header.Seq, err)
 	}

@@ -27,11 +27,16 @@ type gateway struct {
 	fail     atomic.Int64 // answer 503 to this many more requests
 	requests atomic.Int64
 	t        *testing.T
+	sync     bool // the tracer calls /function/, not /async-function/
 }
 
 func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.requests.Add(1)
-	if r.URL.Path != "/async-function/faasmon-parse.openfaas-fn" {
+	want := "/async-function/faasmon-parse.openfaas-fn"
+	if g.sync {
+		want = "/function/faasmon-parse.openfaas-fn"
+	}
+	if r.URL.Path != want {
 		g.t.Errorf("path %s", r.URL.Path)
 	}
 	// The gateway's admin password must never ride on /async-function
