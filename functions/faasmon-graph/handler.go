@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"fmt"
 	"log"
 	"net/http"
@@ -47,6 +48,9 @@ type config struct {
 	// StateMaxBytes bounds one container's stored state (state_max_bytes);
 	// a bigger one is discarded and reported as a blind spot.
 	StateMaxBytes int
+	// StateKeep is how long the state of a container that sends nothing
+	// more is kept (state_keep_hours): then it is collected with its lock.
+	StateKeep time.Duration
 	// OutboxMax bounds the graphs waiting to be forwarded (outbox_max):
 	// they live in <state_dir>/outbox.
 	OutboxMax int
@@ -66,6 +70,7 @@ func loadConfig(env envconf.Lookup) config {
 		Callback:   env.String("faasmon_callback", ""),
 
 		StateMaxBytes: env.PositiveInt("state_max_bytes", 64<<20),
+		StateKeep:     time.Duration(env.PositiveInt("state_keep_hours", 72)) * time.Hour,
 		OutboxMax:     env.PositiveInt("outbox_max", 10000),
 		SilenceAfter:  time.Duration(env.PositiveInt("silence_after_seconds", 60)) * time.Second,
 		Alert:         env.String("faasmon_alert", "faasmon-alert"),
@@ -197,6 +202,7 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 func init() {
 	fnhttp.OnStart(func(ctx context.Context) {
 		go outbox.runSweep(ctx, 10*time.Second)
+		go collect(ctx, time.Hour)
 		watcher{Nodes: nodes, After: cfg.SilenceAfter, Send: sendAlert}.run(ctx)
 	})
 }
@@ -259,3 +265,26 @@ func classifier(funcDirs []string) provenance.Classifier {
 
 // archivePruneEvery: pruning lists the directory, so not on every write.
 const archivePruneEvery = 1000
+
+// collect removes, every interval from the start, the states of containers
+// quiet for longer than state_keep_hours, and prunes the archive to
+// archive_max: both directories are bounded even when the pipeline is idle.
+func collect(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if n, err := store.Collect(cfg.StateKeep, time.Now()); err != nil || n > 0 {
+			log.Printf("%s: collected %d states quiet for over %v (%v)", name, n, cfg.StateKeep, err)
+		}
+		if archiveDir != "" {
+			if n, err := provenance.PruneArchive(archiveDir, archiveMax); (err != nil && !errors.Is(err, fs.ErrNotExist)) || n > 0 {
+				log.Printf("%s: pruned %d archived graphs (%v)", name, n, err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
