@@ -18,6 +18,7 @@ import (
 	"github.com/faasmon/faasmon/pkg/heartbeat"
 	"github.com/faasmon/faasmon/pkg/hopauth"
 	"github.com/faasmon/faasmon/pkg/hopauth/hoptest"
+	"github.com/faasmon/faasmon/pkg/invoke"
 	"github.com/faasmon/faasmon/pkg/provenance"
 	"github.com/faasmon/faasmon/pkg/verdict"
 )
@@ -214,5 +215,41 @@ func TestSilenceAlert(t *testing.T) {
 			t.Errorf("step %d: alert %s %s on %s", i, a.Rule, a.Priority, a.Node)
 		}
 		t.Logf("%s %s: %s", a.Priority, a.Rule, v.Findings[0].Text)
+	}
+}
+
+// TestRefusedGraphIsABlindSpot: a graph classify's queue refuses for good
+// (too big) is dropped from the outbox, not retried for ever, and the
+// container's next graph says it got no verdict.
+func TestRefusedGraphIsABlindSpot(t *testing.T) {
+	fnhttp.DefaultHop.Keys = hoptest.Source()
+	oldNext, oldOutbox := next, outbox
+	defer func() { next, outbox = oldNext, oldOutbox }()
+	next = "faasmon-classify"
+	dir := t.TempDir()
+	store = provenance.FileStore{Dir: dir}
+	nodes = heartbeat.Tracker{Dir: t.TempDir()}
+	var got []*provenance.Graph
+	refuse := true
+	outbox = pending{Dir: dir + "/outbox", Max: 100, Send: func(_ context.Context, g *provenance.Graph) error {
+		if refuse {
+			return &invoke.StatusError{Function: "faasmon-classify", Status: 413, Body: "request body too large"}
+		}
+		got = append(got, g)
+		return nil
+	}}
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	if code, body := post(t, invocationBatch(t0, 0, "big")); code != 202 {
+		t.Fatalf("%d %s", code, body)
+	}
+	if ents, _ := os.ReadDir(outbox.Dir); len(ents) != 0 {
+		t.Errorf("%d files kept for a graph refused for good", len(ents))
+	}
+	refuse = false
+	if code, body := post(t, invocationBatch(t0.Add(time.Second), 1, "next")); code != 202 {
+		t.Fatalf("%d %s", code, body)
+	}
+	if len(got) != 1 || len(got[0].Blind) != 1 || got[0].Blind[0].Kind != provenance.BlindQueueLimit || got[0].Blind[0].Stream != "openfaas-fn.f.c/big" {
+		t.Fatalf("next graph: %+v", got)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faasmon/faasmon/pkg/invoke"
 	"github.com/faasmon/faasmon/pkg/provenance"
 )
 
@@ -112,7 +113,7 @@ func (p pending) send(ctx context.Context, g *provenance.Graph) error {
 	if p.Send == nil {
 		return nil
 	}
-	if err := p.Send(ctx, g); err != nil {
+	if err := p.Send(ctx, g); err != nil && !refused(g, err) {
 		return err
 	}
 	if err := os.Remove(p.path(g.ID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -191,10 +192,37 @@ func (p pending) sendFile(ctx context.Context, path string) error {
 		return nil
 	}
 	if err := p.Send(ctx, &g); err != nil {
+		if refused(&g, err) {
+			os.Remove(path)
+			return nil
+		}
 		return fmt.Errorf("forward %s: %w", g.ID, err)
 	}
 	os.Remove(path)
 	return nil
+}
+
+// refused says whether the next stage refused a graph for good (a 4xx:
+// too big for the queue, invalid): retrying it would only fill the outbox.
+// It is logged as the loss it is.
+// The container's next graph reports it as a blind spot.
+func refused(g *provenance.Graph, err error) bool {
+	var se *invoke.StatusError
+	if !errors.As(err, &se) || !se.Permanent() {
+		return false
+	}
+	log.Printf("%s: graph outbox: %s: %v: refused for good, dropped (a graph that gets no verdict)", name, g.ID, err)
+	why := fmt.Sprintf("%s answered %d", se.Function, se.Status)
+	if err := store.Update(provenance.GraphStateKey(g), func(st *provenance.State) (*provenance.State, error) {
+		if st == nil {
+			return nil, nil // the container is gone: the log is all there is
+		}
+		st.NoteRefusedGraph(g.ID, why)
+		return st, nil
+	}); err != nil {
+		log.Printf("%s: graph outbox: note refused %s: %v", name, g.ID, err)
+	}
+	return true
 }
 
 func token() string {

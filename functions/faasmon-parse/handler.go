@@ -136,8 +136,7 @@ func forwardSync(w http.ResponseWriter, r *http.Request, h chunk.Header, batch e
 	answer, err := client.Sync(r.Context(), next, hopauth.KindEvents, nil, data, hdr)
 	var se *invoke.StatusError
 	switch {
-	case errors.As(err, &se) && se.Status >= 400 && se.Status < 500 && se.Status != http.StatusRequestTimeout &&
-		se.Status != http.StatusTooManyRequests && se.Status != http.StatusUnauthorized && se.Status != http.StatusForbidden:
+	case errors.As(err, &se) && se.Permanent():
 		log.Printf("%s: %s refused chunk %s/%d: %v", name, next, h.Stream, h.Seq, err)
 		fnhttp.Fail(w, name, &fnhttp.Error{Status: http.StatusUnprocessableEntity, Err: err})
 		return

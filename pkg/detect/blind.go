@@ -72,6 +72,8 @@ func blindText(b provenance.BlindSpot) string {
 		return fmt.Sprintf("builder table full: %d %s is the bound; %d entries not recorded", b.Max, b.Limit, b.Count)
 	case provenance.BlindRefused:
 		return fmt.Sprintf("%d chunks of stream %s refused: numbered implausibly far ahead of the stream (forged, or a broken tracer)", b.Count, b.Stream)
+	case provenance.BlindQueueLimit:
+		return fmt.Sprintf("graph %s of this container was refused on its way to classification (%s): it got no verdict", b.Stream, b.Detail)
 	case provenance.BlindStale:
 		return fmt.Sprintf("%d chunks of stream %s not applied: too far behind the stream to tell from a redelivery", b.Count, b.Stream)
 	}

@@ -85,12 +85,13 @@ func (c *Client) Async(ctx context.Context, fn string, kind hopauth.Kind, query 
 	defer res.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(res.Body, 512))
 	if res.StatusCode != http.StatusAccepted {
-		return "", fmt.Errorf("invoke %s: gateway answered %d: %s", fn, res.StatusCode, bytes.TrimSpace(msg))
+		return "", &StatusError{Function: fn, Status: res.StatusCode, Body: string(bytes.TrimSpace(msg))}
 	}
 	return res.Header.Get("X-Call-Id"), nil
 }
 
-// StatusError is a function's answer outside 2xx to a Sync call.
+// StatusError is an answer outside 2xx to a Sync call (outside 202 to an
+// Async one).
 type StatusError struct {
 	Function string
 	Status   int
@@ -98,7 +99,18 @@ type StatusError struct {
 }
 
 func (e *StatusError) Error() string {
-	return fmt.Sprintf("invoke %s: answered %d: %s", e.Function, e.Status, e.Body)
+	return fmt.Sprintf("invoke %s: gateway answered %d: %s", e.Function, e.Status, e.Body)
+}
+
+// Permanent says whether sending the same request again cannot help: a 4xx
+// other than a timeout, a rate limit or an authentication refusal (a key
+// being rotated).
+func (e *StatusError) Permanent() bool {
+	switch e.Status {
+	case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusUnauthorized, http.StatusForbidden:
+		return false
+	}
+	return e.Status >= 400 && e.Status < 500
 }
 
 // Sync calls function fn and waits for its answer, signed as Async signs:

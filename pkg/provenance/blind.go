@@ -30,6 +30,10 @@ const (
 	// BlindStale: a chunk too far behind its stream to tell from a
 	// redelivery was not applied.
 	BlindStale = "chunk-stale"
+	// BlindQueueLimit: a finished graph of the container was refused for
+	// good on its way to classification (too big for the queue): it got
+	// no verdict. Stream holds the graph's id.
+	BlindQueueLimit = "queue-limit"
 )
 
 // Names of the builder's tables, as BlindSpot.Limit gives them.
@@ -106,6 +110,18 @@ func (st *State) tableFull(limit string, max, n int) {
 // (-1: not known, the file could not be read).
 func (st *State) NoteReset(reason string, lost int) {
 	st.noteBlind(BlindSpot{Kind: BlindStateReset, Count: max(lost, 0), Detail: bounded(reason, maxBlindField)})
+}
+
+// NoteRefusedGraph records that graph id of this container was refused
+// for good on its way to faasmon-classify (why: the answer), for the
+// container's next graph to report.
+func (st *State) NoteRefusedGraph(id, why string) {
+	st.noteBlind(BlindSpot{Kind: BlindQueueLimit, Stream: bounded(id, maxBlindField), Count: 1, Detail: bounded(why, 200)})
+}
+
+// GraphStateKey is the state key of the container graph g came from.
+func GraphStateKey(g *Graph) string {
+	return StateKey(chunk.Header{Namespace: g.Namespace, Function: g.Function, Container: g.Container})
 }
 
 // StreamKind is the sensor kind a stream id names (sensor.StreamID is
