@@ -316,11 +316,13 @@ func (s *Sender) waitBackoff(ctx context.Context) error {
 
 var errPermanent = errors.New("gateway refused the chunk")
 
-// post makes one attempt. A 2xx is success (the gateway answers 202 once the
-// request is in the queue); 408, 429, 5xx, 401/403 (a gateway behind an
+// post makes one attempt. A 2xx is success: with Sync, faasmon-parse's 200
+// once faasmon-graph stored the chunk's events; queued, the gateway's 202
+// once the request is in the queue. 408, 429, 5xx (a stage down or killed
+// mid-chunk), 401/403 (a key being rotated, or a gateway behind an
 // authenticating proxy) and transport errors are worth retrying; any other
-// status will not change. faasmon-parse's own verdict on the MAC comes
-// later, from the queue-worker, and is counted there.
+// status (a chunk parse refuses) will not change. Queued, faasmon-parse's
+// own verdict on the MAC comes later, from the queue-worker.
 func (s *Sender) post(ctx context.Context, c chunker.Chunk) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.Gateway, bytes.NewReader(c.Body))
 	if err != nil {
