@@ -28,5 +28,6 @@
 //     alert says when the evidence may be incomplete.
 //   - Silence of a whole node's tracer has no graph: faasmon-graph raises
 //     it as a Benign verdict of the pseudo-function "faasmon-tracer" with
-//     one blind-spot finding (rule BlindSilent), and "back" as a Notice.
+//     one blind-spot finding (rule BlindSilent), and its return as a
+//     Notice (rule BlindBack).
 package verdict
