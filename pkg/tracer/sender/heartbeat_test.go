@@ -53,3 +53,4 @@ func TestHeartbeat(t *testing.T) {
 		})
 	}
 }
+

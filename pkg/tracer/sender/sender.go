@@ -91,7 +91,12 @@ type Sender struct {
 	queue   *list.List // of chunker.Chunk, oldest at front
 	bytes   int
 	dropped map[string]uint64 // per stream: dropped since its last dequeued chunk
-	closed  bool
+	// busy holds the streams a worker is sending a chunk of: one chunk per
+	// stream at a time, so a stream arrives in order. Two workers on one
+	// stream let chunk n+1 overtake chunk n, and the graph stage saw a gap
+	// (a blind-spot alert) that the late chunk filled a moment later.
+	busy   map[string]bool
+	closed bool
 
 	boMu      sync.Mutex
 	failures  int       // consecutive failed POSTs (shared: the gateway is one)
@@ -120,6 +125,7 @@ func New(cfg Config, m *metrics.Metrics) (*Sender, error) {
 		m:       m,
 		queue:   list.New(),
 		dropped: map[string]uint64{},
+		busy:    map[string]bool{},
 	}
 	if cfg.SecretDir != "" {
 		s.keys = hopauth.FileSource(filepath.Join(cfg.SecretDir, hopauth.SecretName))
@@ -200,17 +206,26 @@ func (s *Sender) gaugesLocked() {
 	s.m.QueueChunks.Set(float64(s.queue.Len()))
 }
 
-// next blocks until a chunk is queued or the sender is closed and empty.
+// next blocks until a chunk of a stream no worker is sending is queued, or
+// the sender is closed and empty. The caller calls done with the chunk's
+// stream once it sent, requeued or dropped it.
 func (s *Sender) next() (chunker.Chunk, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for s.queue.Len() == 0 && !s.closed {
+	var e *list.Element
+	for {
+		if s.queue.Len() == 0 && s.closed {
+			return chunker.Chunk{}, false
+		}
+		for e = s.queue.Front(); e != nil && s.busy[e.Value.(chunker.Chunk).Header.Stream]; e = e.Next() {
+		}
+		if e != nil {
+			break
+		}
 		s.cond.Wait()
 	}
-	if s.queue.Len() == 0 {
-		return chunker.Chunk{}, false
-	}
-	c := s.queue.Remove(s.queue.Front()).(chunker.Chunk)
+	c := s.queue.Remove(e).(chunker.Chunk)
+	s.busy[c.Header.Stream] = true
 	s.bytes -= cost(c)
 	if n := s.dropped[c.Header.Stream]; n > 0 {
 		c.Header.Dropped = n
@@ -257,25 +272,39 @@ func (s *Sender) worker(ctx context.Context) {
 		if !ok {
 			return
 		}
-		if err := s.waitBackoff(ctx); err != nil {
-			s.requeue(c)
-			continue // the AfterFunc above empties the queue; next() then ends us
-		}
-		err := s.post(ctx, c)
-		switch {
-		case err == nil:
-			s.backoff(true)
-			s.m.ChunksSent.WithLabelValues(string(c.Header.Kind)).Inc()
-			s.m.BytesSent.WithLabelValues(string(c.Header.Kind)).Add(float64(len(c.Body)))
-		case errors.Is(err, errPermanent):
-			s.mu.Lock()
-			s.dropLocked(c, metrics.ReasonRejected)
-			s.mu.Unlock()
-		default:
-			s.backoff(false)
-			s.m.Retries.Inc()
-			s.requeue(c)
-		}
+		s.work(ctx, c)
+		s.done(c.Header.Stream)
+	}
+}
+
+// done frees stream for the next chunk of it.
+func (s *Sender) done(stream string) {
+	s.mu.Lock()
+	delete(s.busy, stream)
+	s.cond.Broadcast()
+	s.mu.Unlock()
+}
+
+// work sends c once, and requeues or drops it when that fails.
+func (s *Sender) work(ctx context.Context, c chunker.Chunk) {
+	if err := s.waitBackoff(ctx); err != nil {
+		s.requeue(c)
+		return // the AfterFunc in Run empties the queue; next() then ends the worker
+	}
+	err := s.post(ctx, c)
+	switch {
+	case err == nil:
+		s.backoff(true)
+		s.m.ChunksSent.WithLabelValues(string(c.Header.Kind)).Inc()
+		s.m.BytesSent.WithLabelValues(string(c.Header.Kind)).Add(float64(len(c.Body)))
+	case errors.Is(err, errPermanent):
+		s.mu.Lock()
+		s.dropLocked(c, metrics.ReasonRejected)
+		s.mu.Unlock()
+	default:
+		s.backoff(false)
+		s.m.Retries.Inc()
+		s.requeue(c)
 	}
 }
 
