@@ -53,4 +53,3 @@ func TestHeartbeat(t *testing.T) {
 		})
 	}
 }
-
