@@ -535,7 +535,7 @@ func Enrich(v *Verdict, now time.Time) *Alert {
 	a.Signature = w.signature()
 	a.DedupeKey = dedupeKey(v, a.Signature)
 	if blindOnly(v) {
-		a.DedupeKey = blindDedupeKey(v)
+		blindView(a, v)
 	}
 	h := sha256.Sum256([]byte(a.DedupeKey + "\x00" + v.GraphID + "\x00" + v.CallID))
 	a.ID = hex.EncodeToString(h[:])[:20]

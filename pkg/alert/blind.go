@@ -30,3 +30,16 @@ func blindDedupeKey(v *Verdict) string {
 	sort.Strings(rules)
 	return dedupeKey(v, "blind-spot:"+strings.Join(rules, ","))
 }
+
+// blindView makes a blind-spot-only alert about what could not be seen:
+// the process, object, chain and subgraph Enrich drew are the benign
+// graph's explanation, which is not what the alert reports.
+func blindView(a *Alert, v *Verdict) {
+	a.DedupeKey = blindDedupeKey(v)
+	a.Process, a.ProcessChain, a.Object, a.EvtType, a.DOT, a.Explanation = nil, nil, "", "", "", nil
+	var texts []string
+	for _, f := range v.BlindSpots() {
+		texts = append(texts, f.Text)
+	}
+	a.Chain = clip(strings.Join(texts, "; "), MaxChainLen)
+}

@@ -2,6 +2,7 @@ package alert
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,6 +69,9 @@ func TestBlindSpotAlerts(t *testing.T) {
 			a := got[0]
 			if a.Rule != tc.rule || a.Priority != tc.priority {
 				t.Errorf("alert rule %q priority %q, want %q %q", a.Rule, a.Priority, tc.rule, tc.priority)
+			}
+			if tc.priority == "Warning" && (a.Process != nil || a.DOT != "" || !strings.Contains(a.Chain, "sequence gap")) {
+				t.Errorf("blind-spot alert drawn as an intrusion: process %v, chain %q", a.Process, a.Chain)
 			}
 			f := Falco(a, "")
 			if f.Rule != tc.rule || f.Priority != tc.priority {
