@@ -59,7 +59,11 @@ func sensor(stream string) string {
 func blindText(b provenance.BlindSpot) string {
 	switch b.Kind {
 	case provenance.BlindDropped:
-		return fmt.Sprintf("tracer dropped %d chunks of stream %s for this container before sending them (its queue was full or faasmon-parse refused them)", b.Count, b.Stream)
+		size := ""
+		if b.Bytes > 0 {
+			size = fmt.Sprintf(" (%d KB)", (b.Bytes+1023)/1024)
+		}
+		return fmt.Sprintf("tracer dropped %d chunks%s of stream %s for this container before sending them (its queue was full or faasmon-parse refused them)", b.Count, size, b.Stream)
 	case provenance.BlindRestart:
 		return fmt.Sprintf("tracer restarted %s: new stream %s; what the container did between the two streams was not seen", sensor(b.Stream), b.Stream)
 	case provenance.BlindStateReset:

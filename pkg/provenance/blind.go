@@ -61,6 +61,8 @@ type BlindSpot struct {
 	// Count is how many times it happened (chunks dropped, entries not
 	// recorded, invocations lost; 0 when not known).
 	Count int `json:"count,omitempty"`
+	// Bytes is the size of what was lost, when known (dropped chunks).
+	Bytes int64 `json:"bytes,omitempty"`
 	// Detail says why, in words (the state reset's reason).
 	Detail string `json:"detail,omitempty"`
 }
@@ -73,7 +75,7 @@ func (b BlindSpot) validate() error {
 	if b.Kind == "" || len(b.Kind) > 64 || len(b.Stream) > maxBlindField || len(b.Limit) > maxBlindField || len(b.Detail) > maxBlindField {
 		return fmt.Errorf("%w: blind spot %.64q has an empty kind or an oversized field", ErrInvalid, b.Kind)
 	}
-	if b.Count < 0 || b.Max < 0 {
+	if b.Count < 0 || b.Max < 0 || b.Bytes < 0 {
 		return fmt.Errorf("%w: blind spot %.64q has a negative count", ErrInvalid, b.Kind)
 	}
 	return nil
@@ -86,6 +88,7 @@ func (st *State) noteBlind(b BlindSpot) {
 		o := &st.Blind[i]
 		if o.Kind == b.Kind && o.Stream == b.Stream && o.Limit == b.Limit {
 			o.Count += b.Count
+			o.Bytes += b.Bytes
 			if b.Detail != "" {
 				o.Detail = b.Detail
 			}

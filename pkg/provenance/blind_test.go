@@ -38,10 +38,10 @@ func TestBlindSpotsOnGraphs(t *testing.T) {
 		}, BlindSpot{}},
 		{"tracer dropped chunks (X-Faasmon-Dropped)", func(t *testing.T, st *State) []Graph {
 			h := strace("c1-strace-1", 3)
-			h.Dropped = 3
+			h.Dropped, h.DroppedBytes = 3, 421888
 			g, _ := b.Apply(st, batchOf(h, bgEvent(0)))
 			return g
-		}, BlindSpot{Kind: BlindDropped, Stream: "c1-strace-1", Count: 3}},
+		}, BlindSpot{Kind: BlindDropped, Stream: "c1-strace-1", Count: 3, Bytes: 421888}},
 		{"tracer restarted strace", func(t *testing.T, st *State) []Graph {
 			b.Apply(st, batchOf(strace("c1-strace-1", 0), bgEvent(0)))
 			g, _ := b.Apply(st, batchOf(strace("c1-strace-2", 0), bgEvent(10)))

@@ -231,7 +231,7 @@ func (b Builder) Apply(st *State, batch event.Batch) ([]Graph, error) {
 		return nil, nil
 	}
 	if h.Dropped > 0 {
-		st.noteBlind(BlindSpot{Kind: BlindDropped, Stream: h.Stream, Count: int(min(h.Dropped, 1<<30))})
+		st.noteBlind(BlindSpot{Kind: BlindDropped, Stream: h.Stream, Count: int(min(h.Dropped, 1<<30)), Bytes: int64(min(h.DroppedBytes, 1<<50))})
 	}
 	ref := ChunkRef{Stream: h.Stream, Kind: string(h.Kind), Seq: h.Seq}
 	if h.Kind == chunk.KindPcap {

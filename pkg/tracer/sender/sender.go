@@ -91,6 +91,8 @@ type Sender struct {
 	queue   *list.List // of chunker.Chunk, oldest at front
 	bytes   int
 	dropped map[string]uint64 // per stream: dropped since its last dequeued chunk
+	// droppedBytes is the size of those chunks (X-Faasmon-Dropped-Bytes).
+	droppedBytes map[string]uint64
 	// busy holds the streams a worker is sending a chunk of: one chunk per
 	// stream at a time, so a stream arrives in order. Two workers on one
 	// stream let chunk n+1 overtake chunk n, and the graph stage saw a gap
@@ -121,11 +123,12 @@ func New(cfg Config, m *metrics.Metrics) (*Sender, error) {
 		// spread the gateway's admin password. Chunks carry a hop MAC
 		// instead (post), from a key re-read when its file changes, so a
 		// rotated key is picked up without a restart.
-		client:  sdk.NewClient(u, nil, &http.Client{Timeout: cfg.Timeout}),
-		m:       m,
-		queue:   list.New(),
-		dropped: map[string]uint64{},
-		busy:    map[string]bool{},
+		client:       sdk.NewClient(u, nil, &http.Client{Timeout: cfg.Timeout}),
+		m:            m,
+		queue:        list.New(),
+		dropped:      map[string]uint64{},
+		droppedBytes: map[string]uint64{},
+		busy:         map[string]bool{},
 	}
 	if cfg.SecretDir != "" {
 		s.keys = hopauth.FileSource(filepath.Join(cfg.SecretDir, hopauth.SecretName))
@@ -164,7 +167,8 @@ func (s *Sender) requeue(c chunker.Chunk) {
 	// Undo the stamp given at dequeue: it is given again next time, plus
 	// whatever else is dropped meanwhile.
 	s.dropped[c.Header.Stream] += c.Header.Dropped
-	c.Header.Dropped = 0
+	s.droppedBytes[c.Header.Stream] += c.Header.DroppedBytes
+	c.Header.Dropped, c.Header.DroppedBytes = 0, 0
 	// Before any later chunk of its stream that another worker put back
 	// first, so that a stream keeps its order through a failure.
 	var at *list.Element
@@ -197,6 +201,7 @@ func (s *Sender) trimLocked() {
 func (s *Sender) dropLocked(c chunker.Chunk, reason string) {
 	// A chunk stamped at dequeue with the drops before it hands them on.
 	s.dropped[c.Header.Stream] += 1 + c.Header.Dropped
+	s.droppedBytes[c.Header.Stream] += uint64(len(c.Body)) + c.Header.DroppedBytes
 	s.m.ChunksDropped.WithLabelValues(reason).Inc()
 	s.m.BytesDropped.WithLabelValues(reason).Add(float64(len(c.Body)))
 }
@@ -228,8 +233,9 @@ func (s *Sender) next() (chunker.Chunk, bool) {
 	s.busy[c.Header.Stream] = true
 	s.bytes -= cost(c)
 	if n := s.dropped[c.Header.Stream]; n > 0 {
-		c.Header.Dropped = n
+		c.Header.Dropped, c.Header.DroppedBytes = n, s.droppedBytes[c.Header.Stream]
 		delete(s.dropped, c.Header.Stream)
+		delete(s.droppedBytes, c.Header.Stream)
 	}
 	s.gaugesLocked()
 	return c, true

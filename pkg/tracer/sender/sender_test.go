@@ -187,6 +187,10 @@ func TestDropOldest(t *testing.T) {
 		if h.Stream != w.stream || h.Seq != w.seq || h.Dropped != w.dropped {
 			t.Errorf("arrival %d = %s/%d dropped %d, want %s/%d dropped %d", i, h.Stream, h.Seq, h.Dropped, w.stream, w.seq, w.dropped)
 		}
+		// Their size too, for the blind-spot alert's words.
+		if h.DroppedBytes != w.dropped*size {
+			t.Errorf("arrival %d: %d dropped bytes, want %d", i, h.DroppedBytes, w.dropped*size)
+		}
 	}
 }
 
