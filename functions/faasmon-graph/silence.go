@@ -42,11 +42,14 @@ type watcher struct {
 	// Send delivers a verdict to faasmon-alert; an error makes the next
 	// check report the silence again.
 	Send func(context.Context, *verdict.Verdict) error
+	// Since is when the watch started: silence counts from it at the
+	// earliest (heartbeat.Tracker.Check).
+	Since time.Time
 }
 
 // check runs one round and returns the verdicts it sent.
 func (w watcher) check(ctx context.Context, now time.Time) []*verdict.Verdict {
-	changes, err := w.Nodes.Check(now, w.After)
+	changes, err := w.Nodes.Check(now, w.After, w.Since)
 	if err != nil {
 		log.Printf("%s: silence watch: %v", name, err)
 		return nil
@@ -72,6 +75,9 @@ func (w watcher) check(ctx context.Context, now time.Time) []*verdict.Verdict {
 
 // run checks every After/4 (at least a second) until ctx ends.
 func (w watcher) run(ctx context.Context) {
+	if w.Since.IsZero() {
+		w.Since = time.Now()
+	}
 	t := time.NewTicker(max(w.After/4, time.Second))
 	defer t.Stop()
 	for {

@@ -116,7 +116,12 @@ type Change struct {
 // were not reported yet, and those reported silent that were heard of
 // since. Each change is claimed with an exclusive file operation, so that
 // of several replicas checking at once exactly one reports it.
-func (t Tracker) Check(now time.Time, after time.Duration) ([]Change, error) {
+//
+// Silence is counted from since at the earliest: the watcher's start, so
+// that a node heard of long ago (before faasmon-graph was deployed again,
+// or before the tracers started) gets after to be heard again before it is
+// reported, and one that stays silent is reported after that.
+func (t Tracker) Check(now time.Time, after time.Duration, since time.Time) ([]Change, error) {
 	ents, err := os.ReadDir(t.Dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -143,6 +148,8 @@ func (t Tracker) Check(now time.Time, after time.Duration) ([]Change, error) {
 		mark := t.path(node, ".silent")
 		last := fi.ModTime()
 		silentFor := now.Sub(last)
+		// watched is how long this watch has seen it silent.
+		watched := min(silentFor, now.Sub(since))
 		_, markErr := os.Stat(mark)
 		marked := markErr == nil
 		switch {
@@ -151,7 +158,7 @@ func (t Tracker) Check(now time.Time, after time.Duration) ([]Change, error) {
 			// collected now so the directory stays bounded.
 			os.Remove(mark)
 			os.Remove(p)
-		case silentFor > after && !marked:
+		case watched > after && !marked:
 			f, err := os.OpenFile(mark, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 			if err != nil {
 				continue // another replica reported it

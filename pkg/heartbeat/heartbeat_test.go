@@ -39,11 +39,11 @@ func TestTrackerSilenceOnceAndBack(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		a, err := tr.Check(now, after)
+		a, err := tr.Check(now, after, t0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := other.Check(now, after)
+		b, err := other.Check(now, after, t0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,5 +100,31 @@ func TestChunkIsValid(t *testing.T) {
 	}
 	if h.Kind != Kind || !chunk.Known(Kind) || len(body) == 0 {
 		t.Errorf("%+v %s", h, body)
+	}
+}
+
+// TestTrackerCountsFromItsStart: a node last heard of before the watch
+// started (faasmon-graph redeployed, tracers not up yet) gets the whole
+// bound to be heard again before it is reported, and is reported if not.
+func TestTrackerCountsFromItsStart(t *testing.T) {
+	tr := Tracker{Dir: t.TempDir()}
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	if err := tr.Seen("old", t0.Add(-3*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []struct {
+		at   time.Duration
+		want int
+	}{{time.Second, 0}, {59 * time.Second, 0}, {61 * time.Second, 1}, {90 * time.Second, 0}} {
+		got, err := tr.Check(t0.Add(s.at), time.Minute, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != s.want {
+			t.Fatalf("at %v: %+v, want %d changes", s.at, got, s.want)
+		}
+		if len(got) == 1 && (!got[0].Silent || got[0].For < 3*time.Hour) {
+			t.Errorf("at %v: %+v, want silent for over 3h", s.at, got[0])
+		}
 	}
 }
