@@ -22,6 +22,7 @@ import (
 	"github.com/faasmon/faasmon/pkg/heartbeat"
 	"github.com/faasmon/faasmon/pkg/hopauth"
 	"github.com/faasmon/faasmon/pkg/invoke"
+	natsoutbox "github.com/faasmon/faasmon/pkg/outbox"
 	"github.com/faasmon/faasmon/pkg/provenance"
 	"github.com/faasmon/faasmon/pkg/verdict"
 )
@@ -215,22 +216,47 @@ var sendGraph = func(ctx context.Context, g *provenance.Graph) error {
 	return forward(ctx, g)
 }
 
+// alertOutbox is the outbox channel faasmon-alert also reads (FAASMON_OUTBOX;
+// nil when unset): a silence verdict queued for an alert stage that is down
+// at that moment would be lost with the queue-worker's acknowledgement.
+var alertOutbox = sync.OnceValue(func() *natsoutbox.Publisher {
+	p := natsoutbox.PublisherFromEnv(os.Getenv)
+	if p != nil {
+		p.Client.Prefix = name
+	}
+	return p
+})
+
 // sendAlert delivers a silence verdict to faasmon-alert, signed as a
-// verdict.
+// verdict: queued for it (faasmon_alert) and in the outbox, when there is
+// one (faasmon-alert's ledger drops the second copy). Delivered by either
+// is delivered.
 func sendAlert(ctx context.Context, v *verdict.Verdict) error {
-	if cfg.Alert == "" {
+	var errs []error
+	tried, delivered := false, false
+	if cfg.Alert != "" {
+		tried = true
+		clientOnce.Do(func() { client, clientErr = invoke.FromEnv() })
+		err := clientErr
+		if err == nil {
+			var data []byte
+			if data, err = json.Marshal(v); err == nil {
+				_, err = client.Async(ctx, cfg.Alert, hopauth.KindVerdict, nil, data, http.Header{"Content-Type": {"application/json"}})
+			}
+		}
+		delivered = err == nil
+		errs = append(errs, err)
+	}
+	if p := alertOutbox(); p != nil {
+		tried = true
+		err := p.Put(ctx, v)
+		delivered = delivered || err == nil
+		errs = append(errs, err)
+	}
+	if !tried || delivered {
 		return nil
 	}
-	clientOnce.Do(func() { client, clientErr = invoke.FromEnv() })
-	if clientErr != nil {
-		return clientErr
-	}
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	_, err = client.Async(ctx, cfg.Alert, hopauth.KindVerdict, nil, data, http.Header{"Content-Type": {"application/json"}})
-	return err
+	return errors.Join(errs...)
 }
 
 func forward(ctx context.Context, g *provenance.Graph) error {
