@@ -253,3 +253,41 @@ func TestRefusedGraphIsABlindSpot(t *testing.T) {
 		t.Fatalf("next graph: %+v", got)
 	}
 }
+
+// TestSweepReclaimsAbandonedClaims: a replica killed while forwarding a
+// graph leaves it claimed; after claimAge another replica takes it back
+// and forwards it, and a fresh claim is left to its owner.
+func TestSweepReclaimsAbandonedClaims(t *testing.T) {
+	dir := t.TempDir()
+	f := &forwarder{got: map[string]int{}}
+	p := pending{Dir: dir, Max: 10, Send: f.send}
+	g := provenance.Graph{Version: provenance.SchemaVersion, ID: "ns.f.c/abandoned", Function: "f", Window: provenance.WindowInvocation, Nodes: []provenance.Node{}, Edges: []provenance.Edge{}}
+	if err := p.put([]provenance.Graph{g}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	claim := p.path(g.ID) + ".claim-dead"
+	if err := os.Rename(p.path(g.ID), claim); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []struct {
+		at   time.Duration
+		sent int
+	}{
+		{time.Minute, 0},                       // claimed a minute ago: its owner may be sending it
+		{claimAge + time.Second, 0},            // abandoned: released...
+		{claimAge + sweepAge + time.Minute, 1}, // ...and forwarded by the next sweep
+	} {
+		os.Chtimes(claim, now, now)
+		if _, err := os.Stat(p.path(g.ID)); err == nil {
+			os.Chtimes(p.path(g.ID), now, now)
+		}
+		p.sweep(context.Background(), now.Add(s.at))
+		if f.got[g.ID] != s.sent {
+			t.Fatalf("after %v: forwarded %d times, want %d", s.at, f.got[g.ID], s.sent)
+		}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("%d files left", len(ents))
+	}
+}
