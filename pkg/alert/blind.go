@@ -9,7 +9,7 @@ import (
 
 // blindOnly says whether v is alert material only for its blind spots
 // (pkg/verdict's contract): a Warning alert, never a response.
-func blindOnly(v *Verdict) bool {
+func blindOnly(v *verdict.Verdict) bool {
 	return v.Verdict != verdict.Attack && v.Alerting()
 }
 
@@ -18,7 +18,7 @@ func blindOnly(v *Verdict) bool {
 // is about the graph's behaviour, which is not what the alert reports: a
 // container whose tracer keeps dropping chunks raises one alert per window,
 // its repeats counted in Suppressed, whatever the graphs look like.
-func blindDedupeKey(v *Verdict) string {
+func blindDedupeKey(v *verdict.Verdict) string {
 	seen := map[string]bool{}
 	var rules []string
 	for _, f := range v.BlindSpots() {
@@ -34,7 +34,7 @@ func blindDedupeKey(v *Verdict) string {
 // blindView makes a blind-spot-only alert about what could not be seen:
 // the process, object, chain and subgraph Enrich drew are the benign
 // graph's explanation, which is not what the alert reports.
-func blindView(a *Alert, v *Verdict) {
+func blindView(a *Alert, v *verdict.Verdict) {
 	a.DedupeKey = blindDedupeKey(v)
 	a.Process, a.ProcessChain, a.Object, a.EvtType, a.DOT, a.Explanation = nil, nil, "", "", "", nil
 	var texts []string

@@ -18,7 +18,7 @@ func blindFinding(rule, text string) verdict.Finding {
 // deduplicated per container and kind, and never a response; a benign
 // verdict without one is dropped as before.
 func TestBlindSpotAlerts(t *testing.T) {
-	benign := func(id string, fs ...verdict.Finding) Verdict {
+	benign := func(id string, fs ...verdict.Finding) verdict.Verdict {
 		v := attackVerdict()
 		v.GraphID, v.Verdict, v.Score, v.Findings = id, verdict.Benign, 0.02, fs
 		return v
@@ -29,17 +29,17 @@ func TestBlindSpotAlerts(t *testing.T) {
 	withBlind.Findings = append(withBlind.Findings, verdict.Finding{Part: verdict.PartInvariant, Rule: "drift", Severity: "critical", Text: "drift"}, gap)
 	tests := []struct {
 		name     string
-		vs       []Verdict
+		vs       []verdict.Verdict
 		want     []Outcome
 		rule     string // of the first alert
 		priority string
 		recycles int
 	}{
-		{"benign without blind spot dropped", []Verdict{benign("g1")}, []Outcome{OutcomeBenign}, "", "", 0},
-		{"gap alone: warning alert, no response", []Verdict{benign("g1", gap)}, []Outcome{OutcomeAlerted}, "faasmon blind spot: gap", "Warning", 0},
-		{"same kind again in the window: suppressed", []Verdict{benign("g1", gap), benign("g2", gap)}, []Outcome{OutcomeAlerted, OutcomeDuplicate}, "faasmon blind spot: gap", "Warning", 0},
-		{"another kind: its own alert", []Verdict{benign("g1", gap), benign("g2", drop)}, []Outcome{OutcomeAlerted, OutcomeAlerted}, "faasmon blind spot: gap", "Warning", 0},
-		{"attack with a blind spot: the attack decides, responded", []Verdict{withBlind}, []Outcome{OutcomeAlerted}, "faasmon runtime invariant: drift", "Critical", 1},
+		{"benign without blind spot dropped", []verdict.Verdict{benign("g1")}, []Outcome{OutcomeBenign}, "", "", 0},
+		{"gap alone: warning alert, no response", []verdict.Verdict{benign("g1", gap)}, []Outcome{OutcomeAlerted}, "faasmon blind spot: gap", "Warning", 0},
+		{"same kind again in the window: suppressed", []verdict.Verdict{benign("g1", gap), benign("g2", gap)}, []Outcome{OutcomeAlerted, OutcomeDuplicate}, "faasmon blind spot: gap", "Warning", 0},
+		{"another kind: its own alert", []verdict.Verdict{benign("g1", gap), benign("g2", drop)}, []Outcome{OutcomeAlerted, OutcomeAlerted}, "faasmon blind spot: gap", "Warning", 0},
+		{"attack with a blind spot: the attack decides, responded", []verdict.Verdict{withBlind}, []Outcome{OutcomeAlerted}, "faasmon runtime invariant: drift", "Critical", 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
