@@ -534,6 +534,9 @@ func Enrich(v *verdict.Verdict, now time.Time) *Alert {
 	a.DOT = subgraphDOT(w)
 	a.Signature = w.signature()
 	a.DedupeKey = dedupeKey(v, a.Signature)
+	if blindOnly(v) {
+		blindView(a, v)
+	}
 	h := sha256.Sum256([]byte(a.DedupeKey + "\x00" + v.GraphID + "\x00" + v.CallID))
 	a.ID = hex.EncodeToString(h[:])[:20]
 	return a

@@ -279,7 +279,7 @@ func (p *Processor) process(ctx context.Context, v verdict.Verdict, delivery str
 		return Result{}, err
 	}
 	p.logVerdict(ctx, &v)
-	if v.Verdict == verdict.Benign {
+	if !v.Alerting() {
 		st.Benign.Add(1)
 		return Result{Outcome: OutcomeBenign}, nil
 	}
@@ -407,7 +407,7 @@ var discardStats Stats
 // must not be able to opt that function into recycling).
 func (p *Processor) respond(ctx context.Context, v *verdict.Verdict) (*Action, string) {
 	st := p.statsOrNil()
-	if p.Response == "off" || p.Labels == nil {
+	if p.Response == "off" || p.Labels == nil || blindOnly(v) {
 		return nil, ""
 	}
 	var warn string

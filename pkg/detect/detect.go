@@ -75,6 +75,9 @@ func (d *Detector) Judge(g *provenance.Graph, opts gnn.Options, learn bool) (*ve
 			}
 		}
 	}
+	// Last, and without touching Verdict: what the detector could not see
+	// in this container (pkg/verdict's blind-spot contract).
+	v.Findings = append(v.Findings, BlindSpots(g)...)
 	return v, nil
 }
 

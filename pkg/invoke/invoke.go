@@ -224,9 +224,51 @@ func (c *Client) Async(ctx context.Context, fn string, kind hopauth.Kind, query 
 		return "", err
 	}
 	if res.Status != http.StatusAccepted {
-		return "", fmt.Errorf("invoke %s: gateway answered %d: %s", fn, res.Status, bytes.TrimSpace(clipBytes(res.Body, 512)))
+		return "", &StatusError{Function: fn, Status: res.Status, Body: string(bytes.TrimSpace(clipBytes(res.Body, 512)))}
 	}
 	return res.CallID, nil
+}
+
+// Sync calls function fn and waits for its answer, signed as Async signs:
+// for a hop that must not answer its own caller before the next stage has
+// what it sent (faasmon-parse to faasmon-graph), since CE's queue-worker
+// does not retry. A non-2xx answer is a *StatusError.
+func (c *Client) Sync(ctx context.Context, fn string, kind hopauth.Kind, query url.Values, body []byte, hdr http.Header) ([]byte, error) {
+	ns := c.Namespace
+	if ns == "" {
+		ns = sdk.DefaultNamespace
+	}
+	res, err := c.Call(ctx, Request{Function: fn, Namespace: ns, Query: query, Header: hdr, Body: body, Kind: kind})
+	if err != nil {
+		return nil, err
+	}
+	if res.Status < 200 || res.Status > 299 {
+		return nil, &StatusError{Function: fn, Status: res.Status, Body: string(bytes.TrimSpace(clipBytes(res.Body, 512)))}
+	}
+	return res.Body, nil
+}
+
+// StatusError is an answer outside 2xx to a Sync call (outside 202 to an
+// Async one).
+type StatusError struct {
+	Function string
+	Status   int
+	Body     string // its first 512 bytes
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("invoke %s: gateway answered %d: %s", e.Function, e.Status, e.Body)
+}
+
+// Permanent says whether sending the same request again cannot help: a 4xx
+// other than a timeout, a rate limit or an authentication refusal (a key
+// being rotated).
+func (e *StatusError) Permanent() bool {
+	switch e.Status {
+	case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusUnauthorized, http.StatusForbidden:
+		return false
+	}
+	return e.Status >= 400 && e.Status < 500
 }
 
 // System calls the admin API at path (/system/…) with the Admin

@@ -64,11 +64,11 @@ type Publisher struct {
 	Keys *hopauth.Source
 }
 
-// Put publishes v (attack verdicts only; others are not alert material)
-// and waits for the server's ack. Its graph is left out when the entry
+// Put publishes v (alert material only, verdict.Alerting: attacks and
+// blind spots) and waits for the server's ack. Its graph is left out when the entry
 // would pass MaxEntryBytes.
 func (p *Publisher) Put(ctx context.Context, v *verdict.Verdict) error {
-	if v.Verdict != verdict.Attack {
+	if !v.Alerting() {
 		return nil
 	}
 	st := p.Stats

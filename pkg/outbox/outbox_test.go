@@ -283,3 +283,34 @@ func TestConsumerNeedsHandle(t *testing.T) {
 		t.Error("Run without Client and Handle succeeded")
 	}
 }
+
+// TestBlindSpotsGoIn: a benign verdict is alert material when it carries a
+// blind-spot finding (pkg/verdict's contract), so it goes in the outbox;
+// one without stays out.
+func TestBlindSpotsGoIn(t *testing.T) {
+	url := stantest.Start(t, streaming.DefaultCluster)
+	pub := &Publisher{Client: &streaming.Client{URL: url}, Stats: &Stats{}}
+	defer pub.Client.Close()
+	blind := attack("g-blind")
+	blind.Verdict = verdict.Benign
+	blind.Findings = []verdict.Finding{{Part: verdict.PartBlindSpot, Rule: verdict.BlindGap, Severity: "warning", Text: "strace lost chunk 4 of stream s (sequence gap)"}}
+	plain := attack("g-plain")
+	plain.Verdict = verdict.Benign
+	for _, tc := range []struct {
+		v    *verdict.Verdict
+		want uint64
+	}{{plain, 0}, {blind, 1}, {attack("g-attack"), 2}} {
+		if err := pub.Put(context.Background(), tc.v); err != nil {
+			t.Fatal(err)
+		}
+		if n := pub.Stats.Published.Load(); n != tc.want {
+			t.Errorf("after %s: %d published, want %d", tc.v.GraphID, n, tc.want)
+		}
+	}
+	h := newHandled()
+	run(t, &Consumer{Client: &streaming.Client{URL: url}, Grace: time.Millisecond, Handle: h.handle})
+	got := h.wait(t, 2, 10*time.Second)
+	if got[0].Verdict.GraphID != "g-blind" || len(got[0].Verdict.BlindSpots()) != 1 {
+		t.Errorf("first entry %+v", got[0].Verdict)
+	}
+}

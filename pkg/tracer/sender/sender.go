@@ -37,6 +37,13 @@ type Config struct {
 	BackoffMin time.Duration // default 100ms
 	BackoffMax time.Duration // default 5s
 	Timeout    time.Duration // per POST, default 10s
+	// Sync calls the function (/function/...) instead of queueing for it
+	// (/async-function/...): a chunk is sent once faasmon-parse answered
+	// 2xx, which it does once faasmon-graph stored the chunk's events, so
+	// a stage killed mid-chunk makes the chunk fail and be retried from
+	// this queue. Queued, a chunk counted as sent at the gateway's 202 was
+	// lost when the stage failed on it (CE's queue-worker does not retry).
+	Sync bool
 }
 
 func (c Config) withDefaults() Config {
@@ -85,7 +92,14 @@ type Sender struct {
 	queue   *list.List // of chunker.Chunk, oldest at front
 	bytes   int
 	dropped map[string]uint64 // per stream: dropped since its last dequeued chunk
-	closed  bool
+	// droppedBytes is the size of those chunks (X-Faasmon-Dropped-Bytes).
+	droppedBytes map[string]uint64
+	// busy holds the streams a worker is sending a chunk of: one chunk per
+	// stream at a time, so a stream arrives in order. Two workers on one
+	// stream let chunk n+1 overtake chunk n, and the graph stage saw a gap
+	// (a blind-spot alert) that the late chunk filled a moment later.
+	busy   map[string]bool
+	closed bool
 
 	boMu      sync.Mutex
 	failures  int       // consecutive failed POSTs (shared: the gateway is one)
@@ -107,10 +121,12 @@ func New(cfg Config, m *metrics.Metrics) (*Sender, error) {
 		// No client auth (invoke.NewSDK says why). Chunks carry a hop MAC
 		// instead (post), from a key re-read when its file changes, so a
 		// rotated key is picked up without a restart.
-		client:  invoke.NewSDK(u, cfg.Timeout),
-		m:       m,
-		queue:   list.New(),
-		dropped: map[string]uint64{},
+		client:       invoke.NewSDK(u, cfg.Timeout),
+		m:            m,
+		queue:        list.New(),
+		dropped:      map[string]uint64{},
+		droppedBytes: map[string]uint64{},
+		busy:         map[string]bool{},
 	}
 	if cfg.SecretDir != "" {
 		s.keys = hopauth.FileSource(filepath.Join(cfg.SecretDir, hopauth.SecretName))
@@ -149,7 +165,8 @@ func (s *Sender) requeue(c chunker.Chunk) {
 	// Undo the stamp given at dequeue: it is given again next time, plus
 	// whatever else is dropped meanwhile.
 	s.dropped[c.Header.Stream] += c.Header.Dropped
-	c.Header.Dropped = 0
+	s.droppedBytes[c.Header.Stream] += c.Header.DroppedBytes
+	c.Header.Dropped, c.Header.DroppedBytes = 0, 0
 	// Before any later chunk of its stream that another worker put back
 	// first, so that a stream keeps its order through a failure.
 	var at *list.Element
@@ -182,6 +199,7 @@ func (s *Sender) trimLocked() {
 func (s *Sender) dropLocked(c chunker.Chunk, reason string) {
 	// A chunk stamped at dequeue with the drops before it hands them on.
 	s.dropped[c.Header.Stream] += 1 + c.Header.Dropped
+	s.droppedBytes[c.Header.Stream] += uint64(len(c.Body)) + c.Header.DroppedBytes
 	s.m.ChunksDropped.WithLabelValues(reason).Inc()
 	s.m.BytesDropped.WithLabelValues(reason).Add(float64(len(c.Body)))
 }
@@ -191,21 +209,31 @@ func (s *Sender) gaugesLocked() {
 	s.m.QueueChunks.Set(float64(s.queue.Len()))
 }
 
-// next blocks until a chunk is queued or the sender is closed and empty.
+// next blocks until a chunk of a stream no worker is sending is queued, or
+// the sender is closed and empty. The caller calls done with the chunk's
+// stream once it sent, requeued or dropped it.
 func (s *Sender) next() (chunker.Chunk, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for s.queue.Len() == 0 && !s.closed {
+	var e *list.Element
+	for {
+		if s.queue.Len() == 0 && s.closed {
+			return chunker.Chunk{}, false
+		}
+		for e = s.queue.Front(); e != nil && s.busy[e.Value.(chunker.Chunk).Header.Stream]; e = e.Next() {
+		}
+		if e != nil {
+			break
+		}
 		s.cond.Wait()
 	}
-	if s.queue.Len() == 0 {
-		return chunker.Chunk{}, false
-	}
-	c := s.queue.Remove(s.queue.Front()).(chunker.Chunk)
+	c := s.queue.Remove(e).(chunker.Chunk)
+	s.busy[c.Header.Stream] = true
 	s.bytes -= cost(c)
 	if n := s.dropped[c.Header.Stream]; n > 0 {
-		c.Header.Dropped = n
+		c.Header.Dropped, c.Header.DroppedBytes = n, s.droppedBytes[c.Header.Stream]
 		delete(s.dropped, c.Header.Stream)
+		delete(s.droppedBytes, c.Header.Stream)
 	}
 	s.gaugesLocked()
 	return c, true
@@ -248,25 +276,39 @@ func (s *Sender) worker(ctx context.Context) {
 		if !ok {
 			return
 		}
-		if err := s.waitBackoff(ctx); err != nil {
-			s.requeue(c)
-			continue // the AfterFunc above empties the queue; next() then ends us
-		}
-		err := s.post(ctx, c)
-		switch {
-		case err == nil:
-			s.backoff(true)
-			s.m.ChunksSent.WithLabelValues(string(c.Header.Kind)).Inc()
-			s.m.BytesSent.WithLabelValues(string(c.Header.Kind)).Add(float64(len(c.Body)))
-		case errors.Is(err, errPermanent):
-			s.mu.Lock()
-			s.dropLocked(c, metrics.ReasonRejected)
-			s.mu.Unlock()
-		default:
-			s.backoff(false)
-			s.m.Retries.Inc()
-			s.requeue(c)
-		}
+		s.work(ctx, c)
+		s.done(c.Header.Stream)
+	}
+}
+
+// done frees stream for the next chunk of it.
+func (s *Sender) done(stream string) {
+	s.mu.Lock()
+	delete(s.busy, stream)
+	s.cond.Broadcast()
+	s.mu.Unlock()
+}
+
+// work sends c once, and requeues or drops it when that fails.
+func (s *Sender) work(ctx context.Context, c chunker.Chunk) {
+	if err := s.waitBackoff(ctx); err != nil {
+		s.requeue(c)
+		return // the AfterFunc in Run empties the queue; next() then ends the worker
+	}
+	err := s.post(ctx, c)
+	switch {
+	case err == nil:
+		s.backoff(true)
+		s.m.ChunksSent.WithLabelValues(string(c.Header.Kind)).Inc()
+		s.m.BytesSent.WithLabelValues(string(c.Header.Kind)).Add(float64(len(c.Body)))
+	case errors.Is(err, errPermanent):
+		s.mu.Lock()
+		s.dropLocked(c, metrics.ReasonRejected)
+		s.mu.Unlock()
+	default:
+		s.backoff(false)
+		s.m.Retries.Inc()
+		s.requeue(c)
 	}
 }
 
@@ -307,11 +349,13 @@ func (s *Sender) waitBackoff(ctx context.Context) error {
 
 var errPermanent = errors.New("gateway refused the chunk")
 
-// post makes one attempt. A 2xx is success (the gateway answers 202 once the
-// request is in the queue); 408, 429, 5xx, 401/403 (a gateway behind an
+// post makes one attempt. A 2xx is success: with Sync, faasmon-parse's 200
+// once faasmon-graph stored the chunk's events; queued, the gateway's 202
+// once the request is in the queue. 408, 429, 5xx (a stage down or killed
+// mid-chunk), 401/403 (a key being rotated, or a gateway behind an
 // authenticating proxy) and transport errors are worth retrying; any other
-// status will not change. faasmon-parse's own verdict on the MAC comes
-// later, from the queue-worker, and is counted there.
+// status (a chunk parse refuses) will not change. Queued, faasmon-parse's
+// own verdict on the MAC comes later, from the queue-worker.
 func (s *Sender) post(ctx context.Context, c chunker.Chunk) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.Gateway, bytes.NewReader(c.Body))
 	if err != nil {
@@ -330,7 +374,7 @@ func (s *Sender) post(ctx context.Context, c chunker.Chunk) error {
 			return err
 		}
 	}
-	resp, err := s.client.InvokeFunction(s.cfg.Function, s.cfg.Namespace, true, false, req)
+	resp, err := s.client.InvokeFunction(s.cfg.Function, s.cfg.Namespace, !s.cfg.Sync, false, req)
 	if err != nil {
 		return fmt.Errorf("post chunk %s/%d: %w", c.Header.Stream, c.Header.Seq, err)
 	}

@@ -27,11 +27,16 @@ type gateway struct {
 	fail     atomic.Int64 // answer 503 to this many more requests
 	requests atomic.Int64
 	t        *testing.T
+	sync     bool // the tracer calls /function/, not /async-function/
 }
 
 func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.requests.Add(1)
-	if r.URL.Path != "/async-function/faasmon-parse.openfaas-fn" {
+	want := "/async-function/faasmon-parse.openfaas-fn"
+	if g.sync {
+		want = "/function/faasmon-parse.openfaas-fn"
+	}
+	if r.URL.Path != want {
 		g.t.Errorf("path %s", r.URL.Path)
 	}
 	// The gateway's admin password must never ride on /async-function
@@ -181,6 +186,10 @@ func TestDropOldest(t *testing.T) {
 		h := g.got[i]
 		if h.Stream != w.stream || h.Seq != w.seq || h.Dropped != w.dropped {
 			t.Errorf("arrival %d = %s/%d dropped %d, want %s/%d dropped %d", i, h.Stream, h.Seq, h.Dropped, w.stream, w.seq, w.dropped)
+		}
+		// Their size too, for the blind-spot alert's words.
+		if h.DroppedBytes != w.dropped*size {
+			t.Errorf("arrival %d: %d dropped bytes, want %d", i, h.DroppedBytes, w.dropped*size)
 		}
 	}
 }
