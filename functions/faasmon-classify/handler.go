@@ -66,6 +66,9 @@ type Config struct {
 	// it must outlive the function process and be shared by its replicas
 	// (a volume on Kubernetes). Empty turns the profile part off.
 	ProfileDir string
+	// ProfileKeepVersions is how many versions of one function keep
+	// their profile (profile_keep_versions; profile.FileStore).
+	ProfileKeepVersions int
 	// Profile is the profiles' learning and arming rule
 	// (profile.ConfigFromEnv: profile_learn_graphs, profile_learn_for, ...).
 	Profile profile.Config
@@ -88,7 +91,7 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	env := envconf.Lookup(lookup).Renamed(map[string]string{outbox.EnvChannel: outbox.LegacyEnvChannel})
 	c := Config{ModelPath: env.String("model_path", ""), ProfileDir: env.String(profile.EnvDir, "/var/tmp/faasmon/profiles"),
 		InvariantExceptions: env.String("invariant_exceptions", ""), InvariantExceptionsFile: env.String("invariant_exceptions_file", ""),
-		Outbox: env.String(outbox.EnvChannel, "")}
+		Outbox: env.String(outbox.EnvChannel, ""), ProfileKeepVersions: env.PositiveInt("profile_keep_versions", profile.DefaultKeepVersions)}
 	if c.InvariantExceptions != "" && c.InvariantExceptionsFile != "" {
 		return c, errors.New("invariant_exceptions and invariant_exceptions_file are both set: give one")
 	}
@@ -130,7 +133,7 @@ func loadDetector() (*detect.Detector, error) {
 				err = fmt.Errorf("profile_dir: %w", err)
 				return
 			}
-			d.Profiles = &profile.Learner{Store: profile.FileStore{Dir: cfg.ProfileDir}, Config: cfg.Profile}
+			d.Profiles = &profile.Learner{Store: profile.FileStore{Dir: cfg.ProfileDir, KeepVersions: cfg.ProfileKeepVersions}, Config: cfg.Profile}
 		}
 		detector = d
 	})
