@@ -228,7 +228,7 @@ func (b Builder) Apply(st *State, batch event.Batch) ([]Graph, error) {
 		return nil, nil
 	}
 	ref := ChunkRef{Stream: h.Stream, Kind: string(h.Kind), Seq: h.Seq}
-	if h.Kind == chunk.KindPcap {
+	if chunk.RoleOf(h.Kind) == chunk.RoleFlows {
 		st.addFlows(batch.Events)
 		// Flows join graphs when those finish; an open invocation notes the
 		// chunk now so the graph names every chunk it drew on.

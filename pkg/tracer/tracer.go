@@ -15,17 +15,21 @@ import (
 
 	"github.com/faasmon/faasmon/pkg/chunk"
 	"github.com/faasmon/faasmon/pkg/tracer/backend"
+	// The default sensors (backend.Defaults) register at init.
+	_ "github.com/faasmon/faasmon/pkg/tracer/backend/strace"
+	_ "github.com/faasmon/faasmon/pkg/tracer/backend/tcpdump"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 	"github.com/faasmon/faasmon/pkg/tracer/discovery"
 	"github.com/faasmon/faasmon/pkg/tracer/metrics"
-	"github.com/faasmon/faasmon/pkg/tracer/sensor"
 )
 
 // Tracer attaches sensors to the targets its source reports.
 type Tracer struct {
-	Source  discovery.Source
-	Sensor  sensor.Config
-	Kinds   []chunk.Kind // default strace and pcap
+	Source discovery.Source
+	// Sensor is what every sensor's run shares (node, chunking, restarts);
+	// a backend's own settings are its package's Configure.
+	Sensor  backend.RunConfig
+	Kinds   []chunk.Kind // default: backend.Defaults (strace and pcap)
 	Sink    func(chunker.Chunk)
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
@@ -34,6 +38,7 @@ type Tracer struct {
 	// without end.
 	Exclude map[string]bool
 
+	backends []backend.Backend
 	mu       sync.Mutex
 	attached map[string]*attachment
 	wg       sync.WaitGroup
@@ -52,10 +57,23 @@ func (t *Tracer) Run(ctx context.Context) error {
 		t.Log = slog.Default()
 	}
 	if len(t.Kinds) == 0 {
-		t.Kinds = []chunk.Kind{chunk.KindStrace, chunk.KindPcap}
+		t.Kinds = backend.Defaults()
 	}
 	if t.Sink == nil || t.Metrics == nil || t.Source == nil {
 		return errors.New("tracer: Source, Sink and Metrics are required")
+	}
+	var bs []backend.Backend
+	for _, k := range t.Kinds {
+		b, ok := backend.Lookup(k)
+		if !ok {
+			return fmt.Errorf("tracer: no sensor backend for kind %q", k)
+		}
+		bs = append(bs, b)
+	}
+	t.backends = bs
+	t.Metrics.Kinds(t.Kinds...)
+	if t.Sensor.Log == nil {
+		t.Sensor.Log = t.Log
 	}
 	t.mu.Lock()
 	t.attached = map[string]*attachment{}
@@ -91,14 +109,8 @@ func (t *Tracer) apply(ctx context.Context, ts []discovery.Target) {
 		t.attached[tg.Key] = a
 		t.Log.Info("attach", "function", tg.Function, "container", tg.Container, "pid", tg.PID, "netns", tg.NetNS)
 		var swg sync.WaitGroup
-		for _, k := range t.Kinds {
-			if b, ok := backend.Lookup(k); ok {
-				rc := backend.RunConfig{Node: t.Sensor.Node, Chunk: t.Sensor.Chunk, ProcRoot: t.Sensor.ProcRoot,
-					RestartMin: t.Sensor.RestartMin, RestartMax: t.Sensor.RestartMax, Log: t.Log}
-				swg.Go(func() { backend.Run(actx, b, tg, rc, t.Metrics, t.Sink) })
-				continue
-			}
-			swg.Go(func() { sensor.Run(actx, k, tg, t.Sensor, t.Metrics, t.Sink) })
+		for _, b := range t.backends {
+			swg.Go(func() { backend.Run(actx, b, tg, t.Sensor, t.Metrics, t.Sink) })
 		}
 		t.wg.Go(func() {
 			swg.Wait()

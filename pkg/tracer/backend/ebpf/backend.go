@@ -25,7 +25,7 @@ import (
 )
 
 // Kind is the chunk kind of this backend.
-const Kind chunk.Kind = "ebpf"
+const Kind = chunk.KindEBPF
 
 // ContentType of its chunks: one JSON event (pkg/event) per line. The
 // records are turned into events on the node, where /proc can name the

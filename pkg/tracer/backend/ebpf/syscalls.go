@@ -5,7 +5,7 @@ import "sort"
 // The covered system calls, by x86_64 number (this backend is x86_64 only:
 // the numbers and struct pt_regs offsets are that ABI's; build.go refuses
 // other architectures at load time). The set follows the strace sensor's
-// provenance set (sensor.SyscallSet) where detection uses the call; see
+// provenance set (backend/strace.SyscallSet) where detection uses the call; see
 // Covered for the list.
 var exitCalls = map[int]spec{
 	0:   {name: "read"},
