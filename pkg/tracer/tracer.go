@@ -39,6 +39,7 @@ type Tracer struct {
 	Exclude map[string]bool
 
 	backends []backend.Backend
+	excluded map[string]bool // keys of excluded targets the backends were told of
 	mu       sync.Mutex
 	attached map[string]*attachment
 	wg       sync.WaitGroup
@@ -71,6 +72,14 @@ func (t *Tracer) Run(ctx context.Context) error {
 		bs = append(bs, b)
 	}
 	t.backends = bs
+	for _, b := range bs {
+		if st, ok := b.(backend.Starter); ok {
+			if err := st.Start(); err != nil {
+				t.Log.Warn("sensor backend did not start; it will try at its first attach", "kind", b.Kind(), "err", err)
+			}
+		}
+	}
+	t.excluded = map[string]bool{}
 	t.Metrics.Kinds(t.Kinds...)
 	if t.Sensor.Log == nil {
 		t.Sensor.Log = t.Log
@@ -96,8 +105,20 @@ func (t *Tracer) apply(ctx context.Context, ts []discovery.Target) {
 	defer t.mu.Unlock()
 	t.healthy = time.Now()
 	seen := make(map[string]bool, len(ts))
+	seenEx := map[string]bool{}
 	for _, tg := range ts {
 		if t.Exclude[tg.Function] {
+			seenEx[tg.Key] = true
+			if !t.excluded[tg.Key] {
+				t.excluded[tg.Key] = true
+				for _, b := range t.backends {
+					if ex, ok := b.(backend.Excluder); ok {
+						if err := ex.Exclude(tg); err != nil {
+							t.Log.Warn("exclude", "kind", b.Kind(), "function", tg.Function, "err", err)
+						}
+					}
+				}
+			}
 			continue
 		}
 		seen[tg.Key] = true
@@ -116,6 +137,11 @@ func (t *Tracer) apply(ctx context.Context, ts []discovery.Target) {
 			swg.Wait()
 			close(a.done)
 		})
+	}
+	for key := range t.excluded {
+		if !seenEx[key] {
+			delete(t.excluded, key)
+		}
 	}
 	for key, a := range t.attached {
 		if seen[key] {

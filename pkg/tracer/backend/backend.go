@@ -78,6 +78,21 @@ type Annotator interface {
 	Annotate(h *chunk.Header)
 }
 
+// Starter is a Backend with node-wide work to do before the first
+// container is attached (eBPF: load the programs, follow new containers).
+// The tracer calls Start once; an error is logged and the backend then
+// starts on its first Attach, as without Start.
+type Starter interface {
+	Start() error
+}
+
+// Excluder is a Backend that must be told of the containers never to
+// trace (the detector's own functions): one that follows containers from
+// their creation would otherwise trace them too.
+type Excluder interface {
+	Exclude(t discovery.Target) error
+}
+
 // ErrInput marks a body that is wrong as a whole.
 var ErrInput = fmt.Errorf("bad chunk body")
 

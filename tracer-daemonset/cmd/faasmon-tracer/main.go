@@ -61,6 +61,7 @@ func run(log *slog.Logger) error {
 	procRoot := flag.String("proc", env.NonEmpty("FAASMON_PROC", "/proc"), "host /proc (the tracer needs hostPID) [FAASMON_PROC]")
 	kinds := flag.String("kinds", env.NonEmpty("FAASMON_KINDS", "strace,pcap"), "sensors to run: strace, pcap, ebpf (eBPF replaces strace; it needs CAP_BPF and CAP_PERFMON) [FAASMON_KINDS]")
 	cgroupRoot := flag.String("cgroup-root", env.NonEmpty("FAASMON_CGROUP_ROOT", ""), "host cgroup v2 mount for the ebpf sensor; empty: found in /proc/self/mountinfo [FAASMON_CGROUP_ROOT]")
+	cgroupParent := flag.String("cgroup-parent", env.NonEmpty("FAASMON_CGROUP_PARENT", ""), "ebpf: cgroup (under the cgroup root) whose new containers are traced from creation, before discovery names them: kubepods.slice (systemd driver) or kubepods on Kubernetes, faasmon-fn on the local stack; empty: from attachment [FAASMON_CGROUP_PARENT]")
 	exclude := flag.String("exclude", env.NonEmpty("FAASMON_EXCLUDE", "faasmon-parse,faasmon-graph,faasmon-classify,faasmon-alert"), "functions never traced, comma-separated: the detector itself [FAASMON_EXCLUDE]")
 	healthcheck := flag.String("healthcheck", "", "GET this URL, exit 0 on 200 (liveness probe; /healthz listens on 127.0.0.1 only)")
 	flag.Parse()
@@ -78,7 +79,7 @@ func run(log *slog.Logger) error {
 	}
 	// Locally functions are plain processes, not containers: the ebpf
 	// sensor gives each a cgroup of its own to filter on.
-	ebpf.Default.Configure(ebpf.Config{ProcRoot: *procRoot, CgroupRoot: *cgroupRoot, Adopt: *source == "local"})
+	ebpf.Default.Configure(ebpf.Config{ProcRoot: *procRoot, CgroupRoot: *cgroupRoot, Adopt: *source == "local", FollowParent: *cgroupParent})
 	if p := stracebe.PinMode(*pin); p != stracebe.PinSameCPU && p != stracebe.PinOff {
 		return fmt.Errorf("-pin: want same-cpu or off, got %q", *pin)
 	}

@@ -52,6 +52,14 @@ type Config struct {
 	// such a target is refused: tracing the tracer's own cgroup would feed
 	// its own work back to it.
 	Adopt bool
+	// FollowParent is a cgroup (path under CgroupRoot) whose descendants
+	// are traced from their creation, before discovery names them: a
+	// container's first processes, its cold start's first invocation, are
+	// kept (Probe.Follow) and handed to its stream when it is attached.
+	// On Kubernetes the kubelet's pods cgroup (kubepods.slice with the
+	// systemd driver, kubepods with cgroupfs); locally the provider's
+	// faasmon-fn. Empty: a container is traced from its attachment.
+	FollowParent string
 	// QueueBytes bounds the records a container may have waiting for its
 	// stream's reader (default 8 MiB: 50 ms of the busiest loop measured
 	// here, ~20k records); beyond it they are dropped and counted in
@@ -103,6 +111,60 @@ func (b *Backend) Probe() (*Probe, error) {
 	}
 	b.probe = p
 	return p, nil
+}
+
+// Start loads the programs and, with FollowParent, begins following the
+// containers created under it (backend.Starter: the tracer calls it before
+// its first discovery, so that no container starts unseen).
+func (b *Backend) Start() error {
+	p, err := b.Probe()
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	cfg := b.cfg
+	b.mu.Unlock()
+	if cfg.FollowParent == "" {
+		return nil
+	}
+	root, err := b.cgroupRoot(cfg)
+	if err != nil {
+		return err
+	}
+	rel := strings.Trim(filepath.Clean("/"+cfg.FollowParent), "/")
+	dir := filepath.Join(root, rel)
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return fmt.Errorf("follow %s: %w", dir, err)
+	}
+	return p.Follow(len(strings.Split(rel, "/")), st.Ino)
+}
+
+// Exclude mutes the container of a target never to trace (the detector's
+// own functions) when it sits under FollowParent (backend.Excluder).
+func (b *Backend) Exclude(t discovery.Target) error {
+	b.mu.Lock()
+	cfg, p := b.cfg, b.probe
+	b.mu.Unlock()
+	if p == nil || cfg.FollowParent == "" {
+		return nil
+	}
+	root, err := b.cgroupRoot(cfg)
+	if err != nil {
+		return err
+	}
+	cg, err := CgroupID(cfg.ProcRoot, root, t.PID)
+	if err != nil {
+		return err
+	}
+	return p.Mute(cg)
+}
+
+func (b *Backend) cgroupRoot(cfg Config) (string, error) {
+	if cfg.CgroupRoot != "" {
+		return cfg.CgroupRoot, nil
+	}
+	return CgroupRoot(cfg.ProcRoot)
 }
 
 // Close unloads the programs.

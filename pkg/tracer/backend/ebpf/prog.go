@@ -106,6 +106,12 @@ const wakeupBytes = 256 << 10
 const (
 	mapCgroups = "cgroups"
 	mapEvents  = "events"
+	// mapFollow is one entry {level, cgroup id, lost}: the parent cgroup
+	// whose descendants are traced from their creation (level 0: none).
+	mapFollow = "follow"
+	// mapMuted holds cgroups under that parent never to trace (the
+	// detector's own functions).
+	mapMuted = "muted"
 	// RingBytes is the ring buffer's size (a power of two of pages).
 	RingBytes = 8 << 20
 	// MaxCgroups bounds the containers traced at once on a node.
@@ -132,6 +138,8 @@ func Spec() (*cebpf.CollectionSpec, error) {
 		Maps: map[string]*cebpf.MapSpec{
 			mapCgroups: {Name: "faasmon_cgroups", Type: cebpf.Hash, KeySize: 8, ValueSize: 8, MaxEntries: MaxCgroups},
 			mapEvents:  {Name: "faasmon_events", Type: cebpf.RingBuf, MaxEntries: RingBytes},
+			mapFollow:  {Name: "faasmon_follow", Type: cebpf.Array, KeySize: 4, ValueSize: 24, MaxEntries: 1},
+			mapMuted:   {Name: "faasmon_muted", Type: cebpf.Hash, KeySize: 8, ValueSize: 8, MaxEntries: MaxCgroups},
 		},
 		Programs: map[string]*cebpf.ProgramSpec{
 			"sys_enter": {Name: "faasmon_enter", Type: cebpf.RawTracepoint, License: "Dual MIT/GPL", Instructions: enter},
@@ -164,8 +172,35 @@ func program(enter bool) (asm.Instructions, error) {
 		asm.Mov.Reg(asm.R2, asm.RFP),
 		asm.Add.Imm(asm.R2, stCgroup),
 		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "out"),
+		asm.JEq.Imm(asm.R0, 0, "ancestor"),
 		asm.Mov.Reg(asm.R9, asm.R0), // this container's loss counter
+		asm.Ja.Label("matched"),
+	)
+	// Not a subscribed container: is it a new one, under the parent whose
+	// children are followed from creation (the "follow" entry: its level
+	// in the tree, its id, a loss counter), and not muted? Its records go
+	// to user space, which keeps them until the container is attached.
+	in = append(in,
+		asm.Mov.Imm(asm.R1, 0).WithSymbol("ancestor"),
+		asm.StoreMem(asm.RFP, stRet, asm.R1, asm.Word),
+		asm.LoadMapPtr(asm.R1, 0).WithReference(mapFollow),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, stRet),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, "out"),
+		asm.Mov.Reg(asm.R9, asm.R0),
+		asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
+		asm.JEq.Imm(asm.R1, 0, "out"),
+		asm.FnGetCurrentAncestorCgroupId.Call(),
+		asm.LoadMem(asm.R1, asm.R9, 8, asm.DWord),
+		asm.JNE.Reg(asm.R0, asm.R1, "out"),
+		asm.LoadMapPtr(asm.R1, 0).WithReference(mapMuted),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, stCgroup),
+		asm.FnMapLookupElem.Call(),
+		asm.JNE.Imm(asm.R0, 0, "out"),
+		asm.Add.Imm(asm.R9, 16), // the follow entry's loss counter
+		asm.Mov.Reg(asm.R9, asm.R9).WithSymbol("matched"),
 	)
 	if enter {
 		in = append(in, asm.Mov.Imm(asm.R1, 0), asm.StoreMem(asm.RFP, stRet, asm.R1, asm.DWord))
