@@ -133,6 +133,13 @@ func (b *Backend) Start() error {
 	}
 	rel := strings.Trim(filepath.Clean("/"+cfg.FollowParent), "/")
 	dir := filepath.Join(root, rel)
+	if cfg.Adopt {
+		// The local stack: the provider makes its instances' cgroups
+		// under it, and may not have made the parent yet.
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("follow %s: %w", dir, err)
+		}
+	}
 	var st unix.Stat_t
 	if err := unix.Stat(dir, &st); err != nil {
 		return fmt.Errorf("follow %s: %w", dir, err)
