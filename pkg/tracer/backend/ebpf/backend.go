@@ -144,6 +144,13 @@ func (b *Backend) Start() error {
 	if err := unix.Stat(dir, &st); err != nil {
 		return fmt.Errorf("follow %s: %w", dir, err)
 	}
+	// The tracer may run under the parent itself (a pod): never record
+	// its own calls, each of which it would answer with more.
+	if self, err := CgroupID(cfg.ProcRoot, root, os.Getpid()); err == nil {
+		if err := p.Mute(self); err != nil {
+			return err
+		}
+	}
 	return p.Follow(len(strings.Split(rel, "/")), st.Ino)
 }
 

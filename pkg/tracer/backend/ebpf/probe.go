@@ -184,6 +184,10 @@ func (p *Probe) dropOldest() {
 		p.pbytes -= pr.bytes
 		p.expired.Add(uint64(len(pr.recs)))
 		delete(p.pending, oldest)
+		// Nobody claimed it in time: not a function container (another
+		// pod on the node, the tracer's own). Stop recording it in the
+		// kernel; Subscribe still traces it if it is attached later.
+		_ = p.coll.Maps[mapMuted].Update(oldest, uint64(1), cebpf.UpdateAny)
 	}
 }
 
