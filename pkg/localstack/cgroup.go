@@ -67,3 +67,18 @@ func removeCgroup(dir string) error {
 	}
 	return err
 }
+
+// sweepCgroups removes the empty instance cgroups a provider that died
+// left behind (best effort: one that still holds a process stays).
+func sweepCgroups() {
+	root, err := cgroup2Root()
+	if err != nil {
+		return
+	}
+	ents, _ := os.ReadDir(filepath.Join(root, FunctionCgroup))
+	for _, e := range ents {
+		if e.IsDir() {
+			_ = os.Remove(filepath.Join(root, FunctionCgroup, e.Name()))
+		}
+	}
+}

@@ -293,6 +293,7 @@ func SweepInstances(d Dirs) error {
 		}
 		errs = append(errs, os.Remove(path))
 	}
+	sweepCgroups()
 	return errors.Join(errs...)
 }
 
