@@ -2,6 +2,7 @@ package ebpf
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -40,6 +41,9 @@ type Decoder struct {
 	// was open before the sensor attached): /proc/<pid>/fd/<fd>'s link,
 	// "pipe:[…]", "socket:[…]" or a path. Asked once per fd.
 	Describe func(pid, fd int) string
+	// Socket names a TCP socket fd from /proc (socketOf): nil, sockets
+	// this decoder did not see created stay unnamed.
+	Socket func(pid, fd int) (sockInfo, bool)
 	// Canon, when set, resolves the symlinks of an absolute path as pid
 	// sees it: strace -yy names an opened file by the kernel's path of
 	// the fd ("/usr/lib/…/libc.so.6" for "/lib/…/libc.so.6"), and graphs
@@ -420,7 +424,17 @@ func (d *Decoder) DecodeAppend(dst []event.Event, b []byte) ([]event.Event, erro
 		ev.Proto, ev.Local = lis.proto, lis.local
 		if !failed {
 			ev.FD = int(r.ret)
-			d.setFD(r.pid, int(r.ret), fdInfo{proto: lis.proto, local: lis.local, accepted: true, cloexec: name == "accept4" && arg(3)&unix.SOCK_CLOEXEC != 0})
+			if addr, _ := sockaddr(r.data1, r.len1); addr != "" {
+				ev.Remote = addr
+			}
+			if (ev.Proto == "" || ev.Local == "" || ev.Remote == "") && d.Socket != nil {
+				if si, ok := d.Socket(r.pid, ev.FD); ok {
+					ev.Proto = "TCP"
+					ev.Local = cmp.Or(ev.Local, si.local)
+					ev.Remote = cmp.Or(ev.Remote, si.remote)
+				}
+			}
+			d.setFD(r.pid, ev.FD, fdInfo{proto: ev.Proto, local: ev.Local, remote: ev.Remote, accepted: true, cloexec: name == "accept4" && arg(3)&unix.SOCK_CLOEXEC != 0})
 		}
 	case "kill":
 		ev.Target = arg(0)
@@ -487,6 +501,14 @@ func (d *Decoder) applyFD(ev *event.Event, pid, fd int) {
 		}
 		// Remembered even when empty: one readlink per unknown fd.
 		fi = fdInfo{path: d.Describe(pid, fd)}
+		if strings.HasPrefix(fi.path, "socket:[") && d.Socket != nil {
+			// A connection opened before the sensor attached (a
+			// keep-alive connection from the gateway): its endpoints,
+			// and whether it came in on a port the container listens on.
+			if si, ok := d.Socket(pid, fd); ok {
+				fi = fdInfo{proto: "TCP", local: si.local, remote: si.remote, accepted: si.inbound}
+			}
+		}
 		d.setFD(pid, fd, fi)
 	}
 	ev.Path, ev.Proto, ev.Local, ev.Remote = fi.path, fi.proto, fi.local, fi.remote
