@@ -210,7 +210,7 @@ func TestInvalidAndExpired(t *testing.T) {
 	run(t, c)
 	time.Sleep(300 * time.Millisecond)
 	for _, m := range []string{`not json`, `{"verdict":"attack"}`, `{"graph_id":"g-ok","verdict":"attack"}`} {
-		if err := cl.Publish(context.Background(), DefaultChannel, []byte(m)); err != nil {
+		if err := cl.Publish(context.Background(), streaming.OutboxChannel, []byte(m)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -262,7 +262,7 @@ func TestSignedEntries(t *testing.T) {
 	}
 	altered := []byte(strings.Replace(string(good), "g-x", "g-altered", 1))
 	for _, m := range [][]byte{[]byte(`{"graph_id":"g-forged","verdict":"attack"}`), retired, altered} {
-		if err := pub.Client.Publish(ctx, DefaultChannel, m); err != nil {
+		if err := pub.Client.Publish(ctx, streaming.OutboxChannel, m); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -599,6 +599,23 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 				st.markWritten(p, o)
 			}
 		}
+	case "mmap":
+		// A file mapped executable is code run without an execve (a
+		// dropped shared library, LD_PRELOAD, a payload an interpreter
+		// dlopens). It is kept as the file's execution when it could be
+		// a payload: written by this container, in a world-writable
+		// directory, or nameless (memfd). The image's libraries, mapped
+		// at every process start, would only repeat the execve.
+		if e.Path != "" && strings.Contains(e.Flags, "PROT_EXEC") {
+			_, label := b.Class.File(e.Path)
+			if st.Written[label] || payloadPath(e.Path) {
+				f := p.file(b, e.Path)
+				if st.Written[label] {
+					p.G.Nodes[f].Written = true
+				}
+				p.edge(f, self, EdgeExecve, e)
+			}
+		}
 	case "socket":
 		if e.Proto == "PACKET" || e.Proto == "RAW" {
 			p.act(b, self, e)
@@ -614,6 +631,20 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 		}
 	}
 	return p
+}
+
+// payloadPath says whether a mapped file lies where payloads are put:
+// world-writable directories and memfds.
+func payloadPath(fp string) bool {
+	if strings.HasPrefix(fp, "/memfd:") {
+		return true
+	}
+	for _, d := range []string{"/tmp/", "/var/tmp/", "/dev/shm/", "/run/shm/"} {
+		if strings.HasPrefix(fp, d) {
+			return true
+		}
+	}
+	return false
 }
 
 // securityCalls are the calls outside the provenance relations that are

@@ -69,7 +69,7 @@ func TestColdStartFirstInvocationEBPF(t *testing.T) {
 		Sink:    func(c chunker.Chunk) { snd.Enqueue(c) },
 		Metrics: m,
 		Log:     log,
-		Exclude: map[string]bool{"faasmon-parse": true, "faasmon-graph": true, "faasmon-classify": true, "faasmon-alert": true},
+		Exclude: tracer.ExcludeList("faasmon-parse,faasmon-graph,faasmon-classify,faasmon-alert", localstack.DefaultNamespace),
 	}
 	sctx, stopSnd := context.WithCancel(context.Background())
 	tctx, stopTr := context.WithCancel(ctx)

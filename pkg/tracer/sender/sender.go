@@ -17,6 +17,7 @@ import (
 
 	"github.com/faasmon/faasmon/pkg/chunk"
 	"github.com/faasmon/faasmon/pkg/hopauth"
+	"github.com/faasmon/faasmon/pkg/invoke"
 	"github.com/faasmon/faasmon/pkg/tracer/backend"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 	"github.com/faasmon/faasmon/pkg/tracer/metrics"
@@ -103,13 +104,10 @@ func New(cfg Config, m *metrics.Metrics) (*Sender, error) {
 	}
 	s := &Sender{
 		cfg: cfg,
-		// No client auth: CE's gateway does not guard /async-function,
-		// and it stores a queued request's headers in the NATS message,
-		// which the queue-worker logs, so an Authorization header would
-		// spread the gateway's admin password. Chunks carry a hop MAC
+		// No client auth (invoke.NewSDK says why). Chunks carry a hop MAC
 		// instead (post), from a key re-read when its file changes, so a
 		// rotated key is picked up without a restart.
-		client:  sdk.NewClient(u, nil, &http.Client{Timeout: cfg.Timeout}),
+		client:  invoke.NewSDK(u, cfg.Timeout),
 		m:       m,
 		queue:   list.New(),
 		dropped: map[string]uint64{},

@@ -62,7 +62,7 @@ func run(log *slog.Logger) error {
 	kinds := flag.String("kinds", env.NonEmpty("FAASMON_KINDS", "strace,pcap"), "sensors to run: strace, pcap, ebpf (eBPF replaces strace; it needs CAP_BPF and CAP_PERFMON) [FAASMON_KINDS]")
 	cgroupRoot := flag.String("cgroup-root", env.NonEmpty("FAASMON_CGROUP_ROOT", ""), "host cgroup v2 mount for the ebpf sensor; empty: found in /proc/self/mountinfo [FAASMON_CGROUP_ROOT]")
 	cgroupParent := flag.String("cgroup-parent", env.NonEmpty("FAASMON_CGROUP_PARENT", ""), "ebpf: cgroup (under the cgroup root) whose new containers are traced from creation, before discovery names them: kubepods.slice (systemd driver) or kubepods on Kubernetes, faasmon-fn on the local stack; empty: from attachment [FAASMON_CGROUP_PARENT]")
-	exclude := flag.String("exclude", env.NonEmpty("FAASMON_EXCLUDE", "faasmon-parse,faasmon-graph,faasmon-classify,faasmon-alert"), "functions never traced, comma-separated: the detector itself [FAASMON_EXCLUDE]")
+	exclude := flag.String("exclude", env.NonEmpty("FAASMON_EXCLUDE", "faasmon-parse,faasmon-graph,faasmon-classify,faasmon-alert"), "functions never traced, comma-separated, each name (in -function-namespace) or namespace/name: the detector itself [FAASMON_EXCLUDE]")
 	healthcheck := flag.String("healthcheck", "", "GET this URL, exit 0 on 200 (liveness probe; /healthz listens on 127.0.0.1 only)")
 	flag.Parse()
 	if *healthcheck != "" {
@@ -133,12 +133,7 @@ func run(log *slog.Logger) error {
 		Sink:    func(c chunker.Chunk) { snd.Enqueue(c) },
 		Metrics: m,
 		Log:     log,
-		Exclude: map[string]bool{},
-	}
-	for _, f := range strings.Split(*exclude, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			tr.Exclude[f] = true
-		}
+		Exclude: tracer.ExcludeList(*exclude, *fnNS),
 	}
 	log.Info("faasmon-tracer starting", "source", *source, "node", *node, "gateway", *gateway,
 		"pin", *pin, "strace", "strace "+strings.Join(stracebe.Args(), " ")+" -p PID...")

@@ -27,7 +27,7 @@ const SyscallSet = "execve,execveat,clone,clone3,fork,vfork," +
 	"read,write,readv,writev,pread64,pwrite64,preadv,pwritev," +
 	"unlink,unlinkat,rename,renameat,renameat2,chmod,fchmodat," +
 	"connect,accept,accept4,recvfrom,sendto,recvmsg,sendmsg,socket," +
-	"dup,dup2,dup3,exit_group,kill," + SecuritySet
+	"dup,dup2,dup3,exit_group,kill,mmap," + SecuritySet
 
 // SecuritySet is the security-relevant calls beyond the provenance set
 // (issue 13's invariants and issue 14's coverage gaps): privilege and
@@ -261,14 +261,18 @@ func (s *stream) Next() (chunker.Unit, bool, error) {
 }
 
 func next(lr *chunker.LineReader, scrub *parser.Scrubber) (chunker.Unit, bool, error) {
-	line, trunc, err := lr.Next()
-	if err != nil {
-		return chunker.Unit{}, false, err
+	for {
+		line, trunc, err := lr.Next()
+		if err != nil {
+			return chunker.Unit{}, false, err
+		}
+		if scrub != nil {
+			if line = scrub.Line(nil, line); len(line) == 0 {
+				continue // dropped whole (an mmap that maps no file executable)
+			}
+		}
+		return chunker.StraceUnit(line, time.Now()), trunc, nil
 	}
-	if scrub != nil {
-		line = scrub.Line(nil, line)
-	}
-	return chunker.StraceUnit(line, time.Now()), trunc, nil
 }
 
 // read turns strace output into scrubbed units until it ends (tests: the
