@@ -20,25 +20,55 @@ type Kind string
 const (
 	KindStrace Kind = "strace"
 	KindPcap   Kind = "pcap"
+	KindEBPF   Kind = "ebpf"
 )
 
-// kinds are the kinds Parse accepts: strace and pcap, and those sensor
-// backends add with RegisterKind (pkg/tracer/backend does it for every
-// backend it registers).
+// Role says what a kind's events are to the graph builder.
+type Role int
+
+const (
+	// RoleProcess: the container's system calls and process lifecycle
+	// (strace, ebpf), folded into invocation graphs as they come.
+	RoleProcess Role = iota
+	// RoleFlows: network observations (pcap) joined to invocations when
+	// those finish.
+	RoleFlows
+	// RoleControl: chunks about the tracer itself (heartbeats), with no
+	// events; the stages act on them before any graph is built.
+	RoleControl
+)
+
+// kinds are the kinds Parse accepts, with their role. The detector's stages
+// run in separate processes and only the tracer and faasmon-parse link the
+// sensor backends (pkg/tracer/backend registers each one's kind here at
+// init), so the kinds every stage must accept are listed here too: a
+// sensor's kind is part of the chunk contract between the stages.
 var (
 	kindsMu sync.RWMutex
-	kinds   = map[Kind]bool{KindStrace: true, KindPcap: true}
+	kinds   = map[Kind]Role{KindStrace: RoleProcess, KindPcap: RoleFlows, KindEBPF: RoleProcess}
 )
 
-// RegisterKind makes Parse accept k.
-func RegisterKind(k Kind) {
+// RegisterKind makes Parse accept k, whose chunks play role r. A kind
+// registered again with another role is a programming error and panics.
+func RegisterKind(k Kind, r Role) {
 	kindsMu.Lock()
 	defer kindsMu.Unlock()
-	kinds[k] = true
+	if old, ok := kinds[k]; ok && old != r {
+		panic(fmt.Sprintf("chunk: kind %q registered as role %d, then %d", k, old, r))
+	}
+	kinds[k] = r
 }
 
 // Known says whether Parse accepts k.
 func Known(k Kind) bool {
+	kindsMu.RLock()
+	defer kindsMu.RUnlock()
+	_, ok := kinds[k]
+	return ok
+}
+
+// RoleOf is k's role (RoleProcess for an unknown kind).
+func RoleOf(k Kind) Role {
 	kindsMu.RLock()
 	defer kindsMu.RUnlock()
 	return kinds[k]

@@ -34,7 +34,7 @@ func TestParseRejects(t *testing.T) {
 	tests := []struct {
 		name, key, value string
 	}{
-		{"kind", HKind, "ebpf"},
+		{"kind", HKind, "nosuch"},
 		{"pid", HPID, "0"},
 		{"seq", HSeq, "-1"},
 		{"end before start", HEnd, time.Unix(0, 0).UTC().Format(time.RFC3339Nano)},
@@ -75,4 +75,20 @@ func FuzzParseThreads(f *testing.F) {
 			t.Fatalf("%q: re-parse %v %v", v, again, err)
 		}
 	})
+}
+
+// TestEveryStageKnowsTheSensors: faasmon-graph links no sensor backend, yet
+// must accept the headers of every kind the tracer sends (before, an ebpf
+// batch was refused there as an unknown kind), and know pcap's role.
+func TestEveryStageKnowsTheSensors(t *testing.T) {
+	for _, k := range []Kind{KindStrace, KindPcap, KindEBPF} {
+		h := header()
+		h.Kind = k
+		if err := h.Validate(); err != nil {
+			t.Errorf("%s: %v", k, err)
+		}
+	}
+	if RoleOf(KindPcap) != RoleFlows || RoleOf(KindEBPF) != RoleProcess || RoleOf(KindStrace) != RoleProcess {
+		t.Error("roles of the built-in kinds")
+	}
 }

@@ -20,7 +20,7 @@ const Kind chunk.Kind = "heartbeat"
 // Container is the node): alerts about a node's tracer name it.
 const Function = "faasmon-tracer"
 
-func init() { chunk.RegisterKind(Kind) }
+func init() { chunk.RegisterKind(Kind, chunk.RoleControl) }
 
 // Body is a heartbeat's content, for people reading it: the stages act on
 // its header only.

@@ -234,7 +234,7 @@ func (b Builder) Apply(st *State, batch event.Batch) ([]Graph, error) {
 		st.noteBlind(BlindSpot{Kind: BlindDropped, Stream: h.Stream, Count: int(min(h.Dropped, 1<<30)), Bytes: int64(min(h.DroppedBytes, 1<<50))})
 	}
 	ref := ChunkRef{Stream: h.Stream, Kind: string(h.Kind), Seq: h.Seq}
-	if h.Kind == chunk.KindPcap {
+	if chunk.RoleOf(h.Kind) == chunk.RoleFlows {
 		st.addFlows(batch.Events)
 		// Flows join graphs when those finish; an open invocation notes the
 		// chunk now so the graph names every chunk it drew on.

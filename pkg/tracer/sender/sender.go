@@ -449,9 +449,6 @@ func (s *Sender) post(ctx context.Context, c chunker.Chunk) error {
 }
 
 func contentType(k chunk.Kind) string {
-	if k == chunk.KindPcap {
-		return "application/vnd.tcpdump.pcap"
-	}
 	if b, ok := backend.Lookup(k); ok {
 		return b.ContentType()
 	}
