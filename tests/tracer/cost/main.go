@@ -230,7 +230,7 @@ func (a *account) groups() map[string]uint64 {
 		// d's parent got d's whole CPU time (from its birth) when it
 		// reaped it: take off what d counted itself.
 		par := a.parentOf(d)
-		if par != nil && par.alive == false && par.round < d.round {
+		if par != nil && !par.alive && par.round < d.round {
 			continue // the parent ended first: d was reaped by another
 		}
 		if par != nil {
