@@ -87,7 +87,7 @@ func loadConfig(env envconf.Lookup) config {
 
 var (
 	cfg   = loadConfig(os.LookupEnv)
-	store = provenance.FileStore{Dir: cfg.StateDir, MaxBytes: int64(cfg.StateMaxBytes)}
+	store = provenance.FileStore{Dir: cfg.StateDir, MaxBytes: int64(cfg.StateMaxBytes), Cache: &provenance.StateCache{}}
 	// outbox holds the finished graphs until classify's queue took them
 	// (pending.go); nodes is the silence watch's record of when each
 	// node's tracer was last heard of (silence.go).
