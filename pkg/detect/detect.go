@@ -75,6 +75,8 @@ func (d *Detector) Judge(g *provenance.Graph, opts gnn.Options, learn bool) (*ve
 			}
 		}
 	}
+	// What the graph lost before it was judged (graphloss.go).
+	v.Findings = append(v.Findings, graphLoss(g)...)
 	return v, nil
 }
 
