@@ -47,7 +47,7 @@ description: 2,000 file writes, then a dropped script run (issue 14 item 2).
 label: attack
 steps:
   - name: bulk-writes-then-drift
-    function: photo-receive
+    function: ` + lab.AtomicFunction + `
     label: attack
     body: '{"product_id": "p-1003", "image": {"name": "bulk-{{rand}}.jpg", "data": "{{text:400}}"}, "format": ` +
 		strings.ReplaceAll(string(format), "'", "''") + `}'
@@ -75,7 +75,10 @@ steps:
 	// or this test tests nothing.
 	var built *provenance.Graph
 	for _, g := range readGraphs(t, filepath.Join(out, "graphs")) {
-		if g.CallID == call && g.Window == provenance.WindowInvocation {
+		g := g
+		// photo-receive's storage call carries the same call id: its
+		// graph is another function's.
+		if g.CallID == call && g.Function == lab.AtomicFunction && g.Window == provenance.WindowInvocation {
 			built = &g
 		}
 	}
@@ -91,7 +94,7 @@ steps:
 	recs := readVerdicts(t, filepath.Join(out, "verdicts.jsonl"))
 	var rec *lab.VerdictRecord
 	for i := range recs {
-		if recs[i].CallID == call && recs[i].Window == provenance.WindowInvocation {
+		if recs[i].CallID == call && recs[i].Function == lab.AtomicFunction && recs[i].Window == provenance.WindowInvocation {
 			rec = &recs[i]
 		}
 	}
