@@ -247,7 +247,10 @@ type Truncation struct {
 	Chunks int `json:"chunks,omitempty"`
 }
 
-// Truncation reasons.
+// Truncation reasons: TruncNodeCap is the builder's bounds (MaxNodes
+// nodes; Edges counts the edges refused at MaxEdges under the same
+// record), TruncQueueLimit the cut Compact makes when folding was not
+// enough.
 const (
 	TruncNodeCap    = "node-cap"
 	TruncQueueLimit = "queue-limit"
