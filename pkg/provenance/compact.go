@@ -74,6 +74,8 @@ const (
 	LevelDir      = "dir"
 	LevelTree     = "tree"
 	LevelProcess  = "process"
+	// LevelActs is recorded when only acts were folded.
+	LevelActs = "acts"
 )
 
 // levelRank orders the levels from fine to coarse, for Compaction.Level.
@@ -133,7 +135,93 @@ func Compact(g *Graph, o CompactOptions) error {
 			return nil
 		}
 	}
+	// Acts next: a find over a tree the function may not read leaves a
+	// refused open per directory, up to MaxActs of them.
+	actsBefore := len(g.Acts)
+	if g.Compacted != nil {
+		actsBefore += g.Compacted.Acts
+	}
+	for _, depth := range actDepths(g) {
+		if !foldActs(g, o, depth) {
+			continue
+		}
+		if g.Compacted == nil {
+			g.Compacted = compaction(g, before, LevelActs)
+		}
+		g.Compacted.Acts = actsBefore - len(g.Acts)
+		if size, err = encodedSize(g); err != nil {
+			return fmt.Errorf("compact %s: %w", g.ID, err)
+		}
+		if fits(size) {
+			return nil
+		}
+	}
 	return cut(g, o)
+}
+
+// actDepths are the directory depths acts fold at: their own directory
+// (-1), then each ancestor depth from the deepest up.
+func actDepths(g *Graph) []int {
+	deepest := 0
+	for i := range g.Acts {
+		deepest = max(deepest, strings.Count(path.Dir(g.Acts[i].Path), "/"))
+	}
+	out := []int{-1}
+	for d := deepest - 1; d >= 1; d-- {
+		out = append(out, d)
+	}
+	return out
+}
+
+// foldActs merges the acts that differ only in the file they named, within
+// one directory (depth -1) or under one ancestor of depth: the same process,
+// call, arguments, mode and result. The merged act's Path and Label are a
+// glob ("/root/*", "/proc/**"), Count the sum, First the earliest. An act
+// on a file CompactOptions.Keep names, an act with a second path (link,
+// mount) and an act without a path stay as they are: rules read them by
+// name.
+func foldActs(g *Graph, o CompactOptions, depth int) bool {
+	type key struct {
+		proc                    int
+		syscall, arg, errno     string
+		local, dir, class, deep string
+		mode                    uint32
+		target                  int
+	}
+	idx := map[key]int{}
+	var out []Act
+	folded := false
+	for _, a := range g.Acts {
+		if a.Path == "" || a.Path2 != "" || !strings.HasPrefix(a.Path, "/") || (o.Keep != nil && o.Keep(a.Path, a.Label)) {
+			out = append(out, a)
+			continue
+		}
+		dir, deep := globDir(a.Path)
+		if depth >= 0 {
+			dir, deep = ancestor(dir, depth), true
+		}
+		k := key{a.Proc, a.Syscall, a.Arg, a.Errno, a.Local, dir, string(a.Class), strconv.FormatBool(deep), a.Mode, a.Target}
+		if i, ok := idx[k]; ok {
+			m := &out[i]
+			m.Count += a.Count
+			if a.First.Before(m.First) {
+				m.First = a.First
+			}
+			glob := dir + "/*"
+			if deep {
+				glob = dir + "/**"
+			}
+			m.Path, m.Label = glob, glob
+			folded = true
+			continue
+		}
+		idx[k] = len(out)
+		out = append(out, a)
+	}
+	if folded {
+		g.Acts = out
+	}
+	return folded
 }
 
 // level is one step of folding: key names a candidate's group (with its
@@ -373,14 +461,14 @@ func fold(g *Graph, o CompactOptions, lv level) bool {
 	return true
 }
 
-// foldableProcs says which process nodes may fold, and their signatures:
-// a process with no children, no acts and no socket, started by a fork or
-// an execve edge (the builder makes a node per image of a pid: the forked
-// copy of the parent, then the image it exec'd), folds with the others of the same parent, image (execve edges),
-// invocation (Spawned) and command line template; its file edges are
-// unchanged (they merge where they coincide). Everything a rule reads of
-// such a process is the same for each: its image, its parent, the words of
-// its command line.
+// foldableProcs says which process nodes may fold, and their signatures: a
+// process with no children, no acts and no socket (pipes are fine), started
+// by a fork or an execve edge (the builder makes a node per image of a pid:
+// the forked copy of the parent, then the image it exec'd), folds with the
+// others of the same parent, image (execve edges), invocation (Spawned) and
+// command line template; its file edges are unchanged (they merge where
+// they coincide). Everything a rule reads of such a process is the same for
+// each: its image, its parent, the words of its command line.
 func foldableProcs(g *Graph) ([]bool, []string) {
 	ok := make([]bool, len(g.Nodes))
 	forked := make([]bool, len(g.Nodes))
@@ -401,11 +489,19 @@ func foldableProcs(g *Graph) ([]bool, []string) {
 			forked[e.Dst] = true
 			parts[e.Dst] = append(parts[e.Dst], "exec<"+strconv.Itoa(e.Src))
 		}
-		if g.Nodes[e.Src].Kind == NodeSocket || g.Nodes[e.Src].Kind == NodePipe {
+		// A socket is an endpoint rules and profiles read; the pipe is
+		// one node shared by every pipeline, and its edges merge.
+		if g.Nodes[e.Src].Kind == NodeSocket {
 			ok[e.Dst] = false
 		}
-		if g.Nodes[e.Dst].Kind == NodeSocket || g.Nodes[e.Dst].Kind == NodePipe {
+		if g.Nodes[e.Dst].Kind == NodeSocket {
 			ok[e.Src] = false
+		}
+		if g.Nodes[e.Src].Kind == NodePipe {
+			parts[e.Dst] = append(parts[e.Dst], string(e.Kind)+"<pipe")
+		}
+		if g.Nodes[e.Dst].Kind == NodePipe {
+			parts[e.Src] = append(parts[e.Src], string(e.Kind)+">pipe")
 		}
 	}
 	sig := make([]string, len(g.Nodes))
@@ -414,6 +510,7 @@ func foldableProcs(g *Graph) ([]bool, []string) {
 			continue
 		}
 		slices.Sort(parts[i])
+		parts[i] = slices.Compact(parts[i])
 		n := &g.Nodes[i]
 		sig[i] = "proc|" + n.Exe + "|" + n.Spawned + "|" + strings.Join(parts[i], ",")
 	}

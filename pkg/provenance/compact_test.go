@@ -50,6 +50,7 @@ type shape struct {
 	cached   int  // files /var/cache/app/<letters> read by the shell
 	touches  int  // files /tmp/t<i> each written by its own touch process
 	finds    int  // directories /srv/<letters>/<letters>/<letters> opened by one find
+	denied   int  // directories /root/<letters>/<letters> the shell may not open
 	shadow   bool // then tries to read /etc/shadow (refused)
 	dropExec bool // then writes /tmp/p.sh, makes it executable and runs it
 	beacon   bool // the payload connects out
@@ -109,6 +110,10 @@ func build(t testing.TB, s shape) provenance.Graph {
 			p := "/srv/" + letters(i/100) + "/" + letters(i/2) + "/" + letters(i)
 			x.add(300, "openat", func(e *event.Event) { e.Path, e.Flags, e.Ret = p, "O_RDONLY|O_DIRECTORY", 4 })
 		}
+	}
+	for i := 0; i < s.denied; i++ {
+		p := "/root/" + letters(i/50) + "/" + letters(i)
+		x.add(200, "openat", func(e *event.Event) { e.Path, e.Flags, e.Errno = p, "O_RDONLY|O_DIRECTORY", "EACCES" })
 	}
 	if s.shadow {
 		x.add(200, "openat", func(e *event.Event) { e.Path, e.Flags, e.Errno = "/etc/shadow", "O_RDONLY", "EACCES" })
@@ -286,8 +291,46 @@ func TestCompactFoldsWritesToTemplate(t *testing.T) {
 	}
 }
 
+// A thousand refused opens of directories (a find over a tree the function
+// may not read) fold into a few acts on globs, with their counts summed;
+// the refused read of /etc/shadow stays as it was, and the graph is not cut.
+func TestCompactFoldsActs(t *testing.T) {
+	g := build(t, shape{denied: 1000, shadow: true})
+	o := opts
+	o.MaxBytes = 60000
+	if s := size(t, &g); s <= o.MaxBytes {
+		t.Fatalf("graph is %d bytes, within %d: the case tests nothing", s, o.MaxBytes)
+	}
+	calls := func(g *provenance.Graph) (n int) {
+		for _, a := range g.Acts {
+			n += a.Count
+		}
+		return n
+	}
+	before, n := calls(&g), len(g.Acts)
+	if err := provenance.Compact(&g, o); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if s := size(t, &g); s > o.MaxBytes || len(g.Truncated) != 0 {
+		t.Fatalf("%d bytes (limit %d), truncated %+v", s, o.MaxBytes, g.Truncated)
+	}
+	if calls(&g) != before || g.Compacted == nil || g.Compacted.Acts != n-len(g.Acts) || len(g.Acts) >= n {
+		t.Errorf("acts %d → %d, calls %d → %d, record %+v", n, len(g.Acts), before, calls(&g), g.Compacted)
+	}
+	shadow := false
+	for _, a := range g.Acts {
+		shadow = shadow || a.Path == "/etc/shadow" && a.Count == 1 && a.Errno == "EACCES"
+	}
+	if !shadow || !slices.Equal(rules(&g), []string{"credential-store-read"}) {
+		t.Errorf("the /etc/shadow act is gone (%v) or the invariants changed: %v", shadow, rules(&g))
+	}
+}
+
 func TestCompactDeterministicIdempotent(t *testing.T) {
-	for _, s := range []shape{{writes: 2000, shadow: true}, {reads: 3000}, {cached: 3000}, {touches: 1500, dropExec: true}, {finds: 5000}} {
+	for _, s := range []shape{{writes: 2000, shadow: true}, {reads: 3000}, {cached: 3000}, {touches: 1500, dropExec: true}, {finds: 5000}, {denied: 1000, writes: 1000}} {
 		a, b := build(t, s), build(t, s)
 		if err := provenance.Compact(&a, opts); err != nil {
 			t.Fatal(err)

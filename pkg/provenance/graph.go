@@ -225,6 +225,9 @@ type Compaction struct {
 	// Folded nodes became Into nodes (each with Node.Folded set).
 	Folded int `json:"folded"`
 	Into   int `json:"into"`
+	// Acts is how many acts were folded away: refused calls of one
+	// process that differ only in the file, in one directory or tree.
+	Acts int `json:"acts,omitempty"`
 	// Level is the coarsest folding that was needed: "template" (same
 	// path template), "dir" (same directory), "process" (short-lived
 	// processes of one parent alike) or "tree" (same ancestor).
