@@ -24,9 +24,13 @@ const (
 func graphLoss(g *provenance.Graph) []verdict.Finding {
 	var out []verdict.Finding
 	if c := g.Compacted; c != nil {
+		acts := ""
+		if c.Acts > 0 {
+			acts = fmt.Sprintf(", %d acts folded into globs", c.Acts)
+		}
 		out = append(out, verdict.Finding{Part: verdict.PartBlindSpot, Rule: RuleGraphCompacted, Severity: "notice",
-			Text: fmt.Sprintf("%s: graph compacted to fit the queue: %d nodes (%d bytes) became %d; %d nodes folded into %d (%s level), executed, written-then-run, watched and network objects kept",
-				g.Function, c.Nodes, c.Bytes, len(g.Nodes), c.Folded, c.Into, c.Level)})
+			Text: fmt.Sprintf("%s: graph compacted to fit the queue: %d nodes (%d bytes) became %d; %d nodes folded into %d (%s level)%s; executed, written-then-run, watched and network objects kept",
+				g.Function, c.Nodes, c.Bytes, len(g.Nodes), c.Folded, c.Into, c.Level, acts)})
 	}
 	for _, t := range g.Truncated {
 		f := verdict.Finding{Part: verdict.PartBlindSpot, Rule: RuleGraphTruncated, Severity: "warning"}
