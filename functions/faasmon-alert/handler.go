@@ -129,7 +129,7 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := p.Process(r.Context(), v)
-	if errors.Is(err, alert.ErrInvalidVerdict) {
+	if errors.Is(err, verdict.ErrInvalid) {
 		fnhttp.Fail(w, name, fnhttp.BadRequest(err))
 		return
 	}

@@ -62,6 +62,9 @@ const (
 	// before this one (backpressure): the gap is visible downstream even when
 	// the sequence numbers alone would not say why.
 	HDropped = "X-Faasmon-Dropped"
+	// HDroppedBytes is the size of those chunks, for the blind-spot alert
+	// that reports them.
+	HDroppedBytes = "X-Faasmon-Dropped-Bytes"
 	// HThreads lists, for a strace chunk, the threads that already ran
 	// when strace attached, as "tid=pid,…": strace names them by thread
 	// id only and never shows them being created, so without this list
@@ -92,6 +95,8 @@ type Header struct {
 	Start     time.Time `json:"start"`
 	End       time.Time `json:"end"`
 	Dropped   uint64    `json:"dropped,omitempty"`
+	// DroppedBytes is the size of the Dropped chunks (HDroppedBytes).
+	DroppedBytes uint64 `json:"dropped_bytes,omitempty"`
 	// Threads maps the thread ids of the traced processes that existed
 	// when strace attached to their process ids (strace chunks only).
 	Threads map[int]int `json:"threads,omitempty"`
@@ -123,6 +128,9 @@ func (h Header) Set(hdr http.Header) {
 	hdr.Set(HEnd, h.End.UTC().Format(time.RFC3339Nano))
 	if h.Dropped > 0 {
 		hdr.Set(HDropped, strconv.FormatUint(h.Dropped, 10))
+	}
+	if h.DroppedBytes > 0 {
+		hdr.Set(HDroppedBytes, strconv.FormatUint(h.DroppedBytes, 10))
 	}
 	if len(h.Threads) > 0 {
 		hdr.Set(HThreads, FormatThreads(h.Threads))
@@ -206,6 +214,7 @@ func Parse(hdr http.Header) (Header, error) {
 	start := text(HStart, true)
 	end := text(HEnd, true)
 	dropped := text(HDropped, false)
+	droppedBytes := text(HDroppedBytes, false)
 	if err != nil {
 		return Header{}, err
 	}
@@ -231,6 +240,11 @@ func Parse(hdr http.Header) (Header, error) {
 	if dropped != "" {
 		if h.Dropped, err = strconv.ParseUint(dropped, 10, 64); err != nil {
 			return Header{}, fmt.Errorf("%w: %s %q: %v", ErrHeader, HDropped, dropped, err)
+		}
+	}
+	if droppedBytes != "" {
+		if h.DroppedBytes, err = strconv.ParseUint(droppedBytes, 10, 64); err != nil {
+			return Header{}, fmt.Errorf("%w: %s %q: %v", ErrHeader, HDroppedBytes, droppedBytes, err)
 		}
 	}
 	if h.Threads, err = ParseThreads(hdr.Get(HThreads)); err != nil {

@@ -11,7 +11,7 @@ import (
 
 func header() Header {
 	return Header{Node: "n", Function: "f", Container: "c", PID: 10, Kind: KindStrace, Stream: "s", Seq: 3,
-		Start: time.Unix(1, 0).UTC(), End: time.Unix(2, 0).UTC(), Dropped: 2, Threads: map[int]int{11: 10, 12: 10, 21: 20}}
+		Start: time.Unix(1, 0).UTC(), End: time.Unix(2, 0).UTC(), Dropped: 2, DroppedBytes: 20480, Threads: map[int]int{11: 10, 12: 10, 21: 20}}
 }
 
 func TestRoundTrip(t *testing.T) {
@@ -44,6 +44,7 @@ func TestParseRejects(t *testing.T) {
 		{"thread id", HThreads, "0=10"},
 		{"thread pid", HThreads, "11=-1"},
 		{"too many threads", HThreads, strings.Repeat("1=1,", MaxThreads) + "1=1"},
+		{"dropped bytes", HDroppedBytes, "-5"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -159,6 +159,10 @@ type Graph struct {
 	Edges  []Edge     `json:"edges"`
 	Chunks []ChunkRef `json:"chunks,omitempty"`
 	Gaps   []Gap      `json:"gaps,omitempty"`
+	// Blind are the limits hit for this container since its previous
+	// graph (tracer drops and restarts, a state reset, a full table): what
+	// the detector could not see. Each becomes a blind-spot finding.
+	Blind []BlindSpot `json:"blind,omitempty"`
 	// Acts are the security-relevant calls the edges do not model:
 	// attempts that the kernel refused (an unprivileged attacker's intent,
 	// kept with path, flags and errno) and calls outside the provenance
@@ -334,6 +338,14 @@ func (g *Graph) validate(bounds bool) error {
 	}
 	if len(g.Requests) > MaxRequests {
 		return fmt.Errorf("%w: %d requests, limit %d", ErrInvalid, len(g.Requests), MaxRequests)
+	}
+	if len(g.Blind) > MaxBlind {
+		return fmt.Errorf("%w: %d blind spots, limit %d", ErrInvalid, len(g.Blind), MaxBlind)
+	}
+	for _, b := range g.Blind {
+		if err := b.validate(); err != nil {
+			return err
+		}
 	}
 	if len(g.Acts) > MaxActs {
 		return fmt.Errorf("%w: %d acts, limit %d", ErrInvalid, len(g.Acts), MaxActs)

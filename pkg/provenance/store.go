@@ -30,6 +30,9 @@ const maxStateBytes = 64 << 20
 // that outlives the function's pod.
 type FileStore struct {
 	Dir string
+	// MaxBytes bounds a stored state (maxStateBytes when 0): a bigger one
+	// is discarded on load and reported (Lost).
+	MaxBytes int64
 }
 
 func (s FileStore) path(key string) string {
@@ -40,28 +43,39 @@ func (s FileStore) path(key string) string {
 // Update loads the state for key (nil if none), calls fn, and stores what
 // fn returns (nothing if it returns nil), all under the container's lock.
 func (s FileStore) Update(key string, fn func(*State) (*State, error)) error {
+	return s.UpdateLost(key, func(st *State, _ *Lost) (*State, error) { return fn(st) })
+}
+
+// Lost says why a stored state was discarded on load, and how many open
+// invocations it held (-1 when it could not be read).
+type Lost struct {
+	Reason    string
+	OpenCalls int
+}
+
+// UpdateLost is Update that also tells fn, when st is nil, whether a state
+// was stored and discarded (lost non-nil): a reset the next graph reports
+// as a blind spot (State.NoteReset).
+func (s FileStore) UpdateLost(key string, fn func(*State, *Lost) (*State, error)) error {
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return fmt.Errorf("state dir: %w", err)
 	}
 	p := s.path(key)
-	lock, err := os.OpenFile(p+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	lock, err := lockFile(p+".lock", syscall.LOCK_EX)
 	if err != nil {
 		return fmt.Errorf("lock state %s: %w", key, err)
 	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("lock state %s: %w", key, err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	defer lock.Close() // closing releases the flock
 
-	st, err := s.load(p)
+	st, lost, err := s.load(p)
 	if err != nil {
 		return fmt.Errorf("load state %s: %w", key, err)
 	}
 	if st != nil && st.Key != key {
-		st = nil // a hash collision or a foreign file: start again
+		// A hash collision or a foreign file: start again.
+		st, lost = nil, &Lost{Reason: "the stored state belongs to another container", OpenCalls: -1}
 	}
-	next, err := fn(st)
+	next, err := fn(st, lost)
 	if err != nil || next == nil {
 		return err
 	}
@@ -70,7 +84,7 @@ func (s FileStore) Update(key string, fn func(*State) (*State, error)) error {
 		return fmt.Errorf("encode state %s: %w", key, err)
 	}
 	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+	if err := writeSynced(tmp, data); err != nil {
 		return fmt.Errorf("store state %s: %w", key, err)
 	}
 	if err := os.Rename(tmp, p); err != nil {
@@ -79,40 +93,143 @@ func (s FileStore) Update(key string, fn func(*State) (*State, error)) error {
 	return nil
 }
 
-func (s FileStore) load(p string) (*State, error) {
-	fi, err := os.Stat(p)
+// writeSynced writes data to path and syncs it before the caller renames
+// it into place: a rename of unsynced data can leave an empty file after a
+// crash, which is a state reset.
+func writeSynced(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// lockFile opens and flocks path (how: LOCK_EX, maybe with LOCK_NB), and
+// makes sure the lock held is on the file the path names: Collect removes
+// lock files, and a process that opened one just before its removal would
+// otherwise hold a lock nobody else takes.
+func lockFile(path string, how int) (*os.File, error) {
+	for {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		if err := syscall.Flock(int(f.Fd()), how); err != nil {
+			f.Close()
+			return nil, err
+		}
+		held, err1 := f.Stat()
+		named, err2 := os.Stat(path)
+		if err1 == nil && err2 == nil && os.SameFile(held, named) {
+			return f, nil
+		}
+		f.Close()
+		if err1 != nil {
+			return nil, err1
+		}
+	}
+}
+
+// Collect removes the states not updated for longer than keep, with their
+// lock files, and the temporary files a killed process left: a container
+// that is gone sends nothing more, and its state would otherwise stay for
+// ever. A state in use is skipped (its lock is held). It returns how many
+// states it removed.
+func (s FileStore) Collect(keep time.Duration, now time.Time) (int, error) {
+	ents, err := os.ReadDir(s.Dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return 0, nil
 	}
 	if err != nil {
-		return nil, err
+		return 0, fmt.Errorf("collect states: %w", err)
 	}
-	if fi.Size() > maxStateBytes {
-		return nil, nil
+	n := 0
+	for _, e := range ents {
+		name := e.Name()
+		full := filepath.Join(s.Dir, name)
+		info, err := e.Info()
+		if err != nil || e.IsDir() || now.Sub(info.ModTime()) <= keep {
+			continue
+		}
+		switch {
+		case strings.HasSuffix(name, ".tmp"):
+			os.Remove(full)
+		case strings.HasSuffix(name, ".lock"):
+			// Only a lock whose state is gone (or as old): the state's
+			// own case below removes the others.
+			if _, err := os.Stat(strings.TrimSuffix(full, ".lock")); errors.Is(err, fs.ErrNotExist) {
+				if lock, err := lockFile(full, syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
+					os.Remove(full)
+					lock.Close()
+				}
+			}
+		case filepath.Ext(name) == "":
+			lock, err := lockFile(full+".lock", syscall.LOCK_EX|syscall.LOCK_NB)
+			if err != nil {
+				continue // in use
+			}
+			// Updated while we waited for nothing? Look again under the lock.
+			if fi, err := os.Stat(full); err == nil && now.Sub(fi.ModTime()) > keep {
+				if os.Remove(full) == nil {
+					n++
+				}
+				os.Remove(full + ".lock")
+			}
+			lock.Close()
+		}
+	}
+	return n, nil
+}
+
+func (s FileStore) load(p string) (*State, *Lost, error) {
+	fi, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if max := s.maxBytes(); fi.Size() > max {
+		return nil, &Lost{Reason: fmt.Sprintf("stored state of %d bytes is over the %d-byte bound", fi.Size(), max), OpenCalls: -1}, nil
 	}
 	data, err := os.ReadFile(p)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var st State
 	if err := json.Unmarshal(data, &st); err != nil {
 		// A state we cannot read is lost either way; starting again keeps
-		// the pipeline moving, and the gap shows on the next graph.
-		return nil, nil
+		// the pipeline moving, and the next graph reports the reset.
+		return nil, &Lost{Reason: "stored state unreadable: " + bounded(err.Error(), 200), OpenCalls: -1}, nil
 	}
 	if st.Procs == nil || st.Calls == nil || st.Streams == nil {
-		return nil, nil
+		return nil, &Lost{Reason: "stored state incomplete", OpenCalls: len(st.Calls)}, nil
 	}
 	if st.Threads == nil {
 		st.Threads = map[int]int{}
 	}
-	return &st, nil
+	return &st, nil, nil
+}
+
+func (s FileStore) maxBytes() int64 {
+	if s.MaxBytes > 0 {
+		return s.MaxBytes
+	}
+	return maxStateBytes
 }
 
 // Archive writes g as <dir>/<sanitised id>.json (atomically), for datasets
 // and for people who want to look at every graph.
 func Archive(dir string, g *Graph) (string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// Graphs hold command lines and paths: readable by the detector only.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("archive dir: %w", err)
 	}
 	data, err := json.Marshal(g)
@@ -120,7 +237,7 @@ func Archive(dir string, g *Graph) (string, error) {
 		return "", fmt.Errorf("encode graph %s: %w", g.ID, err)
 	}
 	p := filepath.Join(dir, FileName(g.ID))
-	if err := os.WriteFile(p+".tmp", data, 0o644); err != nil {
+	if err := os.WriteFile(p+".tmp", data, 0o600); err != nil {
 		return "", fmt.Errorf("archive graph %s: %w", g.ID, err)
 	}
 	return p, os.Rename(p+".tmp", p)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,9 +30,11 @@ type Tracer struct {
 	Sink    func(chunker.Chunk)
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
-	// Exclude names functions never to trace. The detector's own functions
-	// belong here: tracing faasmon-parse would feed its own work back to it
-	// without end.
+	// Exclude names functions never to trace, as "namespace/name" (see
+	// ExcludeList). The detector's own functions belong here: tracing
+	// faasmon-parse would feed its own work back to it without end. By
+	// namespace as well as name, so that a user's function that happens
+	// to be called faasmon-graph, in a namespace of its own, is traced.
 	Exclude map[string]bool
 
 	mu       sync.Mutex
@@ -79,7 +82,7 @@ func (t *Tracer) apply(ctx context.Context, ts []discovery.Target) {
 	t.healthy = time.Now()
 	seen := make(map[string]bool, len(ts))
 	for _, tg := range ts {
-		if t.Exclude[tg.Function] {
+		if t.Exclude[excludeKey(tg.Namespace, tg.Function)] {
 			continue
 		}
 		seen[tg.Key] = true
@@ -173,4 +176,33 @@ func Serve(ctx context.Context, addr string, h http.Handler) error {
 		return fmt.Errorf("serve %s: %w", addr, err)
 	}
 	return nil
+}
+
+// DefaultNamespace is OpenFaaS's function namespace, taken for a target
+// whose discovery names none (the local stack's instances).
+const DefaultNamespace = "openfaas-fn"
+
+// ExcludeList reads a comma-separated list of functions never to trace:
+// "namespace/name", or a bare "name" in ns (the detector's own namespace).
+func ExcludeList(list, ns string) map[string]bool {
+	out := map[string]bool{}
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if n, name, ok := strings.Cut(f, "/"); ok {
+			out[excludeKey(n, name)] = true
+			continue
+		}
+		out[excludeKey(ns, f)] = true
+	}
+	return out
+}
+
+func excludeKey(ns, name string) string {
+	if ns == "" {
+		ns = DefaultNamespace
+	}
+	return ns + "/" + name
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/faasmon/faasmon/pkg/lab"
 	"github.com/faasmon/faasmon/pkg/localstack"
 	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/verdict"
 )
 
 // bulkScript writes 2,000 files, then drops a script in /tmp, makes it
@@ -106,7 +107,7 @@ steps:
 		rules = append(rules, f.Rule)
 	}
 	t.Logf("verdict %s by %s: %v", rec.Verdict, rec.Source, rules)
-	if rec.Verdict != lab.VerdictIntrusion {
+	if rec.Verdict != verdict.Attack {
 		t.Errorf("verdict %s, want attack", rec.Verdict)
 	}
 	if !slices.Contains(rules, "drift-exec") {

@@ -28,7 +28,7 @@ const SyscallSet = "execve,execveat,clone,clone3,fork,vfork," +
 	"read,write,readv,writev,pread64,pwrite64,preadv,pwritev," +
 	"unlink,unlinkat,rename,renameat,renameat2,chmod,fchmodat," +
 	"connect,accept,accept4,recvfrom,sendto,recvmsg,sendmsg,socket," +
-	"dup,dup2,dup3,exit_group,kill," + SecuritySet
+	"dup,dup2,dup3,exit_group,kill,mmap," + SecuritySet
 
 // SecuritySet is the security-relevant calls beyond the provenance set
 // (issue 13's invariants and issue 14's coverage gaps): privilege and
@@ -325,7 +325,9 @@ func read(k chunk.Kind, r io.Reader, room int, scrub *strace.Scrubber, msgs chan
 				return err
 			}
 			if scrub != nil {
-				line = scrub.Line(nil, line)
+				if line = scrub.Line(nil, line); len(line) == 0 {
+					continue // dropped whole (an mmap that maps no file executable)
+				}
 			}
 			msgs <- msg{u: chunker.StraceUnit(line, time.Now()), trunc: trunc}
 		}

@@ -60,7 +60,9 @@ func run(log *slog.Logger) error {
 	procRoot := flag.String("proc", env.NonEmpty("FAASMON_PROC", "/proc"), "host /proc (the tracer needs hostPID) [FAASMON_PROC]")
 	kinds := flag.String("kinds", env.NonEmpty("FAASMON_KINDS", "strace,pcap"), "sensors to run: strace, pcap, ebpf (eBPF replaces strace; it needs CAP_BPF and CAP_PERFMON) [FAASMON_KINDS]")
 	cgroupRoot := flag.String("cgroup-root", env.NonEmpty("FAASMON_CGROUP_ROOT", ""), "host cgroup v2 mount for the ebpf sensor; empty: found in /proc/self/mountinfo [FAASMON_CGROUP_ROOT]")
-	exclude := flag.String("exclude", env.NonEmpty("FAASMON_EXCLUDE", "faasmon-parse,faasmon-graph,faasmon-classify,faasmon-alert"), "functions never traced, comma-separated: the detector itself [FAASMON_EXCLUDE]")
+	exclude := flag.String("exclude", env.NonEmpty("FAASMON_EXCLUDE", "faasmon-parse,faasmon-graph,faasmon-classify,faasmon-alert"), "functions never traced, comma-separated, each name (in -function-namespace) or namespace/name: the detector itself [FAASMON_EXCLUDE]")
+	hbEvery := flag.Duration("heartbeat", time.Duration(env.PositiveInt("FAASMON_HEARTBEAT_SECONDS", int(sender.DefaultHeartbeat/time.Second)))*time.Second, "how often to tell faasmon-parse this node's tracer is alive, traffic or not: faasmon-graph alerts on a node silent for long [FAASMON_HEARTBEAT_SECONDS]")
+	forward := flag.String("forward", env.NonEmpty("FAASMON_FORWARD", "sync"), "sync: a chunk is sent once faasmon-parse answered, after faasmon-graph stored it (a stage killed mid-chunk loses nothing: the chunk is retried from the queue); async: queued at the gateway as before [FAASMON_FORWARD]")
 	healthcheck := flag.String("healthcheck", "", "GET this URL, exit 0 on 200 (liveness probe; /healthz listens on 127.0.0.1 only)")
 	flag.Parse()
 	if *healthcheck != "" {
@@ -81,6 +83,9 @@ func run(log *slog.Logger) error {
 	// Locally functions are plain processes, not containers: the ebpf
 	// sensor gives each a cgroup of its own to filter on.
 	ebpf.Default.Configure(ebpf.Config{ProcRoot: *procRoot, CgroupRoot: *cgroupRoot, Adopt: *source == "local"})
+	if *forward != "sync" && *forward != "async" {
+		return fmt.Errorf("-forward: want sync or async, got %q", *forward)
+	}
 	if p := sensor.PinMode(*pin); p != sensor.PinSameCPU && p != sensor.PinOff {
 		return fmt.Errorf("-pin: want same-cpu or off, got %q", *pin)
 	}
@@ -110,6 +115,7 @@ func run(log *slog.Logger) error {
 
 	snd, err := sender.New(sender.Config{
 		Gateway: *gateway, Function: *fn, Namespace: *fnNS, SecretDir: *secretDir, QueueBytes: *queueBytes,
+		Sync: *forward != "async",
 	}, m)
 	if err != nil {
 		return err
@@ -132,12 +138,7 @@ func run(log *slog.Logger) error {
 		Sink:    func(c chunker.Chunk) { snd.Enqueue(c) },
 		Metrics: m,
 		Log:     log,
-		Exclude: map[string]bool{},
-	}
-	for _, f := range strings.Split(*exclude, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			tr.Exclude[f] = true
-		}
+		Exclude: tracer.ExcludeList(*exclude, *fnNS),
 	}
 	log.Info("faasmon-tracer starting", "source", *source, "node", *node, "gateway", *gateway,
 		"pin", *pin, "strace", "strace "+strings.Join(sensor.StraceArgs(), " ")+" -p PID...")
@@ -146,6 +147,7 @@ func run(log *slog.Logger) error {
 	defer stopSend()
 	var wg sync.WaitGroup
 	wg.Go(func() { snd.Run(sendCtx) })
+	wg.Go(func() { snd.Heartbeat(ctx, *node, *hbEvery) })
 	errc := make(chan error, 2)
 	wg.Go(func() {
 		err := tracer.Serve(ctx, *listen, tracer.Handler(m, func() bool { return tr.Healthy(10 * time.Second) }, tr.Attached))

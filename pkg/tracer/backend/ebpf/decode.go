@@ -56,6 +56,9 @@ type Decoder struct {
 type procState struct {
 	cwd string
 	fds map[int]fdInfo
+	// parent is the process the decoder saw fork this one (0: unknown):
+	// an fd it inherited and never reopened is its parent's.
+	parent int
 }
 
 type fdInfo struct {
@@ -470,21 +473,46 @@ func (d *Decoder) applyFD(ev *event.Event, pid, fd int) {
 		}
 		// Remembered even when empty: one readlink per unknown fd.
 		fi = fdInfo{path: d.Describe(pid, fd)}
+		if fi.path == "" {
+			fi = d.inherited(pid, fd)
+		}
 		d.setFD(pid, fd, fi)
 	}
 	ev.Path, ev.Proto, ev.Local, ev.Remote = fi.path, fi.proto, fi.local, fi.remote
 }
 
-// fork gives a new process a copy of its parent's fds and cwd.
-func (d *Decoder) fork(parent, child int) {
-	pp := d.procs[parent]
-	if pp == nil {
-		return
+// maxAncestors bounds the walk up the fork chain for an inherited fd.
+const maxAncestors = 8
+
+// inherited names fd of pid from the processes it was forked from, when
+// /proc can no longer name it: a short-lived child (cat writing to the
+// shell's stdout) is often gone before its records are decoded, while the
+// fd it wrote to was inherited, open before the sensor attached, and is
+// still the same file in the parent that lives on.
+func (d *Decoder) inherited(pid, fd int) fdInfo {
+	for i, p := 0, d.procs[pid]; i < maxAncestors && p != nil && p.parent != 0; i++ {
+		if fi, ok := d.fd(p.parent, fd); ok {
+			if fi.path != "" || fi.proto != "" {
+				return fi
+			}
+		} else if name := d.Describe(p.parent, fd); name != "" {
+			fi := fdInfo{path: name}
+			d.setFD(p.parent, fd, fi)
+			return fi
+		}
+		p = d.procs[p.parent]
 	}
+	return fdInfo{}
+}
+
+// fork gives a new process a copy of its parent's fds and cwd, and
+// remembers the parent (for fds neither sensor saw opened).
+func (d *Decoder) fork(parent, child int) {
+	pp := d.proc(parent)
 	if old := d.procs[child]; old != nil {
 		d.nfds -= len(old.fds)
 	}
-	c := &procState{cwd: pp.cwd, fds: make(map[int]fdInfo, len(pp.fds))}
+	c := &procState{cwd: pp.cwd, fds: make(map[int]fdInfo, len(pp.fds)), parent: parent}
 	for fd, fi := range pp.fds {
 		c.fds[fd] = fi
 	}
