@@ -36,7 +36,7 @@ const name = "faasmon-classify"
 // nothing (fnhttp.CheckArrays). Over either is a 413.
 const (
 	maxBodyBytes = 16 << 20
-	maxNodes     = 20000
+	maxNodes     = provenance.MaxNodes // the builder's own cap: one number
 	// maxTotalNodes bounds a batch: 256 graphs of 20,000 nodes would be
 	// 5 M nodes in memory at once.
 	maxTotalNodes = 4 * maxNodes

@@ -110,7 +110,7 @@ var (
 // Handle serves the function.
 func Handle(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet {
-		fnhttp.Health(w, name, map[string]any{"next": next, "archive": archiveDir != "", "hop_auth": fnhttp.DefaultHop.Stats.Snapshot()})
+		fnhttp.Health(w, name, map[string]any{"next": next, "archive": archiveDir != "", "fit": fitHealth(), "hop_auth": fnhttp.DefaultHop.Stats.Snapshot()})
 		return
 	}
 	body, err := fnhttp.ReadBody(w, r, maxBatchBytes)
@@ -267,6 +267,7 @@ func forward(ctx context.Context, g *provenance.Graph) error {
 	if clientErr != nil {
 		return clientErr
 	}
+	fit(g)
 	data, err := json.Marshal(g)
 	if err != nil {
 		return err

@@ -546,7 +546,7 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 		// The process node changes its label with the new image.
 		delete(p.NodeIndex, procKey(pid))
 		f := p.file(b, e.Path)
-		if st.Written[p.G.Nodes[f].Label] {
+		if st.Written[p.G.Nodes[f].Label] && !isOverflow(&p.G, f) {
 			p.G.Nodes[f].Written = true
 		}
 		p.edge(f, p.process(b, st, pid), EdgeExecve, e)
@@ -709,7 +709,9 @@ func opensForWrite(flags string) bool {
 
 // markWritten records file node f of p as written by this container.
 func (st *State) markWritten(p *partial, f int) {
-	if f < 0 || f >= len(p.G.Nodes) || p.G.Nodes[f].Kind != NodeFile {
+	// The overflow node is no one file: marking it written would make
+	// any later exec that lands on it look like drift.
+	if f < 0 || f >= len(p.G.Nodes) || p.G.Nodes[f].Kind != NodeFile || isOverflow(&p.G, f) {
 		return
 	}
 	p.G.Nodes[f].Written = true
@@ -874,14 +876,59 @@ func isRead(sc string) bool {
 
 func procKey(pid int) string { return "p:" + strconv.Itoa(pid) }
 
+// node returns the node with key, creating it from n. This is the one
+// place nodes are created, so the node cap (MaxNodes) is enforced here:
+// past MaxNodes-len(NodeKinds) nodes, a new object becomes the overflow
+// node of its kind (one each, in the slots kept for them), so its events
+// still land in the graph, as edges and acts of a node that says it stands
+// for what the cap cut, and the graph records the truncation.
 func (p *partial) node(key string, n Node) int {
 	if i, ok := p.NodeIndex[key]; ok {
 		return i
+	}
+	if len(p.G.Nodes) >= MaxNodes-len(NodeKinds) {
+		return p.overflow(n.Kind)
 	}
 	n.ID = len(p.G.Nodes)
 	p.G.Nodes = append(p.G.Nodes, n)
 	p.NodeIndex[key] = n.ID
 	return n.ID
+}
+
+// OverflowLabel labels the node of each kind that stands for the objects a
+// graph met after it reached the node cap.
+const OverflowLabel = "(over the node cap)"
+
+// overflow returns the overflow node of kind k and counts the node not
+// created (each refused object counts once per event that named it: what
+// was cut is not indexed, so repeats cannot be told apart).
+func (p *partial) overflow(k NodeKind) int {
+	t := p.truncation()
+	t.Nodes++
+	key := "overflow:" + string(k)
+	if i, ok := p.NodeIndex[key]; ok {
+		return i
+	}
+	n := Node{ID: len(p.G.Nodes), Kind: k, Label: OverflowLabel, Class: ClassOther}
+	p.G.Nodes = append(p.G.Nodes, n)
+	p.NodeIndex[key] = n.ID
+	return n.ID
+}
+
+// truncation is the graph's node-cap truncation record, made on first use.
+func (p *partial) truncation() *Truncation {
+	for i := range p.G.Truncated {
+		if p.G.Truncated[i].Reason == TruncNodeCap {
+			return &p.G.Truncated[i]
+		}
+	}
+	p.G.Truncated = append(p.G.Truncated, Truncation{Reason: TruncNodeCap, Limit: MaxNodes})
+	return &p.G.Truncated[len(p.G.Truncated)-1]
+}
+
+// isOverflow says whether node i of g is an overflow node.
+func isOverflow(g *Graph, i int) bool {
+	return i >= 0 && i < len(g.Nodes) && g.Nodes[i].Label == OverflowLabel && g.Nodes[i].Path == "" && g.Nodes[i].PID == 0
 }
 
 func (p *partial) process(b Builder, st *State, pid int) int {
@@ -945,7 +992,8 @@ func (p *partial) edge(src, dst int, k EdgeKind, e *event.Event) {
 		}
 		return
 	}
-	if len(p.G.Edges) >= MaxEdges || len(p.G.Nodes) >= MaxNodes {
+	if len(p.G.Edges) >= MaxEdges {
+		p.truncation().Edges++
 		return
 	}
 	p.EdgeIndex[key] = len(p.G.Edges)
