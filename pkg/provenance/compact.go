@@ -707,13 +707,12 @@ func cut(g *Graph, o CompactOptions) error {
 			}
 		}
 	}
-	lo, hi := 0, len(order) // invariant: keep(lo) fits, keep(hi+1..) does not
+	// Binary search for the most of order that fits. Invariant: keep(lo)
+	// fits, keep(hi+1..) does not.
 	if tooBig, err := over(); err != nil {
 		return err
-	} else if !tooBig {
-		lo = len(order)
-	} else {
-		hi = len(order) - 1
+	} else if tooBig {
+		lo, hi := 0, len(order)-1
 		for lo < hi {
 			mid := (lo + hi + 1) / 2
 			keep(mid)
