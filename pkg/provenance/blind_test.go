@@ -179,3 +179,56 @@ func TestStateResetReported(t *testing.T) {
 		})
 	}
 }
+
+// TestForgedCallIDsDoNotHideTheAttack: 256 forged call ids fill the open
+// invocations table before the real attack's request; the oldest forged
+// ones are emitted to make room, and the attack keeps its own invocation
+// graph with its download and exec (issue 14: it went to the background
+// window when the table refused new calls).
+func TestForgedCallIDsDoNotHideTheAttack(t *testing.T) {
+	b := Builder{Class: DefaultClassifier()}
+	h := hdr(chunk.KindStrace, "c1-strace-1", 0)
+	st := NewState(h)
+	var evs []event.Event
+	for i := range maxOpenCalls {
+		evs = append(evs, sc(i, 300, "read", func(e *event.Event) {
+			e.Proto, e.Local, e.Remote, e.Bytes, e.CallID = "TCP", reqLocal, fmt.Sprintf("10.62.3.9:%d", 3000+i), 100, fmt.Sprintf("forged-%d", i)
+		}))
+	}
+	evs = append(evs, downloadAndExec("call-attack", 1000)...)
+	gs, err := b.Apply(st, batchOf(h, evs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var attack *Graph
+	forged := 0
+	for i := range gs {
+		switch {
+		case gs[i].CallID == "call-attack":
+			attack = &gs[i]
+		case strings.HasPrefix(gs[i].CallID, "forged-"):
+			forged++
+		}
+	}
+	if attack == nil {
+		t.Fatalf("no invocation graph of the attack among %d graphs", len(gs))
+	}
+	var execd bool
+	for _, e := range attack.Edges {
+		if e.Kind == EdgeExecve && strings.Contains(attack.Nodes[e.Src].Label, "p.sh") {
+			execd = true
+		}
+	}
+	if !execd {
+		t.Error("the attack's graph lacks the payload's exec")
+	}
+	if forged != 1 {
+		t.Errorf("%d forged graphs emitted to make room, want 1 (the oldest)", forged)
+	}
+	if _, ok := st.Calls["forged-0"]; ok {
+		t.Error("the oldest forged call is still open")
+	}
+	if len(attack.Blind) == 0 || attack.Blind[0].Limit != LimitOpenCalls {
+		t.Errorf("the table limit is not reported: %+v", attack.Blind)
+	}
+}

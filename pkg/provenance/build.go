@@ -189,6 +189,21 @@ type State struct {
 	// the clones already applied that way.
 	early  map[int]*event.Event
 	forked map[*event.Event]bool
+	// evicted are open invocations taken out of a full Calls table during
+	// this batch; finish emits them.
+	evicted []*partial
+}
+
+// oldestCall is the open invocation that started first (ties: the
+// smaller call id), "" when none is open.
+func (st *State) oldestCall() string {
+	var best string
+	for id, p := range st.Calls {
+		if b, ok := st.Calls[best]; best == "" || !ok || p.G.Start.Before(b.G.Start) || p.G.Start.Equal(b.G.Start) && id < best {
+			best = id
+		}
+	}
+	return best
 }
 
 // StateKey names a container's state.
@@ -514,9 +529,16 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 	if e.CallID != "" && isRead(e.Syscall) {
 		_, open := st.Calls[e.CallID]
 		if !open && len(st.Calls) >= maxOpenCalls {
-			// This invocation gets no graph of its own: its activity
-			// goes to the background window.
+			// The table is full: the oldest open invocation is emitted
+			// now, as far as it got, to make room. Refusing the new one
+			// instead let 256 forged call ids push a real attack out of
+			// its invocation graph (issue 14); now the forger's own
+			// graphs go first, and the limit is reported.
 			st.tableFull(LimitOpenCalls, maxOpenCalls, 1)
+			if id := st.oldestCall(); id != "" {
+				st.evicted = append(st.evicted, st.Calls[id])
+				delete(st.Calls, id)
+			}
 		}
 		if !open && len(st.Calls) < maxOpenCalls {
 			p := st.newPartial(WindowInvocation, e.CallID, e.Time)
@@ -1014,6 +1036,10 @@ func (p *partial) addChunk(ref ChunkRef) {
 // finish emits the graphs that are done after a strace batch.
 func (b Builder) finish(st *State, h chunk.Header) []Graph {
 	var out []Graph
+	for _, p := range st.evicted {
+		out = append(out, b.seal(st, p))
+	}
+	st.evicted = nil
 	var ids []string
 	for id := range st.Calls {
 		ids = append(ids, id)
