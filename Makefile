@@ -93,9 +93,16 @@ dataset:
 # The published study: the model that faasmon-classify embeds
 # (model/artifact/faasmon.model, trained on 80%) and model/eval-report.json
 # (tested on 20%, plus leave-one-attack-out), by model/report. LATENCY names
-# a live lab run's summary.json for the detection latency.
+# a live lab run's summary.json for the detection latency. POOL names the
+# benign graphs of the training pool's public functions (tests/lab/pool,
+# played by `go run ./tests/lab foreign -functions tests/lab/pool/functions.yaml`);
+# HELD_OUT the foreign benchmark's graphs, scored by the supervised part and
+# never trained on. A directory that does not exist is left out.
+POOL ?= /tmp/faasmon-pool/graphs
+HELD_OUT ?= /tmp/faasmon-foreign-3/graphs
 report:
-	$(GO) run ./model/report -data $(DATA)/mixed/graphs,$(DATA)/attacks/graphs -latency $(or $(LATENCY),$(DATA)/mixed/summary.json)
+	$(GO) run ./model/report -data $(DATA)/mixed/graphs,$(DATA)/attacks/graphs -latency $(or $(LATENCY),$(DATA)/mixed/summary.json) \
+		$(if $(wildcard $(POOL)),-pool $(POOL)) $(if $(wildcard $(HELD_OUT)),-held-out $(HELD_OUT)) -previous model/artifact/faasmon.model
 
 # One model of your own, by model/train (80:20, early stopping on the 20%),
 # written to MODEL_OUT; the embedded model is left alone unless MODEL_OUT
