@@ -37,6 +37,19 @@ type report struct {
 	// Union is the whole detector on the lab's test split and on the
 	// left-out attacks: invariants ∪ profile deviations ∪ egress ∪ GNN.
 	Union unionStudy `json:"union"`
+	// Previous is the -previous model (the one this run may replace) on
+	// the same test split, judged the same way (union and parts).
+	Previous *previousRow `json:"previous,omitempty"`
+	// Embedded names the model faasmon-classify embeds after this run
+	// (-embedded): this study's model, or the previous one when it was
+	// kept (-out elsewhere).
+	Embedded string `json:"embedded_model"`
+}
+
+// previousRow is the previous model on this study's test split.
+type previousRow struct {
+	ModelVersion string                 `json:"model_version"`
+	Test         map[string]*partCounts `json:"test"`
 }
 
 // heldOutRow is one model's verdicts on the held-out public functions.
@@ -147,8 +160,18 @@ type labSection struct {
 	HeldOutGraphs                    int                `json:"held_out_graphs"`
 	HeldOutSupFPR                    float64            `json:"held_out_supervised_fpr"`
 	HeldOutSupFPRNoPool              float64            `json:"held_out_supervised_fpr_no_pool"`
-	ModelVersion                     string             `json:"model_version"`
-	Note                             string             `json:"note"`
+	HeldOutSupFPRPrevious            float64            `json:"held_out_supervised_fpr_previous"`
+	// EmbeddedModel is the model faasmon-classify embeds; when it is not
+	// this study's (ModelVersion), Previous* are its numbers on the same
+	// test split (the study's own are the fields above).
+	EmbeddedModel       string  `json:"embedded_model"`
+	PreviousModel       string  `json:"previous_model,omitempty"`
+	PreviousF1          float64 `json:"previous_f1"`
+	PreviousFPR         float64 `json:"previous_fpr"`
+	PreviousF1NoProfile float64 `json:"previous_f1_without_profiles"`
+	PreviousFPRNoProf   float64 `json:"previous_fpr_without_profiles"`
+	ModelVersion        string  `json:"model_version"`
+	Note                string  `json:"note"`
 }
 
 func main() {
@@ -162,6 +185,7 @@ func main() {
 	learnGraphs := flag.Int("profile-learn-graphs", profile.DefaultConfig().LearnGraphs, "benign training graphs (in time order) each function version's profile learns before it is armed")
 	genReport := flag.String("generalisation", "model/generalisation-report.json", "report whose `lab` section is replaced (\"\": none)")
 	out := flag.String("out", "model/artifact/faasmon.model", "model file (trained on the 80% split and the pool)")
+	embedded := flag.String("embedded", "model/artifact/faasmon.model", "the model faasmon-classify embeds, read after the run to say which one it is (\"\": not said)")
 	jsonOut := flag.String("json", "model/eval-report.json", "report file")
 	latency := flag.String("latency", "", "the lab's summary.json of a live run, for detection_latency_p50_s")
 	seed := flag.Uint64("seed", d.Seed, "seed")
@@ -306,6 +330,27 @@ func main() {
 	}
 	if prev != nil {
 		rep.HeldOut = append(rep.HeldOut, scoreHeldOut("previous", prev, held))
+		pr := &previousRow{ModelVersion: prev.Version(), Test: map[string]*partCounts{}}
+		for _, e := range test {
+			j := judge(prev, x, profs, e.Graph)
+			for _, p := range partNames {
+				if pr.Test[p] == nil {
+					pr.Test[p] = &partCounts{}
+				}
+				pr.Test[p].add(j.flag[p], e.Label == 1)
+			}
+		}
+		for _, c := range pr.Test {
+			c.finish()
+		}
+		rep.Previous = pr
+	}
+	if *embedded != "" {
+		em, err := gnn.LoadFile(*embedded)
+		if err != nil {
+			fail(fmt.Errorf("embedded model: %w", err))
+		}
+		rep.Embedded = em.Version()
 	}
 
 	b, _ := json.MarshalIndent(rep, "", "  ")
@@ -332,7 +377,15 @@ func main() {
 				sec.HeldOutSupFPR = h.SupervisedFPR
 			case "no_pool":
 				sec.HeldOutSupFPRNoPool = h.SupervisedFPR
+			case "previous":
+				sec.HeldOutSupFPRPrevious = h.SupervisedFPR
 			}
+		}
+		sec.EmbeddedModel = rep.Embedded
+		if p := rep.Previous; p != nil {
+			sec.PreviousModel = p.ModelVersion
+			sec.PreviousF1, sec.PreviousFPR = p.Test["union"].F1, p.Test["union"].FPR
+			sec.PreviousF1NoProfile, sec.PreviousFPRNoProf = p.Test["union_without_profiles"].F1, p.Test["union_without_profiles"].FPR
 		}
 		if err := lab.WriteReportSection(*genReport, "lab", sec); err != nil {
 			fail(err)
@@ -349,6 +402,11 @@ func main() {
 		fmt.Printf("held out (%s, %s): %d graphs, supervised FPR %.4f (%d), GNN FPR %.4f (%d)\n",
 			h.Model, h.ModelVersion, h.Graphs, h.SupervisedFPR, h.SupervisedFlagged, h.GNNFPR, h.GNNFlagged)
 	}
+	if rep.Previous != nil {
+		pu, pw := rep.Previous.Test["union"], rep.Previous.Test["union_without_profiles"]
+		fmt.Printf("previous model %s on this test split: union f1 %.4f fpr %.4f; without profiles f1 %.4f fpr %.4f\n", rep.Previous.ModelVersion, pu.F1, pu.FPR, pw.F1, pw.FPR)
+	}
+	fmt.Printf("embedded model: %s\n", rep.Embedded)
 	fmt.Printf("wrote %s and %s in %v\n", *out, *jsonOut, time.Since(t0).Round(time.Second))
 }
 
