@@ -369,7 +369,8 @@ func main() {
 			Note: "The lab's 80:20 split judged by the whole detector (invariants with the lab's exceptions ∪ profiles learnt from the 80% ∪ egress ∪ GNN); " +
 				"leave_one_attack_out: the union's recall on each attack when the GNN never saw it. The GNN trains on the lab's 80% plus the pool's benign graphs " +
 				"(public functions not in the foreign benchmark); held_out_*: the supervised part's FPR on the benchmark's functions, which never feed training. " +
-				"Details: model/eval-report.json (union, held_out, no_pool).",
+				"Details: " + *jsonOut + " (union, held_out, no_pool, previous). embedded_model is the model faasmon-classify embeds: when it is not model_version, " +
+				"it was kept and previous_* are its numbers on the same split.",
 		}
 		for _, h := range rep.HeldOut {
 			switch h.Model {
