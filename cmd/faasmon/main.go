@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -8,12 +9,15 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
+	"github.com/faasmon/faasmon/pkg/envconf"
 	"github.com/faasmon/faasmon/pkg/profile"
 	"github.com/faasmon/faasmon/pkg/provenance"
 )
@@ -31,21 +35,32 @@ const usage = `usage:
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := runContext(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 // maxGraphBytes bounds one graph file (faasmon-classify's request limit).
 const maxGraphBytes = 32 << 20
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runContext(context.Background(), args, stdin, stdout, stderr)
+}
+
+// runContext runs one subcommand; ctx ends the long-running ones (alerts).
+func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) >= 1 && args[0] == "alerts" {
+		return alerts(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) < 2 || args[0] != "profile" {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage+alertsUsage[len("usage:\n"):])
 		return 2
 	}
 	cmd := args[1]
 	fs := flag.NewFlagSet("faasmon profile "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dir := fs.String("dir", envOr("FAASMON_PROFILE_DIR", "/var/tmp/faasmon/profiles"), "profile directory (faasmon-classify's)")
+	dir := fs.String("dir", env.NonEmpty("FAASMON_PROFILE_DIR", "/var/tmp/faasmon/profiles"), "profile directory (faasmon-classify's)")
 	var cfg profile.Config
 	fs.IntVar(&cfg.LearnGraphs, "learn-graphs", 0, "graphs a profile learns before it arms (0: default 200, <0: no limit)")
 	fs.DurationVar(&cfg.LearnFor, "learn-for", 0, "time a profile learns before it arms (0: default 24h, <0: no limit)")
@@ -89,12 +104,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
-}
+// env is the command's environment; a variable set to "" is unset
+// (envconf's NonEmpty), as for every flag default read from it.
+var env = envconf.Lookup(os.LookupEnv)
 
 // selectKeys returns the stored keys the patterns name: "fn" (every
 // version), "fn@version", "ns/fn" or "ns/fn@version"; all with none.

@@ -15,6 +15,7 @@ import (
 	"github.com/faasmon/faasmon/pkg/alert"
 	"github.com/faasmon/faasmon/pkg/fnhttp"
 	"github.com/faasmon/faasmon/pkg/hopauth"
+	"github.com/faasmon/faasmon/pkg/provenance"
 	"github.com/faasmon/faasmon/pkg/verdict"
 )
 
@@ -28,12 +29,13 @@ const name = "faasmon-alert"
 // either is a 413.
 const (
 	maxBodyBytes = 16 << 20
-	// maxNodes is classify's own limit on a graph.
-	maxNodes = 20000
+	// maxNodes is the node cap of the flow (the builder's, and
+	// classify's limit on a graph).
+	maxNodes = provenance.MaxNodes
 	// maxTotalNodes bounds all "nodes" arrays together (graph,
 	// explanation, findings; a batch of verdicts).
 	maxTotalNodes = 4 * maxNodes
-	maxEdges      = 200000
+	maxEdges      = provenance.MaxEdges
 )
 
 var (
@@ -127,7 +129,7 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := p.Process(r.Context(), v)
-	if errors.Is(err, alert.ErrInvalidVerdict) {
+	if errors.Is(err, verdict.ErrInvalid) {
 		fnhttp.Fail(w, name, fnhttp.BadRequest(err))
 		return
 	}

@@ -13,6 +13,7 @@ import (
 
 	embedded "github.com/faasmon/faasmon/model"
 	"github.com/faasmon/faasmon/pkg/detect"
+	"github.com/faasmon/faasmon/pkg/envconf"
 	"github.com/faasmon/faasmon/pkg/fnhttp"
 	"github.com/faasmon/faasmon/pkg/gnn"
 	"github.com/faasmon/faasmon/pkg/hopauth"
@@ -35,7 +36,7 @@ const name = "faasmon-classify"
 // nothing (fnhttp.CheckArrays). Over either is a 413.
 const (
 	maxBodyBytes = 16 << 20
-	maxNodes     = 20000
+	maxNodes     = provenance.MaxNodes // the builder's own cap: one number
 	// maxTotalNodes bounds a batch: 256 graphs of 20,000 nodes would be
 	// 5 M nodes in memory at once.
 	maxTotalNodes = 4 * maxNodes
@@ -55,14 +56,19 @@ var (
 	detector *detect.Detector
 )
 
-// Config is what faasmon-classify reads from its environment.
+// Config is what faasmon-classify reads from its environment (stack.yml's
+// environment, snake_case like of-watchdog's own settings).
 type Config struct {
-	// ModelPath is a mounted model that overrides the built-in one.
+	// ModelPath is a mounted model that overrides the built-in one
+	// (model_path).
 	ModelPath string
 	// ProfileDir holds the per-function behaviour profiles (pkg/profile):
 	// it must outlive the function process and be shared by its replicas
 	// (a volume on Kubernetes). Empty turns the profile part off.
 	ProfileDir string
+	// ProfileKeepVersions is how many versions of one function keep
+	// their profile (profile_keep_versions; profile.FileStore).
+	ProfileKeepVersions int
 	// Profile is the profiles' learning and arming rule
 	// (profile.ConfigFromEnv: profile_learn_graphs, profile_learn_for, ...).
 	Profile profile.Config
@@ -74,23 +80,23 @@ type Config struct {
 	// host's /tmp: the value travels with the deployment.
 	InvariantExceptions     string
 	InvariantExceptionsFile string
+	// Outbox is the channel attack verdicts of async calls also go to
+	// (outbox.EnvChannel, faasmon_outbox; until this release
+	// FAASMON_OUTBOX, still read); empty: no outbox.
+	Outbox string
 }
 
 // LoadConfig reads Config through lookup (os.LookupEnv in the function).
 func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
-	get := func(k, def string) string {
-		if v, ok := lookup(k); ok {
-			return v
-		}
-		return def
-	}
-	c := Config{ModelPath: get("model_path", ""), ProfileDir: get(profile.EnvDir, "/var/tmp/faasmon/profiles"),
-		InvariantExceptions: get("invariant_exceptions", ""), InvariantExceptionsFile: get("invariant_exceptions_file", "")}
+	env := envconf.Lookup(lookup).Renamed(map[string]string{outbox.EnvChannel: outbox.LegacyEnvChannel})
+	c := Config{ModelPath: env.String("model_path", ""), ProfileDir: env.String(profile.EnvDir, "/var/tmp/faasmon/profiles"),
+		InvariantExceptions: env.String("invariant_exceptions", ""), InvariantExceptionsFile: env.String("invariant_exceptions_file", ""),
+		Outbox: env.String(outbox.EnvChannel, ""), ProfileKeepVersions: env.PositiveInt("profile_keep_versions", profile.DefaultKeepVersions)}
 	if c.InvariantExceptions != "" && c.InvariantExceptionsFile != "" {
 		return c, errors.New("invariant_exceptions and invariant_exceptions_file are both set: give one")
 	}
 	var err error
-	c.Profile, err = profile.ConfigFromEnv(func(k string) string { return get(k, "") })
+	c.Profile, err = profile.ConfigFromEnv(env.Getenv())
 	return c, err
 }
 
@@ -127,7 +133,7 @@ func loadDetector() (*detect.Detector, error) {
 				err = fmt.Errorf("profile_dir: %w", err)
 				return
 			}
-			d.Profiles = &profile.Learner{Store: profile.FileStore{Dir: cfg.ProfileDir}, Config: cfg.Profile}
+			d.Profiles = &profile.Learner{Store: profile.FileStore{Dir: cfg.ProfileDir, KeepVersions: cfg.ProfileKeepVersions}, Config: cfg.Profile}
 		}
 		detector = d
 	})
@@ -139,8 +145,11 @@ func loadDetector() (*detect.Detector, error) {
 
 func loadModel() (*gnn.Model, error) {
 	modelOnce.Do(func() {
-		// A mounted model (model_path) overrides the one built in.
-		if p := os.Getenv("model_path"); p != "" {
+		// A mounted model (model_path) overrides the one built in. A
+		// bad profile setting is loadDetector's error: the model loads
+		// regardless, and so GET still answers.
+		cfg, _ := LoadConfig(os.LookupEnv)
+		if p := cfg.ModelPath; p != "" {
 			model, modelErr = gnn.LoadFile(p)
 			return
 		}
@@ -250,7 +259,10 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 // not (pkg/outbox). A failure is logged and counted, not the caller's: the
 // callback still carries the verdict.
 func toOutbox(ctx context.Context, vs []*verdict.Verdict) {
-	pubOnce.Do(func() { pub = outbox.PublisherFromEnv(os.Getenv) })
+	pubOnce.Do(func() {
+		cfg, _ := LoadConfig(os.LookupEnv) // its errors are loadDetector's
+		pub = outbox.PublisherOn(cfg.Outbox, os.Getenv)
+	})
 	if pub == nil {
 		return
 	}

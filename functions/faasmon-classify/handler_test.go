@@ -252,3 +252,27 @@ func TestOversizeRefusedBeforeDecoding(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadConfigOutbox: the outbox channel's key is snake_case now; the
+// upper-case name it had is still read for one release, and the new one
+// wins.
+func TestLoadConfigOutbox(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"unset: off", nil, ""},
+		{"new name", map[string]string{"faasmon_outbox": "faasmon-outbox"}, "faasmon-outbox"},
+		{"old name, still read", map[string]string{"FAASMON_OUTBOX": "old-outbox"}, "old-outbox"},
+		{"new wins", map[string]string{"faasmon_outbox": "new", "FAASMON_OUTBOX": "old"}, "new"},
+		{"new set empty turns it off", map[string]string{"faasmon_outbox": "", "FAASMON_OUTBOX": "old"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := LoadConfig(func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
+			if err != nil || c.Outbox != tc.want {
+				t.Errorf("outbox %q %v, want %q", c.Outbox, err, tc.want)
+			}
+		})
+	}
+}

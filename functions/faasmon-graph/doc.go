@@ -3,6 +3,12 @@
 // queues each finished graph for faasmon-classify, whose answer the queue
 // posts on to faasmon-alert.
 //
+// A finished graph waits in an outbox (pending.go) written with the state
+// that produced it, until classify's queue took it. In the background it
+// sweeps that outbox, collects the states of containers gone quiet, and
+// watches every node's tracer (silence.go): a node unheard for
+// silence_after_seconds is a blind-spot alert to faasmon-alert.
+//
 // It is the graph stage of the flow tracer → parse → graph → classify →
 // alert; the graph building is pkg/provenance.
 package function

@@ -1,22 +1,30 @@
 package function
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/faasmon/faasmon/pkg/envconf"
 	"github.com/faasmon/faasmon/pkg/event"
 	"github.com/faasmon/faasmon/pkg/fnhttp"
+	"github.com/faasmon/faasmon/pkg/heartbeat"
 	"github.com/faasmon/faasmon/pkg/hopauth"
 	"github.com/faasmon/faasmon/pkg/invoke"
+	natsoutbox "github.com/faasmon/faasmon/pkg/outbox"
 	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/verdict"
 )
 
 const name = "faasmon-graph"
@@ -38,6 +46,20 @@ type config struct {
 	// FuncDirs are extra function directories (func_dirs, comma-separated)
 	// on top of provenance.DefaultClassifier's.
 	FuncDirs []string
+	// StateMaxBytes bounds one container's stored state (state_max_bytes);
+	// a bigger one is discarded and reported as a blind spot.
+	StateMaxBytes int
+	// StateKeep is how long the state of a container that sends nothing
+	// more is kept (state_keep_hours): then it is collected with its lock.
+	StateKeep time.Duration
+	// OutboxMax bounds the graphs waiting to be forwarded (outbox_max):
+	// they live in <state_dir>/outbox.
+	OutboxMax int
+	// SilenceAfter is how long a node's tracer may go unheard before a
+	// blind-spot alert (silence_after_seconds); Alert is the function that
+	// gets it (faasmon_alert; empty: logged only).
+	SilenceAfter time.Duration
+	Alert        string
 }
 
 func loadConfig(env envconf.Lookup) config {
@@ -47,6 +69,12 @@ func loadConfig(env envconf.Lookup) config {
 		ArchiveMax: env.PositiveInt("archive_max", 200000),
 		Next:       env.String("faasmon_next", "faasmon-classify"),
 		Callback:   env.String("faasmon_callback", ""),
+
+		StateMaxBytes: env.PositiveInt("state_max_bytes", 64<<20),
+		StateKeep:     time.Duration(env.PositiveInt("state_keep_hours", 72)) * time.Hour,
+		OutboxMax:     env.PositiveInt("outbox_max", 10000),
+		SilenceAfter:  time.Duration(env.PositiveInt("silence_after_seconds", 60)) * time.Second,
+		Alert:         env.String("faasmon_alert", "faasmon-alert"),
 	}
 	dirs, _ := env("func_dirs")
 	for _, d := range strings.Split(dirs, ",") {
@@ -58,8 +86,13 @@ func loadConfig(env envconf.Lookup) config {
 }
 
 var (
-	cfg        = loadConfig(os.LookupEnv)
-	store      = provenance.FileStore{Dir: cfg.StateDir}
+	cfg   = loadConfig(os.LookupEnv)
+	store = provenance.FileStore{Dir: cfg.StateDir, MaxBytes: int64(cfg.StateMaxBytes), Cache: &provenance.StateCache{}}
+	// outbox holds the finished graphs until classify's queue took them
+	// (pending.go); nodes is the silence watch's record of when each
+	// node's tracer was last heard of (silence.go).
+	outbox     = pending{Dir: filepath.Join(cfg.StateDir, "outbox"), Max: cfg.OutboxMax, Send: sendGraph}
+	nodes      = heartbeat.Tracker{Dir: filepath.Join(cfg.StateDir, "nodes")}
 	archiveDir = cfg.ArchiveDir
 	// archived counts archive writes; every archivePruneEvery-th prunes the
 	// archive to its newest archiveMax graphs (archive_max).
@@ -77,7 +110,7 @@ var (
 // Handle serves the function.
 func Handle(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet {
-		fnhttp.Health(w, name, map[string]any{"next": next, "archive": archiveDir != "", "hop_auth": fnhttp.DefaultHop.Stats.Snapshot()})
+		fnhttp.Health(w, name, map[string]any{"next": next, "archive": archiveDir != "", "fit": fitHealth(), "hop_auth": fnhttp.DefaultHop.Stats.Snapshot()})
 		return
 	}
 	body, err := fnhttp.ReadBody(w, r, maxBatchBytes)
@@ -103,22 +136,45 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 		fnhttp.Fail(w, name, fnhttp.BadRequest(err))
 		return
 	}
+	if err := nodes.Seen(batch.Chunk.Node, time.Now()); err != nil {
+		log.Printf("%s: silence watch: %v", name, err)
+	}
+	if batch.Chunk.Kind == heartbeat.Kind {
+		fnhttp.JSON(w, http.StatusAccepted, map[string]any{"heartbeat": batch.Chunk.Node})
+		return
+	}
 	var graphs []provenance.Graph
 	var dups int
-	err = store.Update(provenance.StateKey(batch.Chunk), func(st *provenance.State) (*provenance.State, error) {
+	err = store.UpdateLost(provenance.StateKey(batch.Chunk), func(st *provenance.State, lost *provenance.Lost) (*provenance.State, error) {
 		if st == nil {
 			st = provenance.NewState(batch.Chunk)
+			if lost != nil {
+				st.NoteReset(lost.Reason, lost.OpenCalls)
+			}
 		}
 		before := st.Duplicates
 		g, err := builder.Apply(st, batch)
 		graphs, dups = g, st.Duplicates-before
-		return st, err
+		if err != nil {
+			return nil, err
+		}
+		if next == "" {
+			return st, nil // answered, not forwarded: nothing to keep
+		}
+		// The graphs are in the outbox before the state says the batch
+		// was applied (pending.go).
+		return st, outbox.put(graphs)
 	})
+	if errors.Is(err, errOutboxFull) {
+		fnhttp.Fail(w, name, &fnhttp.Error{Status: http.StatusServiceUnavailable, Err: err})
+		return
+	}
 	if err != nil {
 		fnhttp.Fail(w, name, err)
 		return
 	}
 	ids := make([]string, 0, len(graphs))
+	unsent := 0
 	for i := range graphs {
 		g := &graphs[i]
 		ids = append(ids, g.ID)
@@ -132,15 +188,78 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 		}
-		if err := forward(r, g); err != nil {
-			fnhttp.Fail(w, name, &fnhttp.Error{Status: http.StatusBadGateway, Err: err})
-			return
+		if next == "" {
+			continue
+		}
+		if err := outbox.send(r.Context(), g); err != nil {
+			// Kept in the outbox and retried: the batch itself is done.
+			log.Printf("%s: forward %s: %v (kept in the outbox)", name, g.ID, err)
+			unsent++
 		}
 	}
-	fnhttp.JSON(w, http.StatusAccepted, map[string]any{"graphs": ids, "duplicate": dups > 0})
+	fnhttp.JSON(w, http.StatusAccepted, map[string]any{"graphs": ids, "duplicate": dups > 0, "unsent": unsent})
 }
 
-func forward(r *http.Request, g *provenance.Graph) error {
+func init() {
+	fnhttp.OnStart(func(ctx context.Context) {
+		go outbox.runSweep(ctx, 10*time.Second)
+		go collect(ctx, time.Hour)
+		watcher{Nodes: nodes, After: cfg.SilenceAfter, Send: sendAlert}.run(ctx)
+	})
+}
+
+// sendGraph is the outbox's forward to classify (nil with no next stage).
+var sendGraph = func(ctx context.Context, g *provenance.Graph) error {
+	if next == "" {
+		return nil
+	}
+	return forward(ctx, g)
+}
+
+// alertOutbox is the outbox channel faasmon-alert also reads (FAASMON_OUTBOX;
+// nil when unset): a silence verdict queued for an alert stage that is down
+// at that moment would be lost with the queue-worker's acknowledgement.
+var alertOutbox = sync.OnceValue(func() *natsoutbox.Publisher {
+	p := natsoutbox.PublisherFromEnv(os.Getenv)
+	if p != nil {
+		p.Client.Prefix = name
+	}
+	return p
+})
+
+// sendAlert delivers a silence verdict to faasmon-alert, signed as a
+// verdict: queued for it (faasmon_alert) and in the outbox, when there is
+// one (faasmon-alert's ledger drops the second copy). Delivered by either
+// is delivered.
+func sendAlert(ctx context.Context, v *verdict.Verdict) error {
+	var errs []error
+	tried, delivered := false, false
+	if cfg.Alert != "" {
+		tried = true
+		clientOnce.Do(func() { client, clientErr = invoke.FromEnv() })
+		err := clientErr
+		if err == nil {
+			var data []byte
+			if data, err = json.Marshal(v); err == nil {
+				_, err = client.Async(ctx, cfg.Alert, hopauth.KindVerdict, nil, data, http.Header{"Content-Type": {"application/json"}})
+			}
+		}
+		delivered = err == nil
+		errs = append(errs, err)
+	}
+	if p := alertOutbox(); p != nil {
+		tried = true
+		err := p.Put(ctx, v)
+		delivered = delivered || err == nil
+		errs = append(errs, err)
+	}
+	if !tried || delivered {
+		return nil
+	}
+	return errors.Join(errs...)
+}
+
+func forward(ctx context.Context, g *provenance.Graph) error {
 	if next == "" {
 		return nil
 	}
@@ -148,6 +267,7 @@ func forward(r *http.Request, g *provenance.Graph) error {
 	if clientErr != nil {
 		return clientErr
 	}
+	fit(g)
 	data, err := json.Marshal(g)
 	if err != nil {
 		return err
@@ -158,7 +278,7 @@ func forward(r *http.Request, g *provenance.Graph) error {
 	}
 	// With the graph in the verdict the alert can draw the suspicious
 	// subgraph without a store of its own.
-	_, err = client.Async(r.Context(), next, hopauth.KindGraph, url.Values{"graph": {"true"}}, data, hdr)
+	_, err = client.Async(ctx, next, hopauth.KindGraph, url.Values{"graph": {"true"}}, data, hdr)
 	return err
 }
 
@@ -172,3 +292,26 @@ func classifier(funcDirs []string) provenance.Classifier {
 
 // archivePruneEvery: pruning lists the directory, so not on every write.
 const archivePruneEvery = 1000
+
+// collect removes, every interval from the start, the states of containers
+// quiet for longer than state_keep_hours, and prunes the archive to
+// archive_max: both directories are bounded even when the pipeline is idle.
+func collect(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if n, err := store.Collect(cfg.StateKeep, time.Now()); err != nil || n > 0 {
+			log.Printf("%s: collected %d states quiet for over %v (%v)", name, n, cfg.StateKeep, err)
+		}
+		if archiveDir != "" {
+			if n, err := provenance.PruneArchive(archiveDir, archiveMax); (err != nil && !errors.Is(err, fs.ErrNotExist)) || n > 0 {
+				log.Printf("%s: pruned %d archived graphs (%v)", name, n, err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

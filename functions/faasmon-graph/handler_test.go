@@ -11,6 +11,7 @@ import (
 	"github.com/faasmon/faasmon/pkg/chunk"
 	"github.com/faasmon/faasmon/pkg/event"
 	"github.com/faasmon/faasmon/pkg/fnhttp"
+	"github.com/faasmon/faasmon/pkg/heartbeat"
 	"github.com/faasmon/faasmon/pkg/hopauth"
 	"github.com/faasmon/faasmon/pkg/hopauth/hoptest"
 	"github.com/faasmon/faasmon/pkg/provenance"
@@ -20,6 +21,7 @@ func TestHandle(t *testing.T) {
 	next = ""
 	fnhttp.DefaultHop.Keys = hoptest.Source()
 	store = provenance.FileStore{Dir: t.TempDir()}
+	nodes = heartbeat.Tracker{Dir: t.TempDir()}
 	archiveDir = t.TempDir()
 	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	h := chunk.Header{Node: "n", Function: "f", Container: "c", PID: 7, Kind: chunk.KindStrace, Stream: "s", Start: t0, End: t0}

@@ -9,14 +9,16 @@ import (
 func TestLoadConfig(t *testing.T) {
 	for _, tc := range []struct {
 		env  map[string]string
-		want string
+		want config
 	}{
-		{nil, "faasmon-graph"},
-		{map[string]string{"faasmon_next": "other"}, "other"},
-		{map[string]string{"faasmon_next": ""}, ""}, // set empty: answer instead of forwarding
+		{nil, config{Next: "faasmon-graph"}},
+		{map[string]string{"faasmon_next": "other"}, config{Next: "other"}},
+		{map[string]string{"faasmon_next": ""}, config{}}, // set empty: answer instead of forwarding
+		{map[string]string{"forward": "async"}, config{Next: "faasmon-graph", Async: true}},
+		{map[string]string{"forward": "sync"}, config{Next: "faasmon-graph"}},
 	} {
-		if got := loadConfig(envconf.Map(tc.env)).Next; got != tc.want {
-			t.Errorf("env %v: Next %q, want %q", tc.env, got, tc.want)
+		if got := loadConfig(envconf.Map(tc.env)); got != tc.want {
+			t.Errorf("env %v: %+v, want %+v", tc.env, got, tc.want)
 		}
 	}
 }

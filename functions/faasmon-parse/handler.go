@@ -11,7 +11,9 @@ import (
 
 	"github.com/faasmon/faasmon/pkg/chunk"
 	"github.com/faasmon/faasmon/pkg/envconf"
+	"github.com/faasmon/faasmon/pkg/event"
 	"github.com/faasmon/faasmon/pkg/fnhttp"
+	"github.com/faasmon/faasmon/pkg/heartbeat"
 	"github.com/faasmon/faasmon/pkg/hopauth"
 	"github.com/faasmon/faasmon/pkg/ingest"
 	"github.com/faasmon/faasmon/pkg/invoke"
@@ -24,14 +26,24 @@ type config struct {
 	// Next is the stage that gets the events; empty (faasmon_next set to
 	// "") answers them instead (useful for looking at what a chunk holds).
 	Next string
+	// Async (forward: "async") queues the events for Next and answers at
+	// once, as before. The default ("sync") calls Next and answers only
+	// once Next has stored them, so that a failure anywhere on the way —
+	// this function or faasmon-graph killed mid-batch, the gateway down —
+	// is an error the caller sees and retries (the tracer's bounded queue
+	// is the outbox): CE's queue-worker acknowledges whatever a function
+	// answers, so a queued batch that faasmon-graph failed on was lost.
+	Async bool
 }
 
 func loadConfig(env envconf.Lookup) config {
-	return config{Next: env.String("faasmon_next", "faasmon-graph")}
+	return config{Next: env.String("faasmon_next", "faasmon-graph"), Async: env.String("forward", "sync") == "async"}
 }
 
 var (
-	next       = loadConfig(os.LookupEnv).Next
+	cfg        = loadConfig(os.LookupEnv)
+	next       = cfg.Next
+	async      = cfg.Async
 	clientOnce sync.Once
 	client     *invoke.Client
 	clientErr  error
@@ -58,7 +70,14 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 		fnhttp.Fail(w, name, fnhttp.BadRequest(err))
 		return
 	}
-	batch, err := ingest.Chunk(h, body)
+	var batch event.Batch
+	if h.Kind == heartbeat.Kind {
+		// Nothing to parse: faasmon-graph only notes the node as heard of
+		// (its silence watch).
+		batch = event.Batch{Version: event.SchemaVersion, Chunk: h}
+	} else {
+		batch, err = ingest.Chunk(h, body)
+	}
 	if errors.Is(err, ingest.ErrInput) {
 		fnhttp.Fail(w, name, &fnhttp.Error{Status: http.StatusUnprocessableEntity, Err: err})
 		return
@@ -94,6 +113,10 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 	}
 	hdr := http.Header{"Content-Type": {"application/json"}}
 	h.Set(hdr)
+	if !async {
+		forwardSync(w, r, h, batch, data, hdr)
+		return
+	}
 	callID, err := client.Async(r.Context(), next, hopauth.KindEvents, nil, data, hdr)
 	if err != nil {
 		fnhttp.Fail(w, name, &fnhttp.Error{Status: http.StatusBadGateway, Err: err})
@@ -102,5 +125,31 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 	fnhttp.JSON(w, http.StatusAccepted, map[string]any{
 		"stream": h.Stream, "seq": h.Seq, "events": len(batch.Events),
 		"unparsed": batch.Unparsed, "next": next, "next_call_id": callID,
+	})
+}
+
+// forwardSync calls Next with the batch and answers with what it answered:
+// 200 once Next has it, 502 when Next (or the way to it) failed, for the
+// caller to retry; 422 when Next refused the batch itself (retrying the
+// same bytes cannot help, and the tracer counts a 4xx as rejected).
+func forwardSync(w http.ResponseWriter, r *http.Request, h chunk.Header, batch event.Batch, data []byte, hdr http.Header) {
+	answer, err := client.Sync(r.Context(), next, hopauth.KindEvents, nil, data, hdr)
+	var se *invoke.StatusError
+	switch {
+	case errors.As(err, &se) && se.Permanent():
+		log.Printf("%s: %s refused chunk %s/%d: %v", name, next, h.Stream, h.Seq, err)
+		fnhttp.Fail(w, name, &fnhttp.Error{Status: http.StatusUnprocessableEntity, Err: err})
+		return
+	case err != nil:
+		fnhttp.Fail(w, name, &fnhttp.Error{Status: http.StatusBadGateway, Err: err})
+		return
+	}
+	var nextAnswer any = string(answer)
+	if json.Valid(answer) {
+		nextAnswer = json.RawMessage(answer)
+	}
+	fnhttp.JSON(w, http.StatusOK, map[string]any{
+		"stream": h.Stream, "seq": h.Seq, "events": len(batch.Events),
+		"unparsed": batch.Unparsed, "next": next, "next_answer": nextAnswer,
 	})
 }

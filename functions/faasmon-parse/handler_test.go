@@ -2,17 +2,21 @@ package function
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/faasmon/faasmon/pkg/chunk"
 	"github.com/faasmon/faasmon/pkg/fnhttp"
+	"github.com/faasmon/faasmon/pkg/heartbeat"
 	"github.com/faasmon/faasmon/pkg/hopauth"
 	"github.com/faasmon/faasmon/pkg/hopauth/hoptest"
+	"github.com/faasmon/faasmon/pkg/invoke"
 )
 
 func TestHandleInput(t *testing.T) {
@@ -24,6 +28,7 @@ func TestHandleInput(t *testing.T) {
 	}
 	good := chunk.Header{Node: "n", Function: "f", Container: "c", PID: 7, Kind: chunk.KindStrace,
 		Stream: "s", Start: time.Now(), End: time.Now()}
+	hbHeader, hbBody := heartbeat.Chunk("node-1", 9, time.Now(), 0, time.Now())
 	for _, tc := range []struct {
 		name   string
 		method string
@@ -33,6 +38,9 @@ func TestHandleInput(t *testing.T) {
 		msg    string
 	}{
 		{"real strace chunk", "POST", good.Set, node, 200, `"events"`},
+		// A heartbeat is forwarded as an empty batch (faasmon-graph's
+		// silence watch), not parsed: its body is no trace.
+		{"heartbeat", "POST", hbHeader.Set, hbBody, 200, `"kind":"heartbeat"`},
 		{"health", "GET", func(http.Header) {}, nil, 200, `"ok"`},
 		{"no chunk headers", "POST", func(http.Header) {}, node, 400, "X-Faasmon-Node missing"},
 		{"bad kind", "POST", func(h http.Header) { good.Set(h); h.Set(chunk.HKind, "dtrace") }, node, 400, "dtrace"}, // ebpf is a registered kind now
@@ -102,5 +110,71 @@ func TestBatchOverQueueLimit(t *testing.T) {
 	Handle(w, req)
 	if w.Code != http.StatusUnprocessableEntity || !strings.Contains(w.Body.String(), "over the queue") {
 		t.Fatalf("status %d %s, want 422 over the queue", w.Code, w.Body.String())
+	}
+}
+
+// TestForwardSync: with forward "sync" a chunk is answered 200 only once
+// faasmon-graph answered 2xx; a failure on the way is a 502 the tracer
+// retries, a batch faasmon-graph refuses a 422 it does not.
+func TestForwardSync(t *testing.T) {
+	fnhttp.DefaultHop.Keys = hoptest.Source()
+	oldNext, oldAsync, oldClient := next, async, client
+	defer func() { next, async, client = oldNext, oldAsync, oldClient }()
+	next, async = "faasmon-graph", false
+	clientOnce.Do(func() {}) // the client is set below
+	node, err := os.ReadFile("../../pkg/strace/testdata/node.strace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := chunk.Header{Node: "n", Function: "f", Container: "c", PID: 7, Kind: chunk.KindStrace,
+		Stream: "s", Start: time.Now(), End: time.Now()}
+	for _, tc := range []struct {
+		name  string
+		graph int // faasmon-graph's answer; 0: unreachable
+		want  int
+	}{
+		{"graph stored it", 202, 200},
+		{"graph failed (killed, disk)", 500, 502},
+		{"graph busy", 503, 502},
+		{"graph unreachable", 0, 502},
+		{"graph refused the batch", 400, 422},
+		{"graph refused the MAC (key rotation under way)", 403, 502},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got atomic.Int64
+			gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/function/faasmon-graph.openfaas-fn" {
+					t.Errorf("path %s", r.URL.Path)
+				}
+				body, _ := io.ReadAll(r.Body)
+				if err := hoptest.Keys.Verify(hopauth.KindEvents, r.Header, body, time.Now(), 0); err != nil {
+					t.Errorf("batch MAC: %v", err)
+				}
+				got.Add(1)
+				w.WriteHeader(tc.graph)
+				w.Write([]byte(`{"graphs":[]}`))
+			}))
+			defer gw.Close()
+			if tc.graph == 0 {
+				gw.Close()
+			}
+			c, err := invoke.New(gw.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Keys = hoptest.Source()
+			client, clientErr = c, nil
+			req := httptest.NewRequest("POST", "/", bytes.NewReader(node))
+			h.Set(req.Header)
+			hoptest.Sign(req.Header, hopauth.KindChunk, node, hoptest.Good)
+			rec := httptest.NewRecorder()
+			Handle(rec, req)
+			if rec.Code != tc.want {
+				t.Errorf("status %d %.300s, want %d", rec.Code, rec.Body.String(), tc.want)
+			}
+			if tc.graph != 0 && got.Load() != 1 {
+				t.Errorf("graph called %d times", got.Load())
+			}
+		})
 	}
 }

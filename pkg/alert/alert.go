@@ -70,8 +70,8 @@ type Alert struct {
 	Chain string `json:"chain"`
 	// DOT is the suspicious subgraph (explanation nodes and their
 	// neighbours) in Graphviz DOT.
-	DOT         string       `json:"dot,omitempty"`
-	Explanation *Explanation `json:"explanation,omitempty"`
+	DOT         string               `json:"dot,omitempty"`
+	Explanation *verdict.Explanation `json:"explanation,omitempty"`
 
 	// Signature is the hash of the normalised explanation; DedupeKey is
 	// container + signature.
@@ -107,7 +107,7 @@ type ProcessInfo struct {
 // view answers questions about the nodes of a verdict, with or without its
 // graph.
 type view struct {
-	v     *Verdict
+	v     *verdict.Verdict
 	g     *provenance.Graph
 	nodes []explNode // the explanation, with typed kinds
 	edges []explEdge
@@ -118,7 +118,7 @@ type view struct {
 	index map[[3]any]int // (src, dst, kind) → graph edge index
 }
 
-func newView(v *Verdict) *view {
+func newView(v *verdict.Verdict) *view {
 	w := &view{v: v, g: v.Graph, expl: map[int]explNode{}, ends: map[int]string{}}
 	w.nodes, w.edges = explanation(v)
 	for _, n := range w.nodes {
@@ -379,7 +379,7 @@ func (w *view) signature() string {
 
 // DedupeKey is the container (or, without one, pod, then function) and the
 // chain signature.
-func dedupeKey(v *Verdict, sig string) string {
+func dedupeKey(v *verdict.Verdict, sig string) string {
 	where := v.Container
 	if where == "" {
 		where = v.Pod
@@ -467,7 +467,7 @@ func (w *view) evtType(suspect int, ok bool) provenance.EdgeKind {
 // Enrich builds the alert for a verdict: where, who (process chain), what
 // (chain text and DOT), and the dedupe key. It does not deduplicate, respond
 // or send. now is used when the verdict carries no time.
-func Enrich(v *Verdict, now time.Time) *Alert {
+func Enrich(v *verdict.Verdict, now time.Time) *Alert {
 	w := newView(v)
 	a := &Alert{
 		Time:         v.Time,
@@ -534,6 +534,9 @@ func Enrich(v *Verdict, now time.Time) *Alert {
 	a.DOT = subgraphDOT(w)
 	a.Signature = w.signature()
 	a.DedupeKey = dedupeKey(v, a.Signature)
+	if blindOnly(v) {
+		blindView(a, v)
+	}
 	h := sha256.Sum256([]byte(a.DedupeKey + "\x00" + v.GraphID + "\x00" + v.CallID))
 	a.ID = hex.EncodeToString(h[:])[:20]
 	return a

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faasmon/faasmon/pkg/envconf"
 	"github.com/faasmon/faasmon/pkg/outbox"
 	"github.com/faasmon/faasmon/pkg/streaming"
 )
@@ -23,32 +24,61 @@ const (
 	SecretFalcosidekickURL = "faasmon-falcosidekick-url" // e.g. http://falcosidekick.falco:2801/
 )
 
-// Environment variables, with their defaults.
+// Environment variables, with their defaults: snake_case, as of-watchdog's
+// own (read_timeout, exec_timeout) and the other stages' (state_dir,
+// faasmon_next). Each was FAASMON_UPPER_CASE until this release; LegacyEnv
+// maps it to that name, which is still read when the new one is unset.
+// TODO(next release): drop LegacyEnv.
 const (
-	EnvSecretsDir     = "FAASMON_SECRETS_DIR"          // /var/openfaas/secrets
-	EnvStdout         = "FAASMON_STDOUT"               // true: alerts as JSON lines on stdout
-	EnvNATS           = "FAASMON_NATS"                 // true: publish on the NATS Streaming channel
-	EnvNATSURL        = streaming.EnvURL               // nats://<faas_nats_address>:<faas_nats_port>
-	EnvNATSCluster    = streaming.EnvCluster           // faas-cluster
-	EnvOutbox         = outbox.EnvChannel              // faasmon-outbox; set and empty: no outbox consumer
-	EnvOutboxGrace    = "FAASMON_OUTBOX_GRACE"         // 5s: the callback's head start
-	EnvNATSChannel    = "FAASMON_ALERT_CHANNEL"        // faasmon-alerts
-	EnvVerdictChannel = "FAASMON_VERDICT_CHANNEL"      // faasmon-verdicts; set and empty: no verdict log
-	EnvDedupeWindow   = "FAASMON_DEDUPE_WINDOW"        // 5m
-	EnvDedupeDir      = "FAASMON_DEDUPE_DIR"           // /tmp/faasmon-dedupe; "memory": in process
-	EnvDedupeMax      = "FAASMON_DEDUPE_MAX"           // 10000 keys
-	EnvSinkAttempts   = "FAASMON_SINK_ATTEMPTS"        // 4
-	EnvSinkBackoff    = "FAASMON_SINK_BACKOFF"         // 200ms (doubling, capped at 2s)
-	EnvSinkAttemptTTL = "FAASMON_SINK_ATTEMPT_TIMEOUT" // 3s
-	EnvSinkTimeout    = "FAASMON_SINK_TIMEOUT"         // 10s per sink and alert
-	EnvResponse       = "FAASMON_RESPONSE"             // "label" (per function, by label) or "off"
-	EnvResponder      = "FAASMON_RESPONDER"            // auto | kubernetes | localstack | none
-	EnvResponseNS     = "FAASMON_FUNCTION_NAMESPACE"   // openfaas-fn
-	EnvGracePeriod    = "FAASMON_RECYCLE_GRACE"        // pod delete grace period; empty: the pod's own
-	EnvLocalStackURL  = "FAASMON_LOCALSTACK_URL"       // http://127.0.0.1:8083
-	EnvPriority       = "FAASMON_PRIORITY"             // Critical: of alerts whose findings carry no severity
-	EnvHostname       = "FAASMON_HOSTNAME"             // Falco "hostname"; empty: the alert's node, else os.Hostname()
+	EnvSecretsDir     = "secrets_dir"          // /var/openfaas/secrets
+	EnvStdout         = "alert_stdout"         // true: alerts as JSON lines on stdout
+	EnvNATS           = "alert_nats"           // true: publish on the NATS Streaming channel
+	EnvNATSURL        = streaming.EnvURL       // nats://<faas_nats_address>:<faas_nats_port>
+	EnvNATSCluster    = streaming.EnvCluster   // faas-cluster
+	EnvOutbox         = outbox.EnvChannel      // faasmon-outbox; set and empty: no outbox consumer
+	EnvOutboxGrace    = "outbox_grace"         // 5s: the callback's head start
+	EnvNATSChannel    = "alert_channel"        // faasmon-alerts
+	EnvVerdictChannel = "verdict_channel"      // faasmon-verdicts; set and empty: no verdict log
+	EnvDedupeWindow   = "dedupe_window"        // 5m
+	EnvDedupeDir      = "dedupe_dir"           // /tmp/faasmon-dedupe; "memory": in process
+	EnvDedupeMax      = "dedupe_max"           // 10000 keys
+	EnvSinkAttempts   = "sink_attempts"        // 4
+	EnvSinkBackoff    = "sink_backoff"         // 200ms (doubling, capped at 2s)
+	EnvSinkAttemptTTL = "sink_attempt_timeout" // 3s
+	EnvSinkTimeout    = "sink_timeout"         // 10s per sink and alert
+	EnvResponse       = "response"             // "label" (per function, by label) or "off"
+	EnvResponder      = "responder"            // auto | kubernetes | localstack | none
+	EnvResponseNS     = "function_namespace"   // openfaas-fn
+	EnvGracePeriod    = "recycle_grace"        // pod delete grace period; empty: the pod's own
+	EnvLocalStackURL  = "localstack_url"       // http://127.0.0.1:8083
+	EnvPriority       = "alert_priority"       // Critical: of alerts whose findings carry no severity
+	EnvHostname       = "alert_hostname"       // Falco "hostname"; empty: the alert's node, else os.Hostname()
 )
+
+// LegacyEnv maps each renamed variable to its name before this release.
+var LegacyEnv = map[string]string{
+	EnvSecretsDir:     "FAASMON_SECRETS_DIR",
+	EnvStdout:         "FAASMON_STDOUT",
+	EnvNATS:           "FAASMON_NATS",
+	EnvOutbox:         outbox.LegacyEnvChannel,
+	EnvOutboxGrace:    "FAASMON_OUTBOX_GRACE",
+	EnvNATSChannel:    "FAASMON_ALERT_CHANNEL",
+	EnvVerdictChannel: "FAASMON_VERDICT_CHANNEL",
+	EnvDedupeWindow:   "FAASMON_DEDUPE_WINDOW",
+	EnvDedupeDir:      "FAASMON_DEDUPE_DIR",
+	EnvDedupeMax:      "FAASMON_DEDUPE_MAX",
+	EnvSinkAttempts:   "FAASMON_SINK_ATTEMPTS",
+	EnvSinkBackoff:    "FAASMON_SINK_BACKOFF",
+	EnvSinkAttemptTTL: "FAASMON_SINK_ATTEMPT_TIMEOUT",
+	EnvSinkTimeout:    "FAASMON_SINK_TIMEOUT",
+	EnvResponse:       "FAASMON_RESPONSE",
+	EnvResponder:      "FAASMON_RESPONDER",
+	EnvResponseNS:     "FAASMON_FUNCTION_NAMESPACE",
+	EnvGracePeriod:    "FAASMON_RECYCLE_GRACE",
+	EnvLocalStackURL:  "FAASMON_LOCALSTACK_URL",
+	EnvPriority:       "FAASMON_PRIORITY",
+	EnvHostname:       "FAASMON_HOSTNAME",
+}
 
 // Defaults.
 const (
@@ -110,95 +140,49 @@ func LoadConfigFrom(getenv func(string) string) (Config, error) {
 }
 
 // LoadConfigLookup is LoadConfig with another environment (os.LookupEnv's
-// shape: a variable set to "" can turn a default off).
+// shape: a variable set to "" can turn a default off), read through
+// pkg/envconf: blank values are unset except where "" is a choice
+// (verdict_channel, faasmon_outbox), bad values are errors, and the names
+// of LegacyEnv are still read.
 func LoadConfigLookup(lookup func(string) (string, bool)) (Config, error) {
-	getenv := func(k string) string { v, _ := lookup(k); return v }
-	env := func(k, def string) string {
-		if v := strings.TrimSpace(getenv(k)); v != "" {
-			return v
-		}
-		return def
-	}
-	var errs []error
-	boolean := func(k string, def bool) bool {
-		v := env(k, strconv.FormatBool(def))
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q: %w", k, v, err))
-			return def
-		}
-		return b
-	}
-	dur := func(k string, def time.Duration) time.Duration {
-		v := env(k, def.String())
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("%s=%q: want a positive duration", k, v))
-			return def
-		}
-		return d
-	}
-	integer := func(k string, def int) int {
-		v := env(k, strconv.Itoa(def))
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			errs = append(errs, fmt.Errorf("%s=%q: want a positive integer", k, v))
-			return def
-		}
-		return n
-	}
+	env := envconf.Lookup(lookup).Renamed(LegacyEnv)
+	st := &envconf.Strict{Lookup: env}
 	c := Config{
-		SecretsDir:        env(EnvSecretsDir, DefaultSecretsDir),
-		Stdout:            boolean(EnvStdout, true),
-		NATS:              boolean(EnvNATS, true),
-		NATSCluster:       env(EnvNATSCluster, DefaultNATSCluster),
-		NATSChannel:       env(EnvNATSChannel, DefaultNATSChannel),
-		DedupeWindow:      dur(EnvDedupeWindow, DefaultDedupeWindow),
-		DedupeDir:         env(EnvDedupeDir, DefaultDedupeDir),
-		DedupeMax:         integer(EnvDedupeMax, DefaultDedupeMax),
-		Response:          env(EnvResponse, "label"),
-		Responder:         env(EnvResponder, "auto"),
-		FunctionNamespace: env(EnvResponseNS, "openfaas-fn"),
-		LocalStackURL:     env(EnvLocalStackURL, DefaultLocalStackURL),
-		Priority:          env(EnvPriority, DefaultPriority),
-		Hostname:          env(EnvHostname, ""),
+		SecretsDir:        env.NonBlank(EnvSecretsDir, DefaultSecretsDir),
+		Stdout:            st.Bool(EnvStdout, true),
+		NATS:              st.Bool(EnvNATS, true),
+		NATSURL:           streaming.URLFromEnv(env.Getenv()),
+		NATSCluster:       env.NonBlank(EnvNATSCluster, streaming.DefaultCluster),
+		NATSChannel:       env.NonBlank(EnvNATSChannel, streaming.AlertChannel),
+		VerdictChannel:    strings.TrimSpace(env.String(EnvVerdictChannel, streaming.VerdictChannel)),
+		Outbox:            strings.TrimSpace(env.String(EnvOutbox, streaming.OutboxChannel)),
+		OutboxGrace:       st.Duration(EnvOutboxGrace, outbox.DefaultGrace),
+		DedupeWindow:      st.Duration(EnvDedupeWindow, DefaultDedupeWindow),
+		DedupeDir:         env.NonBlank(EnvDedupeDir, DefaultDedupeDir),
+		DedupeMax:         st.PositiveInt(EnvDedupeMax, DefaultDedupeMax),
+		Response:          st.OneOf(EnvResponse, "label", "label", "off"),
+		Responder:         st.OneOf(EnvResponder, "auto", "auto", "kubernetes", "localstack", "none"),
+		FunctionNamespace: env.NonBlank(EnvResponseNS, "openfaas-fn"),
+		LocalStackURL:     env.NonBlank(EnvLocalStackURL, DefaultLocalStackURL),
+		Priority:          env.NonBlank(EnvPriority, DefaultPriority),
+		Hostname:          env.NonBlank(EnvHostname, ""),
 		Retry: RetryPolicy{
-			Attempts:       integer(EnvSinkAttempts, DefaultRetryPolicy.Attempts),
-			Backoff:        dur(EnvSinkBackoff, DefaultRetryPolicy.Backoff),
-			AttemptTimeout: dur(EnvSinkAttemptTTL, DefaultRetryPolicy.AttemptTimeout),
-			Timeout:        dur(EnvSinkTimeout, DefaultRetryPolicy.Timeout),
+			Attempts:       st.PositiveInt(EnvSinkAttempts, DefaultRetryPolicy.Attempts),
+			Backoff:        st.Duration(EnvSinkBackoff, DefaultRetryPolicy.Backoff),
+			AttemptTimeout: st.Duration(EnvSinkAttemptTTL, DefaultRetryPolicy.AttemptTimeout),
+			Timeout:        st.Duration(EnvSinkTimeout, DefaultRetryPolicy.Timeout),
 		},
 	}
-	c.VerdictChannel = DefaultVerdictChannel
-	if v, ok := lookup(EnvVerdictChannel); ok {
-		c.VerdictChannel = strings.TrimSpace(v)
-	}
-	c.NATSURL = streaming.URLFromEnv(getenv)
-	c.Outbox = outbox.DefaultChannel
-	if v, ok := lookup(EnvOutbox); ok {
-		c.Outbox = strings.TrimSpace(v)
-	}
-	c.OutboxGrace = dur(EnvOutboxGrace, outbox.DefaultGrace)
-	if v := env(EnvGracePeriod, ""); v != "" {
+	if v := env.NonBlank(EnvGracePeriod, ""); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
-			errs = append(errs, fmt.Errorf("%s=%q: want seconds ≥ 0", EnvGracePeriod, v))
+			st.Errorf("%s=%q: want seconds ≥ 0", EnvGracePeriod, v)
 		} else {
 			c.GracePeriod = &n
 		}
 	}
-	switch c.Response {
-	case "label", "off":
-	default:
-		errs = append(errs, fmt.Errorf("%s=%q: want label or off", EnvResponse, c.Response))
-	}
-	switch c.Responder {
-	case "auto", "kubernetes", "localstack", "none":
-	default:
-		errs = append(errs, fmt.Errorf("%s=%q: want auto, kubernetes, localstack or none", EnvResponder, c.Responder))
-	}
 	if !validPriority(c.Priority) {
-		errs = append(errs, fmt.Errorf("%s=%q: want one of %v", EnvPriority, c.Priority, FalcoPriorities))
+		st.Errorf("%s=%q: want one of %v", EnvPriority, c.Priority, FalcoPriorities)
 	}
 	for _, s := range []struct {
 		name string
@@ -206,11 +190,11 @@ func LoadConfigLookup(lookup func(string) (string, bool)) (Config, error) {
 	}{{SecretWebhookURL, &c.WebhookURL}, {SecretWebhookToken, &c.WebhookToken}, {SecretSlackURL, &c.SlackURL}, {SecretFalcosidekickURL, &c.FalcosidekickURL}} {
 		v, err := ReadSecret(c.SecretsDir, s.name)
 		if err != nil {
-			errs = append(errs, err)
+			st.Errorf("%w", err)
 		}
 		*s.dst = v
 	}
-	return c, errors.Join(errs...)
+	return c, st.Err()
 }
 
 func validPriority(p string) bool {

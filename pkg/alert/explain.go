@@ -341,24 +341,13 @@ func subgraphDOT(w *view) string {
 	}
 	title += fmt.Sprintf(" score %.3f", w.v.Score)
 	b.WriteString("digraph faasmon {\n")
-	fmt.Fprintf(&b, "  graph [rankdir=LR, labelloc=t, fontname=\"Helvetica\", label=%s];\n", dotQuote(title))
+	fmt.Fprintf(&b, "  graph [rankdir=LR, labelloc=t, fontname=\"Helvetica\", label=%s];\n", provenance.DOTQuote(title))
 	b.WriteString("  node [fontname=\"Helvetica\", fontsize=10];\n")
 	b.WriteString("  edge [fontname=\"Helvetica\", fontsize=9];\n")
 	for _, id := range ids {
-		shape := "ellipse"
-		switch w.kind(id) {
-		case provenance.NodeProcess:
-			shape = "box"
-		case provenance.NodeFile:
-			shape = "note"
-		case provenance.NodeSocket:
-			shape = "diamond"
-		case provenance.NodePipe:
-			shape = "cds"
-		}
-		attrs := fmt.Sprintf("label=%s, shape=%s", dotQuote(clip(w.label(id), maxTokenLen)), shape)
+		attrs := fmt.Sprintf("label=%s, shape=%s", provenance.DOTQuote(clip(w.label(id), maxTokenLen)), provenance.NodeShape(w.kind(id)))
 		if wt, ok := core[id]; ok {
-			attrs += fmt.Sprintf(", style=filled, fillcolor=%s, penwidth=2", dotQuote(heat(wt)))
+			attrs += fmt.Sprintf(", style=filled, fillcolor=%s, penwidth=2", provenance.DOTQuote(heat(wt)))
 		} else {
 			attrs += ", color=\"#888888\", fontcolor=\"#555555\""
 		}
@@ -369,7 +358,7 @@ func subgraphDOT(w *view) string {
 		if d.e.Count > 1 {
 			label += " ×" + strconv.Itoa(d.e.Count)
 		}
-		attrs := "label=" + dotQuote(label)
+		attrs := "label=" + provenance.DOTQuote(label)
 		if d.isEx {
 			attrs += fmt.Sprintf(", color=\"#d00000\", fontcolor=\"#d00000\", penwidth=%.1f", 1.5+3*clamp01(d.expl))
 		} else {
@@ -388,25 +377,4 @@ func heat(wt float64) string {
 	wt = clamp01(wt)
 	g := int(235 - 170*wt)
 	return fmt.Sprintf("#ff%02x%02x", g, g)
-}
-
-// dotQuote makes a DOT double-quoted string.
-func dotQuote(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch r {
-		case '"':
-			b.WriteString(`\"`)
-		case '\\':
-			b.WriteString(`\\`)
-		case '\n':
-			b.WriteString(`\n`)
-		case '\r', 0:
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
 }

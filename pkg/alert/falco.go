@@ -86,7 +86,7 @@ type partInfo struct {
 	tactics   []string
 	technique string
 	// priority is the Falco priority of the part's findings that carry no
-	// severity; "" leaves it to FAASMON_PRIORITY.
+	// severity; "" leaves it to alert_priority.
 	priority string
 	rank     int // which part decides between equally severe findings
 }
@@ -124,10 +124,10 @@ var parts = map[string]partInfo{
 //	notice            Notice
 //	(Falco's own names, any case, map to themselves; "info" to Informational)
 //	empty or unknown  the part's default: Warning for blind-spot, else
-//	                  FAASMON_PRIORITY (Critical unless set)
+//	                  alert_priority (Critical unless set)
 //
 // An alert without findings (today's GNN and egress verdicts) has
-// FAASMON_PRIORITY. With several findings the most severe decides.
+// alert_priority. With several findings the most severe decides.
 func severityPriority(sev string) (string, bool) {
 	s := strings.ToLower(strings.TrimSpace(sev))
 	if s == "info" {
@@ -185,7 +185,7 @@ func decisive(fs []verdict.Finding) int {
 }
 
 // alertPriority is the priority of an alert with these findings, and
-// whether a finding set it (otherwise FAASMON_PRIORITY applies).
+// whether a finding set it (otherwise alert_priority applies).
 func alertPriority(fs []verdict.Finding) (string, bool) {
 	best, found := "", false
 	for _, f := range fs {
@@ -372,7 +372,7 @@ func imageFields(image string) (ref, repo, digest string) {
 	return repo, repo, digest
 }
 
-// resolveHostname is the event's hostname: FAASMON_HOSTNAME (given), else
+// resolveHostname is the event's hostname: alert_hostname (given), else
 // the verdict's node, else this machine's name, so that Falcosidekick
 // never labels faasmon's events hostname="unknown".
 func resolveHostname(given, node string) string {
@@ -390,7 +390,7 @@ func resolveHostname(given, node string) string {
 // Falco converts an alert to Falco's JSON output format. output_fields has
 // Falco's own field names where Falco has the field (missing values are
 // null, as Falco writes them) and faasmon.* names for the rest. hostname is
-// FAASMON_HOSTNAME; empty: the alert's node, else os.Hostname().
+// alert_hostname; empty: the alert's node, else os.Hostname().
 //
 // Fields that stay null, and why: container.image.* when the verdict does
 // not include its graph (the image is the graph's) or the tracer did not

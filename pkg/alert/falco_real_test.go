@@ -47,7 +47,7 @@ func TestFalcoEventsOfRealInvariantFindings(t *testing.T) {
 					continue
 				}
 				seen++
-				v := Verdict{GraphID: g.ID, Function: g.Function, Namespace: g.Namespace, Node: g.Node, Container: g.Container,
+				v := verdict.Verdict{GraphID: g.ID, Function: g.Function, Namespace: g.Namespace, Node: g.Node, Container: g.Container,
 					Verdict: verdict.Attack, Score: 1, Source: verdict.PartInvariant, Findings: fs, Graph: g}
 				if err := Validate(&v); err != nil {
 					t.Fatal(err)

@@ -132,7 +132,7 @@ func TestEcosystemViolationsCatches(t *testing.T) {
 
 // withShadow is attackGraph where the payload also reads /etc/shadow: the
 // evidence of a credential-store invariant (node 9, edge 11).
-func withShadow() Verdict {
+func withShadow() verdict.Verdict {
 	v := attackVerdict()
 	g := v.Graph
 	g.Nodes = append(g.Nodes, provenance.Node{ID: 9, Kind: provenance.NodeFile, Label: "/etc/shadow", Path: "/etc/shadow", Class: provenance.ClassEtc})
@@ -155,7 +155,7 @@ func TestFalcoEventPerAlertKind(t *testing.T) {
 
 	tests := []struct {
 		name      string
-		verdict   func() Verdict
+		verdict   func() verdict.Verdict
 		hostname  string
 		rule      string
 		priority  string
@@ -168,7 +168,7 @@ func TestFalcoEventPerAlertKind(t *testing.T) {
 	}{
 		{
 			name:     "GNN without findings (today's verdicts)",
-			verdict:  func() Verdict { v := attackVerdict(); v.Source = verdict.PartSupervised; return v },
+			verdict:  func() verdict.Verdict { v := attackVerdict(); v.Source = verdict.PartSupervised; return v },
 			hostname: "node-a", rule: DefaultRule, priority: "Critical",
 			tags: []string{"faasmon", "gnn"}, notTags: []string{"T1071"},
 			procName: "p.sh", object: "/tmp/p.sh", evtType: "execve",
@@ -176,14 +176,14 @@ func TestFalcoEventPerAlertKind(t *testing.T) {
 		},
 		{
 			name:     "GNN finding",
-			verdict:  func() Verdict { v := attackVerdict(); v.Findings = []verdict.Finding{gnn}; return v },
+			verdict:  func() verdict.Verdict { v := attackVerdict(); v.Findings = []verdict.Finding{gnn}; return v },
 			hostname: "node-a", rule: "faasmon GNN intrusion", priority: "Critical",
 			tags: []string{"gnn"}, notTags: []string{"mitre_command_and_control"},
 			procName: "p.sh", evtType: "execve", outputHas: []string{"GNN: P(attack) 0.97"},
 		},
 		{
 			name: "egress without findings",
-			verdict: func() Verdict {
+			verdict: func() verdict.Verdict {
 				v := attackVerdict()
 				v.Source, v.NovelEndpoints, v.Explanation = verdict.PartEgress, []string{"10.62.9.2:4444"}, nil
 				return v
@@ -194,14 +194,18 @@ func TestFalcoEventPerAlertKind(t *testing.T) {
 		},
 		{
 			name:     "egress finding",
-			verdict:  func() Verdict { v := attackVerdict(); v.Findings = []verdict.Finding{egress}; return v },
+			verdict:  func() verdict.Verdict { v := attackVerdict(); v.Findings = []verdict.Finding{egress}; return v },
 			hostname: "node-a", rule: "faasmon new egress endpoint", priority: "Critical",
 			tags:     []string{"egress", "mitre_command_and_control", "mitre_exfiltration", "T1071"},
 			procName: "p.sh", object: "10.62.9.2:4444", evtType: "connect",
 		},
 		{
-			name:     "invariant with GNN and egress agreeing",
-			verdict:  func() Verdict { v := withShadow(); v.Findings = []verdict.Finding{gnn, egress, invariant}; return v },
+			name: "invariant with GNN and egress agreeing",
+			verdict: func() verdict.Verdict {
+				v := withShadow()
+				v.Findings = []verdict.Finding{gnn, egress, invariant}
+				return v
+			},
 			hostname: "node-a", rule: "faasmon runtime invariant: credential-store-read", priority: "Critical",
 			tags:     []string{"invariant", "mitre_credential_access", "T1003.008", "egress", "T1071", "gnn"},
 			procName: "p.sh", object: "/etc/shadow", evtType: "read",
@@ -209,14 +213,14 @@ func TestFalcoEventPerAlertKind(t *testing.T) {
 		},
 		{
 			name:     "profile deviation",
-			verdict:  func() Verdict { v := attackVerdict(); v.Findings = []verdict.Finding{profile}; return v },
+			verdict:  func() verdict.Verdict { v := attackVerdict(); v.Findings = []verdict.Finding{profile}; return v },
 			hostname: "node-a", rule: "faasmon profile deviation: exec", priority: "Warning",
 			tags: []string{"profile", "mitre_execution", "T1059.004"}, notTags: []string{"T1071"},
 			procName: "p.sh", object: "/tmp/p.sh", evtType: "execve",
 		},
 		{
 			name: "blind spot, no graph, no node: hostname from the machine",
-			verdict: func() Verdict {
+			verdict: func() verdict.Verdict {
 				v := attackVerdict()
 				v.Graph, v.Explanation, v.Node = nil, nil, ""
 				v.Findings = []verdict.Finding{blind}
@@ -227,7 +231,7 @@ func TestFalcoEventPerAlertKind(t *testing.T) {
 		},
 		{
 			name: "hostile labels: Unicode, controls, invalid UTF-8, 10 kB, full container id",
-			verdict: func() Verdict {
+			verdict: func() verdict.Verdict {
 				v := withShadow()
 				v.Container = fullID
 				long := strings.Repeat("ä→", 5000)
@@ -317,7 +321,7 @@ func TestFalcoEventPerAlertKind(t *testing.T) {
 	}
 }
 
-// FAASMON_PRIORITY sets the priority of alerts whose findings carry no
+// alert_priority sets the priority of alerts whose findings carry no
 // severity; a finding's severity wins over it.
 func TestPriorityFromFindingsOverConfig(t *testing.T) {
 	tests := []struct {

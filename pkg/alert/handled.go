@@ -29,7 +29,7 @@ type Ledger interface {
 const LedgerRetention = 2 * outbox.DefaultMaxAge
 
 // FileLedger keeps one empty file per graph in a directory that outlives
-// the function process (FAASMON_DEDUPE_DIR/handled), so that a restarted
+// the function process (dedupe_dir/handled), so that a restarted
 // faasmon-alert still knows what it delivered. Files older than
 // LedgerRetention are pruned every pruneEvery marks.
 type FileLedger struct {
@@ -84,7 +84,7 @@ func (l *FileLedger) prune(before time.Time) {
 	}
 }
 
-// MemoryLedger is a Ledger in the process (FAASMON_DEDUPE_DIR=memory),
+// MemoryLedger is a Ledger in the process (dedupe_dir=memory),
 // holding at most max graphs (the oldest are forgotten first).
 type MemoryLedger struct {
 	mu    sync.Mutex

@@ -99,7 +99,7 @@ type Processor struct {
 
 // VerdictLog records verdicts.
 type VerdictLog interface {
-	LogVerdict(ctx context.Context, v *Verdict) error
+	LogVerdict(ctx context.Context, v *verdict.Verdict) error
 }
 
 // DefaultVerdictTimeout bounds one verdict publication; MaxVerdictsInFlight
@@ -221,10 +221,10 @@ func (p *Processor) now() time.Time {
 
 // Process handles one verdict: validate, drop benign, enrich, deduplicate,
 // respond (when the function's label asks for it), and fan out. The error
-// is ErrInvalidVerdict for a bad verdict; a valid one is also handed to
+// is verdict.ErrInvalid for a bad verdict; a valid one is also handed to
 // p.Verdicts; everything else is reported in
 // the Result (a sink failing is not an error of Process).
-func (p *Processor) Process(ctx context.Context, v Verdict) (Result, error) {
+func (p *Processor) Process(ctx context.Context, v verdict.Verdict) (Result, error) {
 	return p.process(ctx, v, DeliveryCallback)
 }
 
@@ -242,7 +242,7 @@ func (p *Processor) HandleOutbox(ctx context.Context, e outbox.Entry) error {
 		}
 	}
 	res, err := p.process(ctx, e.Verdict, DeliveryOutbox)
-	if errors.Is(err, ErrInvalidVerdict) {
+	if errors.Is(err, verdict.ErrInvalid) {
 		log.Printf("faasmon-alert: outbox entry %d: %v (dropped)", e.Sequence, err)
 		return nil
 	}
@@ -271,7 +271,7 @@ func (p *Processor) Start(ctx context.Context) {
 	}()
 }
 
-func (p *Processor) process(ctx context.Context, v Verdict, delivery string) (Result, error) {
+func (p *Processor) process(ctx context.Context, v verdict.Verdict, delivery string) (Result, error) {
 	st := p.statsOrNil()
 	st.Received.Add(1)
 	if err := Validate(&v); err != nil {
@@ -279,14 +279,14 @@ func (p *Processor) process(ctx context.Context, v Verdict, delivery string) (Re
 		return Result{}, err
 	}
 	p.logVerdict(ctx, &v)
-	if v.Verdict == verdict.Benign {
+	if !v.Alerting() {
 		st.Benign.Add(1)
 		return Result{Outcome: OutcomeBenign}, nil
 	}
 	now := p.now()
 	a := Enrich(&v, now)
 	a.Delivery = delivery
-	// FAASMON_PRIORITY is the priority of alerts no finding gave one
+	// alert_priority is the priority of alerts no finding gave one
 	// (see severityPriority).
 	if _, ok := alertPriority(v.Findings); !ok && p.Priority != "" {
 		a.Priority = p.Priority
@@ -351,7 +351,7 @@ func (p *Processor) markHandled(ctx context.Context, graphID string, res *Result
 
 // logVerdict hands v to p.Verdicts in the background, detached from ctx's
 // cancellation (the request may end first), bounded in time and number.
-func (p *Processor) logVerdict(ctx context.Context, v *Verdict) {
+func (p *Processor) logVerdict(ctx context.Context, v *verdict.Verdict) {
 	if p.Verdicts == nil {
 		return
 	}
@@ -405,9 +405,9 @@ var discardStats Stats
 // time; v.Labels is ignored: a verdict is data, and what decides a response
 // must not come from it (a forged or replayed verdict naming a function
 // must not be able to opt that function into recycling).
-func (p *Processor) respond(ctx context.Context, v *Verdict) (*Action, string) {
+func (p *Processor) respond(ctx context.Context, v *verdict.Verdict) (*Action, string) {
 	st := p.statsOrNil()
-	if p.Response == "off" || p.Labels == nil {
+	if p.Response == "off" || p.Labels == nil || blindOnly(v) {
 		return nil, ""
 	}
 	var warn string

@@ -57,7 +57,7 @@ func TestProcessorOutcomes(t *testing.T) {
 	invalid.Verdict = "maybe"
 
 	type step struct {
-		v       Verdict
+		v       verdict.Verdict
 		at      time.Duration
 		want    Outcome
 		wantErr bool
@@ -86,8 +86,8 @@ func TestProcessorOutcomes(t *testing.T) {
 				now = t0.Add(s.at)
 				res, err := p.Process(context.Background(), s.v)
 				if s.wantErr {
-					if !errors.Is(err, ErrInvalidVerdict) {
-						t.Errorf("step %d: err %v, want ErrInvalidVerdict", i, err)
+					if !errors.Is(err, verdict.ErrInvalid) {
+						t.Errorf("step %d: err %v, want verdict.ErrInvalid", i, err)
 					}
 					continue
 				}
@@ -111,7 +111,7 @@ func TestProcessorResponse(t *testing.T) {
 	labelled.Labels = map[string]string{ResponseLabel: ResponseRecycle}
 	tests := []struct {
 		name       string
-		v          Verdict
+		v          verdict.Verdict
 		response   string
 		lookup     LabelLookup
 		responder  *fakeResponder

@@ -5,21 +5,13 @@ import (
 	"encoding/json"
 
 	"github.com/faasmon/faasmon/pkg/streaming"
-)
-
-// NATS Streaming defaults: the OpenFaaS CE queue server's cluster, and our
-// channel on it.
-const (
-	DefaultNATSCluster = streaming.DefaultCluster
-	DefaultNATSChannel = "faasmon-alerts"
-	// DefaultVerdictChannel carries every valid verdict (StanVerdictLog).
-	DefaultVerdictChannel = "faasmon-verdicts"
+	"github.com/faasmon/faasmon/pkg/verdict"
 )
 
 // StanSink publishes each alert as JSON on a NATS Streaming channel over
 // its own connection (client id "faasmon-alert-<nuid>").
 type StanSink struct {
-	Channel string // DefaultNATSChannel when empty
+	Channel string // streaming.AlertChannel when empty
 	streaming.Client
 }
 
@@ -32,7 +24,7 @@ func (s *StanSink) Name() string { return "nats-streaming" }
 
 func (s *StanSink) channel() string {
 	if s.Channel == "" {
-		return DefaultNATSChannel
+		return streaming.AlertChannel
 	}
 	return s.Channel
 }
@@ -51,12 +43,12 @@ func (s *StanSink) Send(ctx context.Context, a Alert) error {
 // said, for evaluation.
 type StanVerdictLog struct {
 	Sink    *StanSink
-	Channel string // DefaultVerdictChannel when empty
+	Channel string // streaming.VerdictChannel when empty
 }
 
 // LogVerdict publishes v without its graph (graph_id names it; graphs can
 // exceed the server's message size) and waits for the ack.
-func (l *StanVerdictLog) LogVerdict(ctx context.Context, v *Verdict) error {
+func (l *StanVerdictLog) LogVerdict(ctx context.Context, v *verdict.Verdict) error {
 	c := *v
 	c.Graph = nil
 	b, err := json.Marshal(&c)
@@ -65,7 +57,7 @@ func (l *StanVerdictLog) LogVerdict(ctx context.Context, v *Verdict) error {
 	}
 	ch := l.Channel
 	if ch == "" {
-		ch = DefaultVerdictChannel
+		ch = streaming.VerdictChannel
 	}
 	return l.Sink.Publish(ctx, ch, b)
 }

@@ -7,21 +7,22 @@ import (
 	"time"
 
 	"github.com/faasmon/faasmon/pkg/internal/stantest"
+	"github.com/faasmon/faasmon/pkg/streaming"
 	stan "github.com/nats-io/stan.go"
 )
 
 // The NATS Streaming sink against a real nats-streaming-server: a
 // subscriber on faasmon-alerts receives the alert.
 func TestStanSink(t *testing.T) {
-	url := stantest.Start(t, DefaultNATSCluster)
+	url := stantest.Start(t, streaming.DefaultCluster)
 
-	sub, err := stan.Connect(DefaultNATSCluster, "faasmon-test-subscriber", stan.NatsURL(url))
+	sub, err := stan.Connect(streaming.DefaultCluster, "faasmon-test-subscriber", stan.NatsURL(url))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sub.Close()
 	got := make(chan Alert, 4)
-	s, err := sub.Subscribe(DefaultNATSChannel, func(m *stan.Msg) {
+	s, err := sub.Subscribe(streaming.AlertChannel, func(m *stan.Msg) {
 		var a Alert
 		if err := json.Unmarshal(m.Data, &a); err != nil {
 			t.Errorf("message: %v", err)
@@ -34,7 +35,7 @@ func TestStanSink(t *testing.T) {
 	defer s.Unsubscribe()
 
 	// Two sinks, as two replicas of faasmon-alert: distinct client ids.
-	sink1, sink2 := NewStanSink(url, "", ""), NewStanSink(url, DefaultNATSCluster, DefaultNATSChannel)
+	sink1, sink2 := NewStanSink(url, "", ""), NewStanSink(url, streaming.DefaultCluster, streaming.AlertChannel)
 	defer sink1.Close()
 	defer sink2.Close()
 	f := &Fanout{Sinks: []Sink{sink1, sink2}, Policy: fastPolicy}

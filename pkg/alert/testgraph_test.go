@@ -59,13 +59,13 @@ func attackGraph() *provenance.Graph {
 
 // attackVerdict is the classifier's verdict on attackGraph, its explanation
 // edges given out of time order on purpose.
-func attackVerdict() Verdict {
+func attackVerdict() verdict.Verdict {
 	g := attackGraph()
-	return Verdict{
+	return verdict.Verdict{
 		GraphID: g.ID, Function: g.Function, Namespace: g.Namespace, Node: g.Node, Pod: g.Pod,
 		Container: g.Container, CallID: g.CallID, Window: g.Window,
 		Verdict: verdict.Attack, Score: 0.97, Threshold: 0.5, ModelVersion: "gnn-test-1",
-		Explanation: &Explanation{
+		Explanation: &verdict.Explanation{
 			Method: "test",
 			Nodes: []verdict.NodeAttr{
 				explNodeOf(g, 3, 0.99), explNodeOf(g, 2, 0.9), explNodeOf(g, 4, 0.85), explNodeOf(g, 1, 0.7),

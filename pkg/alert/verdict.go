@@ -8,22 +8,15 @@ import (
 )
 
 // The input of the alert stage is the classify contract, pkg/verdict: what
-// faasmon-classify answers (and the queue-worker posts to our callback).
-// The aliases only shorten the code of this package.
-type (
-	Verdict     = verdict.Verdict
-	Explanation = verdict.Explanation
-)
-
-// ErrInvalidVerdict marks a verdict the alert stage cannot use (HTTP 400 in
-// the handler). It is verdict.ErrInvalid.
-var ErrInvalidVerdict = verdict.ErrInvalid
+// faasmon-classify answers (and the queue-worker posts to our callback). A
+// verdict this stage cannot use is verdict.ErrInvalid (HTTP 400 in the
+// handler).
 
 // Validate checks what the alert stage relies on: verdict.Validate, and,
 // when the graph is included, that each explanation edge's endpoints are
 // graph nodes and agree with the graph edge it indexes (the alert draws and
 // chains explanation edges by their endpoints).
-func Validate(v *Verdict) error {
+func Validate(v *verdict.Verdict) error {
 	if err := v.Validate(); err != nil {
 		return err
 	}
@@ -33,12 +26,12 @@ func Validate(v *Verdict) error {
 	n := len(v.Graph.Nodes)
 	for _, e := range v.Explanation.Edges {
 		if e.Src < 0 || e.Src >= n || e.Dst < 0 || e.Dst >= n {
-			return fmt.Errorf("%w: explanation edge %d→%d outside %d graph nodes", ErrInvalidVerdict, e.Src, e.Dst, n)
+			return fmt.Errorf("%w: explanation edge %d→%d outside %d graph nodes", verdict.ErrInvalid, e.Src, e.Dst, n)
 		}
 		ge := v.Graph.Edges[e.Index] // in range: checked by v.Validate
 		if ge.Src != e.Src || ge.Dst != e.Dst || ge.Kind != provenance.EdgeKind(e.Kind) {
 			return fmt.Errorf("%w: explanation edge %d is %d-%s→%d, graph edge %d is %d-%s→%d",
-				ErrInvalidVerdict, e.Index, e.Src, e.Kind, e.Dst, e.Index, ge.Src, ge.Kind, ge.Dst)
+				verdict.ErrInvalid, e.Index, e.Src, e.Kind, e.Dst, e.Index, ge.Src, ge.Kind, ge.Dst)
 		}
 	}
 	return nil
@@ -62,7 +55,7 @@ type explEdge struct {
 }
 
 // explanation converts v's explanation (nil: none).
-func explanation(v *Verdict) ([]explNode, []explEdge) {
+func explanation(v *verdict.Verdict) ([]explNode, []explEdge) {
 	if v.Explanation == nil {
 		return nil, nil
 	}

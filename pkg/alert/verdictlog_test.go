@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/faasmon/faasmon/pkg/internal/stantest"
+	"github.com/faasmon/faasmon/pkg/streaming"
 	"github.com/faasmon/faasmon/pkg/verdict"
 	stan "github.com/nats-io/stan.go"
 )
@@ -16,15 +17,15 @@ import (
 // faasmon-verdicts on a real nats-streaming-server, over the connection of
 // the alerts sink; invalid ones do not.
 func TestVerdictLog(t *testing.T) {
-	url := stantest.Start(t, DefaultNATSCluster)
-	sub, err := stan.Connect(DefaultNATSCluster, "faasmon-test-verdicts", stan.NatsURL(url))
+	url := stantest.Start(t, streaming.DefaultCluster)
+	sub, err := stan.Connect(streaming.DefaultCluster, "faasmon-test-verdicts", stan.NatsURL(url))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sub.Close()
 	got := make(chan []byte, 16)
 	alerts := make(chan []byte, 16)
-	for ch, c := range map[string]chan []byte{DefaultVerdictChannel: got, DefaultNATSChannel: alerts} {
+	for ch, c := range map[string]chan []byte{streaming.VerdictChannel: got, streaming.AlertChannel: alerts} {
 		s, err := sub.Subscribe(ch, func(m *stan.Msg) { c <- m.Data }, stan.DeliverAllAvailable())
 		if err != nil {
 			t.Fatal(err)
@@ -54,15 +55,15 @@ func TestVerdictLog(t *testing.T) {
 	invalid := attackVerdict()
 	invalid.Verdict = "intrusion"
 	steps := []struct {
-		v    Verdict
+		v    verdict.Verdict
 		want Outcome
 	}{{benign, OutcomeBenign}, {attackVerdict(), OutcomeAlerted}, {repeat, OutcomeDuplicate}, {invalid, ""}}
 	start := time.Now()
 	for i, s := range steps {
 		res, err := p.Process(context.Background(), s.v)
 		if s.want == "" {
-			if !errors.Is(err, ErrInvalidVerdict) {
-				t.Errorf("step %d: %v, want ErrInvalidVerdict", i, err)
+			if !errors.Is(err, verdict.ErrInvalid) {
+				t.Errorf("step %d: %v, want verdict.ErrInvalid", i, err)
 			}
 			continue
 		}
@@ -132,7 +133,7 @@ func TestVerdictLogFailureDoesNotBlock(t *testing.T) {
 	}
 }
 
-// FAASMON_VERDICT_CHANNEL set and empty turns the verdict log off; unset
+// verdict_channel set and empty turns the verdict log off; unset
 // is faasmon-verdicts.
 func TestVerdictChannelConfig(t *testing.T) {
 	dir := t.TempDir()
@@ -140,7 +141,7 @@ func TestVerdictChannelConfig(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{map[string]string{}, DefaultVerdictChannel},
+		{map[string]string{}, streaming.VerdictChannel},
 		{map[string]string{EnvVerdictChannel: "audit"}, "audit"},
 		{map[string]string{EnvVerdictChannel: ""}, ""},
 	} {

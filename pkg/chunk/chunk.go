@@ -20,25 +20,55 @@ type Kind string
 const (
 	KindStrace Kind = "strace"
 	KindPcap   Kind = "pcap"
+	KindEBPF   Kind = "ebpf"
 )
 
-// kinds are the kinds Parse accepts: strace and pcap, and those sensor
-// backends add with RegisterKind (pkg/tracer/backend does it for every
-// backend it registers).
+// Role says what a kind's events are to the graph builder.
+type Role int
+
+const (
+	// RoleProcess: the container's system calls and process lifecycle
+	// (strace, ebpf), folded into invocation graphs as they come.
+	RoleProcess Role = iota
+	// RoleFlows: network observations (pcap) joined to invocations when
+	// those finish.
+	RoleFlows
+	// RoleControl: chunks about the tracer itself (heartbeats), with no
+	// events; the stages act on them before any graph is built.
+	RoleControl
+)
+
+// kinds are the kinds Parse accepts, with their role. The detector's stages
+// run in separate processes and only the tracer and faasmon-parse link the
+// sensor backends (pkg/tracer/backend registers each one's kind here at
+// init), so the kinds every stage must accept are listed here too: a
+// sensor's kind is part of the chunk contract between the stages.
 var (
 	kindsMu sync.RWMutex
-	kinds   = map[Kind]bool{KindStrace: true, KindPcap: true}
+	kinds   = map[Kind]Role{KindStrace: RoleProcess, KindPcap: RoleFlows, KindEBPF: RoleProcess}
 )
 
-// RegisterKind makes Parse accept k.
-func RegisterKind(k Kind) {
+// RegisterKind makes Parse accept k, whose chunks play role r. A kind
+// registered again with another role is a programming error and panics.
+func RegisterKind(k Kind, r Role) {
 	kindsMu.Lock()
 	defer kindsMu.Unlock()
-	kinds[k] = true
+	if old, ok := kinds[k]; ok && old != r {
+		panic(fmt.Sprintf("chunk: kind %q registered as role %d, then %d", k, old, r))
+	}
+	kinds[k] = r
 }
 
 // Known says whether Parse accepts k.
 func Known(k Kind) bool {
+	kindsMu.RLock()
+	defer kindsMu.RUnlock()
+	_, ok := kinds[k]
+	return ok
+}
+
+// RoleOf is k's role (RoleProcess for an unknown kind).
+func RoleOf(k Kind) Role {
 	kindsMu.RLock()
 	defer kindsMu.RUnlock()
 	return kinds[k]
@@ -62,6 +92,9 @@ const (
 	// before this one (backpressure): the gap is visible downstream even when
 	// the sequence numbers alone would not say why.
 	HDropped = "X-Faasmon-Dropped"
+	// HDroppedBytes is the size of those chunks, for the blind-spot alert
+	// that reports them.
+	HDroppedBytes = "X-Faasmon-Dropped-Bytes"
 	// HThreads lists, for a strace chunk, the threads that already ran
 	// when strace attached, as "tid=pid,…": strace names them by thread
 	// id only and never shows them being created, so without this list
@@ -92,6 +125,8 @@ type Header struct {
 	Start     time.Time `json:"start"`
 	End       time.Time `json:"end"`
 	Dropped   uint64    `json:"dropped,omitempty"`
+	// DroppedBytes is the size of the Dropped chunks (HDroppedBytes).
+	DroppedBytes uint64 `json:"dropped_bytes,omitempty"`
 	// Threads maps the thread ids of the traced processes that existed
 	// when strace attached to their process ids (strace chunks only).
 	Threads map[int]int `json:"threads,omitempty"`
@@ -123,6 +158,9 @@ func (h Header) Set(hdr http.Header) {
 	hdr.Set(HEnd, h.End.UTC().Format(time.RFC3339Nano))
 	if h.Dropped > 0 {
 		hdr.Set(HDropped, strconv.FormatUint(h.Dropped, 10))
+	}
+	if h.DroppedBytes > 0 {
+		hdr.Set(HDroppedBytes, strconv.FormatUint(h.DroppedBytes, 10))
 	}
 	if len(h.Threads) > 0 {
 		hdr.Set(HThreads, FormatThreads(h.Threads))
@@ -206,6 +244,7 @@ func Parse(hdr http.Header) (Header, error) {
 	start := text(HStart, true)
 	end := text(HEnd, true)
 	dropped := text(HDropped, false)
+	droppedBytes := text(HDroppedBytes, false)
 	if err != nil {
 		return Header{}, err
 	}
@@ -231,6 +270,11 @@ func Parse(hdr http.Header) (Header, error) {
 	if dropped != "" {
 		if h.Dropped, err = strconv.ParseUint(dropped, 10, 64); err != nil {
 			return Header{}, fmt.Errorf("%w: %s %q: %v", ErrHeader, HDropped, dropped, err)
+		}
+	}
+	if droppedBytes != "" {
+		if h.DroppedBytes, err = strconv.ParseUint(droppedBytes, 10, 64); err != nil {
+			return Header{}, fmt.Errorf("%w: %s %q: %v", ErrHeader, HDroppedBytes, droppedBytes, err)
 		}
 	}
 	if h.Threads, err = ParseThreads(hdr.Get(HThreads)); err != nil {

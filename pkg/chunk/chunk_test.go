@@ -11,7 +11,7 @@ import (
 
 func header() Header {
 	return Header{Node: "n", Function: "f", Container: "c", PID: 10, Kind: KindStrace, Stream: "s", Seq: 3,
-		Start: time.Unix(1, 0).UTC(), End: time.Unix(2, 0).UTC(), Dropped: 2, Threads: map[int]int{11: 10, 12: 10, 21: 20}}
+		Start: time.Unix(1, 0).UTC(), End: time.Unix(2, 0).UTC(), Dropped: 2, DroppedBytes: 20480, Threads: map[int]int{11: 10, 12: 10, 21: 20}}
 }
 
 func TestRoundTrip(t *testing.T) {
@@ -34,7 +34,7 @@ func TestParseRejects(t *testing.T) {
 	tests := []struct {
 		name, key, value string
 	}{
-		{"kind", HKind, "ebpf"},
+		{"kind", HKind, "nosuch"},
 		{"pid", HPID, "0"},
 		{"seq", HSeq, "-1"},
 		{"end before start", HEnd, time.Unix(0, 0).UTC().Format(time.RFC3339Nano)},
@@ -44,6 +44,7 @@ func TestParseRejects(t *testing.T) {
 		{"thread id", HThreads, "0=10"},
 		{"thread pid", HThreads, "11=-1"},
 		{"too many threads", HThreads, strings.Repeat("1=1,", MaxThreads) + "1=1"},
+		{"dropped bytes", HDroppedBytes, "-5"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,4 +75,20 @@ func FuzzParseThreads(f *testing.F) {
 			t.Fatalf("%q: re-parse %v %v", v, again, err)
 		}
 	})
+}
+
+// TestEveryStageKnowsTheSensors: faasmon-graph links no sensor backend, yet
+// must accept the headers of every kind the tracer sends (before, an ebpf
+// batch was refused there as an unknown kind), and know pcap's role.
+func TestEveryStageKnowsTheSensors(t *testing.T) {
+	for _, k := range []Kind{KindStrace, KindPcap, KindEBPF} {
+		h := header()
+		h.Kind = k
+		if err := h.Validate(); err != nil {
+			t.Errorf("%s: %v", k, err)
+		}
+	}
+	if RoleOf(KindPcap) != RoleFlows || RoleOf(KindEBPF) != RoleProcess || RoleOf(KindStrace) != RoleProcess {
+		t.Error("roles of the built-in kinds")
+	}
 }

@@ -75,6 +75,11 @@ func (d *Detector) Judge(g *provenance.Graph, opts gnn.Options, learn bool) (*ve
 			}
 		}
 	}
+	// Last, and without touching Verdict: what the detector could not see
+	// in this container (pkg/verdict's blind-spot contract), and what the
+	// graph itself lost before it was judged (graphloss.go).
+	v.Findings = append(v.Findings, BlindSpots(g)...)
+	v.Findings = append(v.Findings, graphLoss(g)...)
 	return v, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/verdict"
 )
 
 // A graph exactly at the one-class threshold τ is benign: τ is a benign
@@ -20,13 +21,13 @@ func TestCombineOneClassTie(t *testing.T) {
 		attack bool
 	}{{1, false}, {2, false}, {math.Nextafter(2, 3), true}, {4, true}} {
 		r := m.result(0.1, tc.a, &provenance.Graph{Function: "f"})
-		if (r.Verdict == VerdictAttack) != tc.attack {
+		if (r.Verdict == verdict.Attack) != tc.attack {
 			t.Errorf("anomaly %v (τ 2): %s, score %v", tc.a, r.Verdict, r.Score)
 		}
 	}
 	// Without OneClassVotes the anomaly is reported, not decisive.
 	m.Meta.Train.OneClassVotes = false
-	if r := m.result(0.1, 4, &provenance.Graph{Function: "f"}); r.Verdict != VerdictBenign || r.AnomalyScore <= 0.5 {
+	if r := m.result(0.1, 4, &provenance.Graph{Function: "f"}); r.Verdict != verdict.Benign || r.AnomalyScore <= 0.5 {
 		t.Errorf("non-voting one-class part: %s, anomaly score %v", r.Verdict, r.AnomalyScore)
 	}
 }
@@ -81,7 +82,7 @@ func TestEgressBaseline(t *testing.T) {
 		{"new endpoint, unknown function", egressGraph("other", "10.66.0.2:4444"), false},
 	} {
 		r := m.result(0.1, 1, tc.g)
-		if (r.Verdict == VerdictAttack) != tc.attack {
+		if (r.Verdict == verdict.Attack) != tc.attack {
 			t.Errorf("%s: %s (score %v, source %s)", tc.name, r.Verdict, r.Score, r.Source)
 		}
 		if tc.attack && (r.Source != "egress" || !slices.Equal(r.NovelEndpoints, []string{"10.66.0.2:4444"})) {
@@ -141,7 +142,7 @@ func TestClassifyEgressExplains(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Verdict != VerdictAttack || r.Source != "egress" || !slices.Equal(r.NovelEndpoints, []string{ep}) {
+	if r.Verdict != verdict.Attack || r.Source != "egress" || !slices.Equal(r.NovelEndpoints, []string{ep}) {
 		t.Fatalf("verdict %s source %s novel %v supervised %.3f", r.Verdict, r.Source, r.NovelEndpoints, r.Supervised)
 	}
 	ex := r.Explanation

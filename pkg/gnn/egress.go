@@ -31,6 +31,7 @@ import (
 	"slices"
 
 	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/verdict"
 )
 
 // Bounds on a model file's egress baselines (and on what training keeps).
@@ -147,12 +148,12 @@ func (m *Model) egressScore(fn string) float64 {
 }
 
 // explainEgress names the novel endpoints and the edges that reached them.
-func explainEgress(g *provenance.Graph, novel []string, k int) *Explanation {
-	ex := &Explanation{Method: "external endpoints this function never reached in benign training"}
+func explainEgress(g *provenance.Graph, novel []string, k int) *verdict.Explanation {
+	ex := &verdict.Explanation{Method: "external endpoints this function never reached in benign training"}
 	ids := map[int]bool{}
 	for i, n := range g.Nodes {
 		if n.Kind == provenance.NodeSocket && slices.Contains(novel, n.Label) && len(ex.Nodes) < k {
-			ex.Nodes = append(ex.Nodes, NodeAttr{ID: i, Kind: string(n.Kind), Label: n.Label, Weight: 1})
+			ex.Nodes = append(ex.Nodes, verdict.NodeAttr{ID: i, Kind: string(n.Kind), Label: n.Label, Weight: 1})
 			ids[i] = true
 		}
 	}
@@ -161,7 +162,7 @@ func explainEgress(g *provenance.Graph, novel []string, k int) *Explanation {
 			break
 		}
 		if ids[e.Src] || ids[e.Dst] {
-			ex.Edges = append(ex.Edges, EdgeAttr{Index: i, Src: e.Src, Dst: e.Dst, Kind: string(e.Kind),
+			ex.Edges = append(ex.Edges, verdict.EdgeAttr{Index: i, Src: e.Src, Dst: e.Dst, Kind: string(e.Kind),
 				From: g.Nodes[e.Src].Label, To: g.Nodes[e.Dst].Label, Weight: 1})
 		}
 	}
@@ -170,9 +171,9 @@ func explainEgress(g *provenance.Graph, novel []string, k int) *Explanation {
 
 // fillExplanation appends the items of o that ex lacks until ex has k
 // nodes and k edges, and names o's method after its own.
-func fillExplanation(ex, o *Explanation, k int) {
-	ex.Nodes = appendMissing(ex.Nodes, o.Nodes, func(n NodeAttr) int { return n.ID }, k)
-	ex.Edges = appendMissing(ex.Edges, o.Edges, func(e EdgeAttr) int { return e.Index }, k)
+func fillExplanation(ex, o *verdict.Explanation, k int) {
+	ex.Nodes = appendMissing(ex.Nodes, o.Nodes, func(n verdict.NodeAttr) int { return n.ID }, k)
+	ex.Edges = appendMissing(ex.Edges, o.Edges, func(e verdict.EdgeAttr) int { return e.Index }, k)
 	ex.Method += "; then " + o.Method
 }
 

@@ -12,12 +12,6 @@ import (
 	"github.com/faasmon/faasmon/pkg/verdict"
 )
 
-// Verdicts, as the verdict contract names them.
-const (
-	VerdictBenign = verdict.Benign
-	VerdictAttack = verdict.Attack
-)
-
 // Centroid is a benign embedding centre with its scale: the mean squared
 // distance of the benign training embeddings to it.
 type Centroid struct {
@@ -110,8 +104,8 @@ type Result struct {
 	NovelEndpoints []string `json:"novel_endpoints,omitempty"`
 	// Source is the part that decided Score: "supervised", "one-class" or
 	// "egress".
-	Source      string       `json:"source"`
-	Explanation *Explanation `json:"explanation,omitempty"`
+	Source      string               `json:"source"`
+	Explanation *verdict.Explanation `json:"explanation,omitempty"`
 }
 
 // Options tune Classify.
@@ -120,14 +114,6 @@ type Options struct {
 	// explanation).
 	TopK int
 }
-
-// The explanation types are the verdict contract's, so that classify's
-// answer carries them unchanged.
-type (
-	Explanation = verdict.Explanation
-	NodeAttr    = verdict.NodeAttr
-	EdgeAttr    = verdict.EdgeAttr
-)
 
 // ErrNoOneClass is returned by one-class queries on a model without it.
 var ErrNoOneClass = errors.New("gnn: model has no one-class part")
@@ -274,7 +260,7 @@ func (m *Model) Classify(g *provenance.Graph, opts Options) (*Result, error) {
 			// towards attack says what was done around it (the file the
 			// download went to).
 			r.Explanation = explainEgress(g, r.NovelEndpoints, k)
-			fillExplanation(r.Explanation, m.explain(g, b, "supervised", VerdictAttack, k), k)
+			fillExplanation(r.Explanation, m.explain(g, b, "supervised", verdict.Attack, k), k)
 		} else {
 			r.Explanation = m.explain(g, b, r.Source, r.Verdict, k)
 		}
@@ -286,12 +272,12 @@ func (m *Model) result(sup, a float64, g *provenance.Graph) *Result {
 	eg, novel := m.egressPart(g)
 	score, src, cal := m.combine(sup, a, eg)
 	r := &Result{Score: score, Threshold: 0.5, ModelVersion: m.Version(),
-		Supervised: sup, Source: src, Verdict: VerdictBenign, NovelEndpoints: novel}
+		Supervised: sup, Source: src, Verdict: verdict.Benign, NovelEndpoints: novel}
 	if m.oc != nil {
 		r.Anomaly, r.AnomalyThreshold, r.AnomalyScore = a, m.OneClass.Threshold, cal
 	}
 	if score >= 0.5 {
-		r.Verdict = VerdictAttack
+		r.Verdict = verdict.Attack
 	}
 	return r
 }
@@ -325,11 +311,11 @@ func (m *Model) ClassifyBatch(gs []*provenance.Graph) ([]*Result, error) {
 // both directions (the gradient×input of an edge mask). Items are ranked by
 // weight towards the verdict (positive = pushes to attack for an attack
 // verdict, to benign for a benign one) and only positive ones are kept.
-func (m *Model) explain(g *provenance.Graph, b *Batch[float32], source, verdict string, k int) *Explanation {
+func (m *Model) explain(g *provenance.Graph, b *Batch[float32], source, want string, k int) *verdict.Explanation {
 	c := &cache[float32]{}
 	var net *Net[float32]
 	var dTop []float32
-	ex := &Explanation{}
+	ex := &verdict.Explanation{}
 	if source == "one-class" {
 		net = m.oc
 		net.forward(b, c, fwdOpts{})
@@ -349,7 +335,7 @@ func (m *Model) explain(g *provenance.Graph, b *Batch[float32], source, verdict 
 	grad := make([]float32, len(net.P))
 	gr := net.backward(c, dTop, grad, bwdOpts{input: true, edges: true})
 	sign := 1.0
-	if verdict != VerdictAttack {
+	if want != verdict.Attack {
 		sign = -1
 	}
 	// nodes
@@ -375,7 +361,7 @@ func (m *Model) explain(g *provenance.Graph, b *Batch[float32], source, verdict 
 	rank(nodes)
 	for _, it := range nodes[:min(k, len(nodes))] {
 		n := g.Nodes[it.i]
-		ex.Nodes = append(ex.Nodes, NodeAttr{ID: it.i, Kind: string(n.Kind), Label: n.Label, Weight: it.w})
+		ex.Nodes = append(ex.Nodes, verdict.NodeAttr{ID: it.i, Kind: string(n.Kind), Label: n.Label, Weight: it.w})
 	}
 	var edges []item
 	for id, w := range gr.edges {
@@ -387,7 +373,7 @@ func (m *Model) explain(g *provenance.Graph, b *Batch[float32], source, verdict 
 	for _, it := range edges[:min(k, len(edges))] {
 		ei := int(b.EdgeRef[it.i][1])
 		e := g.Edges[ei]
-		ex.Edges = append(ex.Edges, EdgeAttr{Index: ei, Src: e.Src, Dst: e.Dst, Kind: string(e.Kind),
+		ex.Edges = append(ex.Edges, verdict.EdgeAttr{Index: ei, Src: e.Src, Dst: e.Dst, Kind: string(e.Kind),
 			From: g.Nodes[e.Src].Label, To: g.Nodes[e.Dst].Label, Weight: it.w})
 	}
 	return ex

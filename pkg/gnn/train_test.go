@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"github.com/faasmon/faasmon/pkg/verdict"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -248,7 +249,7 @@ func TestExplanation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Verdict != VerdictAttack || r.Explanation == nil {
+	if r.Verdict != verdict.Attack || r.Explanation == nil {
 		t.Fatalf("%+v", r)
 	}
 	t.Logf("verdict %s score %.3f (sup %.3f, anomaly %.3g/τ %.3g) source %s", r.Verdict, r.Score, r.Supervised, r.Anomaly, r.AnomalyThreshold, r.Source)

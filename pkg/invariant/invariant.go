@@ -225,7 +225,10 @@ func actHow(a *provenance.Act) string {
 			return "write"
 		}
 		return "read"
-	case "execve", "execveat":
+	case "execve", "execveat", "mmap":
+		// mmap only reaches the graph when it mapped a file executable
+		// (the tracer drops the rest): a refused one is an attempt to run
+		// that file's code.
 		return "exec"
 	case "unlink", "unlinkat", "rmdir":
 		return "unlink"

@@ -60,6 +60,30 @@ func rulesOf(fs []verdict.Finding) []string {
 
 // TestRealTraces: what real attack attempts by an unprivileged process
 // violate, and that an ordinary workload violates nothing.
+// TestMappedCode: in the real libload trace, both processes that mapped the
+// dropped library executable (python3 through ctypes, true through
+// LD_PRELOAD) run it, and no library of the image is in the graph as run.
+func TestMappedCode(t *testing.T) {
+	var by []string
+	for _, g := range graphsOf(t, "libload") {
+		for _, e := range g.Edges {
+			f, p := g.Nodes[e.Src], g.Nodes[e.Dst]
+			if e.Kind != provenance.EdgeExecve || !strings.HasSuffix(f.Path, ".so") && !strings.Contains(f.Path, ".so.") {
+				continue
+			}
+			if f.Path != "/tmp/faasmon-inv/libx.so" {
+				t.Errorf("%s runs %s: an image library is not a payload", p.Label, f.Path)
+				continue
+			}
+			by = append(by, p.Exe)
+		}
+	}
+	sort.Strings(by)
+	if want := []string{"/usr/bin/python3", "/usr/bin/true"}; !slices.Equal(by, want) {
+		t.Fatalf("libx.so mapped executable by %v, want %v", by, want)
+	}
+}
+
 func TestRealTraces(t *testing.T) {
 	for _, tc := range []struct {
 		trace string
@@ -73,6 +97,12 @@ func TestRealTraces(t *testing.T) {
 		{"privilege", []string{"namespace-or-mount", "set-id"},
 			[]string{"setresuid", "(EPERM)", "unshare", "mount"}},
 		{"history", []string{"log-tamper"}, []string{".bash_history"}},
+		// A shared library dropped in /tmp and loaded as code without an
+		// execve: dlopen'ed by python3 (ctypes), then preloaded into true.
+		// Only the mmap of the dropped file is in the graph, not the
+		// image's own libraries.
+		{"libload", []string{"drift-exec", "exec-from-writable-dir"},
+			[]string{"python3 -c import ctypes; ctypes.CDLL('/tmp/faasmon-inv/libx.so') executed /tmp/faasmon-inv/libx.so, which its container wrote itself"}},
 		{"benign", nil, nil},
 	} {
 		t.Run(tc.trace, func(t *testing.T) {

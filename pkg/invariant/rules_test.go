@@ -99,6 +99,11 @@ func TestRules(t *testing.T) {
 			b.edge(b.file("/home/app/function/convert-sim.sh", "$FUNC/function/convert-sim.sh", false), p, provenance.EdgeRead)
 			return b.edge(b.file("/tmp/photos/up-1.jpg", "", true), p, provenance.EdgeRead)
 		}, nil},
+		{"a refused executable map of a file in /dev/shm is an attempt to run it", func() *gb {
+			b := newGB(inv)
+			p := b.proc("python3 loader.py", "/usr/bin/python3", "call-1", 20)
+			return b.act(provenance.Act{Proc: p, Syscall: "mmap", Path: "/dev/shm/x.so", Label: "/dev/shm/x.so", Arg: "PROT_READ|PROT_EXEC", Errno: "EPERM"})
+		}, []string{"exec-from-writable-dir"}},
 		{"an interpreter running a script it dropped", func() *gb {
 			b := newGB(inv)
 			p := b.proc("sh /tmp/p.sh --quiet", "/usr/bin/sh", "call-1", 20)

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/verdict"
 )
 
 // FindAtomics looks for shared/atomic-red-team beside the repository or
@@ -189,12 +190,12 @@ func ScoreAtomics(steps []AtomicStep, skipped map[string]string, invs []Invocati
 			rep.Graphs.Missing++
 		case r.Label == LabelAttack:
 			rep.Graphs.Attack++
-			if r.Verdict == VerdictIntrusion {
+			if r.Verdict == verdict.Attack {
 				rep.Graphs.AttackFlagged++
 			}
 		case unattributed:
 			rep.Graphs.Unattributed++
-			if r.Verdict == VerdictIntrusion {
+			if r.Verdict == verdict.Attack {
 				rep.Graphs.UnattributedFlagged++
 				a := get(r.Scenario)
 				a.unattr++
@@ -202,7 +203,7 @@ func ScoreAtomics(steps []AtomicStep, skipped map[string]string, invs []Invocati
 			}
 		default:
 			rep.Graphs.Benign++
-			if r.Verdict == VerdictIntrusion {
+			if r.Verdict == verdict.Attack {
 				rep.Graphs.BenignFlagged++
 			}
 		}
@@ -215,7 +216,7 @@ func ScoreAtomics(steps []AtomicStep, skipped map[string]string, invs []Invocati
 			continue
 		}
 		a.graphs++
-		if r.Verdict != VerdictIntrusion {
+		if r.Verdict != verdict.Attack {
 			continue
 		}
 		a.flagged++

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"encoding/json"
+	"github.com/faasmon/faasmon/pkg/verdict"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -368,16 +369,16 @@ func TestScoreAtomics(t *testing.T) {
 		{Scenario: "T1082-8", Label: LabelAttack, Status: 0, Error: "refused"},
 	}
 	recs := []VerdictRecord{
-		{Scenario: "T1059.004-5", Label: LabelAttack, Verdict: VerdictBenign},
-		{Scenario: "T1059.004-5", Label: LabelAttack, Verdict: VerdictIntrusion, Source: "egress"}, // a background window
-		{Scenario: "T1059.004-5", Label: LabelBenign, Verdict: VerdictIntrusion},
-		{Scenario: "T1059.004-6", Label: LabelAttack, Verdict: VerdictBenign},
+		{Scenario: "T1059.004-5", Label: LabelAttack, Verdict: verdict.Benign},
+		{Scenario: "T1059.004-5", Label: LabelAttack, Verdict: verdict.Attack, Source: "egress"}, // a background window
+		{Scenario: "T1059.004-5", Label: LabelBenign, Verdict: verdict.Attack},
+		{Scenario: "T1059.004-6", Label: LabelAttack, Verdict: verdict.Benign},
 		{Scenario: "T1003.008-3", Label: LabelAttack, Verdict: VerdictMissing},
-		{Scenario: "T1003.008-3", Label: LabelBenign, Verdict: VerdictBenign},
+		{Scenario: "T1003.008-3", Label: LabelBenign, Verdict: verdict.Benign},
 		// A flagged background window of T1059.004-6's own container that
 		// the labelling left benign: apart from the benign FPR.
-		{Scenario: "T1059.004-6", Function: AtomicFunction, Window: "background", Label: LabelBenign, Verdict: VerdictIntrusion, Source: "supervised"},
-		{Scenario: "T1059.004-6", Function: "product-catalog-api", Window: "background", Label: LabelBenign, Verdict: VerdictBenign},
+		{Scenario: "T1059.004-6", Function: AtomicFunction, Window: "background", Label: LabelBenign, Verdict: verdict.Attack, Source: "supervised"},
+		{Scenario: "T1059.004-6", Function: "product-catalog-api", Window: "background", Label: LabelBenign, Verdict: verdict.Benign},
 	}
 	rep := ScoreAtomics(steps, map[string]string{"T9999-1": "x"}, invs, recs)
 	if rep.Tests != 3 || rep.Techniques != 2 || rep.Caught != 1 || rep.Recall != 1.0/3 {

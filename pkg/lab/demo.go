@@ -16,10 +16,8 @@ import (
 
 	"github.com/faasmon/faasmon/pkg/alert"
 	"github.com/faasmon/faasmon/pkg/localstack"
+	"github.com/faasmon/faasmon/pkg/streaming"
 )
-
-// AlertChannel is faasmon-alert's NATS Streaming channel.
-const AlertChannel = "faasmon-alerts"
 
 // DemoOptions configure Demo.
 type DemoOptions struct {
@@ -75,7 +73,7 @@ func Demo(ctx context.Context, o DemoOptions) error {
 	defer sc.Close()
 	var mu sync.Mutex
 	var alerts []alert.Alert
-	sub, err := sc.Subscribe(AlertChannel, func(m *stan.Msg) {
+	sub, err := sc.Subscribe(streaming.AlertChannel, func(m *stan.Msg) {
 		var a alert.Alert
 		if json.Unmarshal(m.Data, &a) != nil {
 			return
@@ -86,10 +84,10 @@ func Demo(ctx context.Context, o DemoOptions) error {
 		printAlert(o.W, a)
 	}, stan.StartAtTime(time.Now()))
 	if err != nil {
-		return fmt.Errorf("subscribe %s: %w", AlertChannel, err)
+		return fmt.Errorf("subscribe %s: %w", streaming.AlertChannel, err)
 	}
 	defer sub.Close()
-	say("listening for alerts on NATS Streaming channel %q", AlertChannel)
+	say("listening for alerts on NATS Streaming channel %q", streaming.AlertChannel)
 
 	res, err := Run(ctx, Options{
 		Repo: o.Repo, Out: o.Out, Detector: true, Graphs: GraphArchive, StackDir: stateDir, SkipUp: true,

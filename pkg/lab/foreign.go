@@ -31,6 +31,8 @@ import (
 	"github.com/faasmon/faasmon/pkg/alert"
 	"github.com/faasmon/faasmon/pkg/localstack"
 	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/streaming"
+	"github.com/faasmon/faasmon/pkg/verdict"
 )
 
 // ForeignSet is the data file: the public functions and the requests played
@@ -322,7 +324,7 @@ func RunForeign(ctx context.Context, o ForeignOptions) (ForeignReport, error) {
 		return ForeignReport{}, fmt.Errorf("connect to the queue server: %w", err)
 	}
 	defer sc.Close()
-	sub, err := sc.Subscribe(AlertChannel, func(m *stan.Msg) {
+	sub, err := sc.Subscribe(streaming.AlertChannel, func(m *stan.Msg) {
 		var a alert.Alert
 		if json.Unmarshal(m.Data, &a) != nil {
 			return
@@ -332,7 +334,7 @@ func RunForeign(ctx context.Context, o ForeignOptions) (ForeignReport, error) {
 		mu.Unlock()
 	}, stan.StartAtTime(time.Now()))
 	if err != nil {
-		return ForeignReport{}, fmt.Errorf("subscribe %s: %w", AlertChannel, err)
+		return ForeignReport{}, fmt.Errorf("subscribe %s: %w", streaming.AlertChannel, err)
 	}
 	defer sub.Close()
 
@@ -449,7 +451,7 @@ func ScoreForeign(set *ForeignSet, invs []Invocation, graphs []provenance.Graph,
 		}
 		round := roundOf(g)
 		judged[r.GraphID] = round
-		flagged := r.Verdict == VerdictIntrusion
+		flagged := r.Verdict == verdict.Attack
 		if round < learn {
 			if r.Verdict != VerdictMissing {
 				rep.LearningGraphs++

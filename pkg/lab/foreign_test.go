@@ -12,6 +12,7 @@ import (
 
 	"github.com/faasmon/faasmon/pkg/alert"
 	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/verdict"
 )
 
 func TestForeignDataFile(t *testing.T) {
@@ -118,11 +119,11 @@ func TestScoreForeign(t *testing.T) {
 		return VerdictRecord{GraphID: g.ID, Function: g.Function, Window: g.Window, CallID: g.CallID, Label: LabelBenign, Verdict: v, Score: s}
 	}
 	recs := []VerdictRecord{
-		rec(graphs[0], VerdictIntrusion, 0.9), // learning round: not judged
-		rec(graphs[1], VerdictIntrusion, 0.8), // learning round (background)
+		rec(graphs[0], verdict.Attack, 0.9), // learning round: not judged
+		rec(graphs[1], verdict.Attack, 0.8), // learning round (background)
 		rec(graphs[2], "benign", 0.1),
-		rec(graphs[3], VerdictIntrusion, 0.7),
-		rec(graphs[4], VerdictIntrusion, 0.64),
+		rec(graphs[3], verdict.Attack, 0.7),
+		rec(graphs[4], verdict.Attack, 0.64),
 		rec(graphs[5], VerdictMissing, 0),
 	}
 	alerts := []alert.Alert{

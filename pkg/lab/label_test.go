@@ -7,6 +7,7 @@ import (
 
 	"github.com/faasmon/faasmon/pkg/localstack"
 	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/verdict"
 )
 
 func TestLabel(t *testing.T) {
@@ -142,12 +143,12 @@ func TestJoinSummary(t *testing.T) {
 	}
 	graphs := []provenance.Graph{mk("a1", LabelAttack), mk("a2", LabelAttack), mk("a3", LabelAttack), mk("b1", LabelBenign), mk("b2", LabelBenign), mk("b3", LabelBenign), mk("m", LabelBenign)}
 	set := NewVerdictSet()
-	for id, v := range map[string]string{"a1": VerdictIntrusion, "a2": VerdictIntrusion, "a3": VerdictBenign, "b1": VerdictBenign, "b2": VerdictBenign, "b3": VerdictIntrusion} {
-		set.Add(Verdict{GraphID: id, Verdict: v, Score: 0.5, Received: t0.Add(time.Second)})
+	for id, v := range map[string]string{"a1": verdict.Attack, "a2": verdict.Attack, "a3": verdict.Benign, "b1": verdict.Benign, "b2": verdict.Benign, "b3": verdict.Attack} {
+		set.Add(Verdict{Verdict: verdict.Verdict{GraphID: id, Verdict: v, Score: 0.5}, Received: t0.Add(time.Second)})
 	}
 	// An alert without graph id, matched by call id.
 	v, err := DecodeVerdict([]byte(`{"rule":"faasmon: intrusion","call_id":"zz","function":"f"}`), t0)
-	if err != nil || v.Verdict != VerdictIntrusion {
+	if err != nil || v.Verdict.Verdict != verdict.Attack {
 		t.Fatalf("decode alert: %+v %v", v, err)
 	}
 	set.Add(v)

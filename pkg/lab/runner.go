@@ -21,9 +21,12 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/faasmon/faasmon/pkg/alert"
+	"github.com/faasmon/faasmon/pkg/invoke"
 	"github.com/faasmon/faasmon/pkg/localstack"
 	"github.com/faasmon/faasmon/pkg/provenance"
 	"github.com/faasmon/faasmon/pkg/provider"
+	"github.com/faasmon/faasmon/pkg/streaming"
 )
 
 // Options configure a lab run.
@@ -56,7 +59,7 @@ type Options struct {
 	// and runs the tracer for the length of the run.
 	Detector bool
 	// NoResponse deploys the detector with faasmon-alert's response off
-	// (FAASMON_RESPONSE=off): for datasets, where a recycled container
+	// (response=off): for datasets, where a recycled container
 	// would turn the container-reuse attack's second stage into benign
 	// calls on a fresh container. The lab recycles attacked functions
 	// after every round either way.
@@ -110,7 +113,7 @@ func (o *Options) defaults() error {
 		o.Cluster = localstack.NATSClusterID
 	}
 	if o.VerdictChannel == "" {
-		o.VerdictChannel = VerdictChannel
+		o.VerdictChannel = streaming.VerdictChannel
 	}
 	if o.GraphIdle == 0 {
 		o.GraphIdle = 20 * time.Second
@@ -207,8 +210,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	r.gw = &gateway{base: o.Gateway, user: creds.User, password: creds.Password,
-		client: &http.Client{Timeout: o.InvokeTimeout}, provider: strings.TrimRight(o.ProviderURL, "/")}
+	if r.gw, err = newGateway(o, creds); err != nil {
+		return Result{}, err
+	}
 
 	runStart := time.Now().UTC()
 	var sub *Subscriber
@@ -285,7 +289,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			}
 			env := []string{"-env", "invariant_exceptions=" + string(exc)}
 			if o.NoResponse {
-				env = append(env, "-env", "FAASMON_RESPONSE=off")
+				env = append(env, "-env", alert.EnvResponse+"=off")
 			}
 			for _, kv := range o.DetectorEnv {
 				env = append(env, "-env", kv)
@@ -838,81 +842,68 @@ func readCredentials(stackDir string) (localstack.Credentials, error) {
 	return c, nil
 }
 
-// gateway is the runner's OpenFaaS client.
+// gateway is the runner's side of the OpenFaaS gateway and the local
+// provider, through pkg/invoke: function calls without credentials, the
+// admin APIs with them.
 type gateway struct {
-	base, user, password string
-	provider             string
-	client               *http.Client
+	fn       *invoke.Client // function calls, InvokeTimeout each
+	admin    *invoke.Client // the gateway's /system API
+	provider *invoke.Client // the local provider's /faasmon API (same credentials)
+	// client and providerURL list the provider's instances
+	// (provider.FetchInstances).
+	client      *http.Client
+	providerURL string
+}
+
+// adminTimeout bounds one admin call (scale, secrets, readiness, recycle).
+const adminTimeout = 90 * time.Second
+
+func newGateway(o Options, creds localstack.Credentials) (*gateway, error) {
+	fn, err := invoke.NewTimeout(o.Gateway, o.InvokeTimeout)
+	if err != nil {
+		return nil, err
+	}
+	admin, err := invoke.NewTimeout(o.Gateway, adminTimeout)
+	if err != nil {
+		return nil, err
+	}
+	prov, err := invoke.NewTimeout(o.ProviderURL, adminTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("provider: %w", err)
+	}
+	auth := &invoke.BasicAuth{User: creds.User, Password: creds.Password}
+	admin.Admin, prov.Admin = auth, auth
+	return &gateway{fn: fn, admin: admin, provider: prov,
+		client: &http.Client{Timeout: o.InvokeTimeout}, providerURL: prov.Base()}, nil
 }
 
 func (g *gateway) invoke(ctx context.Context, c Call) Invocation {
 	inv := Invocation{Scenario: c.Scenario, Round: c.Round, Step: c.Step, Mixed: c.Mixed, Function: c.Function,
 		Method: c.Method, Label: c.Label, Taints: c.Taints, ReqBytes: len(c.Body)}
-	var body io.Reader
+	req := invoke.Request{Function: c.Function, Method: c.Method, Path: c.Path}
 	if c.Body != "" {
-		body = strings.NewReader(c.Body)
-	}
-	req, err := http.NewRequestWithContext(ctx, c.Method, g.base+"/function/"+c.Function+c.Path, body)
-	if err != nil {
-		inv.Error = err.Error()
-		return inv
-	}
-	if c.Body != "" {
+		req.Body = []byte(c.Body)
+		req.Header = http.Header{"Content-Type": {"text/plain"}}
 		if c.JSON {
 			req.Header.Set("Content-Type", "application/json")
-		} else {
-			req.Header.Set("Content-Type", "text/plain")
 		}
 	}
 	inv.Start = time.Now().UTC()
-	resp, err := g.client.Do(req)
-	if err != nil {
-		inv.End = time.Now().UTC()
+	resp, err := g.fn.Call(ctx, req)
+	inv.End = time.Now().UTC()
+	if resp == nil {
 		inv.Error = err.Error()
 		return inv
 	}
-	n, _ := io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	inv.End = time.Now().UTC()
-	inv.Status = resp.StatusCode
-	inv.RespBytes = n
-	inv.CallID = resp.Header.Get("X-Call-Id")
+	inv.Status = resp.Status
+	inv.RespBytes = resp.Bytes
+	inv.CallID = resp.CallID
 	return inv
 }
 
-func (g *gateway) do(ctx context.Context, method, u string, body any, auth bool) (int, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return 0, nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if auth {
-		req.SetBasicAuth(g.user, g.password)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode, b, nil
-}
-
 func (g *gateway) scale(ctx context.Context, fn string, replicas uint64) error {
-	st, b, err := g.do(ctx, http.MethodPost, g.base+"/system/scale-function/"+url.PathEscape(fn),
-		map[string]any{"serviceName": fn, "namespace": localstack.DefaultNamespace, "replicas": replicas}, true)
+	st, b, err := g.admin.System(ctx, http.MethodPost, "/system/scale-function/"+url.PathEscape(fn),
+		map[string]any{"serviceName": fn, "namespace": localstack.DefaultNamespace, "replicas": replicas})
 	if err != nil {
 		return err
 	}
@@ -923,7 +914,7 @@ func (g *gateway) scale(ctx context.Context, fn string, replicas uint64) error {
 }
 
 func (g *gateway) recycle(ctx context.Context, fn string) error {
-	st, b, err := g.do(ctx, http.MethodPost, g.provider+localstack.RecyclePath+"?function="+url.QueryEscape(fn), nil, true)
+	st, b, err := g.provider.System(ctx, http.MethodPost, localstack.RecyclePath+"?function="+url.QueryEscape(fn), nil)
 	if err != nil {
 		return err
 	}
@@ -936,15 +927,15 @@ func (g *gateway) recycle(ctx context.Context, fn string) error {
 func (g *gateway) instances(ctx context.Context) ([]localstack.Instance, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	return provider.FetchInstances(ctx, g.client, g.provider)
+	return provider.FetchInstances(ctx, g.client, g.providerURL)
 }
 
 // ensureSecrets creates the stack's secrets with fake lab values (the
 // victim app's secrets exist to be stolen by attack 4; they grant nothing).
 func (g *gateway) ensureSecrets(ctx context.Context, names []string) error {
 	for _, n := range names {
-		st, b, err := g.do(ctx, http.MethodPost, g.base+"/system/secrets",
-			map[string]string{"name": n, "value": FakeSecret(n)}, true)
+		st, b, err := g.admin.System(ctx, http.MethodPost, "/system/secrets",
+			map[string]string{"name": n, "value": FakeSecret(n)})
 		if err != nil {
 			return fmt.Errorf("create secret %s: %w", n, err)
 		}
@@ -966,7 +957,7 @@ func (g *gateway) waitReady(ctx context.Context, fns []string, timeout time.Dura
 	for {
 		var notReady []string
 		for _, fn := range fns {
-			st, b, err := g.do(ctx, http.MethodGet, g.base+"/system/function/"+url.PathEscape(fn), nil, true)
+			st, b, err := g.admin.System(ctx, http.MethodGet, "/system/function/"+url.PathEscape(fn), nil)
 			var s struct {
 				AvailableReplicas uint64 `json:"availableReplicas"`
 			}

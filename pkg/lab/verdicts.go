@@ -11,51 +11,33 @@ import (
 	stan "github.com/nats-io/stan.go"
 
 	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/streaming"
 	"github.com/faasmon/faasmon/pkg/verdict"
 )
 
-// VerdictChannel is the NATS Streaming channel faasmon-alert publishes every
-// classify result to.
-const VerdictChannel = "faasmon-verdicts"
-
-// Verdict values as faasmon-classify writes them (pkg/verdict).
-const (
-	VerdictIntrusion = verdict.Attack
-	VerdictBenign    = verdict.Benign
-)
-
-// Verdict is what the lab reads from a verdict message: the fields of the
-// classify result it needs (a subset of pkg/alert.Verdict, decoded
-// leniently so that extra fields never break the lab).
+// Verdict is what the lab reads from a message on the verdict or alert
+// channel: the classify contract, pkg/verdict, plus what only the lab
+// needs. An alert carries the verdict's fields under the same JSON names.
 type Verdict struct {
-	GraphID   string            `json:"graph_id"`
-	Function  string            `json:"function"`
-	Container string            `json:"container,omitempty"`
-	CallID    string            `json:"call_id,omitempty"`
-	Window    provenance.Window `json:"window,omitempty"`
-	Verdict   string            `json:"verdict"`
-	Score     float64           `json:"score"`
-	Threshold float64           `json:"threshold"`
-	Time      time.Time         `json:"time"`
+	verdict.Verdict
 	// Rule is set when the message is an alert rather than a verdict: an
 	// alert is always an intrusion.
 	Rule string `json:"rule,omitempty"`
-	// Source and Findings say which part of the detector decided and why
-	// (pkg/verdict).
-	Source   string            `json:"source,omitempty"`
-	Findings []verdict.Finding `json:"findings,omitempty"`
 	// Received is when the server stored the message (set by the lab).
 	Received time.Time `json:"-"`
 }
 
-// DecodeVerdict decodes one message.
+// DecodeVerdict decodes one message. The explanation and graph are
+// dropped: the lab keeps every verdict of a run in memory and reads
+// neither.
 func DecodeVerdict(data []byte, received time.Time) (Verdict, error) {
 	var v Verdict
 	if err := json.Unmarshal(data, &v); err != nil {
 		return Verdict{}, err
 	}
-	if v.Verdict == "" && v.Rule != "" {
-		v.Verdict = VerdictIntrusion
+	v.Explanation, v.Graph = nil, nil
+	if v.Verdict.Verdict == "" && v.Rule != "" {
+		v.Verdict.Verdict = verdict.Attack
 	}
 	if v.GraphID == "" && v.CallID == "" {
 		return Verdict{}, fmt.Errorf("verdict without graph_id or call_id")
@@ -156,7 +138,7 @@ type Subscriber struct {
 // subscription started are not lost.
 func Subscribe(url, cluster, channel string, since time.Time) (*Subscriber, error) {
 	if channel == "" {
-		channel = VerdictChannel
+		channel = streaming.VerdictChannel
 	}
 	id := fmt.Sprintf("faasmon-lab-%d", time.Now().UnixNano())
 	sc, err := stan.Connect(cluster, id, stan.NatsURL(url), stan.ConnectWait(3*time.Second))
@@ -248,7 +230,7 @@ func Join(graphs []provenance.Graph, set *VerdictSet, invStart func(callID, fn s
 			recs = append(recs, r)
 			continue
 		}
-		r.Verdict, r.Score, r.Source, r.Findings = v.Verdict, v.Score, v.Source, v.Findings
+		r.Verdict, r.Score, r.Source, r.Findings = v.Verdict.Verdict, v.Score, v.Source, v.Findings
 		ref := g.Start
 		if g.Window == provenance.WindowInvocation && invStart != nil {
 			if t, ok := invStart(g.CallID, g.Function); ok {
@@ -266,7 +248,7 @@ func Join(graphs []provenance.Graph, set *VerdictSet, invStart func(callID, fn s
 			}
 		}
 		recs = append(recs, r)
-		predAttack := v.Verdict == VerdictIntrusion
+		predAttack := v.Verdict.Verdict == verdict.Attack
 		switch {
 		case g.Label == LabelAttack && predAttack:
 			s.TP++

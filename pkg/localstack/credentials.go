@@ -8,9 +8,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/faasmon/faasmon/pkg/hopauth"
+	"github.com/faasmon/faasmon/pkg/invoke"
 )
 
 // Credentials are the gateway's basic-auth user and password.
@@ -39,9 +39,9 @@ func EnsureCredentials(d Dirs) (Credentials, error) {
 		return Credentials{}, fmt.Errorf("create %s: %w", d.Secrets(), err)
 	}
 	files := map[string]string{
-		filepath.Join(d.Secrets(), "basic-auth-user"):     c.User,
-		filepath.Join(d.Secrets(), "basic-auth-password"): c.Password,
-		d.CredentialsFile():                               fmt.Sprintf("OPENFAAS_URL=%s\nOPENFAAS_USER=%s\nOPENFAAS_PASSWORD=%s\n", GatewayURL, c.User, c.Password),
+		filepath.Join(d.Secrets(), invoke.BasicAuthUserFile):     c.User,
+		filepath.Join(d.Secrets(), invoke.BasicAuthPasswordFile): c.Password,
+		d.CredentialsFile(): fmt.Sprintf("OPENFAAS_URL=%s\nOPENFAAS_USER=%s\nOPENFAAS_PASSWORD=%s\n", GatewayURL, c.User, c.Password),
 	}
 	for p, v := range files {
 		if err := os.WriteFile(p, []byte(v), 0o600); err != nil {
@@ -51,21 +51,14 @@ func EnsureCredentials(d Dirs) (Credentials, error) {
 	return c, nil
 }
 
-// ReadCredentials reads the credentials written by EnsureCredentials.
+// ReadCredentials reads the credentials written by EnsureCredentials, as
+// every gateway client reads them (invoke.ReadBasicAuth).
 func ReadCredentials(d Dirs) (Credentials, error) {
-	u, err := os.ReadFile(filepath.Join(d.Secrets(), "basic-auth-user"))
+	a, err := invoke.ReadBasicAuth(d.Secrets())
 	if err != nil {
-		return Credentials{}, fmt.Errorf("read credentials: %w", err)
+		return Credentials{}, err
 	}
-	p, err := os.ReadFile(filepath.Join(d.Secrets(), "basic-auth-password"))
-	if err != nil {
-		return Credentials{}, fmt.Errorf("read credentials: %w", err)
-	}
-	c := Credentials{User: strings.TrimSpace(string(u)), Password: strings.TrimSpace(string(p))}
-	if c.User == "" || c.Password == "" {
-		return Credentials{}, fmt.Errorf("empty credentials in %s", d.Secrets())
-	}
-	return c, nil
+	return Credentials{User: a.User, Password: a.Password}, nil
 }
 
 // HopKeyFile is the stack's hop key (pkg/hopauth): the tracer reads it from

@@ -24,7 +24,8 @@ type running struct {
 	slot    netSlot
 	dir     string // instances/<id>: private copy (home/) and secrets/
 	logPath string
-	logFrom int64 // where this instance's output starts in logPath
+	logFrom int64  // where this instance's output starts in logPath
+	cgroup  string // its cgroup v2 directory ("" if it has none)
 	cmd     *exec.Cmd
 	done    chan struct{} // closed when the process exited
 	exitErr error
@@ -118,7 +119,28 @@ func (p *Provider) startInstance(ctx context.Context, o startOptions) (_ *runnin
 	// Own process group: a signal to the provider's group (Ctrl-C in a
 	// terminal) must not reach functions behind the provider's back.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	// A cgroup of its own from its first instruction, as a container has
+	// (FunctionCgroup); where cgroups cannot be made (a CI container) the
+	// instance runs in the provider's.
+	if cg, dir, err := instanceCgroup(o.Name + "-" + id); err == nil {
+		defer cg.Close()
+		r.cgroup = dir
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(cg.Fd())
+	} else {
+		fmt.Fprintf(logf, "=== no cgroup of its own: %v\n", err)
+	}
+	err = cmd.Start()
+	if err != nil && r.cgroup != "" {
+		fmt.Fprintf(logf, "=== cannot start in cgroup %s (%v): started in the provider's\n", r.cgroup, err)
+		_ = removeCgroup(r.cgroup)
+		r.cgroup = ""
+		cmd = exec.Command(argv[0], argv[1:]...)
+		cmd.Env = functionEnv(o.Env, joinArgs(o.FProcess))
+		cmd.Stdout, cmd.Stderr = logf, logf
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		err = cmd.Start()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("start %v: %w", o.FProcess, err)
 	}
 	r.cmd = cmd
@@ -212,6 +234,9 @@ func (p *Provider) cleanupInstance(r *running) {
 	if r.cmd != nil && r.cmd.Process != nil {
 		_ = r.cmd.Process.Kill()
 	}
+	if err := removeCgroup(r.cgroup); err != nil {
+		p.log.Printf("instance %s of %s: remove cgroup %s: %v", r.ID, r.Function, r.cgroup, err)
+	}
 	if err := r.slot.teardown(); err != nil {
 		p.log.Printf("instance %s of %s: teardown %s: %v", r.ID, r.Function, r.slot.NS, err)
 	}
@@ -268,6 +293,7 @@ func SweepInstances(d Dirs) error {
 		}
 		errs = append(errs, os.Remove(path))
 	}
+	sweepCgroups()
 	return errors.Join(errs...)
 }
 

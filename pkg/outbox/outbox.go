@@ -18,8 +18,7 @@ import (
 
 // Defaults.
 const (
-	DefaultChannel = "faasmon-outbox"
-	DefaultGroup   = "faasmon-alert"
+	DefaultGroup = "faasmon-alert"
 	// DefaultGrace is the callback path's head start. The callback
 	// normally lands well under a second after the verdict.
 	DefaultGrace = 5 * time.Second
@@ -58,18 +57,18 @@ type Stats struct {
 // Publisher puts attack verdicts in the outbox.
 type Publisher struct {
 	Client  *streaming.Client
-	Channel string // DefaultChannel when empty
+	Channel string // streaming.OutboxChannel when empty
 	Stats   *Stats // nil: not counted
 	// Keys seal each entry in a signed hopauth.Envelope: NATS has no auth,
 	// so anyone on its network could publish a verdict. nil: bare entries.
 	Keys *hopauth.Source
 }
 
-// Put publishes v (attack verdicts only; others are not alert material)
-// and waits for the server's ack. Its graph is left out when the entry
+// Put publishes v (alert material only, verdict.Alerting: attacks and
+// blind spots) and waits for the server's ack. Its graph is left out when the entry
 // would pass MaxEntryBytes.
 func (p *Publisher) Put(ctx context.Context, v *verdict.Verdict) error {
-	if v.Verdict != verdict.Attack {
+	if !v.Alerting() {
 		return nil
 	}
 	st := p.Stats
@@ -101,7 +100,7 @@ func (p *Publisher) Put(ctx context.Context, v *verdict.Verdict) error {
 	}
 	ch := p.Channel
 	if ch == "" {
-		ch = DefaultChannel
+		ch = streaming.OutboxChannel
 	}
 	ctx, cancel := context.WithTimeout(ctx, PublishTimeout)
 	defer cancel()
@@ -124,7 +123,7 @@ type Entry struct {
 // Consumer reads the outbox in a durable queue group.
 type Consumer struct {
 	Client      *streaming.Client
-	Channel     string        // DefaultChannel when empty
+	Channel     string        // streaming.OutboxChannel when empty
 	Group       string        // durable queue group; DefaultGroup when empty
 	Grace       time.Duration // DefaultGrace when 0
 	AckWait     time.Duration // DefaultAckWait when 0
@@ -169,7 +168,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		c.Stats = &Stats{}
 	}
 	group := orDefault(c.Group, DefaultGroup)
-	channel := orDefault(c.Channel, DefaultChannel)
+	channel := orDefault(c.Channel, streaming.OutboxChannel)
 	backoff := 500 * time.Millisecond
 	for {
 		sc, lost, err := c.Client.Conn(ctx)
@@ -292,13 +291,27 @@ func (s *Stats) Snapshot() Snapshot {
 
 // EnvChannel names the outbox channel for classify's publisher and the
 // alert stage's consumer; set and empty turns the outbox off.
-const EnvChannel = "FAASMON_OUTBOX"
+// LegacyEnvChannel is its name before this release, still read when
+// EnvChannel is unset. TODO(next release): drop it.
+const (
+	EnvChannel       = "faasmon_outbox"
+	LegacyEnvChannel = "FAASMON_OUTBOX"
+)
 
-// PublisherFromEnv is classify's publisher: on the channel EnvChannel names
-// (off when unset or empty), on the server streaming.URLFromEnv names. It
-// returns nil when off.
+// PublisherFromEnv is classify's publisher: on the channel EnvChannel (or
+// LegacyEnvChannel) names, off when unset or empty; see PublisherOn.
 func PublisherFromEnv(getenv func(string) string) *Publisher {
 	ch := getenv(EnvChannel)
+	if ch == "" {
+		ch = getenv(LegacyEnvChannel)
+	}
+	return PublisherOn(ch, getenv)
+}
+
+// PublisherOn is classify's publisher on channel ("": off, nil), on the
+// server streaming.URLFromEnv names, signing with the hop key
+// (hopauth.SourceFromEnv).
+func PublisherOn(ch string, getenv func(string) string) *Publisher {
 	if ch == "" {
 		return nil
 	}

@@ -210,7 +210,7 @@ func TestInvalidAndExpired(t *testing.T) {
 	run(t, c)
 	time.Sleep(300 * time.Millisecond)
 	for _, m := range []string{`not json`, `{"verdict":"attack"}`, `{"graph_id":"g-ok","verdict":"attack"}`} {
-		if err := cl.Publish(context.Background(), DefaultChannel, []byte(m)); err != nil {
+		if err := cl.Publish(context.Background(), streaming.OutboxChannel, []byte(m)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -262,7 +262,7 @@ func TestSignedEntries(t *testing.T) {
 	}
 	altered := []byte(strings.Replace(string(good), "g-x", "g-altered", 1))
 	for _, m := range [][]byte{[]byte(`{"graph_id":"g-forged","verdict":"attack"}`), retired, altered} {
-		if err := pub.Client.Publish(ctx, DefaultChannel, m); err != nil {
+		if err := pub.Client.Publish(ctx, streaming.OutboxChannel, m); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -281,5 +281,36 @@ func TestSignedEntries(t *testing.T) {
 func TestConsumerNeedsHandle(t *testing.T) {
 	if err := (&Consumer{}).Run(context.Background()); err == nil {
 		t.Error("Run without Client and Handle succeeded")
+	}
+}
+
+// TestBlindSpotsGoIn: a benign verdict is alert material when it carries a
+// blind-spot finding (pkg/verdict's contract), so it goes in the outbox;
+// one without stays out.
+func TestBlindSpotsGoIn(t *testing.T) {
+	url := stantest.Start(t, streaming.DefaultCluster)
+	pub := &Publisher{Client: &streaming.Client{URL: url}, Stats: &Stats{}}
+	defer pub.Client.Close()
+	blind := attack("g-blind")
+	blind.Verdict = verdict.Benign
+	blind.Findings = []verdict.Finding{{Part: verdict.PartBlindSpot, Rule: verdict.BlindGap, Severity: "warning", Text: "strace lost chunk 4 of stream s (sequence gap)"}}
+	plain := attack("g-plain")
+	plain.Verdict = verdict.Benign
+	for _, tc := range []struct {
+		v    *verdict.Verdict
+		want uint64
+	}{{plain, 0}, {blind, 1}, {attack("g-attack"), 2}} {
+		if err := pub.Put(context.Background(), tc.v); err != nil {
+			t.Fatal(err)
+		}
+		if n := pub.Stats.Published.Load(); n != tc.want {
+			t.Errorf("after %s: %d published, want %d", tc.v.GraphID, n, tc.want)
+		}
+	}
+	h := newHandled()
+	run(t, &Consumer{Client: &streaming.Client{URL: url}, Grace: time.Millisecond, Handle: h.handle})
+	got := h.wait(t, 2, 10*time.Second)
+	if got[0].Verdict.GraphID != "g-blind" || len(got[0].Verdict.BlindSpots()) != 1 {
+		t.Errorf("first entry %+v", got[0].Verdict)
 	}
 }

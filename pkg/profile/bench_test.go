@@ -39,3 +39,16 @@ func BenchmarkCheckBenign(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkObserveLearning is faasmon-classify's learning path per graph
+// with the file store: load, learn, store (each graph re-encodes and
+// rewrites the whole profile, synced).
+func BenchmarkObserveLearning(b *testing.B) {
+	g := e2eGraph(b)
+	l := &Learner{Store: FileStore{Dir: b.TempDir()}, Config: Config{LearnGraphs: 1 << 30}}
+	for b.Loop() {
+		if _, err := l.Observe("v1", g, nil, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

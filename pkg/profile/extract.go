@@ -173,11 +173,13 @@ func Extract(g *provenance.Graph, x *Extra) *Behaviour {
 	// Processes: the images run, their parents and command lines.
 	pids := map[int]bool{}
 	execs := 0
+	foldedProcs := 0 // the processes beyond one that folded nodes stand for
 	for i, n := range nodes {
 		if n.Kind != provenance.NodeProcess {
 			continue
 		}
 		pids[n.PID] = true
+		foldedProcs += max(0, n.Folded-1)
 		if n.Exe != "" && n.Label != "" && n.Label != path.Base(n.Exe) {
 			c.add(DimArgv, Item{Value: ArgvShape(n.Label), Context: exeName(n.Exe)}, i)
 		}
@@ -208,7 +210,7 @@ func Extract(g *provenance.Graph, x *Extra) *Behaviour {
 	files := 0
 	for _, n := range nodes {
 		if n.Kind == provenance.NodeFile {
-			files++
+			files += weight(n)
 		}
 	}
 	for _, e := range g.Edges {
@@ -306,10 +308,14 @@ func Extract(g *provenance.Graph, x *Extra) *Behaviour {
 	if w != string(provenance.WindowBackground) {
 		w = string(provenance.WindowInvocation)
 	}
-	b.Counts[w+" processes"] = len(pids)
+	nWritten := 0
+	for i := range written {
+		nWritten += weight(nodes[i])
+	}
+	b.Counts[w+" processes"] = len(pids) + foldedProcs
 	b.Counts[w+" executions"] = execs
 	b.Counts[w+" connections"] = conns
-	b.Counts[w+" files written"] = len(written)
+	b.Counts[w+" files written"] = nWritten
 	b.Counts[w+" files"] = files
 	return b
 }
@@ -380,4 +386,11 @@ func dnsName(s string) string {
 		}
 	}
 	return s
+}
+
+// weight is how many of the builder's nodes n stands for: a node that
+// compaction folded (provenance.Compact) counts as all it folded, so that a
+// compacted graph's counters are those of the graph before compaction.
+func weight(n provenance.Node) int {
+	return max(1, n.Folded)
 }

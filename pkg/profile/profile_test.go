@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/faasmon/faasmon/pkg/provenance"
 	"github.com/faasmon/faasmon/pkg/verdict"
@@ -245,5 +246,32 @@ func TestExecPairNeedsKnownParent(t *testing.T) {
 	b = Extract(gapped, nil)
 	if len(b.Dims[DimExec]) != 0 || len(b.Dims[DimExe]) != 1 {
 		t.Errorf("graph with a gap: exec %+v, exe %+v", b.Dims[DimExec], b.Dims[DimExe])
+	}
+}
+
+// TestCountsSurviveCompaction: a graph that had to be compacted for the
+// queue (2,000 files written by one shell) keeps its per-graph counters:
+// folded nodes count as what they stand for.
+func TestCountsSurviveCompaction(t *testing.T) {
+	g := provenance.Graph{Version: provenance.SchemaVersion, ID: "g1", Function: fn, Window: provenance.WindowInvocation, CallID: "c1",
+		Start: time.Unix(1, 0), End: time.Unix(2, 0)}
+	g.Nodes = append(g.Nodes, provenance.Node{ID: 0, Kind: provenance.NodeProcess, PID: 10, Exe: "/usr/bin/sh", Label: "sh -c x"})
+	for i := 1; i <= 2000; i++ {
+		p := fmt.Sprintf("/tmp/bulk/w%d", i)
+		g.Nodes = append(g.Nodes, provenance.Node{ID: i, Kind: provenance.NodeFile, Label: p, Path: p, Class: provenance.ClassTmp, Written: true})
+		g.Edges = append(g.Edges, provenance.Edge{Src: 0, Dst: i, Kind: provenance.EdgeWrite, Count: 1})
+	}
+	before := Extract(&g, nil).Counts
+	if err := provenance.Compact(&g, provenance.CompactOptions{MaxBytes: 256000}); err != nil {
+		t.Fatal(err)
+	}
+	if g.Compacted == nil || len(g.Nodes) > 100 {
+		t.Fatalf("not compacted: %d nodes", len(g.Nodes))
+	}
+	after := Extract(&g, nil).Counts
+	for _, k := range []string{"invocation files", "invocation files written", "invocation processes"} {
+		if before[k] != after[k] || before[k] == 0 {
+			t.Errorf("%s: %d before compaction, %d after", k, before[k], after[k])
+		}
 	}
 }

@@ -55,9 +55,21 @@ var ErrCorrupt = errors.New("corrupt profile file")
 // leaves the previous profile. On Kubernetes, Dir is a volume that
 // outlives the classifier's pods (a hostPath shared by the replicas of a
 // node).
+//
+// The directory is bounded: each redeploy is a new version with a profile
+// of its own, so when a version's profile is first stored, the function's
+// older versions beyond KeepVersions are deleted (least recently updated
+// first).
 type FileStore struct {
 	Dir string
+	// KeepVersions is how many versions of one function keep their
+	// profile (the newest); 0 means DefaultKeepVersions.
+	KeepVersions int
 }
+
+// DefaultKeepVersions keeps the running version, the one before it (a
+// rollback re-arms at once) and two more.
+const DefaultKeepVersions = 4
 
 var (
 	_ Store     = FileStore{}
@@ -126,40 +138,96 @@ func (s FileStore) Version(k Key) (string, error) {
 
 // Update implements Store.
 func (s FileStore) Update(k Key, fn func(*Profile) (*Profile, error)) error {
-	if err := k.Validate(); err != nil {
+	created, err := s.update(k, fn)
+	if err != nil || !created {
 		return err
+	}
+	// Outside k's lock: collecting takes the other versions' locks, and
+	// two versions created at once must not wait on each other's.
+	return s.collect(k)
+}
+
+// collect deletes the profiles of k's function beyond the newest
+// KeepVersions (k, just created, counts as the newest).
+func (s FileStore) collect(k Key) error {
+	keep := s.KeepVersions
+	if keep <= 0 {
+		keep = DefaultKeepVersions
+	}
+	keys, err := s.List()
+	if err != nil {
+		// An unreadable profile is reported by List and left alone here:
+		// collection goes on with what could be read.
+		err = fmt.Errorf("collect profiles of %s: %w", k.Function, err)
+	}
+	type old struct {
+		k   Key
+		mod int64
+	}
+	var others []old
+	for _, o := range keys {
+		if o.Namespace != k.Namespace || o.Function != k.Function || o == k {
+			continue
+		}
+		fi, serr := os.Stat(s.path(o))
+		if serr != nil {
+			continue
+		}
+		others = append(others, old{o, fi.ModTime().UnixNano()})
+	}
+	if len(others) < keep {
+		return err
+	}
+	sort.Slice(others, func(i, j int) bool {
+		if others[i].mod != others[j].mod {
+			return others[i].mod > others[j].mod
+		}
+		return others[i].k.Version < others[j].k.Version
+	})
+	for _, o := range others[keep-1:] {
+		if derr := s.Delete(o.k); derr != nil {
+			err = errors.Join(err, derr)
+		}
+	}
+	return err
+}
+
+// update is Update under k's lock; created says k had no profile before.
+func (s FileStore) update(k Key, fn func(*Profile) (*Profile, error)) (created bool, err error) {
+	if err := k.Validate(); err != nil {
+		return false, err
 	}
 	unlock, err := s.lock(k, syscall.LOCK_EX)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer unlock()
 	p := s.path(k)
 	cur, err := readProfileFile(p)
 	if err != nil {
-		return fmt.Errorf("load profile %s: %w", k, err)
+		return false, fmt.Errorf("load profile %s: %w", k, err)
 	}
 	if cur != nil && cur.Key != k {
-		return fmt.Errorf("profile %s: file %s holds %s (hash collision)", k, p, cur.Key)
+		return false, fmt.Errorf("profile %s: file %s holds %s (hash collision)", k, p, cur.Key)
 	}
 	next, err := fn(cur)
 	if err != nil || next == nil {
-		return err
+		return false, err
 	}
 	if next.Key != k {
-		return fmt.Errorf("profile %s: update returned the profile of %s", k, next.Key)
+		return false, fmt.Errorf("profile %s: update returned the profile of %s", k, next.Key)
 	}
 	data, err := json.Marshal(next)
 	if err != nil {
-		return fmt.Errorf("encode profile %s: %w", k, err)
+		return false, fmt.Errorf("encode profile %s: %w", k, err)
 	}
 	if len(data) > MaxFileBytes {
-		return fmt.Errorf("profile %s: %d bytes, limit %d", k, len(data), MaxFileBytes)
+		return false, fmt.Errorf("profile %s: %d bytes, limit %d", k, len(data), MaxFileBytes)
 	}
 	if err := writeAtomic(p, data); err != nil {
-		return fmt.Errorf("store profile %s: %w", k, err)
+		return false, fmt.Errorf("store profile %s: %w", k, err)
 	}
-	return nil
+	return cur == nil, nil
 }
 
 // Delete implements Store.

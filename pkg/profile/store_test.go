@@ -3,8 +3,10 @@ package profile
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -272,5 +274,54 @@ func TestHostileNames(t *testing.T) {
 	}
 	if !got.Dims[DimWrite].Known("/tmp/a?b.sh") {
 		t.Error("control character not replaced")
+	}
+}
+
+// TestFileStoreKeepsNewestVersions: every redeploy stores a new version's
+// profile; the directory keeps only the newest KeepVersions of a function
+// (by last update) and never touches another function's.
+func TestFileStoreKeepsNewestVersions(t *testing.T) {
+	s := FileStore{Dir: t.TempDir(), KeepVersions: 3}
+	put := func(k Key, at time.Time) {
+		t.Helper()
+		if err := s.Update(k, func(*Profile) (*Profile, error) { return New(k, Config{}), nil }); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(s.path(k), at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t0 := time.Unix(1_700_000_000, 0)
+	other := Key{Function: "other", Version: "v1"}
+	put(other, t0)
+	version := func(i int) {
+		put(Key{Function: "fn", Version: fmt.Sprintf("v%d", i)}, t0.Add(time.Duration(i)*time.Minute))
+	}
+	for i := 1; i <= 4; i++ {
+		version(i) // v1 goes when v4 comes
+	}
+	// v2 is updated again (its pods still run): recently used, it stays.
+	v2 := Key{Function: "fn", Version: "v2"}
+	if err := s.Update(v2, func(p *Profile) (*Profile, error) {
+		if p == nil {
+			t.Fatal("v2 was collected too early")
+		}
+		return p, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 5; i <= 7; i++ {
+		version(i)
+	}
+	keys, err := s.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, k := range keys {
+		got = append(got, k.Function+"@"+k.Version)
+	}
+	if want := []string{"fn@v2", "fn@v6", "fn@v7", "other@v1"}; !slices.Equal(got, want) {
+		t.Fatalf("kept %v, want %v", got, want)
 	}
 }

@@ -169,6 +169,9 @@ type State struct {
 	Written map[string]bool `json:"written,omitempty"`
 	// NewGaps are gaps not yet reported on an emitted graph.
 	NewGaps []Gap `json:"new_gaps,omitempty"`
+	// Blind are the limits hit since the last emitted graph (see
+	// BlindSpot); the next graphs carry them.
+	Blind []BlindSpot `json:"blind,omitempty"`
 	// Counters people and tests read: batches skipped as duplicates
 	// (queue redelivery), events dropped for a bound, late flows.
 	Duplicates int `json:"duplicates,omitempty"`
@@ -227,8 +230,11 @@ func (b Builder) Apply(st *State, batch event.Batch) ([]Graph, error) {
 	if !st.admit(h) {
 		return nil, nil
 	}
+	if h.Dropped > 0 {
+		st.noteBlind(BlindSpot{Kind: BlindDropped, Stream: h.Stream, Count: int(min(h.Dropped, 1<<30)), Bytes: int64(min(h.DroppedBytes, 1<<50))})
+	}
 	ref := ChunkRef{Stream: h.Stream, Kind: string(h.Kind), Seq: h.Seq}
-	if h.Kind == chunk.KindPcap {
+	if chunk.RoleOf(h.Kind) == chunk.RoleFlows {
 		st.addFlows(batch.Events)
 		// Flows join graphs when those finish; an open invocation notes the
 		// chunk now so the graph names every chunk it drew on.
@@ -263,6 +269,18 @@ func (st *State) admit(h chunk.Header) bool {
 	if s == nil {
 		if len(st.Streams) >= maxStreams {
 			st.evictStream()
+			st.tableFull(LimitStreams, maxStreams, 1)
+		}
+		// A second stream of a kind the container already has a stream
+		// of: the tracer restarted that sensor, and whatever ran between
+		// its end and this start was not seen.
+		if k := StreamKind(h.Stream); k != "" {
+			for id := range st.Streams {
+				if StreamKind(id) == k {
+					st.noteBlind(BlindSpot{Kind: BlindRestart, Stream: h.Stream, Count: 1, Detail: string(k)})
+					break
+				}
+			}
 		}
 		// A stream first seen past 0 lost its beginning.
 		s = &streamState{}
@@ -272,6 +290,7 @@ func (st *State) admit(h chunk.Header) bool {
 	case h.Seq >= s.Next:
 		if h.Seq-s.Next > maxSeqJump {
 			st.Refused++
+			st.noteBlind(BlindSpot{Kind: BlindRefused, Stream: h.Stream, Count: 1})
 			return false
 		}
 		if h.Seq > s.Next {
@@ -293,6 +312,7 @@ func (st *State) admit(h chunk.Header) bool {
 	case s.Next-h.Seq > seqWindow:
 		// Too far behind to tell a late chunk from a redelivery.
 		st.Stale++
+		st.noteBlind(BlindSpot{Kind: BlindStale, Stream: h.Stream, Count: 1})
 		return false
 	case s.seen(h.Seq):
 		st.Duplicates++
@@ -340,6 +360,7 @@ func (st *State) addFlows(evs []event.Event) {
 	}
 	if over := len(st.Flows) - maxFlows; over > 0 {
 		st.Dropped += over
+		st.tableFull(LimitFlows, maxFlows, over)
 		st.Flows = append(st.Flows[:0:0], st.Flows[over:]...)
 	}
 }
@@ -375,6 +396,7 @@ func (st *State) proc(pid int) *Proc {
 	if p == nil {
 		if len(st.Procs) >= maxProcs {
 			st.Dropped++
+			st.tableFull(LimitProcs, maxProcs, 1)
 			return &Proc{}
 		}
 		p = &Proc{}
@@ -490,7 +512,13 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 	pr := st.proc(pid)
 	// A read carrying an X-Call-Id starts an invocation.
 	if e.CallID != "" && isRead(e.Syscall) {
-		if _, open := st.Calls[e.CallID]; !open && len(st.Calls) < maxOpenCalls {
+		_, open := st.Calls[e.CallID]
+		if !open && len(st.Calls) >= maxOpenCalls {
+			// This invocation gets no graph of its own: its activity
+			// goes to the background window.
+			st.tableFull(LimitOpenCalls, maxOpenCalls, 1)
+		}
+		if !open && len(st.Calls) < maxOpenCalls {
 			p := st.newPartial(WindowInvocation, e.CallID, e.Time)
 			if e.Remote != "" {
 				p.Conn = connKey(e)
@@ -518,7 +546,7 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 		// The process node changes its label with the new image.
 		delete(p.NodeIndex, procKey(pid))
 		f := p.file(b, e.Path)
-		if st.Written[p.G.Nodes[f].Label] {
+		if st.Written[p.G.Nodes[f].Label] && !isOverflow(&p.G, f) {
 			p.G.Nodes[f].Written = true
 		}
 		p.edge(f, p.process(b, st, pid), EdgeExecve, e)
@@ -599,6 +627,23 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 				st.markWritten(p, o)
 			}
 		}
+	case "mmap":
+		// A file mapped executable is code run without an execve (a
+		// dropped shared library, LD_PRELOAD, a payload an interpreter
+		// dlopens). It is kept as the file's execution when it could be
+		// a payload: written by this container, in a world-writable
+		// directory, or nameless (memfd). The image's libraries, mapped
+		// at every process start, would only repeat the execve.
+		if e.Path != "" && strings.Contains(e.Flags, "PROT_EXEC") {
+			_, label := b.Class.File(e.Path)
+			if st.Written[label] || payloadPath(e.Path) {
+				f := p.file(b, e.Path)
+				if st.Written[label] {
+					p.G.Nodes[f].Written = true
+				}
+				p.edge(f, self, EdgeExecve, e)
+			}
+		}
 	case "socket":
 		if e.Proto == "PACKET" || e.Proto == "RAW" {
 			p.act(b, self, e)
@@ -614,6 +659,20 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 		}
 	}
 	return p
+}
+
+// payloadPath says whether a mapped file lies where payloads are put:
+// world-writable directories and memfds.
+func payloadPath(fp string) bool {
+	if strings.HasPrefix(fp, "/memfd:") {
+		return true
+	}
+	for _, d := range []string{"/tmp/", "/var/tmp/", "/dev/shm/", "/run/shm/"} {
+		if strings.HasPrefix(fp, d) {
+			return true
+		}
+	}
+	return false
 }
 
 // securityCalls are the calls outside the provenance relations that are
@@ -650,7 +709,9 @@ func opensForWrite(flags string) bool {
 
 // markWritten records file node f of p as written by this container.
 func (st *State) markWritten(p *partial, f int) {
-	if f < 0 || f >= len(p.G.Nodes) || p.G.Nodes[f].Kind != NodeFile {
+	// The overflow node is no one file: marking it written would make
+	// any later exec that lands on it look like drift.
+	if f < 0 || f >= len(p.G.Nodes) || p.G.Nodes[f].Kind != NodeFile || isOverflow(&p.G, f) {
 		return
 	}
 	p.G.Nodes[f].Written = true
@@ -660,6 +721,7 @@ func (st *State) markWritten(p *partial, f int) {
 	}
 	if len(st.Written) >= maxWritten {
 		st.Dropped++
+		st.tableFull(LimitWritten, maxWritten, 1)
 		return
 	}
 	if st.Written == nil {
@@ -814,14 +876,59 @@ func isRead(sc string) bool {
 
 func procKey(pid int) string { return "p:" + strconv.Itoa(pid) }
 
+// node returns the node with key, creating it from n. This is the one
+// place nodes are created, so the node cap (MaxNodes) is enforced here:
+// past MaxNodes-len(NodeKinds) nodes, a new object becomes the overflow
+// node of its kind (one each, in the slots kept for them), so its events
+// still land in the graph, as edges and acts of a node that says it stands
+// for what the cap cut, and the graph records the truncation.
 func (p *partial) node(key string, n Node) int {
 	if i, ok := p.NodeIndex[key]; ok {
 		return i
+	}
+	if len(p.G.Nodes) >= MaxNodes-len(NodeKinds) {
+		return p.overflow(n.Kind)
 	}
 	n.ID = len(p.G.Nodes)
 	p.G.Nodes = append(p.G.Nodes, n)
 	p.NodeIndex[key] = n.ID
 	return n.ID
+}
+
+// OverflowLabel labels the node of each kind that stands for the objects a
+// graph met after it reached the node cap.
+const OverflowLabel = "(over the node cap)"
+
+// overflow returns the overflow node of kind k and counts the node not
+// created (each refused object counts once per event that named it: what
+// was cut is not indexed, so repeats cannot be told apart).
+func (p *partial) overflow(k NodeKind) int {
+	t := p.truncation()
+	t.Nodes++
+	key := "overflow:" + string(k)
+	if i, ok := p.NodeIndex[key]; ok {
+		return i
+	}
+	n := Node{ID: len(p.G.Nodes), Kind: k, Label: OverflowLabel, Class: ClassOther}
+	p.G.Nodes = append(p.G.Nodes, n)
+	p.NodeIndex[key] = n.ID
+	return n.ID
+}
+
+// truncation is the graph's node-cap truncation record, made on first use.
+func (p *partial) truncation() *Truncation {
+	for i := range p.G.Truncated {
+		if p.G.Truncated[i].Reason == TruncNodeCap {
+			return &p.G.Truncated[i]
+		}
+	}
+	p.G.Truncated = append(p.G.Truncated, Truncation{Reason: TruncNodeCap, Limit: MaxNodes})
+	return &p.G.Truncated[len(p.G.Truncated)-1]
+}
+
+// isOverflow says whether node i of g is an overflow node.
+func isOverflow(g *Graph, i int) bool {
+	return i >= 0 && i < len(g.Nodes) && g.Nodes[i].Label == OverflowLabel && g.Nodes[i].Path == "" && g.Nodes[i].PID == 0
 }
 
 func (p *partial) process(b Builder, st *State, pid int) int {
@@ -885,7 +992,8 @@ func (p *partial) edge(src, dst int, k EdgeKind, e *event.Event) {
 		}
 		return
 	}
-	if len(p.G.Edges) >= MaxEdges || len(p.G.Nodes) >= MaxNodes {
+	if len(p.G.Edges) >= MaxEdges {
+		p.truncation().Edges++
 		return
 	}
 	p.EdgeIndex[key] = len(p.G.Edges)
@@ -925,7 +1033,7 @@ func (b Builder) finish(st *State, h chunk.Header) []Graph {
 		st.Bg = nil
 	}
 	if len(out) > 0 {
-		st.NewGaps = nil
+		st.NewGaps, st.Blind = nil, nil
 	}
 	st.expireFlows()
 	return out
@@ -936,6 +1044,7 @@ func (b Builder) finish(st *State, h chunk.Header) []Graph {
 func (b Builder) seal(st *State, p *partial) Graph {
 	g := p.G
 	g.Gaps = append(g.Gaps, st.NewGaps...)
+	g.Blind = append(g.Blind, st.Blind...)
 	bySock := map[string]int{}
 	for _, n := range g.Nodes {
 		if n.Kind == NodeSocket && n.Addr != "" {

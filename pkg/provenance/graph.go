@@ -94,6 +94,14 @@ type Node struct {
 	// for the container's own processes. A process of a background graph
 	// with Spawned set outlived the invocation that started it.
 	Spawned string `json:"spawned,omitempty"`
+	// Folded is, on a node that compaction made (see Compact), how many
+	// nodes it stands for; 0 on every node the builder made. A folded file
+	// node's Label and Path are a template ("/tmp/wN") or a glob
+	// ("/tmp/*", "/usr/**") of theirs, a folded process's Label the
+	// template of their command lines; Examples holds a few of their paths
+	// (command lines) as seen.
+	Folded   int      `json:"folded,omitempty"`
+	Examples []string `json:"examples,omitempty"`
 }
 
 // Edge is one relation, merged over repeats: Count calls between First and
@@ -151,6 +159,10 @@ type Graph struct {
 	Edges  []Edge     `json:"edges"`
 	Chunks []ChunkRef `json:"chunks,omitempty"`
 	Gaps   []Gap      `json:"gaps,omitempty"`
+	// Blind are the limits hit for this container since its previous
+	// graph (tracer drops and restarts, a state reset, a full table): what
+	// the detector could not see. Each becomes a blind-spot finding.
+	Blind []BlindSpot `json:"blind,omitempty"`
 	// Acts are the security-relevant calls the edges do not model:
 	// attempts that the kernel refused (an unprivileged attacker's intent,
 	// kept with path, flags and errno) and calls outside the provenance
@@ -162,6 +174,14 @@ type Graph struct {
 	// graph's window (no headers, no bodies): the invocation's own
 	// request, and requests the function made; at most MaxRequests.
 	Requests []Request `json:"requests,omitempty"`
+	// Compacted says the graph was compacted to fit a bound (see
+	// Compact): file nodes folded into template nodes, evidence kept.
+	// Truncated lists the bounds at which the graph lost detail outright
+	// (the builder's node cap, the queue's size limit after compaction).
+	// Both are nil on a graph that lost nothing; a verdict on a graph
+	// with either says so (pkg/detect).
+	Compacted *Compaction  `json:"compacted,omitempty"`
+	Truncated []Truncation `json:"truncated,omitempty"`
 	// Label and Scenario are set only in labelled datasets ("benign" or
 	// "attack"; the scenario name).
 	Label    string `json:"label,omitempty"`
@@ -200,6 +220,49 @@ type Request struct {
 	Outbound bool `json:"outbound,omitempty"`
 }
 
+// Compaction records what Compact folded: the graph's size before, and how
+// many file nodes went into how many folded nodes.
+type Compaction struct {
+	Nodes int `json:"nodes"` // nodes before
+	Edges int `json:"edges"` // edges before
+	Bytes int `json:"bytes"` // encoded size before
+	// Folded nodes became Into nodes (each with Node.Folded set).
+	Folded int `json:"folded"`
+	Into   int `json:"into"`
+	// Acts is how many acts were folded away: refused calls of one
+	// process that differ only in the file, in one directory or tree.
+	Acts int `json:"acts,omitempty"`
+	// Level is the coarsest folding that was needed: "template" (same
+	// path template), "dir" (same directory), "process" (short-lived
+	// processes of one parent alike) or "tree" (same ancestor).
+	Level string `json:"level"`
+}
+
+// Truncation is one bound at which a graph lost detail.
+type Truncation struct {
+	// Reason is TruncNodeCap or TruncQueueLimit.
+	Reason string `json:"reason"`
+	// Limit is the bound: nodes for the node cap, bytes for the queue.
+	Limit int `json:"limit"`
+	// Nodes, Edges, Acts and Chunks count what was lost: for the node
+	// cap, the nodes not created (their events went to an overflow node
+	// of their kind, see OverflowLabel) and the edges not created; for
+	// the queue limit, what was cut after compaction.
+	Nodes  int `json:"nodes,omitempty"`
+	Edges  int `json:"edges,omitempty"`
+	Acts   int `json:"acts,omitempty"`
+	Chunks int `json:"chunks,omitempty"`
+}
+
+// Truncation reasons: TruncNodeCap is the builder's bounds (MaxNodes
+// nodes; Edges counts the edges refused at MaxEdges under the same
+// record), TruncQueueLimit the cut Compact makes when folding was not
+// enough.
+const (
+	TruncNodeCap    = "node-cap"
+	TruncQueueLimit = "queue-limit"
+)
+
 // MaxRequests bounds Graph.Requests.
 const MaxRequests = 64
 
@@ -208,11 +271,16 @@ const MaxRequests = 64
 // than kept.
 const MaxActs = 1024
 
-// Limits bound what a Graph from outside may hold. They are generous for a
-// single invocation (a busy Node.js invocation is a few hundred nodes) and
-// keep one request's memory bounded.
+// Limits bound what a Graph may hold. They are generous for a single
+// invocation (a busy Node.js invocation is a few hundred nodes) and keep one
+// request's memory bounded. MaxNodes is the one node cap of the flow: the
+// builder never creates more (see Truncation), and faasmon-classify and
+// faasmon-alert accept exactly this many (20,000 nodes classify in well
+// under a second on one core). Before, the builder allowed 50,000 while
+// classify refused over 20,000: a graph between the two was built, then
+// refused, and no verdict said so.
 const (
-	MaxNodes = 50000
+	MaxNodes = 20000
 	MaxEdges = 200000
 )
 
@@ -235,14 +303,18 @@ func init() {
 
 // Validate checks what a consumer relies on: the version, the bounds, node
 // ids equal to their index, kinds known and edges pointing at nodes.
-func (g *Graph) Validate() error {
+func (g *Graph) Validate() error { return g.validate(true) }
+
+// validate is Validate; bounds false skips the node and edge limits, for
+// Compact, whose job is to bring a graph within them.
+func (g *Graph) validate(bounds bool) error {
 	if g.Version != SchemaVersion {
 		return fmt.Errorf("%w: schema version %d, want %d", ErrInvalid, g.Version, SchemaVersion)
 	}
-	if len(g.Nodes) > MaxNodes {
+	if bounds && len(g.Nodes) > MaxNodes {
 		return fmt.Errorf("%w: %d nodes, limit %d", ErrInvalid, len(g.Nodes), MaxNodes)
 	}
-	if len(g.Edges) > MaxEdges {
+	if bounds && len(g.Edges) > MaxEdges {
 		return fmt.Errorf("%w: %d edges, limit %d", ErrInvalid, len(g.Edges), MaxEdges)
 	}
 	for i, n := range g.Nodes {
@@ -266,6 +338,14 @@ func (g *Graph) Validate() error {
 	}
 	if len(g.Requests) > MaxRequests {
 		return fmt.Errorf("%w: %d requests, limit %d", ErrInvalid, len(g.Requests), MaxRequests)
+	}
+	if len(g.Blind) > MaxBlind {
+		return fmt.Errorf("%w: %d blind spots, limit %d", ErrInvalid, len(g.Blind), MaxBlind)
+	}
+	for _, b := range g.Blind {
+		if err := b.validate(); err != nil {
+			return err
+		}
 	}
 	if len(g.Acts) > MaxActs {
 		return fmt.Errorf("%w: %d acts, limit %d", ErrInvalid, len(g.Acts), MaxActs)

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -30,6 +31,114 @@ const maxStateBytes = 64 << 20
 // that outlives the function's pod.
 type FileStore struct {
 	Dir string
+	// MaxBytes bounds a stored state (maxStateBytes when 0): a bigger one
+	// is discarded on load and reported (Lost).
+	MaxBytes int64
+	// Cache, when set, keeps the states this process last stored, so that
+	// the next batch of a container skips reading and decoding its file
+	// when nobody else wrote it since (its inode, size and time are the
+	// ones this process left). Re-reading and decoding the state for
+	// every batch was the largest part of faasmon-graph's CPU.
+	Cache *StateCache
+}
+
+// StateCache holds decoded states by file, bounded in total encoded size.
+// Safe for concurrent use.
+type StateCache struct {
+	// MaxBytes bounds the sum of the cached states' encoded sizes
+	// (defaultCacheBytes when 0).
+	MaxBytes int64
+
+	mu      sync.Mutex
+	entries map[string]cached
+	bytes   int64
+	hits    uint64
+	misses  uint64
+}
+
+type cached struct {
+	st  *State
+	id  fileID
+	len int64
+}
+
+// fileID is what tells a file this process wrote from one written since.
+type fileID struct {
+	ino, size uint64
+	mtime     int64
+}
+
+const defaultCacheBytes = 64 << 20
+
+func statID(p string) (fileID, bool) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return fileID{}, false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileID{}, false
+	}
+	return fileID{ino: st.Ino, size: uint64(fi.Size()), mtime: fi.ModTime().UnixNano()}, true
+}
+
+// take returns and forgets the cached state of p when the file is still
+// the one it was stored from: the caller is about to change it.
+func (c *StateCache) take(p string) *State {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[p]
+	if !ok {
+		c.misses++
+		return nil
+	}
+	delete(c.entries, p)
+	c.bytes -= e.len
+	if id, ok := statID(p); !ok || id != e.id {
+		c.misses++
+		return nil
+	}
+	c.hits++
+	return e.st
+}
+
+// put caches st as the content of p, just stored (n encoded bytes).
+func (c *StateCache) put(p string, st *State, n int64) {
+	if c == nil {
+		return
+	}
+	max := c.MaxBytes
+	if max <= 0 {
+		max = defaultCacheBytes
+	}
+	id, ok := statID(p)
+	if !ok || n > max/4 {
+		return // one huge state would push out every other
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = map[string]cached{}
+	}
+	for k, e := range c.entries {
+		if c.bytes+n <= max {
+			break
+		}
+		delete(c.entries, k)
+		c.bytes -= e.len
+	}
+	c.entries[p] = cached{st: st, id: id, len: n}
+	c.bytes += n
+}
+
+// Stats returns the cache's hits and misses so far.
+func (c *StateCache) Stats() (hits, misses uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hits, c.misses
 }
 
 func (s FileStore) path(key string) string {
@@ -40,28 +149,45 @@ func (s FileStore) path(key string) string {
 // Update loads the state for key (nil if none), calls fn, and stores what
 // fn returns (nothing if it returns nil), all under the container's lock.
 func (s FileStore) Update(key string, fn func(*State) (*State, error)) error {
+	return s.UpdateLost(key, func(st *State, _ *Lost) (*State, error) { return fn(st) })
+}
+
+// Lost says why a stored state was discarded on load, and how many open
+// invocations it held (-1 when it could not be read).
+type Lost struct {
+	Reason    string
+	OpenCalls int
+}
+
+// UpdateLost is Update that also tells fn, when st is nil, whether a state
+// was stored and discarded (lost non-nil): a reset the next graph reports
+// as a blind spot (State.NoteReset).
+func (s FileStore) UpdateLost(key string, fn func(*State, *Lost) (*State, error)) error {
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return fmt.Errorf("state dir: %w", err)
 	}
 	p := s.path(key)
-	lock, err := os.OpenFile(p+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	lock, err := lockFile(p+".lock", syscall.LOCK_EX)
 	if err != nil {
 		return fmt.Errorf("lock state %s: %w", key, err)
 	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("lock state %s: %w", key, err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	defer lock.Close() // closing releases the flock
 
-	st, err := s.load(p)
-	if err != nil {
-		return fmt.Errorf("load state %s: %w", key, err)
+	// A cached state is taken out before fn may change it, and put back
+	// only once what fn returned is on disk: on any error the next batch
+	// reads the file again.
+	st := s.Cache.take(p)
+	var lost *Lost
+	if st == nil {
+		if st, lost, err = s.load(p); err != nil {
+			return fmt.Errorf("load state %s: %w", key, err)
+		}
 	}
 	if st != nil && st.Key != key {
-		st = nil // a hash collision or a foreign file: start again
+		// A hash collision or a foreign file: start again.
+		st, lost = nil, &Lost{Reason: "the stored state belongs to another container", OpenCalls: -1}
 	}
-	next, err := fn(st)
+	next, err := fn(st, lost)
 	if err != nil || next == nil {
 		return err
 	}
@@ -70,49 +196,153 @@ func (s FileStore) Update(key string, fn func(*State) (*State, error)) error {
 		return fmt.Errorf("encode state %s: %w", key, err)
 	}
 	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+	if err := writeSynced(tmp, data); err != nil {
 		return fmt.Errorf("store state %s: %w", key, err)
 	}
 	if err := os.Rename(tmp, p); err != nil {
 		return fmt.Errorf("store state %s: %w", key, err)
 	}
+	s.Cache.put(p, next, int64(len(data)))
 	return nil
 }
 
-func (s FileStore) load(p string) (*State, error) {
-	fi, err := os.Stat(p)
+// writeSynced writes data to path and syncs it before the caller renames
+// it into place: a rename of unsynced data can leave an empty file after a
+// crash, which is a state reset.
+func writeSynced(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// lockFile opens and flocks path (how: LOCK_EX, maybe with LOCK_NB), and
+// makes sure the lock held is on the file the path names: Collect removes
+// lock files, and a process that opened one just before its removal would
+// otherwise hold a lock nobody else takes.
+func lockFile(path string, how int) (*os.File, error) {
+	for {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		if err := syscall.Flock(int(f.Fd()), how); err != nil {
+			f.Close()
+			return nil, err
+		}
+		held, err1 := f.Stat()
+		named, err2 := os.Stat(path)
+		if err1 == nil && err2 == nil && os.SameFile(held, named) {
+			return f, nil
+		}
+		f.Close()
+		if err1 != nil {
+			return nil, err1
+		}
+	}
+}
+
+// Collect removes the states not updated for longer than keep, with their
+// lock files, and the temporary files a killed process left: a container
+// that is gone sends nothing more, and its state would otherwise stay for
+// ever. A state in use is skipped (its lock is held). It returns how many
+// states it removed.
+func (s FileStore) Collect(keep time.Duration, now time.Time) (int, error) {
+	ents, err := os.ReadDir(s.Dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return 0, nil
 	}
 	if err != nil {
-		return nil, err
+		return 0, fmt.Errorf("collect states: %w", err)
 	}
-	if fi.Size() > maxStateBytes {
-		return nil, nil
+	n := 0
+	for _, e := range ents {
+		name := e.Name()
+		full := filepath.Join(s.Dir, name)
+		info, err := e.Info()
+		if err != nil || e.IsDir() || now.Sub(info.ModTime()) <= keep {
+			continue
+		}
+		switch {
+		case strings.HasSuffix(name, ".tmp"):
+			os.Remove(full)
+		case strings.HasSuffix(name, ".lock"):
+			// Only a lock whose state is gone (or as old): the state's
+			// own case below removes the others.
+			if _, err := os.Stat(strings.TrimSuffix(full, ".lock")); errors.Is(err, fs.ErrNotExist) {
+				if lock, err := lockFile(full, syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
+					os.Remove(full)
+					lock.Close()
+				}
+			}
+		case filepath.Ext(name) == "":
+			lock, err := lockFile(full+".lock", syscall.LOCK_EX|syscall.LOCK_NB)
+			if err != nil {
+				continue // in use
+			}
+			// Updated while we waited for nothing? Look again under the lock.
+			if fi, err := os.Stat(full); err == nil && now.Sub(fi.ModTime()) > keep {
+				if os.Remove(full) == nil {
+					n++
+				}
+				os.Remove(full + ".lock")
+			}
+			lock.Close()
+		}
+	}
+	return n, nil
+}
+
+func (s FileStore) load(p string) (*State, *Lost, error) {
+	fi, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if max := s.maxBytes(); fi.Size() > max {
+		return nil, &Lost{Reason: fmt.Sprintf("stored state of %d bytes is over the %d-byte bound", fi.Size(), max), OpenCalls: -1}, nil
 	}
 	data, err := os.ReadFile(p)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var st State
 	if err := json.Unmarshal(data, &st); err != nil {
 		// A state we cannot read is lost either way; starting again keeps
-		// the pipeline moving, and the gap shows on the next graph.
-		return nil, nil
+		// the pipeline moving, and the next graph reports the reset.
+		return nil, &Lost{Reason: "stored state unreadable: " + bounded(err.Error(), 200), OpenCalls: -1}, nil
 	}
 	if st.Procs == nil || st.Calls == nil || st.Streams == nil {
-		return nil, nil
+		return nil, &Lost{Reason: "stored state incomplete", OpenCalls: len(st.Calls)}, nil
 	}
 	if st.Threads == nil {
 		st.Threads = map[int]int{}
 	}
-	return &st, nil
+	return &st, nil, nil
+}
+
+func (s FileStore) maxBytes() int64 {
+	if s.MaxBytes > 0 {
+		return s.MaxBytes
+	}
+	return maxStateBytes
 }
 
 // Archive writes g as <dir>/<sanitised id>.json (atomically), for datasets
 // and for people who want to look at every graph.
 func Archive(dir string, g *Graph) (string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// Graphs hold command lines and paths: readable by the detector only.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("archive dir: %w", err)
 	}
 	data, err := json.Marshal(g)
@@ -120,7 +350,7 @@ func Archive(dir string, g *Graph) (string, error) {
 		return "", fmt.Errorf("encode graph %s: %w", g.ID, err)
 	}
 	p := filepath.Join(dir, FileName(g.ID))
-	if err := os.WriteFile(p+".tmp", data, 0o644); err != nil {
+	if err := os.WriteFile(p+".tmp", data, 0o600); err != nil {
 		return "", fmt.Errorf("archive graph %s: %w", g.ID, err)
 	}
 	return p, os.Rename(p+".tmp", p)

@@ -183,6 +183,8 @@ func (p *Parser) syscallName(b []byte) string {
 		return "truncate"
 	case "ftruncate":
 		return "ftruncate"
+	case "mmap":
+		return "mmap"
 	}
 	return p.str(b)
 }
@@ -780,6 +782,16 @@ func (p *Parser) call(pid int, t time.Time, name string, body []byte, orphan boo
 		if ann := fd(0); ann != nil {
 			p.applyEndpoint(&ev, ann)
 		}
+	case "mmap":
+		// mmap(addr, length, prot, flags, fd, offset). A file mapped
+		// executable is code loaded without an execve (a dropped shared
+		// library, LD_PRELOAD, a payload dlopen'ed by an interpreter): the
+		// file and the protection are kept; anonymous maps (a JIT's) carry
+		// no file and say nothing here.
+		if ann := fd(4); ann != nil {
+			p.applyEndpoint(&ev, ann)
+		}
+		ev.Flags = p.str(arg(2))
 	case "exit_group", "exit":
 		if v, n := parseInt(arg(0)); n > 0 {
 			ev.ExitCode = int(v)

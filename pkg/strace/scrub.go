@@ -89,7 +89,8 @@ func isDataCall(name string) bool {
 }
 
 // Line returns line scrubbed (appended to dst[:0]; line is not modified).
-// Lines that carry nothing secret come back unchanged.
+// Lines that carry nothing secret come back unchanged. An empty result
+// means the line is dropped whole (an mmap that maps no file executable).
 func (s *Scrubber) Line(dst, line []byte) []byte {
 	dst = dst[:0]
 	// The newline and the tracer's cut marker are put back after the line:
@@ -103,12 +104,30 @@ func (s *Scrubber) Line(dst, line []byte) []byte {
 		line, tail = line[:n], line[n:len(line)+len(tail)]
 	}
 	dst = s.line(dst, line)
+	if len(dst) == 0 && len(line) > 0 {
+		return dst // dropped whole: no newline either
+	}
 	return append(dst, tail...)
 }
 
 // truncatedMarker is how the tracer ends a line it had to cut
 // (chunker.TruncMarker without its newline).
 const truncatedMarker = " <faasmon:truncated>"
+
+// execMapping says whether an mmap line's arguments map a file (an fd
+// with -yy's path) executable. An unfinished line (arguments cut) keeps
+// its line: the parser and builder decide once it resumes.
+func execMapping(body []byte) bool {
+	if bytes.Contains(body, []byte("<unfinished ...>")) {
+		return true
+	}
+	args := splitArgs(body)
+	if !bytes.Contains(args.get(body, 2), []byte("PROT_EXEC")) {
+		return false
+	}
+	_, ann, ok := fdArg(args.get(body, 4))
+	return ok && ann != nil
+}
 
 func (s *Scrubber) line(dst, line []byte) []byte {
 	// Prefix: "[pid  N] " or "N ", then an optional time stamp.
@@ -170,6 +189,12 @@ func (s *Scrubber) line(dst, line []byte) []byte {
 			s.pending[pid] = call
 		}
 		s.learn(name, ann)
+	}
+	if name == "mmap" && !resumed && !execMapping(body) {
+		// The runtime's and the loader's ordinary maps (heap arenas,
+		// read-only data, the locale archive) are most mmap lines: only
+		// a file mapped executable leaves the node.
+		return dst[:0]
 	}
 	dst = append(dst, head...)
 	switch {

@@ -6,7 +6,7 @@
 // Layout: discovery (Kubernetes or local-stack targets) → Tracer (diff of
 // snapshots → attach/detach) → sensor (strace/tcpdump process per target,
 // restarted while the target lives) → chunker (chunks that parse alone) →
-// sender (bounded queue, retries, drop-oldest) → gateway.
+// sender (bounded queue, retries, fair drop: the noisiest container's oldest chunk first) → gateway.
 //
 // It is the tracer stage, the first of the flow tracer → parse → graph →
 // classify → alert.

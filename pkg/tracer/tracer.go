@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,25 +16,33 @@ import (
 
 	"github.com/faasmon/faasmon/pkg/chunk"
 	"github.com/faasmon/faasmon/pkg/tracer/backend"
+	// The default sensors (backend.Defaults) register at init.
+	_ "github.com/faasmon/faasmon/pkg/tracer/backend/strace"
+	_ "github.com/faasmon/faasmon/pkg/tracer/backend/tcpdump"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 	"github.com/faasmon/faasmon/pkg/tracer/discovery"
 	"github.com/faasmon/faasmon/pkg/tracer/metrics"
-	"github.com/faasmon/faasmon/pkg/tracer/sensor"
 )
 
 // Tracer attaches sensors to the targets its source reports.
 type Tracer struct {
-	Source  discovery.Source
-	Sensor  sensor.Config
-	Kinds   []chunk.Kind // default strace and pcap
+	Source discovery.Source
+	// Sensor is what every sensor's run shares (node, chunking, restarts);
+	// a backend's own settings are its package's Configure.
+	Sensor  backend.RunConfig
+	Kinds   []chunk.Kind // default: backend.Defaults (strace and pcap)
 	Sink    func(chunker.Chunk)
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
-	// Exclude names functions never to trace. The detector's own functions
-	// belong here: tracing faasmon-parse would feed its own work back to it
-	// without end.
+	// Exclude names functions never to trace, as "namespace/name" (see
+	// ExcludeList). The detector's own functions belong here: tracing
+	// faasmon-parse would feed its own work back to it without end. By
+	// namespace as well as name, so that a user's function that happens
+	// to be called faasmon-graph, in a namespace of its own, is traced.
 	Exclude map[string]bool
 
+	backends []backend.Backend
+	excluded map[string]bool // keys of excluded targets the backends were told of
 	mu       sync.Mutex
 	attached map[string]*attachment
 	wg       sync.WaitGroup
@@ -52,10 +61,31 @@ func (t *Tracer) Run(ctx context.Context) error {
 		t.Log = slog.Default()
 	}
 	if len(t.Kinds) == 0 {
-		t.Kinds = []chunk.Kind{chunk.KindStrace, chunk.KindPcap}
+		t.Kinds = backend.Defaults()
 	}
 	if t.Sink == nil || t.Metrics == nil || t.Source == nil {
 		return errors.New("tracer: Source, Sink and Metrics are required")
+	}
+	var bs []backend.Backend
+	for _, k := range t.Kinds {
+		b, ok := backend.Lookup(k)
+		if !ok {
+			return fmt.Errorf("tracer: no sensor backend for kind %q", k)
+		}
+		bs = append(bs, b)
+	}
+	t.backends = bs
+	for _, b := range bs {
+		if st, ok := b.(backend.Starter); ok {
+			if err := st.Start(); err != nil {
+				t.Log.Warn("sensor backend did not start; it will try at its first attach", "kind", b.Kind(), "err", err)
+			}
+		}
+	}
+	t.excluded = map[string]bool{}
+	t.Metrics.Kinds(t.Kinds...)
+	if t.Sensor.Log == nil {
+		t.Sensor.Log = t.Log
 	}
 	t.mu.Lock()
 	t.attached = map[string]*attachment{}
@@ -78,8 +108,20 @@ func (t *Tracer) apply(ctx context.Context, ts []discovery.Target) {
 	defer t.mu.Unlock()
 	t.healthy = time.Now()
 	seen := make(map[string]bool, len(ts))
+	seenEx := map[string]bool{}
 	for _, tg := range ts {
-		if t.Exclude[tg.Function] {
+		if t.Exclude[excludeKey(tg.Namespace, tg.Function)] {
+			seenEx[tg.Key] = true
+			if !t.excluded[tg.Key] {
+				t.excluded[tg.Key] = true
+				for _, b := range t.backends {
+					if ex, ok := b.(backend.Excluder); ok {
+						if err := ex.Exclude(tg); err != nil {
+							t.Log.Warn("exclude", "kind", b.Kind(), "function", tg.Function, "err", err)
+						}
+					}
+				}
+			}
 			continue
 		}
 		seen[tg.Key] = true
@@ -91,19 +133,18 @@ func (t *Tracer) apply(ctx context.Context, ts []discovery.Target) {
 		t.attached[tg.Key] = a
 		t.Log.Info("attach", "function", tg.Function, "container", tg.Container, "pid", tg.PID, "netns", tg.NetNS)
 		var swg sync.WaitGroup
-		for _, k := range t.Kinds {
-			if b, ok := backend.Lookup(k); ok {
-				rc := backend.RunConfig{Node: t.Sensor.Node, Chunk: t.Sensor.Chunk, ProcRoot: t.Sensor.ProcRoot,
-					RestartMin: t.Sensor.RestartMin, RestartMax: t.Sensor.RestartMax, Log: t.Log}
-				swg.Go(func() { backend.Run(actx, b, tg, rc, t.Metrics, t.Sink) })
-				continue
-			}
-			swg.Go(func() { sensor.Run(actx, k, tg, t.Sensor, t.Metrics, t.Sink) })
+		for _, b := range t.backends {
+			swg.Go(func() { backend.Run(actx, b, tg, t.Sensor, t.Metrics, t.Sink) })
 		}
 		t.wg.Go(func() {
 			swg.Wait()
 			close(a.done)
 		})
+	}
+	for key := range t.excluded {
+		if !seenEx[key] {
+			delete(t.excluded, key)
+		}
 	}
 	for key, a := range t.attached {
 		if seen[key] {
@@ -173,4 +214,33 @@ func Serve(ctx context.Context, addr string, h http.Handler) error {
 		return fmt.Errorf("serve %s: %w", addr, err)
 	}
 	return nil
+}
+
+// DefaultNamespace is OpenFaaS's function namespace, taken for a target
+// whose discovery names none (the local stack's instances).
+const DefaultNamespace = "openfaas-fn"
+
+// ExcludeList reads a comma-separated list of functions never to trace:
+// "namespace/name", or a bare "name" in ns (the detector's own namespace).
+func ExcludeList(list, ns string) map[string]bool {
+	out := map[string]bool{}
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if n, name, ok := strings.Cut(f, "/"); ok {
+			out[excludeKey(n, name)] = true
+			continue
+		}
+		out[excludeKey(ns, f)] = true
+	}
+	return out
+}
+
+func excludeKey(ns, name string) string {
+	if ns == "" {
+		ns = DefaultNamespace
+	}
+	return ns + "/" + name
 }

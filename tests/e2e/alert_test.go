@@ -22,10 +22,10 @@ import (
 	"github.com/faasmon/faasmon/pkg/alert"
 	"github.com/faasmon/faasmon/pkg/hopauth"
 	"github.com/faasmon/faasmon/pkg/invoke"
-	"github.com/faasmon/faasmon/pkg/lab"
 	"github.com/faasmon/faasmon/pkg/localstack"
 	"github.com/faasmon/faasmon/pkg/provenance"
 	"github.com/faasmon/faasmon/pkg/provider"
+	"github.com/faasmon/faasmon/pkg/streaming"
 )
 
 // receiver records alerts by graph id with their arrival times: the NATS
@@ -78,7 +78,7 @@ func subscribeAlerts(t *testing.T, clientID string) *receiver {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sc.Close() })
-	sub, err := sc.Subscribe(lab.AlertChannel, func(m *stan.Msg) {
+	sub, err := sc.Subscribe(streaming.AlertChannel, func(m *stan.Msg) {
 		var a alert.Alert
 		if json.Unmarshal(m.Data, &a) == nil {
 			r.add(a)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,8 +54,17 @@ func TestBenignRaisesNoAlert(t *testing.T) {
 		t.Errorf("%d attack verdicts on %d benign graphs (%s)", s.FP, s.NBenign, s.Line())
 	}
 	time.Sleep(5 * time.Second) // an alert follows its verdict within 5 s
+	blind := 0
 	for _, ar := range nats.all() {
+		// A blind-spot alert says the detector could not see something
+		// (pkg/verdict): pipeline health, not a verdict on the traffic.
+		if strings.HasPrefix(ar.a.Rule, "faasmon blind spot") {
+			blind++
+			t.Logf("blind-spot alert: %s %s: %s", ar.a.Function, ar.a.GraphID, ar.a.Chain)
+			continue
+		}
 		t.Errorf("alert on benign traffic: %s %s (score %.3f, %s)", ar.a.Function, ar.a.GraphID, ar.a.Score, ar.a.Chain)
 	}
+	t.Logf("%d blind-spot alerts", blind)
 	t.Logf("%d invocations, %d graphs: %s", len(res.Invocations), s.Graphs, s.Line())
 }

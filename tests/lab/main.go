@@ -12,6 +12,7 @@ import (
 
 	"github.com/faasmon/faasmon/pkg/envconf"
 	"github.com/faasmon/faasmon/pkg/lab"
+	"github.com/faasmon/faasmon/pkg/streaming"
 )
 
 // multi is a flag that may be repeated and also takes several values after
@@ -69,7 +70,7 @@ func main() {
 	seed := fs.Uint64("seed", 1, "random seed (bodies, mix_benign)")
 	gw := fs.String("gateway", "", "gateway URL (default http://127.0.0.1:8080)")
 	graphs := fs.String("graphs", envconf.Lookup(os.LookupEnv).String("FAASMON_GRAPH_ARCHIVE", lab.GraphArchive), "faasmon-graph's archive_dir (stack.yml's); empty: no labelling")
-	channel := fs.String("verdict-channel", lab.VerdictChannel, "NATS Streaming channel with every classify result")
+	channel := fs.String("verdict-channel", streaming.VerdictChannel, "NATS Streaming channel with every classify result")
 	detector := fs.Bool("detector", true, "deploy the detector (stack.yml) and run the tracer during the run")
 	noResponse := fs.Bool("no-response", false, "deploy the detector with faasmon-alert's response off (datasets: keeps the reuse attack's second stage on the tainted container)")
 	noUp := fs.Bool("no-up", false, "do not start the local stack")

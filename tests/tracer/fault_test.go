@@ -23,11 +23,12 @@ import (
 	"github.com/faasmon/faasmon/pkg/proctest"
 	"github.com/faasmon/faasmon/pkg/provider"
 	"github.com/faasmon/faasmon/pkg/tracer"
+	"github.com/faasmon/faasmon/pkg/tracer/backend"
+	stracebe "github.com/faasmon/faasmon/pkg/tracer/backend/strace"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 	"github.com/faasmon/faasmon/pkg/tracer/discovery"
 	"github.com/faasmon/faasmon/pkg/tracer/metrics"
 	"github.com/faasmon/faasmon/pkg/tracer/sender"
-	"github.com/faasmon/faasmon/pkg/tracer/sensor"
 )
 
 // The two functions of the fault test.
@@ -54,7 +55,7 @@ const (
 // against one function of the real local stack and breaks it twice: a
 // sensor process dies mid-stream, and the gateway goes away while the
 // function keeps producing chunks. It checks what the tracer promises in
-// each case (pkg/tracer/sensor, pkg/tracer/sender):
+// each case (pkg/tracer/backend, pkg/tracer/sender):
 //   - a dead sensor is restarted (faasmon_tracer_sensor_restarts_total +1)
 //     as a new stream numbered from 0, the old stream's numbers have no gap,
 //     and chunks keep reaching the sink;
@@ -413,9 +414,10 @@ func startHarness(ctx context.Context, t *testing.T, s *localstack.Stack, inst l
 		h.qwFrom = qw.Size()
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	stracebe.Default.Configure(stracebe.Config{Pin: stracebe.PinSameCPU})
 	tr := &tracer.Tracer{
 		Source:  onlyFunction{src: &discovery.Local{URL: localstack.ProviderURL}, fn: faultFn},
-		Sensor:  sensor.Config{Node: "tracerfault", Pin: sensor.PinSameCPU, Log: log},
+		Sensor:  backend.RunConfig{Node: "tracerfault", Log: log},
 		Sink:    h.sink,
 		Metrics: m,
 		Log:     log,

@@ -12,10 +12,11 @@ import (
 
 	"github.com/faasmon/faasmon/pkg/chunk"
 	"github.com/faasmon/faasmon/pkg/tracer"
+	"github.com/faasmon/faasmon/pkg/tracer/backend"
+	stracebe "github.com/faasmon/faasmon/pkg/tracer/backend/strace"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 	"github.com/faasmon/faasmon/pkg/tracer/discovery"
 	"github.com/faasmon/faasmon/pkg/tracer/metrics"
-	"github.com/faasmon/faasmon/pkg/tracer/sensor"
 )
 
 // TestLocalStackSensors runs the tracer against a running local stack
@@ -33,9 +34,10 @@ func TestLocalStackSensors(t *testing.T) {
 	m := metrics.New()
 	var mu sync.Mutex
 	var got []chunker.Chunk
+	stracebe.Default.Configure(stracebe.Config{Pin: stracebe.PinSameCPU})
 	tr := &tracer.Tracer{
 		Source:  &discovery.Local{URL: "http://127.0.0.1:8083"},
-		Sensor:  sensor.Config{Node: "local", Pin: sensor.PinSameCPU},
+		Sensor:  backend.RunConfig{Node: "local"},
 		Sink:    func(c chunker.Chunk) { mu.Lock(); got = append(got, c); mu.Unlock() },
 		Metrics: m,
 	}

@@ -51,6 +51,48 @@ type Parsed struct {
 	Errors   []string
 }
 
+// The optional interfaces below let a backend say what would otherwise be
+// a case in a chunk.Kind switch somewhere in the tracer or the parse stage.
+
+// Chunker is a Backend that bounds its chunks tighter than the tracer's
+// configuration (strace: lines, so that the event batch fits the queue).
+type Chunker interface {
+	Chunking(chunker.Config) chunker.Config
+}
+
+// Defaulter is a Backend that runs when the tracer is given no kinds.
+type Defaulter interface {
+	DefaultOn() bool
+}
+
+// Roler is a Backend whose chunks are not the container's process
+// activity (chunk.RoleProcess, the default) but, say, network flows.
+type Roler interface {
+	Role() chunk.Role
+}
+
+// Annotator is a Stream that adds to its chunks' header what it learnt
+// when it attached (strace: the threads that existed then). Run calls it
+// once, after Attach and before the first chunk.
+type Annotator interface {
+	Annotate(h *chunk.Header)
+}
+
+// Starter is a Backend with node-wide work to do before the first
+// container is attached (eBPF: load the programs, follow new containers).
+// The tracer calls Start once; an error is logged and the backend then
+// starts on its first Attach, as without Start.
+type Starter interface {
+	Start() error
+}
+
+// Excluder is a Backend that must be told of the containers never to
+// trace (the detector's own functions): one that follows containers from
+// their creation would otherwise trace them too.
+type Excluder interface {
+	Exclude(t discovery.Target) error
+}
+
 // ErrInput marks a body that is wrong as a whole.
 var ErrInput = fmt.Errorf("bad chunk body")
 
@@ -72,7 +114,11 @@ func Register(b Backend) {
 		panic(fmt.Sprintf("backend: kind %q registered twice", k))
 	}
 	registry[k] = b
-	chunk.RegisterKind(k)
+	role := chunk.RoleProcess
+	if r, ok := b.(Roler); ok {
+		role = r.Role()
+	}
+	chunk.RegisterKind(k, role)
 }
 
 // Lookup returns the backend registered for k.
@@ -92,5 +138,18 @@ func Kinds() []chunk.Kind {
 		out = append(out, k)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// Defaults lists, in order, the registered kinds that run when the tracer
+// is given none (Defaulter).
+func Defaults() []chunk.Kind {
+	var out []chunk.Kind
+	for _, k := range Kinds() {
+		b, _ := Lookup(k)
+		if d, ok := b.(Defaulter); ok && d.DefaultOn() {
+			out = append(out, k)
+		}
+	}
 	return out
 }

@@ -10,8 +10,14 @@
 // of chunker.Units → chunker.Cutter → sender; on the parse side, ingest
 // looks the chunk's kind up here and calls Parse.
 //
-// State of the migration: the eBPF backend (package backend/ebpf) is the
-// first one on this interface. strace and tcpdump still run through
-// pkg/tracer/sensor and are parsed by pkg/ingest's own switch; moving them
-// here is the next step (issue 15).
+// The backends: strace (backend/strace, the design's sensor, run by
+// default), tcpdump (backend/tcpdump, default, kind pcap, role flows) and
+// eBPF (backend/ebpf). What differs between them and would otherwise be a
+// kind switch is asked through optional interfaces: Chunker (tighter
+// chunk bounds), Defaulter (run when no kind is chosen), Roler (what the
+// graph builder does with the chunks, chunk.Role), Annotator (header
+// fields learnt at attach), Starter (node-wide work before the first
+// attach: eBPF loads and follows new containers), Excluder (containers
+// never to trace), Stream.Prefix (pcap's global header). Proc runs a
+// sensor that is a child process.
 package backend

@@ -89,6 +89,11 @@ func (c *Cutter) SetPrefix(p []byte) error {
 	return nil
 }
 
+// Annotate lets f change the stream's header (the fields every chunk
+// repeats) before the first chunk is emitted: a sensor may learn some of
+// them only once it attached.
+func (c *Cutter) Annotate(f func(*chunk.Header)) { f(&c.meta) }
+
 // Seq is the sequence number the next chunk will carry (= chunks emitted).
 func (c *Cutter) Seq() uint64 { return c.seq }
 

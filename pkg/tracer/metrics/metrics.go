@@ -79,19 +79,23 @@ func New() *Metrics {
 	r.MustRegister(m.Attached, m.Sensors, m.ChunksSent, m.BytesSent, m.ChunksDropped, m.BytesDropped,
 		m.Retries, m.Restarts, m.Truncated, m.ChunkBytes, m.QueueBytes, m.QueueChunks, m.DiscoveryError, m.Lost,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	// Pre-create the label values so that a zero is scraped before the first event.
-	for _, k := range []chunk.Kind{chunk.KindStrace, chunk.KindPcap} {
+	for _, r := range []string{ReasonQueueFull, ReasonRejected, ReasonShutdown} {
+		m.ChunksDropped.WithLabelValues(r)
+		m.BytesDropped.WithLabelValues(r)
+	}
+	return m
+}
+
+// Kinds pre-creates the label values of the sensors that will run, so
+// that a zero is scraped before the first event.
+func (m *Metrics) Kinds(ks ...chunk.Kind) {
+	for _, k := range ks {
 		m.Sensors.WithLabelValues(string(k))
 		m.ChunksSent.WithLabelValues(string(k))
 		m.BytesSent.WithLabelValues(string(k))
 		m.Restarts.WithLabelValues(string(k))
 		m.Truncated.WithLabelValues(string(k))
 	}
-	for _, r := range []string{ReasonQueueFull, ReasonRejected, ReasonShutdown} {
-		m.ChunksDropped.WithLabelValues(r)
-		m.BytesDropped.WithLabelValues(r)
-	}
-	return m
 }
 
 // Value reads a single counter or gauge (tests, logs); NaN if c is not one.

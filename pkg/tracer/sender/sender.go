@@ -17,6 +17,7 @@ import (
 
 	"github.com/faasmon/faasmon/pkg/chunk"
 	"github.com/faasmon/faasmon/pkg/hopauth"
+	"github.com/faasmon/faasmon/pkg/invoke"
 	"github.com/faasmon/faasmon/pkg/tracer/backend"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 	"github.com/faasmon/faasmon/pkg/tracer/metrics"
@@ -36,6 +37,13 @@ type Config struct {
 	BackoffMin time.Duration // default 100ms
 	BackoffMax time.Duration // default 5s
 	Timeout    time.Duration // per POST, default 10s
+	// Sync calls the function (/function/...) instead of queueing for it
+	// (/async-function/...): a chunk is sent once faasmon-parse answered
+	// 2xx, which it does once faasmon-graph stored the chunk's events, so
+	// a stage killed mid-chunk makes the chunk fail and be retried from
+	// this queue. Queued, a chunk counted as sent at the gateway's 202 was
+	// lost when the stage failed on it (CE's queue-worker does not retry).
+	Sync bool
 }
 
 func (c Config) withDefaults() Config {
@@ -79,12 +87,28 @@ type Sender struct {
 	keys   *hopauth.Source // nil: unsigned
 	m      *metrics.Metrics
 
-	mu      sync.Mutex
-	cond    *sync.Cond // signalled on enqueue and on close
-	queue   *list.List // of chunker.Chunk, oldest at front
-	bytes   int
-	dropped map[string]uint64 // per stream: dropped since its last dequeued chunk
-	closed  bool
+	mu    sync.Mutex
+	cond  *sync.Cond // signalled on enqueue and on close
+	queue *list.List // of chunker.Chunk, oldest at front
+	bytes int
+	// byCont is each container's queued chunks (values: their elements
+	// in queue, oldest first) and contBytes their cost: a full queue
+	// drops from the container that holds the most, so one noisy
+	// neighbour cannot push out another container's chunks (issue 14
+	// measured a 100 MB/s writer dropping the victim's attack chunk when
+	// the oldest chunk went first, whoever's it was).
+	byCont    map[string]*list.List
+	inCont    map[*list.Element]*list.Element
+	contBytes map[string]int
+	dropped   map[string]uint64 // per stream: dropped since its last dequeued chunk
+	// droppedBytes is the size of those chunks (X-Faasmon-Dropped-Bytes).
+	droppedBytes map[string]uint64
+	// busy holds the streams a worker is sending a chunk of: one chunk per
+	// stream at a time, so a stream arrives in order. Two workers on one
+	// stream let chunk n+1 overtake chunk n, and the graph stage saw a gap
+	// (a blind-spot alert) that the late chunk filled a moment later.
+	busy   map[string]bool
+	closed bool
 
 	boMu      sync.Mutex
 	failures  int       // consecutive failed POSTs (shared: the gateway is one)
@@ -103,16 +127,18 @@ func New(cfg Config, m *metrics.Metrics) (*Sender, error) {
 	}
 	s := &Sender{
 		cfg: cfg,
-		// No client auth: CE's gateway does not guard /async-function,
-		// and it stores a queued request's headers in the NATS message,
-		// which the queue-worker logs, so an Authorization header would
-		// spread the gateway's admin password. Chunks carry a hop MAC
+		// No client auth (invoke.NewSDK says why). Chunks carry a hop MAC
 		// instead (post), from a key re-read when its file changes, so a
 		// rotated key is picked up without a restart.
-		client:  sdk.NewClient(u, nil, &http.Client{Timeout: cfg.Timeout}),
-		m:       m,
-		queue:   list.New(),
-		dropped: map[string]uint64{},
+		client:       invoke.NewSDK(u, cfg.Timeout),
+		m:            m,
+		queue:        list.New(),
+		byCont:       map[string]*list.List{},
+		inCont:       map[*list.Element]*list.Element{},
+		contBytes:    map[string]int{},
+		dropped:      map[string]uint64{},
+		droppedBytes: map[string]uint64{},
+		busy:         map[string]bool{},
 	}
 	if cfg.SecretDir != "" {
 		s.keys = hopauth.FileSource(filepath.Join(cfg.SecretDir, hopauth.SecretName))
@@ -132,8 +158,7 @@ func (s *Sender) Enqueue(c chunker.Chunk) {
 		s.dropLocked(c, metrics.ReasonShutdown)
 		return
 	}
-	s.queue.PushBack(c)
-	s.bytes += cost(c)
+	s.addLocked(s.queue.PushBack(c), false)
 	s.trimLocked()
 	s.gaugesLocked()
 	s.cond.Signal()
@@ -151,7 +176,8 @@ func (s *Sender) requeue(c chunker.Chunk) {
 	// Undo the stamp given at dequeue: it is given again next time, plus
 	// whatever else is dropped meanwhile.
 	s.dropped[c.Header.Stream] += c.Header.Dropped
-	c.Header.Dropped = 0
+	s.droppedBytes[c.Header.Stream] += c.Header.DroppedBytes
+	c.Header.Dropped, c.Header.DroppedBytes = 0, 0
 	// Before any later chunk of its stream that another worker put back
 	// first, so that a stream keeps its order through a failure.
 	var at *list.Element
@@ -162,21 +188,69 @@ func (s *Sender) requeue(c chunker.Chunk) {
 		}
 	}
 	if at != nil {
-		s.queue.InsertBefore(c, at)
+		s.addLocked(s.queue.InsertBefore(c, at), true)
 	} else {
-		s.queue.PushFront(c)
+		s.addLocked(s.queue.PushFront(c), true)
 	}
-	s.bytes += cost(c)
 	s.trimLocked()
 	s.gaugesLocked()
 	s.cond.Signal()
 }
 
+// addLocked books queue element e (just inserted) to its container:
+// oldest first, or at the front for a chunk put back (it is the oldest).
+func (s *Sender) addLocked(e *list.Element, front bool) {
+	c := e.Value.(chunker.Chunk)
+	k := c.Header.Container
+	l := s.byCont[k]
+	if l == nil {
+		l = list.New()
+		s.byCont[k] = l
+	}
+	if front {
+		s.inCont[e] = l.PushFront(e)
+	} else {
+		s.inCont[e] = l.PushBack(e)
+	}
+	s.bytes += cost(c)
+	s.contBytes[k] += cost(c)
+}
+
+// removeLocked takes element e out of the queue and its container's list.
+func (s *Sender) removeLocked(e *list.Element) chunker.Chunk {
+	c := s.queue.Remove(e).(chunker.Chunk)
+	k := c.Header.Container
+	if ce, ok := s.inCont[e]; ok {
+		delete(s.inCont, e)
+		l := s.byCont[k]
+		l.Remove(ce)
+		if l.Len() == 0 {
+			delete(s.byCont, k)
+		}
+	}
+	s.bytes -= cost(c)
+	if s.contBytes[k] -= cost(c); s.contBytes[k] <= 0 {
+		delete(s.contBytes, k)
+	}
+	return c
+}
+
+// trimLocked drops chunks while the queue is over its bound: each time the
+// oldest chunk of the container that holds the most bytes (ties: the
+// container named first, so that tests are deterministic).
 func (s *Sender) trimLocked() {
 	for s.bytes > s.cfg.QueueBytes && s.queue.Len() > 0 {
+		var top string
+		for k, b := range s.contBytes {
+			if b > s.contBytes[top] || b == s.contBytes[top] && k < top {
+				top = k
+			}
+		}
 		e := s.queue.Front()
-		c := s.queue.Remove(e).(chunker.Chunk)
-		s.bytes -= cost(c)
+		if l := s.byCont[top]; l != nil && l.Len() > 0 {
+			e = l.Front().Value.(*list.Element)
+		}
+		c := s.removeLocked(e)
 		s.dropLocked(c, metrics.ReasonQueueFull)
 	}
 }
@@ -184,6 +258,7 @@ func (s *Sender) trimLocked() {
 func (s *Sender) dropLocked(c chunker.Chunk, reason string) {
 	// A chunk stamped at dequeue with the drops before it hands them on.
 	s.dropped[c.Header.Stream] += 1 + c.Header.Dropped
+	s.droppedBytes[c.Header.Stream] += uint64(len(c.Body)) + c.Header.DroppedBytes
 	s.m.ChunksDropped.WithLabelValues(reason).Inc()
 	s.m.BytesDropped.WithLabelValues(reason).Add(float64(len(c.Body)))
 }
@@ -193,21 +268,30 @@ func (s *Sender) gaugesLocked() {
 	s.m.QueueChunks.Set(float64(s.queue.Len()))
 }
 
-// next blocks until a chunk is queued or the sender is closed and empty.
+// next blocks until a chunk of a stream no worker is sending is queued, or
+// the sender is closed and empty. The caller calls done with the chunk's
+// stream once it sent, requeued or dropped it.
 func (s *Sender) next() (chunker.Chunk, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for s.queue.Len() == 0 && !s.closed {
+	var e *list.Element
+	for {
+		if s.queue.Len() == 0 && s.closed {
+			return chunker.Chunk{}, false
+		}
+		for e = s.queue.Front(); e != nil && s.busy[e.Value.(chunker.Chunk).Header.Stream]; e = e.Next() {
+		}
+		if e != nil {
+			break
+		}
 		s.cond.Wait()
 	}
-	if s.queue.Len() == 0 {
-		return chunker.Chunk{}, false
-	}
-	c := s.queue.Remove(s.queue.Front()).(chunker.Chunk)
-	s.bytes -= cost(c)
+	c := s.removeLocked(e)
+	s.busy[c.Header.Stream] = true
 	if n := s.dropped[c.Header.Stream]; n > 0 {
-		c.Header.Dropped = n
+		c.Header.Dropped, c.Header.DroppedBytes = n, s.droppedBytes[c.Header.Stream]
 		delete(s.dropped, c.Header.Stream)
+		delete(s.droppedBytes, c.Header.Stream)
 	}
 	s.gaugesLocked()
 	return c, true
@@ -228,8 +312,7 @@ func (s *Sender) Run(ctx context.Context) {
 		s.mu.Lock()
 		s.closed = true
 		for s.queue.Len() > 0 {
-			c := s.queue.Remove(s.queue.Front()).(chunker.Chunk)
-			s.bytes -= cost(c)
+			c := s.removeLocked(s.queue.Front())
 			s.dropLocked(c, metrics.ReasonShutdown)
 		}
 		s.gaugesLocked()
@@ -250,25 +333,39 @@ func (s *Sender) worker(ctx context.Context) {
 		if !ok {
 			return
 		}
-		if err := s.waitBackoff(ctx); err != nil {
-			s.requeue(c)
-			continue // the AfterFunc above empties the queue; next() then ends us
-		}
-		err := s.post(ctx, c)
-		switch {
-		case err == nil:
-			s.backoff(true)
-			s.m.ChunksSent.WithLabelValues(string(c.Header.Kind)).Inc()
-			s.m.BytesSent.WithLabelValues(string(c.Header.Kind)).Add(float64(len(c.Body)))
-		case errors.Is(err, errPermanent):
-			s.mu.Lock()
-			s.dropLocked(c, metrics.ReasonRejected)
-			s.mu.Unlock()
-		default:
-			s.backoff(false)
-			s.m.Retries.Inc()
-			s.requeue(c)
-		}
+		s.work(ctx, c)
+		s.done(c.Header.Stream)
+	}
+}
+
+// done frees stream for the next chunk of it.
+func (s *Sender) done(stream string) {
+	s.mu.Lock()
+	delete(s.busy, stream)
+	s.cond.Broadcast()
+	s.mu.Unlock()
+}
+
+// work sends c once, and requeues or drops it when that fails.
+func (s *Sender) work(ctx context.Context, c chunker.Chunk) {
+	if err := s.waitBackoff(ctx); err != nil {
+		s.requeue(c)
+		return // the AfterFunc in Run empties the queue; next() then ends the worker
+	}
+	err := s.post(ctx, c)
+	switch {
+	case err == nil:
+		s.backoff(true)
+		s.m.ChunksSent.WithLabelValues(string(c.Header.Kind)).Inc()
+		s.m.BytesSent.WithLabelValues(string(c.Header.Kind)).Add(float64(len(c.Body)))
+	case errors.Is(err, errPermanent):
+		s.mu.Lock()
+		s.dropLocked(c, metrics.ReasonRejected)
+		s.mu.Unlock()
+	default:
+		s.backoff(false)
+		s.m.Retries.Inc()
+		s.requeue(c)
 	}
 }
 
@@ -309,11 +406,13 @@ func (s *Sender) waitBackoff(ctx context.Context) error {
 
 var errPermanent = errors.New("gateway refused the chunk")
 
-// post makes one attempt. A 2xx is success (the gateway answers 202 once the
-// request is in the queue); 408, 429, 5xx, 401/403 (a gateway behind an
+// post makes one attempt. A 2xx is success: with Sync, faasmon-parse's 200
+// once faasmon-graph stored the chunk's events; queued, the gateway's 202
+// once the request is in the queue. 408, 429, 5xx (a stage down or killed
+// mid-chunk), 401/403 (a key being rotated, or a gateway behind an
 // authenticating proxy) and transport errors are worth retrying; any other
-// status will not change. faasmon-parse's own verdict on the MAC comes
-// later, from the queue-worker, and is counted there.
+// status (a chunk parse refuses) will not change. Queued, faasmon-parse's
+// own verdict on the MAC comes later, from the queue-worker.
 func (s *Sender) post(ctx context.Context, c chunker.Chunk) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.Gateway, bytes.NewReader(c.Body))
 	if err != nil {
@@ -332,7 +431,7 @@ func (s *Sender) post(ctx context.Context, c chunker.Chunk) error {
 			return err
 		}
 	}
-	resp, err := s.client.InvokeFunction(s.cfg.Function, s.cfg.Namespace, true, false, req)
+	resp, err := s.client.InvokeFunction(s.cfg.Function, s.cfg.Namespace, !s.cfg.Sync, false, req)
 	if err != nil {
 		return fmt.Errorf("post chunk %s/%d: %w", c.Header.Stream, c.Header.Seq, err)
 	}
@@ -350,9 +449,6 @@ func (s *Sender) post(ctx context.Context, c chunker.Chunk) error {
 }
 
 func contentType(k chunk.Kind) string {
-	if k == chunk.KindPcap {
-		return "application/vnd.tcpdump.pcap"
-	}
 	if b, ok := backend.Lookup(k); ok {
 		return b.ContentType()
 	}

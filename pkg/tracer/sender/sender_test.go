@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -27,11 +28,16 @@ type gateway struct {
 	fail     atomic.Int64 // answer 503 to this many more requests
 	requests atomic.Int64
 	t        *testing.T
+	sync     bool // the tracer calls /function/, not /async-function/
 }
 
 func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.requests.Add(1)
-	if r.URL.Path != "/async-function/faasmon-parse.openfaas-fn" {
+	want := "/async-function/faasmon-parse.openfaas-fn"
+	if g.sync {
+		want = "/function/faasmon-parse.openfaas-fn"
+	}
+	if r.URL.Path != want {
 		g.t.Errorf("path %s", r.URL.Path)
 	}
 	// The gateway's admin password must never ride on /async-function
@@ -182,6 +188,10 @@ func TestDropOldest(t *testing.T) {
 		if h.Stream != w.stream || h.Seq != w.seq || h.Dropped != w.dropped {
 			t.Errorf("arrival %d = %s/%d dropped %d, want %s/%d dropped %d", i, h.Stream, h.Seq, h.Dropped, w.stream, w.seq, w.dropped)
 		}
+		// Their size too, for the blind-spot alert's words.
+		if h.DroppedBytes != w.dropped*size {
+			t.Errorf("arrival %d: %d dropped bytes, want %d", i, h.DroppedBytes, w.dropped*size)
+		}
 	}
 }
 
@@ -318,5 +328,49 @@ func TestRequeueKeepsStreamOrder(t *testing.T) {
 	}
 	if want := "[s0 s1 other0]"; fmt.Sprint(got) != want {
 		t.Errorf("queue %v, want %s", got, want)
+	}
+}
+
+// TestFairDrop: a noisy container floods a full queue; the quiet one's
+// chunks, though older than most of the flood, stay, and the drops come
+// out of the flood's own oldest chunks. Dropping the oldest chunk whoever's
+// it was lost the victim's attack chunk (issue 14).
+func TestFairDrop(t *testing.T) {
+	m := metrics.New()
+	const size = 10000
+	s, err := New(Config{Gateway: "http://127.0.0.1:1", SecretDir: secretDir(t), Workers: 1, QueueBytes: chunk.MaxBytes + overhead}, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cfg.QueueBytes = 6 * (size + overhead)
+	in := func(cont, stream string, seq uint64) chunker.Chunk {
+		c := mk(stream, seq, size)
+		c.Header.Container = cont
+		return c
+	}
+	s.Enqueue(in("noisy", "n", 0))
+	s.Enqueue(in("victim", "v", 0)) // the attack chunk
+	s.Enqueue(in("victim", "v", 1))
+	for i := uint64(1); i < 40; i++ {
+		s.Enqueue(in("noisy", "n", i))
+	}
+	s.mu.Lock()
+	var kept []string
+	for e := s.queue.Front(); e != nil; e = e.Next() {
+		c := e.Value.(chunker.Chunk)
+		kept = append(kept, fmt.Sprintf("%s/%d", c.Header.Stream, c.Header.Seq))
+	}
+	bytes, conts := s.bytes, len(s.contBytes)
+	s.mu.Unlock()
+	// The victim's two chunks, and the noisy container's four newest.
+	want := []string{"v/0", "v/1", "n/36", "n/37", "n/38", "n/39"}
+	if !slices.Equal(kept, want) {
+		t.Fatalf("kept %v, want %v", kept, want)
+	}
+	if d := metrics.Value(m.ChunksDropped.WithLabelValues(metrics.ReasonQueueFull)); d != 36 {
+		t.Errorf("dropped %v chunks, want the noisy container's 36", d)
+	}
+	if bytes != 6*(size+overhead) || conts != 2 {
+		t.Errorf("accounting: %d bytes in %d containers", bytes, conts)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faasmon/faasmon/pkg/invoke"
 	"github.com/faasmon/faasmon/pkg/lab"
 	"github.com/faasmon/faasmon/pkg/localstack"
 )
@@ -28,15 +29,14 @@ func main() {
 		fail(err)
 	}
 	state := localstack.StateDirFromEnv()
-	user, _ := os.ReadFile(filepath.Join(state, "auth", "basic-auth-user"))
-	pass, _ := os.ReadFile(filepath.Join(state, "auth", "basic-auth-password"))
+	auth, _ := invoke.ReadBasicAuth(filepath.Join(state, "auth"))
 	call := func(fn string) (time.Duration, error) {
 		method, rd := http.MethodGet, io.Reader(nil)
 		if *body != "" {
 			method, rd = http.MethodPost, bytes.NewBufferString(*body)
 		}
 		req, _ := http.NewRequest(method, localstack.GatewayURL+"/function/"+fn, rd)
-		req.SetBasicAuth(strings.TrimSpace(string(user)), strings.TrimSpace(string(pass)))
+		req.SetBasicAuth(auth.User, auth.Password)
 		start := time.Now()
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {

@@ -16,7 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/faasmon/faasmon/pkg/tracer/sensor"
+	stracebe "github.com/faasmon/faasmon/pkg/tracer/backend/strace"
 )
 
 func main() {
@@ -82,7 +82,7 @@ func bench(iters, reqs int) error {
 		{"strace cpu0, tracee free", true, -1, 0},
 		{"strace and tracee on cpu0", true, 0, 0},
 	}
-	fmt.Printf("cpus=%d iters=%d reqs=%d strace=%s\n", ncpu, iters, reqs, strings.Join(sensor.StraceArgs(0), " "))
+	fmt.Printf("cpus=%d iters=%d reqs=%d strace=%s\n", ncpu, iters, reqs, strings.Join(stracebe.Args(0), " "))
 	var base [2]float64
 	for i, c := range cases {
 		loop, httpP50, err := runCase(self, c, iters, reqs)
@@ -143,7 +143,7 @@ func runCase(self string, c placement, iters, reqs int) (float64, float64, error
 		return 0, 0, err
 	}
 	if c.strace {
-		st := exec.Command("strace", sensor.StraceArgs(tr.Process.Pid)...)
+		st := exec.Command("strace", stracebe.Args(tr.Process.Pid)...)
 		st.Stdout = io.Discard
 		if err := st.Start(); err != nil {
 			return 0, 0, err

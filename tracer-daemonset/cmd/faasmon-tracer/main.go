@@ -22,11 +22,12 @@ import (
 	"github.com/faasmon/faasmon/pkg/tracer"
 	"github.com/faasmon/faasmon/pkg/tracer/backend"
 	"github.com/faasmon/faasmon/pkg/tracer/backend/ebpf"
+	stracebe "github.com/faasmon/faasmon/pkg/tracer/backend/strace"
+	"github.com/faasmon/faasmon/pkg/tracer/backend/tcpdump"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 	"github.com/faasmon/faasmon/pkg/tracer/discovery"
 	"github.com/faasmon/faasmon/pkg/tracer/metrics"
 	"github.com/faasmon/faasmon/pkg/tracer/sender"
-	"github.com/faasmon/faasmon/pkg/tracer/sensor"
 )
 
 // env gives the flags' defaults: an unset or empty variable leaves the
@@ -56,11 +57,14 @@ func run(log *slog.Logger) error {
 	fnNS := flag.String("function-namespace", env.NonEmpty("FAASMON_FUNCTION_NAMESPACE", "openfaas-fn"), "its namespace [FAASMON_FUNCTION_NAMESPACE]")
 	queueBytes := flag.Int("queue-bytes", env.Int("FAASMON_QUEUE_BYTES", 64<<20), "send queue bound in bytes [FAASMON_QUEUE_BYTES]")
 	listen := flag.String("listen", env.NonEmpty("FAASMON_LISTEN", "127.0.0.1:9464"), "metrics and health address, node-local by default [FAASMON_LISTEN]")
-	pin := flag.String("pin", env.NonEmpty("FAASMON_PIN", string(sensor.PinSameCPU)), "strace placement: same-cpu | off [FAASMON_PIN]")
+	pin := flag.String("pin", env.NonEmpty("FAASMON_PIN", string(stracebe.PinSameCPU)), "strace placement: same-cpu | off [FAASMON_PIN]")
 	procRoot := flag.String("proc", env.NonEmpty("FAASMON_PROC", "/proc"), "host /proc (the tracer needs hostPID) [FAASMON_PROC]")
 	kinds := flag.String("kinds", env.NonEmpty("FAASMON_KINDS", "strace,pcap"), "sensors to run: strace, pcap, ebpf (eBPF replaces strace; it needs CAP_BPF and CAP_PERFMON) [FAASMON_KINDS]")
 	cgroupRoot := flag.String("cgroup-root", env.NonEmpty("FAASMON_CGROUP_ROOT", ""), "host cgroup v2 mount for the ebpf sensor; empty: found in /proc/self/mountinfo [FAASMON_CGROUP_ROOT]")
-	exclude := flag.String("exclude", env.NonEmpty("FAASMON_EXCLUDE", "faasmon-parse,faasmon-graph,faasmon-classify,faasmon-alert"), "functions never traced, comma-separated: the detector itself [FAASMON_EXCLUDE]")
+	cgroupParent := flag.String("cgroup-parent", env.NonEmpty("FAASMON_CGROUP_PARENT", ""), "ebpf: cgroup (under the cgroup root) whose new containers are traced from creation, before discovery names them: kubepods.slice (systemd driver) or kubepods on Kubernetes, faasmon-fn on the local stack; empty: from attachment [FAASMON_CGROUP_PARENT]")
+	exclude := flag.String("exclude", env.NonEmpty("FAASMON_EXCLUDE", "faasmon-parse,faasmon-graph,faasmon-classify,faasmon-alert"), "functions never traced, comma-separated, each name (in -function-namespace) or namespace/name: the detector itself [FAASMON_EXCLUDE]")
+	hbEvery := flag.Duration("heartbeat", time.Duration(env.PositiveInt("FAASMON_HEARTBEAT_SECONDS", int(sender.DefaultHeartbeat/time.Second)))*time.Second, "how often to tell faasmon-parse this node's tracer is alive, traffic or not: faasmon-graph alerts on a node silent for long [FAASMON_HEARTBEAT_SECONDS]")
+	forward := flag.String("forward", env.NonEmpty("FAASMON_FORWARD", "sync"), "sync: a chunk is sent once faasmon-parse answered, after faasmon-graph stored it (a stage killed mid-chunk loses nothing: the chunk is retried from the queue); async: queued at the gateway as before [FAASMON_FORWARD]")
 	healthcheck := flag.String("healthcheck", "", "GET this URL, exit 0 on 200 (liveness probe; /healthz listens on 127.0.0.1 only)")
 	flag.Parse()
 	if *healthcheck != "" {
@@ -70,20 +74,22 @@ func run(log *slog.Logger) error {
 	var ks []chunk.Kind
 	for _, k := range strings.Split(*kinds, ",") {
 		kind := chunk.Kind(strings.TrimSpace(k))
-		_, registered := backend.Lookup(kind)
-		switch {
-		case kind == chunk.KindStrace, kind == chunk.KindPcap, registered:
-			ks = append(ks, kind)
-		default:
-			return fmt.Errorf("-kinds: unknown sensor %q", k)
+		if _, ok := backend.Lookup(kind); !ok {
+			return fmt.Errorf("-kinds: unknown sensor %q (known: %v)", k, backend.Kinds())
 		}
+		ks = append(ks, kind)
 	}
 	// Locally functions are plain processes, not containers: the ebpf
 	// sensor gives each a cgroup of its own to filter on.
-	ebpf.Default.Configure(ebpf.Config{ProcRoot: *procRoot, CgroupRoot: *cgroupRoot, Adopt: *source == "local"})
-	if p := sensor.PinMode(*pin); p != sensor.PinSameCPU && p != sensor.PinOff {
+	ebpf.Default.Configure(ebpf.Config{ProcRoot: *procRoot, CgroupRoot: *cgroupRoot, Adopt: *source == "local", FollowParent: *cgroupParent})
+	if *forward != "sync" && *forward != "async" {
+		return fmt.Errorf("-forward: want sync or async, got %q", *forward)
+	}
+	if p := stracebe.PinMode(*pin); p != stracebe.PinSameCPU && p != stracebe.PinOff {
 		return fmt.Errorf("-pin: want same-cpu or off, got %q", *pin)
 	}
+	stracebe.Default.Configure(stracebe.Config{Pin: stracebe.PinMode(*pin), ProcRoot: *procRoot, Log: log})
+	tcpdump.Default.Configure(tcpdump.Config{})
 
 	m := metrics.New()
 	countErr := func(err error) {
@@ -110,6 +116,7 @@ func run(log *slog.Logger) error {
 
 	snd, err := sender.New(sender.Config{
 		Gateway: *gateway, Function: *fn, Namespace: *fnNS, SecretDir: *secretDir, QueueBytes: *queueBytes,
+		Sync: *forward != "async",
 	}, m)
 	if err != nil {
 		return err
@@ -127,25 +134,21 @@ func run(log *slog.Logger) error {
 	defer stop()
 	tr := &tracer.Tracer{
 		Source:  src,
-		Sensor:  sensor.Config{Node: *node, Pin: sensor.PinMode(*pin), ProcRoot: *procRoot, Log: log},
+		Sensor:  backend.RunConfig{Node: *node, ProcRoot: *procRoot, Log: log},
 		Kinds:   ks,
 		Sink:    func(c chunker.Chunk) { snd.Enqueue(c) },
 		Metrics: m,
 		Log:     log,
-		Exclude: map[string]bool{},
-	}
-	for _, f := range strings.Split(*exclude, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			tr.Exclude[f] = true
-		}
+		Exclude: tracer.ExcludeList(*exclude, *fnNS),
 	}
 	log.Info("faasmon-tracer starting", "source", *source, "node", *node, "gateway", *gateway,
-		"pin", *pin, "strace", "strace "+strings.Join(sensor.StraceArgs(), " ")+" -p PID...")
+		"pin", *pin, "strace", "strace "+strings.Join(stracebe.Args(), " ")+" -p PID...")
 
 	sendCtx, stopSend := context.WithCancel(context.Background())
 	defer stopSend()
 	var wg sync.WaitGroup
 	wg.Go(func() { snd.Run(sendCtx) })
+	wg.Go(func() { snd.Heartbeat(ctx, *node, *hbEvery) })
 	errc := make(chan error, 2)
 	wg.Go(func() {
 		err := tracer.Serve(ctx, *listen, tracer.Handler(m, func() bool { return tr.Healthy(10 * time.Second) }, tr.Attached))

@@ -25,7 +25,7 @@ import (
 )
 
 // Kind is the chunk kind of this backend.
-const Kind chunk.Kind = "ebpf"
+const Kind = chunk.KindEBPF
 
 // ContentType of its chunks: one JSON event (pkg/event) per line. The
 // records are turned into events on the node, where /proc can name the
@@ -52,6 +52,14 @@ type Config struct {
 	// such a target is refused: tracing the tracer's own cgroup would feed
 	// its own work back to it.
 	Adopt bool
+	// FollowParent is a cgroup (path under CgroupRoot) whose descendants
+	// are traced from their creation, before discovery names them: a
+	// container's first processes, its cold start's first invocation, are
+	// kept (Probe.Follow) and handed to its stream when it is attached.
+	// On Kubernetes the kubelet's pods cgroup (kubepods.slice with the
+	// systemd driver, kubepods with cgroupfs); locally the provider's
+	// faasmon-fn. Empty: a container is traced from its attachment.
+	FollowParent string
 	// QueueBytes bounds the records a container may have waiting for its
 	// stream's reader (default 8 MiB: 50 ms of the busiest loop measured
 	// here, ~20k records); beyond it they are dropped and counted in
@@ -87,6 +95,20 @@ func (b *Backend) Configure(cfg Config) {
 	b.cfg = n.cfg
 }
 
+// ChunkBytes bounds an ebpf chunk: its lines are event JSON, and the event
+// batch faasmon-parse makes of it adds the header and commas; a 256,000-byte
+// chunk gave batches of 256,180 bytes, over the queue's limit (measured on
+// the lab's benign run). 200,000 leaves a fifth for that.
+const ChunkBytes = 200000
+
+// Chunking bounds this backend's chunks (backend.Chunker).
+func (b *Backend) Chunking(c chunker.Config) chunker.Config {
+	if c.MaxBytes <= 0 || c.MaxBytes > ChunkBytes {
+		c.MaxBytes = ChunkBytes
+	}
+	return c
+}
+
 func (b *Backend) Kind() chunk.Kind    { return Kind }
 func (b *Backend) ContentType() string { return ContentType }
 
@@ -103,6 +125,74 @@ func (b *Backend) Probe() (*Probe, error) {
 	}
 	b.probe = p
 	return p, nil
+}
+
+// Start loads the programs and, with FollowParent, begins following the
+// containers created under it (backend.Starter: the tracer calls it before
+// its first discovery, so that no container starts unseen).
+func (b *Backend) Start() error {
+	p, err := b.Probe()
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	cfg := b.cfg
+	b.mu.Unlock()
+	if cfg.FollowParent == "" {
+		return nil
+	}
+	root, err := b.cgroupRoot(cfg)
+	if err != nil {
+		return err
+	}
+	rel := strings.Trim(filepath.Clean("/"+cfg.FollowParent), "/")
+	dir := filepath.Join(root, rel)
+	if cfg.Adopt {
+		// The local stack: the provider makes its instances' cgroups
+		// under it, and may not have made the parent yet.
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("follow %s: %w", dir, err)
+		}
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return fmt.Errorf("follow %s: %w", dir, err)
+	}
+	// The tracer may run under the parent itself (a pod): never record
+	// its own calls, each of which it would answer with more.
+	if self, err := CgroupID(cfg.ProcRoot, root, os.Getpid()); err == nil {
+		if err := p.Mute(self); err != nil {
+			return err
+		}
+	}
+	return p.Follow(len(strings.Split(rel, "/")), st.Ino)
+}
+
+// Exclude mutes the container of a target never to trace (the detector's
+// own functions) when it sits under FollowParent (backend.Excluder).
+func (b *Backend) Exclude(t discovery.Target) error {
+	b.mu.Lock()
+	cfg, p := b.cfg, b.probe
+	b.mu.Unlock()
+	if p == nil || cfg.FollowParent == "" {
+		return nil
+	}
+	root, err := b.cgroupRoot(cfg)
+	if err != nil {
+		return err
+	}
+	cg, err := CgroupID(cfg.ProcRoot, root, t.PID)
+	if err != nil {
+		return err
+	}
+	return p.Mute(cg)
+}
+
+func (b *Backend) cgroupRoot(cfg Config) (string, error) {
+	if cfg.CgroupRoot != "" {
+		return cfg.CgroupRoot, nil
+	}
+	return CgroupRoot(cfg.ProcRoot)
 }
 
 // Close unloads the programs.
@@ -173,6 +263,7 @@ func (b *Backend) AttachCgroup(ctx context.Context, cg uint64, room int) (*Strea
 	proc := cfg.ProcRoot
 	s.dec.Resolve = func(pid, dirfd int, rel string) string { return resolve(proc, pid, dirfd, rel) }
 	s.dec.Describe = func(pid, fd int) string { return describe(proc, pid, fd) }
+	s.dec.Socket = func(pid, fd int) (sockInfo, bool) { return socketOf(proc, pid, fd) }
 	canon := map[string]string{}
 	s.dec.Canon = func(pid int, p string) string {
 		// Cached by path: one container's processes share a mount

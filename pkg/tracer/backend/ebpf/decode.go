@@ -2,6 +2,7 @@ package ebpf
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -40,6 +41,9 @@ type Decoder struct {
 	// was open before the sensor attached): /proc/<pid>/fd/<fd>'s link,
 	// "pipe:[…]", "socket:[…]" or a path. Asked once per fd.
 	Describe func(pid, fd int) string
+	// Socket names a TCP socket fd from /proc (socketOf): nil, sockets
+	// this decoder did not see created stay unnamed.
+	Socket func(pid, fd int) (sockInfo, bool)
 	// Canon, when set, resolves the symlinks of an absolute path as pid
 	// sees it: strace -yy names an opened file by the kernel's path of
 	// the fd ("/usr/lib/…/libc.so.6" for "/lib/…/libc.so.6"), and graphs
@@ -56,11 +60,17 @@ type Decoder struct {
 type procState struct {
 	cwd string
 	fds map[int]fdInfo
+	// parent is the process the decoder saw fork this one (0: unknown):
+	// an fd it inherited and never reopened is its parent's.
+	parent int
 }
 
 type fdInfo struct {
 	path, proto, remote, local string
 	cloexec                    bool
+	// accepted: a connection the process accepted, whose reads are
+	// requests it received (X-Call-Id is taken only from those).
+	accepted bool
 }
 
 // Bounds on the decoder's state: a container cannot grow it without end.
@@ -112,6 +122,7 @@ type raw struct {
 	data1      []byte
 	data2      []byte
 	argv       []string
+	head       []byte // a request head a read returned (shapeHead)
 }
 
 func parseRaw(b []byte) (raw, error) {
@@ -140,6 +151,9 @@ func parseRaw(b []byte) (raw, error) {
 	}
 	if len(b) > offData2 {
 		r.data2 = b[offData2:min(len(b), offData2+strMax)]
+	}
+	if !r.enter && len(b) == sizeHead && r.len1 > 0 && (r.nr == nrRead || r.nr == nrRecvfrom) {
+		r.head = b[offData1 : offData1+min(int(r.len1), headMax)]
 	}
 	if r.enter && len(b) >= sizeExec {
 		for i := 0; i < argvMax; i++ {
@@ -342,6 +356,16 @@ func (d *Decoder) DecodeAppend(dst []event.Event, b []byte) ([]event.Event, erro
 		if r.ret > 0 {
 			ev.Bytes = r.ret
 		}
+		// A request the process received names its invocation, as the
+		// strace sensor's scrubbed head does; nothing else of the data
+		// leaves the node.
+		// Only on a connection it accepted (issue 14: a file, a pipe or a
+		// response that carries the header names no invocation).
+		if fi, ok := d.fd(r.pid, ev.FD); ok && fi.accepted {
+			if id := requestCallID(r.head); id != "" {
+				ev.CallID = id
+			}
+		}
 	case "socket":
 		domain, typ := arg(0), arg(1)&0xf
 		var proto string
@@ -403,7 +427,17 @@ func (d *Decoder) DecodeAppend(dst []event.Event, b []byte) ([]event.Event, erro
 		ev.Proto, ev.Local = lis.proto, lis.local
 		if !failed {
 			ev.FD = int(r.ret)
-			d.setFD(r.pid, int(r.ret), fdInfo{proto: lis.proto, local: lis.local, cloexec: name == "accept4" && arg(3)&unix.SOCK_CLOEXEC != 0})
+			if addr, _ := sockaddr(r.data1, r.len1); addr != "" {
+				ev.Remote = addr
+			}
+			if (ev.Proto == "" || ev.Local == "" || ev.Remote == "") && d.Socket != nil {
+				if si, ok := d.Socket(r.pid, ev.FD); ok {
+					ev.Proto = "TCP"
+					ev.Local = cmp.Or(ev.Local, si.local)
+					ev.Remote = cmp.Or(ev.Remote, si.remote)
+				}
+			}
+			d.setFD(r.pid, ev.FD, fdInfo{proto: ev.Proto, local: ev.Local, remote: ev.Remote, accepted: true, cloexec: name == "accept4" && arg(3)&unix.SOCK_CLOEXEC != 0})
 		}
 	case "kill":
 		ev.Target = arg(0)
@@ -470,21 +504,54 @@ func (d *Decoder) applyFD(ev *event.Event, pid, fd int) {
 		}
 		// Remembered even when empty: one readlink per unknown fd.
 		fi = fdInfo{path: d.Describe(pid, fd)}
+		if fi.path == "" {
+			fi = d.inherited(pid, fd)
+		}
+		if strings.HasPrefix(fi.path, "socket:[") && d.Socket != nil {
+			// A connection opened before the sensor attached (a
+			// keep-alive connection from the gateway): its endpoints,
+			// and whether it came in on a port the container listens on.
+			if si, ok := d.Socket(pid, fd); ok {
+				fi = fdInfo{proto: "TCP", local: si.local, remote: si.remote, accepted: si.inbound}
+			}
+		}
 		d.setFD(pid, fd, fi)
 	}
 	ev.Path, ev.Proto, ev.Local, ev.Remote = fi.path, fi.proto, fi.local, fi.remote
 }
 
-// fork gives a new process a copy of its parent's fds and cwd.
-func (d *Decoder) fork(parent, child int) {
-	pp := d.procs[parent]
-	if pp == nil {
-		return
+// maxAncestors bounds the walk up the fork chain for an inherited fd.
+const maxAncestors = 8
+
+// inherited names fd of pid from the processes it was forked from, when
+// /proc can no longer name it: a short-lived child (cat writing to the
+// shell's stdout) is often gone before its records are decoded, while the
+// fd it wrote to was inherited, open before the sensor attached, and is
+// still the same file in the parent that lives on.
+func (d *Decoder) inherited(pid, fd int) fdInfo {
+	for i, p := 0, d.procs[pid]; i < maxAncestors && p != nil && p.parent != 0; i++ {
+		if fi, ok := d.fd(p.parent, fd); ok {
+			if fi.path != "" || fi.proto != "" {
+				return fi
+			}
+		} else if name := d.Describe(p.parent, fd); name != "" {
+			fi := fdInfo{path: name}
+			d.setFD(p.parent, fd, fi)
+			return fi
+		}
+		p = d.procs[p.parent]
 	}
+	return fdInfo{}
+}
+
+// fork gives a new process a copy of its parent's fds and cwd, and
+// remembers the parent (for fds neither sensor saw opened).
+func (d *Decoder) fork(parent, child int) {
+	pp := d.proc(parent)
 	if old := d.procs[child]; old != nil {
 		d.nfds -= len(old.fds)
 	}
-	c := &procState{cwd: pp.cwd, fds: make(map[int]fdInfo, len(pp.fds))}
+	c := &procState{cwd: pp.cwd, fds: make(map[int]fdInfo, len(pp.fds)), parent: parent}
 	for fd, fi := range pp.fds {
 		c.fds[fd] = fi
 	}
@@ -665,4 +732,51 @@ var ptraceRequests = map[uint64]string{
 	8: "PTRACE_KILL", 9: "PTRACE_SINGLESTEP", 12: "PTRACE_GETREGS", 13: "PTRACE_SETREGS",
 	16: "PTRACE_ATTACH", 17: "PTRACE_DETACH", 24: "PTRACE_SYSCALL",
 	0x4200: "PTRACE_SETOPTIONS", 0x4201: "PTRACE_GETEVENTMSG", 0x4206: "PTRACE_SEIZE", 0x4207: "PTRACE_INTERRUPT",
+}
+
+// maxCallID bounds an X-Call-Id value (the gateway's are UUIDs).
+const maxCallID = 128
+
+// requestCallID is the X-Call-Id of an HTTP request head ("" if head is
+// not one or has none): the header's value in the header block, a token of
+// at most maxCallID printable bytes.
+func requestCallID(head []byte) string {
+	sp := bytes.IndexByte(head, ' ')
+	if sp < 3 || sp > 7 {
+		return ""
+	}
+	for _, c := range head[:sp] {
+		if c < 'A' || c > 'Z' {
+			return ""
+		}
+	}
+	if end := bytes.Index(head, []byte("\r\n\r\n")); end >= 0 {
+		head = head[:end+2]
+	}
+	for {
+		i := bytes.Index(head, []byte("\r\n"))
+		if i < 0 {
+			return ""
+		}
+		head = head[i+2:]
+		j := bytes.Index(head, []byte("\r\n"))
+		if j < 0 {
+			return "" // the head was cut inside this line
+		}
+		line := head[:j]
+		name, val, ok := bytes.Cut(line, []byte(":"))
+		if !ok || !bytes.EqualFold(name, []byte("X-Call-Id")) {
+			continue
+		}
+		val = bytes.TrimSpace(val)
+		if len(val) == 0 || len(val) > maxCallID {
+			return ""
+		}
+		for _, c := range val {
+			if c <= ' ' || c > '~' {
+				return ""
+			}
+		}
+		return string(val)
+	}
 }

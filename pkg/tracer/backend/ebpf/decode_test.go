@@ -224,6 +224,44 @@ func TestDecode(t *testing.T) {
 	}
 }
 
+// TestInheritedFD: a child that wrote to an fd open before the sensor
+// attached and exited before its records were decoded (/proc no longer
+// names its fds) is named from the parent it was forked from — what made
+// TestParityWithStrace miss "cat -write-> /dev/null" on a loaded machine.
+func TestInheritedFD(t *testing.T) {
+	alive := map[int]bool{10: true} // the shell lives on; 11 and 12 are gone
+	d := &Decoder{Describe: func(pid, fd int) string {
+		if alive[pid] && fd == 1 {
+			return "/dev/null"
+		}
+		return ""
+	}}
+	for _, r := range []rec{
+		{nr: 56, pid: 10, ret: 11, args: [6]uint64{uint64(unix.SIGCHLD)}},
+		{nr: 56, pid: 11, ret: 12, args: [6]uint64{uint64(unix.SIGCHLD)}},
+	} {
+		if _, err := d.Decode(r.bytes()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		pid, fd int
+		want    string
+	}{
+		{12, 1, "/dev/null"}, // grandchild: two steps up
+		{11, 1, "/dev/null"},
+		{12, 2, ""}, // nobody can name it: stays unnamed
+	} {
+		evs, err := d.Decode(rec{nr: 1, pid: tc.pid, ret: 3, args: [6]uint64{uint64(tc.fd)}}.bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != 1 || evs[0].Path != tc.want {
+			t.Errorf("pid %d fd %d: %+v, want path %q", tc.pid, tc.fd, evs, tc.want)
+		}
+	}
+}
+
 func TestArgvMasked(t *testing.T) {
 	d := &Decoder{}
 	if _, err := d.Decode(rec{nr: 59, enter: true, pid: 5, s1: "/usr/bin/mysql", argv: []string{"mysql", "--password", "s3cret"}}.bytes()); err != nil {

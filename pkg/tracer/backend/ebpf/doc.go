@@ -17,11 +17,19 @@
 // modes, results and errno (failed calls included), process lineage
 // (clone/fork/execve with its first 8 arguments of at most 95 bytes,
 // exit_group), socket endpoints from connect/bind's sockaddr, and
-// read/write byte counts. Never a read or write payload, never the
-// environment; argv leaves with credentials masked (strace.ScrubArgv, as
-// the strace sensor does). The request line and X-Call-Id, and DNS names,
-// are not read yet (chunks are cut on quiet periods and time, not per
-// invocation).
+// read/write byte counts, and the X-Call-Id of a request a process
+// received: a read or recvfrom whose first 4 bytes are an HTTP method has
+// up to 4 KiB of its data copied (headMax), from which user space keeps
+// only the call id, and only on a connection the process accepted. Never
+// another read or write payload, never the environment; argv leaves with
+// credentials masked (strace.ScrubArgv, as the strace sensor does). DNS
+// names are not read yet.
+//
+// Containers are followed from their creation when Config.FollowParent
+// names the cgroup they are created under (kubepods; the local stack's
+// faasmon-fn): the kernel filter also matches that parent's descendants
+// and their records wait in user space (Probe.Follow) until the container
+// is attached, so a cold start's first invocation is traced.
 //
 // What strace -yy gives for free is rebuilt in user space: each process's
 // fd table and cwd (opens, sockets, connects, dup, pipe, chdir, fork,

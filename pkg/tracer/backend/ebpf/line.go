@@ -13,7 +13,7 @@ import (
 // several times the decoding of a record: on a node running a syscall-heavy
 // function that CPU is taken from the function). TestAppendLineMatches
 // holds it to encoding/json's output; a field this backend does not fill
-// (CallID, Flow, HTTP, DNS) is not written.
+// (Flow, HTTP, DNS) is not written.
 func appendLine(b []byte, ev *event.Event) []byte {
 	b = append(b, `{"k":`...)
 	b = appendString(b, string(ev.Kind))
@@ -65,6 +65,7 @@ func appendLine(b []byte, ev *event.Event) []byte {
 	num("bytes", ev.Bytes)
 	str("sig", ev.Signal)
 	num("exit", int64(ev.ExitCode))
+	str("call_id", ev.CallID)
 	return append(b, "}\n"...)
 }
 

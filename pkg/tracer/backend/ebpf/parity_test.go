@@ -19,7 +19,7 @@ import (
 	"github.com/faasmon/faasmon/pkg/provenance"
 	"github.com/faasmon/faasmon/pkg/tracer/backend"
 	"github.com/faasmon/faasmon/pkg/tracer/backend/ebpf"
-	"github.com/faasmon/faasmon/pkg/tracer/sensor"
+	stracebe "github.com/faasmon/faasmon/pkg/tracer/backend/strace"
 )
 
 // parityWorkload does what a function does to files, processes and the
@@ -146,7 +146,7 @@ func TestParityWithStrace(t *testing.T) {
 		}
 	}()
 	var straceOut bytes.Buffer
-	tracer := exec.Command(straceBin, sensor.StraceArgs(pid)...)
+	tracer := exec.Command(straceBin, stracebe.Args(pid)...)
 	tracer.Stdout = &straceOut
 	if err := tracer.Start(); err != nil {
 		t.Fatal(err)

@@ -39,7 +39,32 @@ type Probe struct {
 	// unrouted counts records whose cgroup had no subscriber any more
 	// (the container detached while its records were in the ring).
 	unrouted atomic.Uint64
+
+	// pending keeps, under pmu, the records of containers created under
+	// the followed parent (Follow) that nobody subscribed to yet: a cold
+	// start's first invocation runs before discovery names the container,
+	// and Subscribe hands them over first. Bounded by PendingBytes (the
+	// oldest container's records go first) and PendingAge.
+	pmu       sync.Mutex
+	pending   map[uint64]*pendingRecs
+	pbytes    int
+	following atomic.Bool
+	// expired counts records dropped from pending unclaimed.
+	expired atomic.Uint64
 }
+
+type pendingRecs struct {
+	first time.Time
+	recs  [][]byte
+	bytes int
+}
+
+// PendingBytes bounds the records kept for containers not attached yet;
+// PendingAge is how long they wait for discovery to name the container.
+const (
+	PendingBytes = 16 << 20
+	PendingAge   = 30 * time.Second
+)
 
 // ErrUnsupported says this machine cannot run the backend (architecture,
 // or the kernel refused the programs): callers fall back to strace.
@@ -104,11 +129,103 @@ func (p *Probe) read() {
 		cg := le.Uint64(rec.RawSample[offCgroup:])
 		if f := (*p.subs.Load())[cg]; f != nil {
 			f(rec.RawSample)
+		} else if p.following.Load() {
+			p.hold(cg, rec.RawSample)
 		} else {
 			p.unrouted.Add(1)
 		}
 	}
 }
+
+// hold keeps a record of a container not subscribed yet.
+func (p *Probe) hold(cg uint64, raw []byte) {
+	p.pmu.Lock()
+	// Subscribe may have come between the lookup and the lock.
+	if f := (*p.subs.Load())[cg]; f != nil {
+		p.pmu.Unlock()
+		f(raw)
+		return
+	}
+	defer p.pmu.Unlock()
+	now := time.Now()
+	pr := p.pending[cg]
+	if pr == nil {
+		if p.pending == nil {
+			p.pending = map[uint64]*pendingRecs{}
+		}
+		pr = &pendingRecs{first: now}
+		p.pending[cg] = pr
+	}
+	pr.recs = append(pr.recs, append([]byte(nil), raw...))
+	pr.bytes += len(raw)
+	p.pbytes += len(raw)
+	for p.pbytes > PendingBytes || p.oldestAge(now) > PendingAge {
+		p.dropOldest()
+	}
+}
+
+func (p *Probe) oldestAge(now time.Time) time.Duration {
+	var age time.Duration
+	for _, pr := range p.pending {
+		age = max(age, now.Sub(pr.first))
+	}
+	return age
+}
+
+func (p *Probe) dropOldest() {
+	var oldest uint64
+	var at time.Time
+	for cg, pr := range p.pending {
+		if at.IsZero() || pr.first.Before(at) {
+			oldest, at = cg, pr.first
+		}
+	}
+	if pr := p.pending[oldest]; pr != nil {
+		p.pbytes -= pr.bytes
+		p.expired.Add(uint64(len(pr.recs)))
+		delete(p.pending, oldest)
+		// Nobody claimed it in time: not a function container (another
+		// pod on the node, the tracer's own). Stop recording it in the
+		// kernel; Subscribe still traces it if it is attached later.
+		_ = p.coll.Maps[mapMuted].Update(oldest, uint64(1), cebpf.UpdateAny)
+	}
+}
+
+// Follow traces, from their creation, the cgroups under the one at dir
+// (level: its depth below the cgroup root, > 0): their records are kept
+// until a subscriber comes for them (Subscribe), for at most PendingAge.
+func (p *Probe) Follow(level int, id uint64) error {
+	if level <= 0 {
+		return fmt.Errorf("follow: level %d: the root cgroup cannot be followed (every process is under it)", level)
+	}
+	v := make([]byte, 24)
+	le.PutUint64(v[0:], uint64(level))
+	le.PutUint64(v[8:], id)
+	if err := p.coll.Maps[mapFollow].Put(uint32(0), v); err != nil {
+		return fmt.Errorf("follow cgroup %d: %w", id, err)
+	}
+	p.following.Store(true)
+	return nil
+}
+
+// Mute stops following cgroup cg (a container never to trace under the
+// followed parent) and drops what was kept of it.
+func (p *Probe) Mute(cg uint64) error {
+	m := p.coll.Maps[mapMuted]
+	if err := m.Update(cg, uint64(1), cebpf.UpdateAny); err != nil {
+		return fmt.Errorf("mute cgroup %d: %w", cg, err)
+	}
+	p.pmu.Lock()
+	if pr := p.pending[cg]; pr != nil {
+		p.pbytes -= pr.bytes
+		delete(p.pending, cg)
+	}
+	p.pmu.Unlock()
+	return nil
+}
+
+// Expired counts records of followed containers dropped unclaimed.
+func (p *Probe) Expired() uint64 { return p.expired.Load() }
 
 // Subscribe starts tracing cgroup cg (the id bpf_get_current_cgroup_id
 // returns: the inode of its cgroup v2 directory) and hands its records to
@@ -123,7 +240,19 @@ func (p *Probe) Subscribe(cg uint64, f func(raw []byte)) (func(), error) {
 	}
 	next := maps.Clone(old)
 	next[cg] = f
+	// Records kept since the container's creation go first; the reader
+	// waits on pmu for this container's next ones (hold), so the order
+	// holds.
+	p.pmu.Lock()
+	if pr := p.pending[cg]; pr != nil {
+		for _, r := range pr.recs {
+			f(r)
+		}
+		p.pbytes -= pr.bytes
+		delete(p.pending, cg)
+	}
 	p.subs.Store(&next)
+	p.pmu.Unlock()
 	if err := p.coll.Maps[mapCgroups].Update(cg, uint64(0), cebpf.UpdateNoExist); err != nil {
 		p.subs.Store(&old)
 		return nil, fmt.Errorf("add cgroup %d to the filter: %w", cg, err)

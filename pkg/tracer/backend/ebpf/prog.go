@@ -37,11 +37,17 @@ const (
 	strMax     = 256 // bound of every path read in the kernel
 	offData2   = offData1 + strMax
 	bytesMax   = 128 // bound of a sockaddr/struct read (sockaddr_un is 110)
+	// headMax bounds the bytes kept of a read that returned an HTTP
+	// request head (its first 4 bytes are a method): the request line and
+	// X-Call-Id are taken from them in user space, the rest is dropped
+	// there. 4 KiB is what Go's server reads at a time.
+	headMax = 4096
 
 	sizeNone  = offData1
 	sizeStr1  = offData1 + strMax
 	sizeStr2  = offData2 + strMax
 	sizeBytes = offData1 + bytesMax
+	sizeHead  = offData1 + headMax
 
 	// execve's record: the path, then argvMax arguments of at most
 	// argMax bytes each (NUL-terminated; an empty slot ends the list).
@@ -87,6 +93,7 @@ const (
 	shapeStr2        // two user strings, R7 and R8
 	shapeBytes       // R8 bytes (clamped to bytesMax) of user memory at R7
 	shapeExec        // a path at R7 and the argv array at R8
+	shapeHead        // R8 bytes (clamped to headMax) at R7: a request head read
 )
 
 // spec says how one syscall is recorded: which arguments are user strings
@@ -106,6 +113,12 @@ const wakeupBytes = 256 << 10
 const (
 	mapCgroups = "cgroups"
 	mapEvents  = "events"
+	// mapFollow is one entry {level, cgroup id, lost}: the parent cgroup
+	// whose descendants are traced from their creation (level 0: none).
+	mapFollow = "follow"
+	// mapMuted holds cgroups under that parent never to trace (the
+	// detector's own functions).
+	mapMuted = "muted"
 	// RingBytes is the ring buffer's size (a power of two of pages).
 	RingBytes = 8 << 20
 	// MaxCgroups bounds the containers traced at once on a node.
@@ -132,6 +145,8 @@ func Spec() (*cebpf.CollectionSpec, error) {
 		Maps: map[string]*cebpf.MapSpec{
 			mapCgroups: {Name: "faasmon_cgroups", Type: cebpf.Hash, KeySize: 8, ValueSize: 8, MaxEntries: MaxCgroups},
 			mapEvents:  {Name: "faasmon_events", Type: cebpf.RingBuf, MaxEntries: RingBytes},
+			mapFollow:  {Name: "faasmon_follow", Type: cebpf.Array, KeySize: 4, ValueSize: 24, MaxEntries: 1},
+			mapMuted:   {Name: "faasmon_muted", Type: cebpf.Hash, KeySize: 8, ValueSize: 8, MaxEntries: MaxCgroups},
 		},
 		Programs: map[string]*cebpf.ProgramSpec{
 			"sys_enter": {Name: "faasmon_enter", Type: cebpf.RawTracepoint, License: "Dual MIT/GPL", Instructions: enter},
@@ -164,8 +179,35 @@ func program(enter bool) (asm.Instructions, error) {
 		asm.Mov.Reg(asm.R2, asm.RFP),
 		asm.Add.Imm(asm.R2, stCgroup),
 		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "out"),
+		asm.JEq.Imm(asm.R0, 0, "ancestor"),
 		asm.Mov.Reg(asm.R9, asm.R0), // this container's loss counter
+		asm.Ja.Label("matched"),
+	)
+	// Not a subscribed container: is it a new one, under the parent whose
+	// children are followed from creation (the "follow" entry: its level
+	// in the tree, its id, a loss counter), and not muted? Its records go
+	// to user space, which keeps them until the container is attached.
+	in = append(in,
+		asm.Mov.Imm(asm.R1, 0).WithSymbol("ancestor"),
+		asm.StoreMem(asm.RFP, stRet, asm.R1, asm.Word),
+		asm.LoadMapPtr(asm.R1, 0).WithReference(mapFollow),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, stRet),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, "out"),
+		asm.Mov.Reg(asm.R9, asm.R0),
+		asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
+		asm.JEq.Imm(asm.R1, 0, "out"),
+		asm.FnGetCurrentAncestorCgroupId.Call(),
+		asm.LoadMem(asm.R1, asm.R9, 8, asm.DWord),
+		asm.JNE.Reg(asm.R0, asm.R1, "out"),
+		asm.LoadMapPtr(asm.R1, 0).WithReference(mapMuted),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, stCgroup),
+		asm.FnMapLookupElem.Call(),
+		asm.JNE.Imm(asm.R0, 0, "out"),
+		asm.Add.Imm(asm.R9, 16), // the follow entry's loss counter
+		asm.Mov.Reg(asm.R9, asm.R9).WithSymbol("matched"),
 	)
 	if enter {
 		in = append(in, asm.Mov.Imm(asm.R1, 0), asm.StoreMem(asm.RFP, stRet, asm.R1, asm.DWord))
@@ -194,6 +236,10 @@ func program(enter bool) (asm.Instructions, error) {
 	in = append(in, asm.Ja.Label("out"))
 	for _, nr := range nrs {
 		s := table[nr]
+		if !enter && (nr == nrRead || nr == nrRecvfrom) {
+			in = append(in, headCheck(nr)...)
+			continue
+		}
 		first := true
 		label := func(i asm.Instruction) asm.Instruction {
 			if first {
@@ -221,7 +267,10 @@ func program(enter bool) (asm.Instructions, error) {
 	for _, s := range table {
 		used[s.shape] = true
 	}
-	for _, sh := range []shape{shapeNone, shapeStr1, shapeStr2, shapeBytes, shapeExec} {
+	if !enter {
+		used[shapeHead] = true
+	}
+	for _, sh := range []shape{shapeNone, shapeStr1, shapeStr2, shapeBytes, shapeExec, shapeHead} {
 		if used[sh] {
 			in = append(in, emit(sh, enter)...)
 		}
@@ -230,12 +279,45 @@ func program(enter bool) (asm.Instructions, error) {
 	return in, nil
 }
 
+// Syscall numbers of the reads whose data may be a request head.
+const (
+	nrRead     = 0
+	nrRecvfrom = 45
+)
+
+// httpMethods are the first 4 bytes of a request line, little endian.
+var httpMethods = []string{"GET ", "POST", "PUT ", "HEAD", "DELE", "PATC", "OPTI"}
+
+// headCheck is sys_exit's code for read and recvfrom (buffer: argument 1):
+// a successful read whose first 4 bytes are an HTTP method is recorded
+// with its head (shapeHead), any other as shapeNone. Only request heads
+// are copied out of the process, never other data.
+func headCheck(nr int) asm.Instructions {
+	l := func(s string) string { return fmt.Sprintf("head_%d_%s", nr, s) }
+	in := asm.Instructions{
+		asm.LoadMem(asm.R8, asm.RFP, stRet, asm.DWord).WithSymbol(fmt.Sprintf("nr_%d", nr)),
+		asm.JSLT.Imm(asm.R8, 4, l("none")),
+		asm.LoadMem(asm.R7, asm.RFP, stSI, asm.DWord),
+		asm.Mov.Reg(asm.R1, asm.RFP),
+		asm.Add.Imm(asm.R1, stArgv),
+		asm.Mov.Imm(asm.R2, 4),
+		asm.Mov.Reg(asm.R3, asm.R7),
+		asm.FnProbeReadUser.Call(),
+		asm.JNE.Imm(asm.R0, 0, l("none")),
+		asm.LoadMem(asm.R1, asm.RFP, stArgv, asm.Word),
+	}
+	for _, m := range httpMethods {
+		in = append(in, asm.JEq.Imm(asm.R1, int32(le.Uint32([]byte(m))), fmt.Sprintf("shape_%d", shapeHead)))
+	}
+	return append(in, asm.Ja.Label(fmt.Sprintf("shape_%d", shapeNone)).WithSymbol(l("none")))
+}
+
 // emit writes one record of shape sh: header from the stack, then the
 // user memory R7/R8 name. A full ring buffer counts a loss in the
 // container's cgroups entry (R9).
 func emit(sh shape, enter bool) asm.Instructions {
 	l := func(s string) string { return fmt.Sprintf("shape_%d_%s", sh, s) }
-	size := map[shape]int32{shapeNone: sizeNone, shapeStr1: sizeStr1, shapeStr2: sizeStr2, shapeBytes: sizeBytes, shapeExec: sizeExec}[sh]
+	size := map[shape]int32{shapeNone: sizeNone, shapeStr1: sizeStr1, shapeStr2: sizeStr2, shapeBytes: sizeBytes, shapeExec: sizeExec, shapeHead: sizeHead}[sh]
 	flags := int64(0)
 	if enter {
 		flags = flagEnter
@@ -312,11 +394,15 @@ func emit(sh shape, enter bool) asm.Instructions {
 	case shapeStr2:
 		in = append(in, str(offData1, offLen1, asm.R7)...)
 		in = append(in, str(offData2, offLen2, asm.R8)...)
-	case shapeBytes:
+	case shapeBytes, shapeHead:
+		bound := int32(bytesMax)
+		if sh == shapeHead {
+			bound = headMax
+		}
 		in = append(in,
 			asm.Mov.Reg(asm.R2, asm.R8),
-			asm.JLE.Imm(asm.R2, bytesMax, l("len")),
-			asm.Mov.Imm(asm.R2, bytesMax),
+			asm.JLE.Imm(asm.R2, bound, l("len")),
+			asm.Mov.Imm(asm.R2, bound),
 			asm.Mov.Reg(asm.R8, asm.R2).WithSymbol(l("len")),
 			asm.Mov.Reg(asm.R1, asm.R6),
 			asm.Add.Imm(asm.R1, offData1),

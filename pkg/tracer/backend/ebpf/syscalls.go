@@ -5,7 +5,7 @@ import "sort"
 // The covered system calls, by x86_64 number (this backend is x86_64 only:
 // the numbers and struct pt_regs offsets are that ABI's; build.go refuses
 // other architectures at load time). The set follows the strace sensor's
-// provenance set (sensor.SyscallSet) where detection uses the call; see
+// provenance set (backend/strace.SyscallSet) where detection uses the call; see
 // Covered for the list.
 var exitCalls = map[int]spec{
 	0:   {name: "read"},
@@ -59,12 +59,14 @@ var exitCalls = map[int]spec{
 	33:  {name: "dup2"},
 	292: {name: "dup3"},
 
-	41:  {name: "socket"},
-	42:  {name: "connect", shape: shapeBytes, a: 1, b: 2},
-	49:  {name: "bind", shape: shapeBytes, a: 1, b: 2},
-	50:  {name: "listen"},
-	43:  {name: "accept"},
-	288: {name: "accept4"},
+	41: {name: "socket"},
+	42: {name: "connect", shape: shapeBytes, a: 1, b: 2},
+	49: {name: "bind", shape: shapeBytes, a: 1, b: 2},
+	50: {name: "listen"},
+	// The peer's address, when the caller asked for it (sockaddr_in6 is
+	// 28 bytes; libuv passes NULL, then /proc names the peer).
+	43:  {name: "accept", shape: shapeBytes, a: 1, b: -28},
+	288: {name: "accept4", shape: shapeBytes, a: 1, b: -28},
 
 	101: {name: "ptrace"},
 	105: {name: "setuid"},

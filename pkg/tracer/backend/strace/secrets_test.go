@@ -1,4 +1,4 @@
-package sensor
+package strace_test
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"github.com/faasmon/faasmon/pkg/ingest"
 	"github.com/faasmon/faasmon/pkg/provenance"
 	"github.com/faasmon/faasmon/pkg/strace"
+	stracebe "github.com/faasmon/faasmon/pkg/tracer/backend/strace"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 )
 
@@ -103,7 +104,7 @@ wait
 `
 	write("workload.sh", script)
 
-	cmd := exec.Command("strace", append(StraceArgs(), "sh", filepath.Join(dir, "workload.sh"))...)
+	cmd := exec.Command("strace", append(stracebe.Args(), "sh", filepath.Join(dir, "workload.sh"))...)
 	var raw bytes.Buffer
 	cmd.Stdout = &raw
 	cmd.Stderr = os.Stderr
@@ -127,17 +128,8 @@ wait
 	meta := chunk.Header{Node: "n1", Function: "canary", Container: "c1", PID: 1, Kind: chunk.KindStrace, Stream: "c1-strace-1"}
 	var chunks []chunker.Chunk
 	cutter := chunker.NewCutter(chunker.Config{}, meta, func(c chunker.Chunk) { chunks = append(chunks, c) })
-	msgs := make(chan msg, 1024)
-	done := make(chan error, 1)
-	go func() {
-		defer close(msgs)
-		done <- read(chunk.KindStrace, bytes.NewReader(raw.Bytes()), cutter.Room(), strace.NewScrubber(), msgs)
-	}()
-	for m := range msgs {
-		cutter.Add(m.u, time.Now())
-	}
+	_ = stracebe.Read(bytes.NewReader(raw.Bytes()), cutter.Room(), strace.NewScrubber(), func(u chunker.Unit) { cutter.Add(u, time.Now()) })
 	cutter.Flush()
-	<-done
 	if len(chunks) == 0 {
 		t.Fatal("no chunks")
 	}

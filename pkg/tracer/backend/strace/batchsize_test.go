@@ -1,4 +1,4 @@
-package sensor
+package strace_test
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"github.com/faasmon/faasmon/pkg/chunk"
 	"github.com/faasmon/faasmon/pkg/ingest"
 	"github.com/faasmon/faasmon/pkg/strace"
+	stracebe "github.com/faasmon/faasmon/pkg/tracer/backend/strace"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 )
 
@@ -18,10 +19,10 @@ import (
 // (repeated to fill many chunks) through the tracer's path — scrubber,
 // StraceUnit, a Cutter with the strace bounds — and faasmon-parse's: every
 // event batch must fit the queue's limit, or faasmon-graph never gets it.
-// Without the line bound (StraceChunkLines) the scrubbed lines of a Go
+// Without the line bound (ChunkLines) the scrubbed lines of a Go
 // server's trace made 410 KB batches of 256 KB chunks.
 func TestStraceChunksFitTheQueue(t *testing.T) {
-	files, err := filepath.Glob("../../strace/testdata/*.strace")
+	files, err := filepath.Glob("../../../strace/testdata/*.strace")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no captures: %v", err)
 	}
@@ -39,16 +40,9 @@ func TestStraceChunksFitTheQueue(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			meta := chunk.Header{Node: "n1", Function: "f", Container: "c1", PID: 1, Kind: chunk.KindStrace, Stream: "s"}
 			var chunks []chunker.Chunk
-			cut := chunker.NewCutter(StraceChunking(chunker.Config{MaxAge: time.Hour, Quiet: time.Hour}), meta, func(c chunker.Chunk) { chunks = append(chunks, c) })
-			msgs := make(chan msg, 1024)
-			go func() {
-				defer close(msgs)
-				_ = read(chunk.KindStrace, bytes.NewReader(data), cut.Room(), strace.NewScrubber(), msgs)
-			}()
+			cut := chunker.NewCutter(stracebe.Chunking(chunker.Config{MaxAge: time.Hour, Quiet: time.Hour}), meta, func(c chunker.Chunk) { chunks = append(chunks, c) })
 			now := time.Now()
-			for m := range msgs {
-				cut.Add(m.u, now)
-			}
+			_ = stracebe.Read(bytes.NewReader(data), cut.Room(), strace.NewScrubber(), func(u chunker.Unit) { cut.Add(u, now) })
 			cut.Flush()
 			largest := 0
 			for _, c := range chunks {

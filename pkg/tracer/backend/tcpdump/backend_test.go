@@ -1,4 +1,4 @@
-package sensor
+package tcpdump_test
 
 import (
 	"bytes"
@@ -11,14 +11,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/faasmon/faasmon/pkg/chunk"
-	"github.com/faasmon/faasmon/pkg/proctest"
+	"github.com/faasmon/faasmon/pkg/tracer/backend"
+	"github.com/faasmon/faasmon/pkg/tracer/backend/tcpdump"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 	"github.com/faasmon/faasmon/pkg/tracer/discovery"
 	"github.com/faasmon/faasmon/pkg/tracer/metrics"
@@ -94,91 +94,6 @@ func checkStream(t *testing.T, name string, cs []chunker.Chunk) {
 	}
 }
 
-// TestStraceRestart attaches to a real busy process, kills strace mid-stream
-// and checks the restart: a new stream from seq 0, the restart counted, and
-// no restart once the tracee is gone.
-func TestStraceRestart(t *testing.T) {
-	need(t, "strace", "sh")
-	tracee := exec.Command("sh", "-c", "while :; do cat /etc/hostname >/dev/null; sleep 0.05; done")
-	if err := tracee.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = tracee.Process.Kill(); _ = tracee.Wait() }()
-	m := metrics.New()
-	var col collector
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan struct{})
-	tg := target(t, tracee.Process.Pid)
-	cfg := Config{Node: "n1", Pin: PinSameCPU, RestartMin: 50 * time.Millisecond, Chunk: chunker.Config{Quiet: 100 * time.Millisecond}}
-	go func() { Run(ctx, chunk.KindStrace, tg, cfg, m, col.sink); close(done) }()
-
-	waitFor(t, "first stream's execve", 10*time.Second, func() bool {
-		for _, cs := range col.streams() {
-			for _, c := range cs {
-				if bytes.Contains(c.Body, []byte(`execve("/usr/bin/cat"`)) {
-					return true
-				}
-			}
-		}
-		return false
-	})
-	if v := metrics.Value(m.Sensors.WithLabelValues("strace")); v != 1 {
-		t.Fatalf("sensors running = %v", v)
-	}
-	st := proctest.Children("strace")
-	if len(st) != 1 {
-		t.Fatalf("strace children: %v", st)
-	}
-	if err := syscall.Kill(st[0], syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "a second stream", 10*time.Second, func() bool { return len(col.streams()) == 2 })
-	if r := metrics.Value(m.Restarts.WithLabelValues("strace")); r != 1 {
-		t.Fatalf("restarts = %v, want 1", r)
-	}
-	waitFor(t, "second stream's data", 10*time.Second, func() bool {
-		for name := range col.streams() {
-			if !strings.HasPrefix(name, tg.Container+"-strace-") {
-				t.Fatalf("stream name %q", name)
-			}
-		}
-		return len(col.streams()) == 2 && func() bool {
-			n := 0
-			for _, cs := range col.streams() {
-				if len(cs) > 0 {
-					n++
-				}
-			}
-			return n == 2
-		}()
-	})
-	// The tracee ends: the sensor ends without a restart.
-	_ = tracee.Process.Kill()
-	_ = tracee.Wait()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("sensor did not stop after its tracee died")
-	}
-	if r := metrics.Value(m.Restarts.WithLabelValues("strace")); r != 1 {
-		t.Fatalf("restarts after tracee exit = %v, want 1", r)
-	}
-	if v := metrics.Value(m.Sensors.WithLabelValues("strace")); v != 0 {
-		t.Fatalf("sensors running = %v after stop", v)
-	}
-	for name, cs := range col.streams() {
-		checkStream(t, name, cs)
-		for _, c := range cs {
-			for _, l := range bytes.SplitAfter(c.Body, []byte("\n")) {
-				if len(l) > 0 && l[len(l)-1] != '\n' {
-					t.Fatalf("chunk cut inside a line: %q", l)
-				}
-			}
-		}
-	}
-}
-
 // TestTcpdumpInNetns captures in a network namespace made for the test,
 // where an HTTP server gets requests with X-Call-Id: every chunk parses alone
 // and each request opens a chunk.
@@ -206,7 +121,7 @@ func TestTcpdumpInNetns(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		Run(ctx, chunk.KindPcap, tg, Config{Node: "n1", RestartMin: 50 * time.Millisecond}, m, col.sink)
+		backend.Run(ctx, tcpdump.New(tcpdump.Config{}), tg, backend.RunConfig{Node: "n1", RestartMin: 50 * time.Millisecond}, m, col.sink)
 		close(done)
 	}()
 	waitFor(t, "tcpdump", 10*time.Second, func() bool { return metrics.Value(m.Sensors.WithLabelValues("pcap")) == 1 })
@@ -261,23 +176,5 @@ for _ in range(20):
 	}
 	if strings.Join(firsts, ",") != "id-0,id-1,id-2" {
 		t.Fatalf("requests seen: %v", firsts)
-	}
-}
-
-// TestSyscallSetAcceptedByStrace runs this machine's strace with the set:
-// an unknown name makes strace refuse to start ("invalid system call"),
-// which would blind every container at once.
-func TestSyscallSetAcceptedByStrace(t *testing.T) {
-	if _, err := exec.LookPath("strace"); err != nil {
-		t.Skip("needs strace")
-	}
-	out, err := exec.Command("strace", "-f", "-e", "trace="+SyscallSet, "-o", "/dev/null", "true").CombinedOutput()
-	if err != nil {
-		t.Fatalf("strace refused the set: %v: %s", err, out)
-	}
-	for _, name := range strings.Split(SyscallSet, ",") {
-		if strings.TrimPrefix(name, "?") == "" {
-			t.Errorf("empty name in SyscallSet")
-		}
 	}
 }

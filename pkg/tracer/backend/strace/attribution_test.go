@@ -1,4 +1,4 @@
-package sensor
+package strace_test
 
 import (
 	"context"
@@ -12,9 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faasmon/faasmon/pkg/chunk"
 	"github.com/faasmon/faasmon/pkg/ingest"
 	"github.com/faasmon/faasmon/pkg/proctest"
+	"github.com/faasmon/faasmon/pkg/tracer/backend"
+	stracebe "github.com/faasmon/faasmon/pkg/tracer/backend/strace"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 	"github.com/faasmon/faasmon/pkg/tracer/metrics"
 )
@@ -83,9 +84,12 @@ func TestStraceAttribution(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	tg := target(t, srv.Process.Pid)
-	cfg := Config{Node: "n1", Chunk: chunker.Config{Quiet: 100 * time.Millisecond}}
+	cfg := backend.RunConfig{Node: "n1", Chunk: chunker.Config{Quiet: 100 * time.Millisecond}}
 	done := make(chan struct{})
-	go func() { Run(ctx, chunk.KindStrace, tg, cfg, metrics.New(), col.sink); close(done) }()
+	go func() {
+		backend.Run(ctx, stracebe.New(stracebe.Config{}), tg, cfg, metrics.New(), col.sink)
+		close(done)
+	}()
 	waitFor(t, "strace attached", 10*time.Second, func() bool { return len(proctest.Children("strace")) == 1 })
 	time.Sleep(300 * time.Millisecond) // strace -p attaches asynchronously
 

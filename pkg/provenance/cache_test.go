@@ -1,0 +1,98 @@
+package provenance
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/faasmon/faasmon/pkg/chunk"
+)
+
+// TestStateCache: a container's next batch takes the state this process
+// stored without reading the file; a state another replica wrote since is
+// read from disk; a batch that failed leaves nothing of its changes behind.
+func TestStateCache(t *testing.T) {
+	dir := t.TempDir()
+	cache := &StateCache{}
+	s := FileStore{Dir: dir, Cache: cache}
+	other := FileStore{Dir: dir} // another replica on the node: no cache
+	h := chunk.Header{Node: "n", Function: "f", Container: "c1", PID: 1, Kind: chunk.KindStrace, Stream: "s", Start: time.Unix(1, 0), End: time.Unix(1, 0)}
+	key := StateKey(h)
+	setBgSeq := func(st *State, n int) *State {
+		if st == nil {
+			st = NewState(h)
+		}
+		st.BgSeq = n
+		return st
+	}
+	steps := []struct {
+		name       string
+		store      FileStore
+		fn         func(st *State) (*State, error)
+		wantBefore int // BgSeq fn sees
+		wantErr    bool
+		hits       uint64
+	}{
+		{"first batch reads nothing", s, func(st *State) (*State, error) { return setBgSeq(st, 1), nil }, 0, false, 0},
+		{"second batch from the cache", s, func(st *State) (*State, error) { return setBgSeq(st, 2), nil }, 1, false, 1},
+		{"another replica writes", other, func(st *State) (*State, error) { return setBgSeq(st, 7), nil }, 2, false, 1},
+		{"its state is read, not the cached one", s, func(st *State) (*State, error) { return setBgSeq(st, 8), nil }, 7, false, 1},
+		{"a failed batch changes the state it was given", s, func(st *State) (*State, error) { setBgSeq(st, 99); return nil, errors.New("boom") }, 8, true, 2},
+		{"the next batch sees what is on disk", s, func(st *State) (*State, error) { return setBgSeq(st, 9), nil }, 8, false, 2},
+	}
+	for _, st := range steps {
+		var saw int
+		err := st.store.Update(key, func(cur *State) (*State, error) {
+			if cur != nil {
+				saw = cur.BgSeq
+			}
+			return st.fn(cur)
+		})
+		if (err != nil) != st.wantErr {
+			t.Fatalf("%s: err %v", st.name, err)
+		}
+		if saw != st.wantBefore {
+			t.Errorf("%s: fn saw BgSeq %d, want %d", st.name, saw, st.wantBefore)
+		}
+		if hits, _ := cache.Stats(); hits != st.hits {
+			t.Errorf("%s: %d cache hits, want %d", st.name, hits, st.hits)
+		}
+	}
+}
+
+// BenchmarkStoreUpdate is one batch's load and store of a container's
+// state (fn changes one field), with and without the cache; the state
+// holds a few hundred processes and open invocations, a busy container's.
+func BenchmarkStoreUpdate(b *testing.B) {
+	h := chunk.Header{Node: "n", Function: "f", Container: "c1", PID: 1, Kind: chunk.KindStrace, Stream: "s", Start: time.Unix(1, 0), End: time.Unix(1, 0)}
+	big := NewState(h)
+	for i := 0; i < 300; i++ {
+		big.Procs[1000+i] = &Proc{PPID: 1, Exe: "/usr/bin/node", Argv0: "node", Cmd: "node index.js"}
+	}
+	for i := 0; i < 50; i++ {
+		p := big.newPartial(WindowInvocation, "call-"+string(rune('a'+i%26))+string(rune('a'+i/26)), time.Unix(1, 0))
+		for j := 0; j < 40; j++ {
+			p.G.Nodes = append(p.G.Nodes, Node{ID: j, Kind: NodeFile, Label: "/home/app/function/node_modules/x/index.js", Path: "/home/app/function/node_modules/x/index.js"})
+		}
+		big.Calls[p.G.CallID] = p
+	}
+	for _, cache := range []*StateCache{nil, {}} {
+		name := "cache=off"
+		if cache != nil {
+			name = "cache=on"
+		}
+		b.Run(name, func(b *testing.B) {
+			s := FileStore{Dir: b.TempDir(), Cache: cache}
+			key := StateKey(h)
+			if err := s.Update(key, func(*State) (*State, error) { return big, nil }); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := s.Update(key, func(st *State) (*State, error) { st.BgSeq++; return st, nil }); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
