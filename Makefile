@@ -93,9 +93,22 @@ dataset:
 # The published study: the model that faasmon-classify embeds
 # (model/artifact/faasmon.model, trained on 80%) and model/eval-report.json
 # (tested on 20%, plus leave-one-attack-out), by model/report. LATENCY names
-# a live lab run's summary.json for the detection latency.
+# a live lab run's summary.json for the detection latency. POOL names the
+# benign graphs of the training pool's public functions (tests/lab/pool,
+# played by `go run ./tests/lab foreign -functions tests/lab/pool/functions.yaml`);
+# HELD_OUT the foreign benchmark's graphs, scored by the supervised part and
+# never trained on (space-separated lists; a directory that does not exist
+# is left out). OUT=/tmp/x.model keeps the embedded model (a study only).
+POOL ?= /tmp/faasmon-pool/graphs /tmp/faasmon-pool-2/graphs /tmp/faasmon-pool-3/graphs
+HELD_OUT ?= /tmp/faasmon-foreign/graphs /tmp/faasmon-foreign-2/graphs /tmp/faasmon-foreign-3/graphs
+comma := ,
+empty :=
+space := $(empty) $(empty)
+dirlist = $(subst $(space),$(comma),$(strip $(wildcard $(1))))
 report:
-	$(GO) run ./model/report -data $(DATA)/mixed/graphs,$(DATA)/attacks/graphs -latency $(or $(LATENCY),$(DATA)/mixed/summary.json)
+	$(GO) run ./model/report -data $(DATA)/mixed/graphs,$(DATA)/attacks/graphs -latency $(or $(LATENCY),$(DATA)/mixed/summary.json) \
+		$(if $(wildcard $(POOL)),-pool $(call dirlist,$(POOL))) $(if $(wildcard $(HELD_OUT)),-held-out $(call dirlist,$(HELD_OUT))) -previous model/artifact/faasmon.model \
+		$(if $(OUT),-out $(OUT) -json $(or $(REPORT_JSON),model/eval-report-pool.json))
 
 # One model of your own, by model/train (80:20, early stopping on the 20%),
 # written to MODEL_OUT; the embedded model is left alone unless MODEL_OUT

@@ -22,6 +22,8 @@ type Study struct {
 	Confusion [2][2]int `json:"confusion"`
 	NTrain    int       `json:"n_train"`
 	NTest     int       `json:"n_test"`
+	// NPool is how many of NTrain are pool graphs (StudyOptions.Pool).
+	NPool int `json:"n_pool"`
 	// LeaveOneAttackOut is the combined detector's recall on each attack
 	// scenario when that scenario's attack graphs were left out of
 	// training; the parts' recalls are in LeaveOneAttackOutParts.
@@ -43,8 +45,35 @@ type Study struct {
 // it on the test split, and runs leave-one-attack-out. It returns the model
 // trained on the 80%.
 func RunStudy(cfg TrainConfig, all []Example, log io.Writer) (*Model, Study, error) {
+	return RunStudyWith(cfg, all, StudyOptions{}, log)
+}
+
+// StudyOptions extend RunStudy.
+type StudyOptions struct {
+	// Pool are extra benign training graphs (public functions' graphs):
+	// added to the training part of every model the study trains (the
+	// published one and each leave-one-attack-out one), never to the test
+	// split, so that the lab's numbers stay measured on the lab's graphs
+	// and comparable with a study without a pool. They are appended after
+	// the lab's training graphs, before the validation split.
+	Pool []Example
+	// LeftOut, when set, receives each leave-one-attack-out model with the
+	// attack graphs it never saw, so that a caller can measure more than
+	// the GNN's recall on them (the union with the other parts).
+	LeftOut func(scenario string, m *Model, held []Example)
+}
+
+// RunStudyWith is RunStudy with a training pool and a hook on the
+// leave-one-attack-out models.
+func RunStudyWith(cfg TrainConfig, all []Example, o StudyOptions, log io.Writer) (*Model, Study, error) {
+	for _, e := range o.Pool {
+		if e.Label != 0 {
+			return nil, Study{}, fmt.Errorf("pool graph %s of %s is labelled attack: the pool is benign graphs only", e.Graph.ID, e.Graph.Function)
+		}
+	}
 	seed := cfg.Seed
 	trainAll, test := Split(all, 0.2, seed)
+	trainAll = append(trainAll[:len(trainAll):len(trainAll)], o.Pool...)
 	tr, val := Split(trainAll, 0.2, seed+1)
 	m, err := Train(cfg, tr, val)
 	if err != nil {
@@ -54,7 +83,7 @@ func RunStudy(cfg TrainConfig, all []Example, log io.Writer) (*Model, Study, err
 	c := rep.Combined
 	s := Study{
 		Precision: c.Precision, Recall: c.Recall, F1: c.F1, Accuracy: c.Accuracy, FPR: c.FPR,
-		ROCAUC: c.AUC, Confusion: c.Confusion, NTrain: len(trainAll), NTest: len(test),
+		ROCAUC: c.AUC, Confusion: c.Confusion, NTrain: len(trainAll), NTest: len(test), NPool: len(o.Pool),
 		LeaveOneAttackOut: map[string]float64{}, LeaveOneAttackOutParts: map[string]ScenarioRow{},
 		ModelVersion: m.Version(), Seed: seed, Test: rep,
 	}
@@ -88,6 +117,9 @@ func RunStudy(cfg TrainConfig, all []Example, log io.Writer) (*Model, Study, err
 		row := mk.Evaluate(held).PerScenario[k]
 		s.LeaveOneAttackOut[k] = row.Combined
 		s.LeaveOneAttackOutParts[k] = row
+		if o.LeftOut != nil {
+			o.LeftOut(k, mk, held)
+		}
 		if log != nil {
 			fmt.Fprintf(log, "leave out %s: recall combined %.3f (supervised %.3f, one-class %.3f, egress %.3f) on %d graphs\n",
 				k, row.Combined, row.Supervised, row.OneClass, row.Egress, row.N)
