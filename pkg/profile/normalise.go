@@ -24,11 +24,18 @@ const (
 const maxTokens = 32
 
 // PathTemplate folds the random, numeric and hash components of a path (or
-// of a graph's normalised file label, which may start with "$FUNC").
+// of a graph's normalised file label, which may start with "$FUNC"), and
+// names the merged-/usr directories one way: on Debian and most images
+// /lib, /lib64, /bin and /sbin are links to their /usr twins, and a
+// loader or a script opens a library by either name (the lab's profiles
+// flagged "/lib/x86_64-linux-gnu/libz.so.1" after learning the /usr/lib
+// one). Where they are distinct directories this only folds two names of
+// system code together.
 func PathTemplate(p string) string {
 	if p == "" {
 		return ""
 	}
+	p = usrMerged(p)
 	parts := strings.Split(p, "/")
 	for i, c := range parts {
 		if c == "" || c == "$FUNC" || c == "." || c == ".." {
@@ -37,6 +44,15 @@ func PathTemplate(p string) string {
 		parts[i] = FoldToken(c)
 	}
 	return bound(strings.Join(parts, "/"))
+}
+
+func usrMerged(p string) string {
+	for _, d := range []string{"/lib/", "/lib64/", "/bin/", "/sbin/"} {
+		if strings.HasPrefix(p, d) {
+			return "/usr" + p
+		}
+	}
+	return p
 }
 
 // FoldToken folds one path component or argument word: uuids, hex runs,

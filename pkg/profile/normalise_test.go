@@ -9,6 +9,9 @@ func TestPathTemplate(t *testing.T) {
 		{"/usr/bin/python3", "/usr/bin/python3"},
 		{"/usr/bin/sha256sum", "/usr/bin/sha256sum"},
 		{"/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_N-linux-gnu/libc.so.N"},
+		{"/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib/x86_N-linux-gnu/libz.so.N"}, // merged /usr: one name
+		{"/bin/sh", "/usr/bin/sh"},
+		{"/library/x", "/library/x"},
 		{"/proc/N/environ", "/proc/N/environ"},
 		{"$FUNC/function/convert-sim.sh", "$FUNC/function/convert-sim.sh"},
 		{"/tmp/job-1a2b3c4d-4b1e-4c2a-9f3d-5e6f7a8b9c0d/out", "/tmp/job-UUID/out"},
