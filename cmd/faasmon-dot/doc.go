@@ -5,6 +5,6 @@
 //	go run ./cmd/faasmon-dot -in graph.json -svg graph.svg
 //
 // A viewer for the output of the graph stage (faasmon-graph,
-// pkg/provenance), outside the flow tracer → parse → graph → classify →
+// pkg/graph/provenance), outside the flow tracer → parse → graph → classify →
 // alert.
 package main

@@ -11,5 +11,5 @@
 // The state dir is /tmp/faasmon-stack unless FAASMON_STACK_DIR is set.
 //
 // Development tooling, not shipped: it hosts the flow tracer → parse → graph
-// → classify → alert on one machine; its provider side is pkg/localstack.
+// → classify → alert on one machine; its provider side is internal/dev/localstack.
 package main

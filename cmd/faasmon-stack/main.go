@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/faasmon/faasmon/pkg/localstack"
+	"github.com/faasmon/faasmon/internal/dev/localstack"
 )
 
 func main() {

@@ -1,5 +1,5 @@
 // Command faasmon is the user's command line for what faasmon learnt about
-// their functions (the behaviour profiles of pkg/profile) and for what it
+// their functions (the behaviour profiles of pkg/classify/profile) and for what it
 // found (the alerts faasmon-alert publishes on the queue).
 //
 //	faasmon profile show   [-dir D] [FUNCTION[@VERSION]...]

@@ -17,9 +17,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/faasmon/faasmon/pkg/classify/profile"
 	"github.com/faasmon/faasmon/pkg/envconf"
-	"github.com/faasmon/faasmon/pkg/profile"
-	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/graph/provenance"
 )
 
 const usage = `usage:

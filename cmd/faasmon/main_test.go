@@ -10,17 +10,17 @@ import (
 	"time"
 
 	"github.com/faasmon/faasmon/pkg/chunk"
-	"github.com/faasmon/faasmon/pkg/ingest"
-	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/graph/provenance"
+	"github.com/faasmon/faasmon/pkg/parse/ingest"
 )
 
-// archive writes the graphs of a real strace capture (pkg/strace/testdata)
+// archive writes the graphs of a real strace capture (pkg/parse/strace/testdata)
 // as faasmon-graph's archive does, rounds times (as many calls of the same
 // code), and returns the directory.
 func archive(t *testing.T, dir, fn string, rounds int, files ...string) string {
 	t.Helper()
 	for _, file := range files {
-		body, err := os.ReadFile(filepath.Join("..", "..", "pkg", "strace", "testdata", file))
+		body, err := os.ReadFile(filepath.Join("..", "..", "pkg", "parse", "strace", "testdata", file))
 		if err != nil {
 			t.Fatal(err)
 		}

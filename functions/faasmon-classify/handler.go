@@ -12,15 +12,15 @@ import (
 	"sync"
 
 	embedded "github.com/faasmon/faasmon/model"
-	"github.com/faasmon/faasmon/pkg/detect"
+	"github.com/faasmon/faasmon/pkg/classify/detect"
+	"github.com/faasmon/faasmon/pkg/classify/gnn"
+	"github.com/faasmon/faasmon/pkg/classify/invariant"
+	"github.com/faasmon/faasmon/pkg/classify/profile"
 	"github.com/faasmon/faasmon/pkg/envconf"
 	"github.com/faasmon/faasmon/pkg/fnhttp"
-	"github.com/faasmon/faasmon/pkg/gnn"
+	"github.com/faasmon/faasmon/pkg/graph/provenance"
 	"github.com/faasmon/faasmon/pkg/hopauth"
-	"github.com/faasmon/faasmon/pkg/invariant"
 	"github.com/faasmon/faasmon/pkg/outbox"
-	"github.com/faasmon/faasmon/pkg/profile"
-	"github.com/faasmon/faasmon/pkg/provenance"
 	"github.com/faasmon/faasmon/pkg/verdict"
 )
 
@@ -62,7 +62,7 @@ type Config struct {
 	// ModelPath is a mounted model that overrides the built-in one
 	// (model_path).
 	ModelPath string
-	// ProfileDir holds the per-function behaviour profiles (pkg/profile):
+	// ProfileDir holds the per-function behaviour profiles (pkg/classify/profile):
 	// it must outlive the function process and be shared by its replicas
 	// (a volume on Kubernetes). Empty turns the profile part off.
 	ProfileDir string
@@ -73,7 +73,7 @@ type Config struct {
 	// (profile.ConfigFromEnv: profile_learn_graphs, profile_learn_for, ...).
 	Profile profile.Config
 	// InvariantExceptions is the YAML document of reviewed exceptions to
-	// the runtime invariants (pkg/invariant.Exceptions) itself, and
+	// the runtime invariants (pkg/classify/invariant.Exceptions) itself, and
 	// InvariantExceptionsFile names a file holding one (an OpenFaaS
 	// secret mounted under /var/openfaas/secrets, say); at most one may be
 	// set. Inline, because a function sees neither the repository nor the

@@ -17,17 +17,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faasmon/faasmon/pkg/classify/gnn"
+	"github.com/faasmon/faasmon/pkg/classify/gnn/gnntest"
 	"github.com/faasmon/faasmon/pkg/fnhttp"
-	"github.com/faasmon/faasmon/pkg/gnn"
-	"github.com/faasmon/faasmon/pkg/gnn/gnntest"
+	"github.com/faasmon/faasmon/pkg/graph/provenance"
 	"github.com/faasmon/faasmon/pkg/hopauth"
 	"github.com/faasmon/faasmon/pkg/hopauth/hoptest"
-	"github.com/faasmon/faasmon/pkg/provenance"
 	"github.com/faasmon/faasmon/pkg/verdict"
 )
 
 // setup trains a small model on synthetic graphs (seconds) so the handler
-// runs a real model; the committed model is tested in pkg/gnn and the lab.
+// runs a real model; the committed model is tested in pkg/classify/gnn and the lab.
 func setup(t testing.TB) (modelPath string, attack *provenance.Graph) {
 	t.Helper()
 	m, rng := gnntest.SmallModel(t)

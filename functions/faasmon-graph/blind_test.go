@@ -15,11 +15,11 @@ import (
 	"github.com/faasmon/faasmon/pkg/chunk"
 	"github.com/faasmon/faasmon/pkg/event"
 	"github.com/faasmon/faasmon/pkg/fnhttp"
+	"github.com/faasmon/faasmon/pkg/graph/provenance"
 	"github.com/faasmon/faasmon/pkg/heartbeat"
 	"github.com/faasmon/faasmon/pkg/hopauth"
 	"github.com/faasmon/faasmon/pkg/hopauth/hoptest"
 	"github.com/faasmon/faasmon/pkg/invoke"
-	"github.com/faasmon/faasmon/pkg/provenance"
 	"github.com/faasmon/faasmon/pkg/verdict"
 )
 

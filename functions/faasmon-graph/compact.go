@@ -5,9 +5,9 @@ import (
 	"sync/atomic"
 
 	"github.com/faasmon/faasmon/pkg/chunk"
-	"github.com/faasmon/faasmon/pkg/invariant"
-	"github.com/faasmon/faasmon/pkg/profile"
-	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/classify/invariant"
+	"github.com/faasmon/faasmon/pkg/classify/profile"
+	"github.com/faasmon/faasmon/pkg/graph/provenance"
 )
 
 // fitOptions make a graph fit the body OpenFaaS CE's queue takes
@@ -26,7 +26,7 @@ var fitStats struct {
 
 // fit compacts g, in place, to what the queue to classify takes, and says
 // so in the log with the container: a compacted or truncated graph is
-// still queued and judged, and its verdict says what it lost (pkg/detect).
+// still queued and judged, and its verdict says what it lost (pkg/classify/detect).
 // A graph that cannot be compacted (invalid structure: the builder never
 // makes one) is logged, counted and sent as it is, for the gateway to
 // refuse loudly rather than for it to vanish here.

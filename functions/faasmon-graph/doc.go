@@ -10,5 +10,5 @@
 // silence_after_seconds is a blind-spot alert to faasmon-alert.
 //
 // It is the graph stage of the flow tracer → parse → graph → classify →
-// alert; the graph building is pkg/provenance.
+// alert; the graph building is pkg/graph/provenance.
 package function

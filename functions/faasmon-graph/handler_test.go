@@ -11,10 +11,10 @@ import (
 	"github.com/faasmon/faasmon/pkg/chunk"
 	"github.com/faasmon/faasmon/pkg/event"
 	"github.com/faasmon/faasmon/pkg/fnhttp"
+	"github.com/faasmon/faasmon/pkg/graph/provenance"
 	"github.com/faasmon/faasmon/pkg/heartbeat"
 	"github.com/faasmon/faasmon/pkg/hopauth"
 	"github.com/faasmon/faasmon/pkg/hopauth/hoptest"
-	"github.com/faasmon/faasmon/pkg/provenance"
 )
 
 func TestHandle(t *testing.T) {

@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faasmon/faasmon/pkg/graph/provenance"
 	"github.com/faasmon/faasmon/pkg/invoke"
-	"github.com/faasmon/faasmon/pkg/provenance"
 )
 
 // pending is faasmon-graph's outbox: every finished graph is written here,

@@ -6,5 +6,5 @@
 // on unparsed.
 //
 // It is the parse stage of the flow tracer → parse → graph → classify →
-// alert, right after the tracer; the parsing is pkg/ingest.
+// alert, right after the tracer; the parsing is pkg/parse/ingest.
 package function

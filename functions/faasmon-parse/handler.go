@@ -15,8 +15,8 @@ import (
 	"github.com/faasmon/faasmon/pkg/fnhttp"
 	"github.com/faasmon/faasmon/pkg/heartbeat"
 	"github.com/faasmon/faasmon/pkg/hopauth"
-	"github.com/faasmon/faasmon/pkg/ingest"
 	"github.com/faasmon/faasmon/pkg/invoke"
+	"github.com/faasmon/faasmon/pkg/parse/ingest"
 )
 
 const name = "faasmon-parse"

@@ -22,7 +22,7 @@ import (
 func TestHandleInput(t *testing.T) {
 	next = "" // answer the batch instead of queueing it
 	fnhttp.DefaultHop.Keys = hoptest.Source()
-	node, err := os.ReadFile("../../pkg/strace/testdata/node.strace")
+	node, err := os.ReadFile("../../pkg/parse/strace/testdata/node.strace")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestHandleInput(t *testing.T) {
 func TestHandleAuth(t *testing.T) {
 	next = ""
 	fnhttp.DefaultHop.Keys = hoptest.Source()
-	node, err := os.ReadFile("../../pkg/strace/testdata/node.strace")
+	node, err := os.ReadFile("../../pkg/parse/strace/testdata/node.strace")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestForwardSync(t *testing.T) {
 	defer func() { next, async, client = oldNext, oldAsync, oldClient }()
 	next, async = "faasmon-graph", false
 	clientOnce.Do(func() {}) // the client is set below
-	node, err := os.ReadFile("../../pkg/strace/testdata/node.strace")
+	node, err := os.ReadFile("../../pkg/parse/strace/testdata/node.strace")
 	if err != nil {
 		t.Fatal(err)
 	}

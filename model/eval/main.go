@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/faasmon/faasmon/pkg/gnn"
+	"github.com/faasmon/faasmon/pkg/classify/gnn"
 )
 
 func main() {

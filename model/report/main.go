@@ -12,11 +12,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/faasmon/faasmon/pkg/gnn"
-	"github.com/faasmon/faasmon/pkg/invariant"
-	"github.com/faasmon/faasmon/pkg/lab"
-	"github.com/faasmon/faasmon/pkg/profile"
-	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/internal/dev/lab"
+	"github.com/faasmon/faasmon/pkg/classify/gnn"
+	"github.com/faasmon/faasmon/pkg/classify/invariant"
+	"github.com/faasmon/faasmon/pkg/classify/profile"
+	"github.com/faasmon/faasmon/pkg/graph/provenance"
 )
 
 // report is model/eval-report.json: the GNN's study (its fields at the top
@@ -430,7 +430,7 @@ func (j judged) parts() []string {
 	return ps
 }
 
-// judge runs every part on g as faasmon-classify does (pkg/detect's
+// judge runs every part on g as faasmon-classify does (pkg/classify/detect's
 // union), keeping each part's own answer.
 func judge(m *gnn.Model, x *invariant.Exceptions, profs map[profile.Key]*profile.Profile, g *provenance.Graph) judged {
 	j := judged{flag: map[string]bool{}}

@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/faasmon/faasmon/pkg/gnn"
-	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/classify/gnn"
+	"github.com/faasmon/faasmon/pkg/graph/provenance"
 )
 
 func ex(fn, label string) gnn.Example {

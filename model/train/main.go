@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/faasmon/faasmon/pkg/features"
-	"github.com/faasmon/faasmon/pkg/gnn"
+	"github.com/faasmon/faasmon/pkg/classify/features"
+	"github.com/faasmon/faasmon/pkg/classify/gnn"
 )
 
 func main() {

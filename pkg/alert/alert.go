@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/graph/provenance"
 	"github.com/faasmon/faasmon/pkg/verdict"
 )
 

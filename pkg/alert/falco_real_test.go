@@ -10,21 +10,21 @@ import (
 	"time"
 
 	"github.com/faasmon/faasmon/pkg/chunk"
+	"github.com/faasmon/faasmon/pkg/classify/invariant"
 	"github.com/faasmon/faasmon/pkg/event"
-	"github.com/faasmon/faasmon/pkg/invariant"
-	"github.com/faasmon/faasmon/pkg/provenance"
-	"github.com/faasmon/faasmon/pkg/strace"
+	"github.com/faasmon/faasmon/pkg/graph/provenance"
+	"github.com/faasmon/faasmon/pkg/parse/strace"
 	"github.com/faasmon/faasmon/pkg/verdict"
 )
 
-// Real findings on real traces: pkg/invariant's captured attack attempts
+// Real findings on real traces: pkg/classify/invariant's captured attack attempts
 // (its testdata, see capture.sh there) through the parse → graph path and
 // the invariants, as faasmon-classify makes them, become Falco events that
 // the ecosystem takes whole, named and tagged by the invariant that fired.
 func TestFalcoEventsOfRealInvariantFindings(t *testing.T) {
 	for _, name := range []string{"attempts", "drift", "history", "privilege"} {
 		t.Run(name, func(t *testing.T) {
-			f, err := os.Open(filepath.Join("..", "invariant", "testdata", name+".strace"))
+			f, err := os.Open(filepath.Join("..", "classify", "invariant", "testdata", name+".strace"))
 			if err != nil {
 				t.Skipf("no trace: %v", err)
 			}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/graph/provenance"
 	"github.com/faasmon/faasmon/pkg/verdict"
 )
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faasmon/faasmon/pkg/internal/stantest"
+	"github.com/faasmon/faasmon/internal/dev/stantest"
 	"github.com/faasmon/faasmon/pkg/streaming"
 )
 

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faasmon/faasmon/pkg/internal/stantest"
+	"github.com/faasmon/faasmon/internal/dev/stantest"
 	"github.com/faasmon/faasmon/pkg/streaming"
 	stan "github.com/nats-io/stan.go"
 )

@@ -3,7 +3,7 @@ package alert
 import (
 	"time"
 
-	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/graph/provenance"
 	"github.com/faasmon/faasmon/pkg/verdict"
 )
 
@@ -82,7 +82,7 @@ func attackVerdict() verdict.Verdict {
 	}
 }
 
-// explNodeOf and explEdgeOf are explanation entries as pkg/gnn makes them:
+// explNodeOf and explEdgeOf are explanation entries as pkg/classify/gnn makes them:
 // node id, edge index, kinds and endpoint labels from the graph.
 func explNodeOf(g *provenance.Graph, id int, w float64) verdict.NodeAttr {
 	n := g.Nodes[id]

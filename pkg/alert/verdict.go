@@ -3,7 +3,7 @@ package alert
 import (
 	"fmt"
 
-	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/graph/provenance"
 	"github.com/faasmon/faasmon/pkg/verdict"
 )
 

@@ -19,12 +19,12 @@ import (
 	"github.com/openfaas/faas-provider/types"
 
 	classify "github.com/faasmon/faasmon/functions/faasmon-classify"
+	"github.com/faasmon/faasmon/internal/dev/localstack"
+	"github.com/faasmon/faasmon/internal/dev/stantest"
 	"github.com/faasmon/faasmon/pkg/fnhttp"
+	"github.com/faasmon/faasmon/pkg/graph/provenance"
 	"github.com/faasmon/faasmon/pkg/hopauth"
 	"github.com/faasmon/faasmon/pkg/hopauth/hoptest"
-	"github.com/faasmon/faasmon/pkg/internal/stantest"
-	"github.com/faasmon/faasmon/pkg/localstack"
-	"github.com/faasmon/faasmon/pkg/provenance"
 	"github.com/faasmon/faasmon/pkg/streaming"
 	"github.com/faasmon/faasmon/pkg/verdict"
 )

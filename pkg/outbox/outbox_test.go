@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faasmon/faasmon/internal/dev/stantest"
+	"github.com/faasmon/faasmon/pkg/graph/provenance"
 	"github.com/faasmon/faasmon/pkg/hopauth"
 	"github.com/faasmon/faasmon/pkg/hopauth/hoptest"
-	"github.com/faasmon/faasmon/pkg/internal/stantest"
-	"github.com/faasmon/faasmon/pkg/provenance"
 	"github.com/faasmon/faasmon/pkg/streaming"
 	"github.com/faasmon/faasmon/pkg/verdict"
 )

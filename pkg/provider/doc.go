@@ -9,6 +9,6 @@
 // tracer → parse → graph → classify → alert, and the alert's responder
 // (pkg/alert) reads instance labels and recycles through it at the end. The
 // server side, and everything else of the development stack, is
-// pkg/localstack, which imports this package rather than the other way round
+// internal/dev/localstack, which imports this package rather than the other way round
 // so that shipped binaries never link the stack.
 package provider

@@ -11,7 +11,7 @@ import (
 )
 
 // Instance is one running function process on the local stack: the local
-// stand-in for a pod's container. The local provider (pkg/localstack) serves
+// stand-in for a pod's container. The local provider (internal/dev/localstack) serves
 // the list of them at GET /faasmon/instances on its own port
 // (127.0.0.1:8083), so that the tracer finds function processes there the way
 // it finds pods on a Kubernetes node.

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/graph/provenance"
 )
 
 // Verdict values: the same words as the labels of the lab's datasets, so
@@ -34,7 +34,7 @@ type Verdict struct {
 	Score        float64 `json:"score"`
 	Threshold    float64 `json:"threshold"`
 	ModelVersion string  `json:"model_version"`
-	// The parts of Score (see pkg/gnn): the supervised P(attack), the
+	// The parts of Score (see pkg/classify/gnn): the supervised P(attack), the
 	// calibrated one-class anomaly score, the external endpoints outside
 	// the function's benign egress baseline, and which part decided
 	// ("supervised", "one-class" or "egress").
@@ -64,7 +64,7 @@ type Verdict struct {
 
 // Parts of the detector, as Finding.Part and Verdict.Source name them.
 const (
-	PartInvariant  = "invariant"  // a runtime invariant (pkg/invariant), no learning
+	PartInvariant  = "invariant"  // a runtime invariant (pkg/classify/invariant), no learning
 	PartProfile    = "profile"    // a deviation from the function's behaviour profile
 	PartEgress     = "egress"     // an external endpoint new to the function
 	PartSupervised = "supervised" // the GNN's supervised head

@@ -9,7 +9,7 @@
 // stack there is no watchdog: the provider sets port=8080 and this process
 // is the one the proxy dials and the tracer attaches to. The build tag
 // keeps ./... from compiling it: handler/function only exists in the work
-// dir the local builder lays out (see pkg/localstack/build.go).
+// dir the local builder lays out (see internal/dev/localstack/build.go).
 package main
 
 import (

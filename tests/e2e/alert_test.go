@@ -19,11 +19,11 @@ import (
 	"github.com/nats-io/stan.go"
 	"github.com/openfaas/faas-provider/types"
 
+	"github.com/faasmon/faasmon/internal/dev/localstack"
 	"github.com/faasmon/faasmon/pkg/alert"
+	"github.com/faasmon/faasmon/pkg/graph/provenance"
 	"github.com/faasmon/faasmon/pkg/hopauth"
 	"github.com/faasmon/faasmon/pkg/invoke"
-	"github.com/faasmon/faasmon/pkg/localstack"
-	"github.com/faasmon/faasmon/pkg/provenance"
 	"github.com/faasmon/faasmon/pkg/provider"
 	"github.com/faasmon/faasmon/pkg/streaming"
 )

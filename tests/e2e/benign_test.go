@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faasmon/faasmon/pkg/lab"
-	"github.com/faasmon/faasmon/pkg/localstack"
+	"github.com/faasmon/faasmon/internal/dev/lab"
+	"github.com/faasmon/faasmon/internal/dev/localstack"
 )
 
 // Over 200 benign invocations of the victim app, warm and cold, concurrent

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faasmon/faasmon/internal/dev/localstack"
 	"github.com/faasmon/faasmon/pkg/chunk"
+	"github.com/faasmon/faasmon/pkg/graph/provenance"
 	"github.com/faasmon/faasmon/pkg/heartbeat"
-	"github.com/faasmon/faasmon/pkg/localstack"
-	"github.com/faasmon/faasmon/pkg/provenance"
 	"github.com/faasmon/faasmon/pkg/provider"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 	"github.com/faasmon/faasmon/pkg/tracer/metrics"
@@ -76,7 +76,7 @@ func TestNoSilentLoss(t *testing.T) {
 	go snd.Run(sendCtx)
 
 	t.Run("killing parse and graph mid-stream loses no chunk", func(t *testing.T) {
-		trace, err := os.ReadFile("../../pkg/strace/testdata/node.strace")
+		trace, err := os.ReadFile("../../pkg/parse/strace/testdata/node.strace")
 		if err != nil {
 			t.Fatal(err)
 		}

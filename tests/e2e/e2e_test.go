@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faasmon/faasmon/pkg/lab"
-	"github.com/faasmon/faasmon/pkg/localstack"
-	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/internal/dev/lab"
+	"github.com/faasmon/faasmon/internal/dev/localstack"
+	"github.com/faasmon/faasmon/pkg/graph/provenance"
 )
 
 func TestSmokePipeline(t *testing.T) {

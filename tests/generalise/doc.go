@@ -5,7 +5,7 @@
 // checkout (default ../shared/atomic-red-team beside the repository; never
 // copied into it), selected (sh/bash executor, no elevation, prerequisites
 // that only check for installed tools, nothing that would harm the host:
-// see pkg/lab/atomic.go), each played as one invocation through the lab's
+// see internal/dev/lab/atomic.go), each played as one invocation through the lab's
 // flaw (a) with the lab's benign traffic mixed in, through the whole live
 // pipeline on the local stack. The scores go into the "atomic" section of
 // model/generalisation-report.json; the other sections are left as they are.

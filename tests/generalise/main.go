@@ -15,8 +15,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/faasmon/faasmon/pkg/lab"
-	"github.com/faasmon/faasmon/pkg/localstack"
+	"github.com/faasmon/faasmon/internal/dev/lab"
+	"github.com/faasmon/faasmon/internal/dev/localstack"
 )
 
 // trainingData is where `make dataset` writes the lab's training graphs;
@@ -199,7 +199,7 @@ func atomic(args []string) error {
 	rep.Source = *atomicsDir
 	rep.Commit = gitHead(repo)
 	rep.Baseline = base
-	rep.Selection = "Linux tests with an sh/bash executor, no elevation, dependencies only when every prerequisite just checks that a tool is installed and it is (nothing installed or created), no upstream payload files, every command on the function's PATH, and nothing destructive or persistent outside the sandbox (pkg/lab/atomic.go); input arguments at their defaults; URLs, IPs and host names rewritten to the attacker 10.66.0.2; one invocation each through flaw (a) (photo-receive's format field) as the function user, killed after the time limit"
+	rep.Selection = "Linux tests with an sh/bash executor, no elevation, dependencies only when every prerequisite just checks that a tool is installed and it is (nothing installed or created), no upstream payload files, every command on the function's PATH, and nothing destructive or persistent outside the sandbox (internal/dev/lab/atomic.go); input arguments at their defaults; URLs, IPs and host names rewritten to the attacker 10.66.0.2; one invocation each through flaw (a) (photo-receive's format field) as the function user, killed after the time limit"
 	rep.Output = filepath.Join(absOut, "graphs")
 	rep.Training = "none: these graphs are written under " + absOut + " only, outside the lab's training data (" + trainingData + "); profiles learn from benign traffic and the supervised model from the lab's own attacks"
 	rep.Command = "make generalise (go run ./tests/generalise atomic" + onlyFlag(*only) + ")"

@@ -4,5 +4,5 @@
 //	go run ./tests/lab run -scenario FILE... -out DIR [-n N] [-seed S] [-gateway URL] [-graphs DIR]
 //
 // Development tooling, beside the flow tracer → parse → graph → classify →
-// alert: it feeds the flow traffic and labels what comes out (pkg/lab).
+// alert: it feeds the flow traffic and labels what comes out (internal/dev/lab).
 package main

@@ -10,8 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/faasmon/faasmon/internal/dev/lab"
 	"github.com/faasmon/faasmon/pkg/envconf"
-	"github.com/faasmon/faasmon/pkg/lab"
 	"github.com/faasmon/faasmon/pkg/streaming"
 )
 
@@ -99,7 +99,7 @@ func main() {
 	}
 }
 
-// foreign runs the public-functions benchmark (pkg/lab/foreign.go).
+// foreign runs the public-functions benchmark (internal/dev/lab/foreign.go).
 func foreign(args []string) {
 	fs := flag.NewFlagSet("foreign", flag.ExitOnError)
 	dir := fs.String("dir", "", "directory holding the public functions' checkouts (required; see tests/lab/foreign/README.md)")

@@ -26,8 +26,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/faasmon/faasmon/pkg/lab"
-	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/internal/dev/lab"
+	"github.com/faasmon/faasmon/pkg/graph/provenance"
 )
 
 func main() {

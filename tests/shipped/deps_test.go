@@ -22,11 +22,8 @@ var shipped = []string{
 // forbidden are the packages a shipped binary must not link, each with
 // everything under it, and why.
 var forbidden = []struct{ pkg, why string }{
-	{"github.com/faasmon/faasmon/pkg/localstack", "the local development stack"},
-	{"github.com/faasmon/faasmon/pkg/lab", "the lab that drives scenarios on the local stack"},
-	{"github.com/faasmon/faasmon/pkg/proctest", "a test helper"},
-	{"github.com/faasmon/faasmon/pkg/internal/stantest", "a test helper"},
-	{"github.com/faasmon/faasmon/pkg/gnn/gnntest", "a test helper"},
+	{"github.com/faasmon/faasmon/internal/dev", "development tooling: the local stack, the lab, test helpers"},
+	{"github.com/faasmon/faasmon/pkg/classify/gnn/gnntest", "a test helper"},
 	{"github.com/faasmon/faasmon/pkg/fnhttp/fnhttptest", "a test helper"},
 	{"testing", "Go's test framework"},
 }
@@ -103,9 +100,9 @@ func TestForbiddenReason(t *testing.T) {
 	}{
 		{"testing", true},
 		{"testing/iotest", true},
-		{"github.com/faasmon/faasmon/pkg/localstack", true},
-		{"github.com/faasmon/faasmon/pkg/lab", true},
-		{"github.com/faasmon/faasmon/pkg/lab/sub", true},
+		{"github.com/faasmon/faasmon/internal/dev/localstack", true},
+		{"github.com/faasmon/faasmon/internal/dev/lab", true},
+		{"github.com/faasmon/faasmon/internal/dev/lab/sub", true},
 		{"github.com/faasmon/faasmon/pkg/labels", false},
 		{"github.com/faasmon/faasmon/pkg/provider", false},
 		{"net/http", false},

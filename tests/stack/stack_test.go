@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faasmon/faasmon/pkg/localstack"
+	"github.com/faasmon/faasmon/internal/dev/localstack"
 	"github.com/faasmon/faasmon/pkg/provider"
 	"github.com/openfaas/faas-provider/types"
 	sdk "github.com/openfaas/go-sdk"

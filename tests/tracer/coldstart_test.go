@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faasmon/faasmon/internal/dev/lab"
+	"github.com/faasmon/faasmon/internal/dev/localstack"
 	"github.com/faasmon/faasmon/pkg/chunk"
-	"github.com/faasmon/faasmon/pkg/lab"
-	"github.com/faasmon/faasmon/pkg/localstack"
-	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/graph/provenance"
 	"github.com/faasmon/faasmon/pkg/tracer"
 	"github.com/faasmon/faasmon/pkg/tracer/backend"
 	"github.com/faasmon/faasmon/pkg/tracer/backend/ebpf"

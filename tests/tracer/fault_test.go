@@ -18,9 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faasmon/faasmon/internal/dev/localstack"
+	"github.com/faasmon/faasmon/internal/dev/proctest"
 	"github.com/faasmon/faasmon/pkg/chunk"
-	"github.com/faasmon/faasmon/pkg/localstack"
-	"github.com/faasmon/faasmon/pkg/proctest"
 	"github.com/faasmon/faasmon/pkg/provider"
 	"github.com/faasmon/faasmon/pkg/tracer"
 	"github.com/faasmon/faasmon/pkg/tracer/backend"

@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/faasmon/faasmon/pkg/gnn"
+	"github.com/faasmon/faasmon/pkg/classify/gnn"
 )
 
 func main() {

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 
-	"github.com/faasmon/faasmon/pkg/strace"
+	"github.com/faasmon/faasmon/pkg/parse/strace"
 )
 
-// Packets keep, like strace lines (pkg/strace/scrub.go), only what
+// Packets keep, like strace lines (pkg/parse/strace/scrub.go), only what
 // detection needs: tcpdump's snap length still holds the first bytes of
 // every payload — a request's header block with its tokens, the start of
 // bodies, responses. ScrubPacket runs on each record before it joins a

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/faasmon/faasmon/pkg/event"
-	"github.com/faasmon/faasmon/pkg/pcap"
+	"github.com/faasmon/faasmon/pkg/parse/pcap"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
@@ -39,7 +39,7 @@ func frame(t *testing.T, udp bool, sport, dport uint16, payload []byte) []byte {
 
 // TestScrubPacket plants credentials in a request's head and body, in a
 // response and in a non-DNS datagram, scrubs the frames as the tracer's
-// PcapReader does, and checks with pkg/pcap (faasmon-parse's parser) that
+// PcapReader does, and checks with pkg/parse/pcap (faasmon-parse's parser) that
 // the request line, Host, X-Call-Id and the DNS name are still read.
 func TestScrubPacket(t *testing.T) {
 	req := "POST /charge?card=1&password=CANARY-Q HTTP/1.1\r\nHost: fn.local:8080\r\nAuthorization: Bearer CANARY-A\r\nX-Vault-Token: CANARY-V\r\nX-Call-Id: pc-1\r\nContent-Type: application/json\r\n\r\n{\"password\":\"CANARY-J\"}"

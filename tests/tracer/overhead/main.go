@@ -13,9 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faasmon/faasmon/internal/dev/lab"
+	"github.com/faasmon/faasmon/internal/dev/localstack"
 	"github.com/faasmon/faasmon/pkg/invoke"
-	"github.com/faasmon/faasmon/pkg/lab"
-	"github.com/faasmon/faasmon/pkg/localstack"
 )
 
 func main() {

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faasmon/faasmon/pkg/ingest"
-	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/graph/provenance"
+	"github.com/faasmon/faasmon/pkg/parse/ingest"
 	"github.com/faasmon/faasmon/pkg/tracer/backend"
 	"github.com/faasmon/faasmon/pkg/tracer/backend/ebpf"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"

@@ -16,7 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/faasmon/faasmon/pkg/event"
-	"github.com/faasmon/faasmon/pkg/strace"
+	"github.com/faasmon/faasmon/pkg/parse/strace"
 )
 
 var le = binary.LittleEndian
@@ -217,7 +217,7 @@ func (d *Decoder) DecodeAppend(dst []event.Event, b []byte) ([]event.Event, erro
 		case "execve", "execveat":
 			ev.Path = str(r.data1, r.len1)
 			// Command lines leave the node with credentials masked, as the
-			// strace sensor's scrubber leaves them (pkg/strace.ScrubArgv).
+			// strace sensor's scrubber leaves them (pkg/parse/strace.ScrubArgv).
 			if len(r.argv) > 0 {
 				ev.Argv = strace.ScrubArgv(r.argv)
 			}

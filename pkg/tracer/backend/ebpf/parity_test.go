@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/faasmon/faasmon/pkg/chunk"
-	"github.com/faasmon/faasmon/pkg/ingest"
-	"github.com/faasmon/faasmon/pkg/provenance"
+	"github.com/faasmon/faasmon/pkg/graph/provenance"
+	"github.com/faasmon/faasmon/pkg/parse/ingest"
 	"github.com/faasmon/faasmon/pkg/tracer/backend"
 	"github.com/faasmon/faasmon/pkg/tracer/backend/ebpf"
 	stracebe "github.com/faasmon/faasmon/pkg/tracer/backend/strace"

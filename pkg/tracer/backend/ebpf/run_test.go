@@ -15,7 +15,7 @@ import (
 
 	"github.com/faasmon/faasmon/pkg/chunk"
 	"github.com/faasmon/faasmon/pkg/event"
-	"github.com/faasmon/faasmon/pkg/ingest"
+	"github.com/faasmon/faasmon/pkg/parse/ingest"
 	"github.com/faasmon/faasmon/pkg/tracer/backend"
 	"github.com/faasmon/faasmon/pkg/tracer/backend/ebpf"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"

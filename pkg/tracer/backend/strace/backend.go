@@ -12,7 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/faasmon/faasmon/pkg/chunk"
-	parser "github.com/faasmon/faasmon/pkg/strace"
+	parser "github.com/faasmon/faasmon/pkg/parse/strace"
 	"github.com/faasmon/faasmon/pkg/tracer/backend"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 	"github.com/faasmon/faasmon/pkg/tracer/discovery"
@@ -247,7 +247,7 @@ func (s *stream) Annotate(h *chunk.Header) { h.Threads = s.threads }
 
 // Next is the next line, scrubbed: this is the last code on the node that
 // sees it, so secrets are dropped here rather than in faasmon-parse (see
-// pkg/strace/scrub.go for what is kept and why).
+// pkg/parse/strace/scrub.go for what is kept and why).
 func (s *stream) Next() (chunker.Unit, bool, error) {
 	if s.err != nil {
 		return chunker.Unit{}, false, s.err
@@ -302,7 +302,7 @@ func (s *stream) Close() error {
 // maxErrors is how many parse error messages a batch keeps for people.
 const maxErrors = 8
 
-// Parse reads a strace chunk (pkg/strace) into events.
+// Parse reads a strace chunk (pkg/parse/strace) into events.
 func (b *Backend) Parse(h chunk.Header, body []byte) (backend.Parsed, error) {
 	// strace prints text; a body that is not text is not strace output,
 	// whatever its header says, and would only yield a flood of errors.

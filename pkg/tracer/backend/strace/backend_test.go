@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faasmon/faasmon/internal/dev/proctest"
 	"github.com/faasmon/faasmon/pkg/chunk"
-	"github.com/faasmon/faasmon/pkg/proctest"
 	"github.com/faasmon/faasmon/pkg/tracer/backend"
 	stracebe "github.com/faasmon/faasmon/pkg/tracer/backend/strace"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"

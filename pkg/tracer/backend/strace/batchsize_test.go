@@ -9,20 +9,20 @@ import (
 	"time"
 
 	"github.com/faasmon/faasmon/pkg/chunk"
-	"github.com/faasmon/faasmon/pkg/ingest"
-	"github.com/faasmon/faasmon/pkg/strace"
+	"github.com/faasmon/faasmon/pkg/parse/ingest"
+	"github.com/faasmon/faasmon/pkg/parse/strace"
 	stracebe "github.com/faasmon/faasmon/pkg/tracer/backend/strace"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 )
 
-// TestStraceChunksFitTheQueue takes the real captures of pkg/strace
+// TestStraceChunksFitTheQueue takes the real captures of pkg/parse/strace
 // (repeated to fill many chunks) through the tracer's path — scrubber,
 // StraceUnit, a Cutter with the strace bounds — and faasmon-parse's: every
 // event batch must fit the queue's limit, or faasmon-graph never gets it.
 // Without the line bound (ChunkLines) the scrubbed lines of a Go
 // server's trace made 410 KB batches of 256 KB chunks.
 func TestStraceChunksFitTheQueue(t *testing.T) {
-	files, err := filepath.Glob("../../../strace/testdata/*.strace")
+	files, err := filepath.Glob("../../../parse/strace/testdata/*.strace")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no captures: %v", err)
 	}

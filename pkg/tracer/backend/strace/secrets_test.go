@@ -13,9 +13,9 @@ import (
 
 	"github.com/faasmon/faasmon/pkg/chunk"
 	"github.com/faasmon/faasmon/pkg/event"
-	"github.com/faasmon/faasmon/pkg/ingest"
-	"github.com/faasmon/faasmon/pkg/provenance"
-	"github.com/faasmon/faasmon/pkg/strace"
+	"github.com/faasmon/faasmon/pkg/graph/provenance"
+	"github.com/faasmon/faasmon/pkg/parse/ingest"
+	"github.com/faasmon/faasmon/pkg/parse/strace"
 	stracebe "github.com/faasmon/faasmon/pkg/tracer/backend/strace"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 )

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/faasmon/faasmon/pkg/chunk"
-	"github.com/faasmon/faasmon/pkg/pcap"
+	"github.com/faasmon/faasmon/pkg/parse/pcap"
 	"github.com/faasmon/faasmon/pkg/tracer/backend"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 	"github.com/faasmon/faasmon/pkg/tracer/discovery"
@@ -145,7 +145,7 @@ func (s *stream) Close() error {
 	return nil
 }
 
-// Parse reads a pcap chunk (pkg/pcap) into events.
+// Parse reads a pcap chunk (pkg/parse/pcap) into events.
 func (b *Backend) Parse(h chunk.Header, body []byte) (backend.Parsed, error) {
 	evs, st, err := pcap.ParseBytes(body, pcap.Options{})
 	out := backend.Parsed{Events: evs, Unparsed: st.Undecodable + st.Truncated, Errors: st.Errors}
