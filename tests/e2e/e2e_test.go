@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,12 +11,46 @@ import (
 	"github.com/faasmon/faasmon/internal/dev/lab"
 	"github.com/faasmon/faasmon/internal/dev/localstack"
 	"github.com/faasmon/faasmon/pkg/graph/provenance"
+	"github.com/faasmon/faasmon/pkg/tracer/backend/ebpf"
 )
 
 func TestSmokePipeline(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the end-to-end smoke run takes about two minutes")
 	}
+	smoke(t)
+}
+
+// TestSmokePipelineEBPF is the same run with the eBPF sensor in strace's
+// place (issue 15's parity at the lab's level): every answered invocation
+// has its graph, every graph its verdict, attacks are caught and alerted
+// as with strace, and no benign graph is flagged.
+func TestSmokePipelineEBPF(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the end-to-end smoke run takes about two minutes")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("the eBPF sensor needs root (CAP_BPF, CAP_PERFMON)")
+	}
+	p, err := ebpf.Load()
+	if err != nil {
+		t.Skipf("this kernel refuses the eBPF sensor: %v", err)
+	}
+	p.Close()
+	// The lab's tracer inherits the environment (FAASMON_KINDS).
+	t.Setenv("FAASMON_KINDS", "ebpf,pcap")
+	res := smoke(t)
+	if res.Summary.FP != 0 {
+		t.Errorf("eBPF: %d benign graphs flagged: %s", res.Summary.FP, res.Summary.Line())
+	}
+	if res.Summary.Recall < 0.9 {
+		t.Errorf("eBPF: recall %.2f: %s", res.Summary.Recall, res.Summary.Line())
+	}
+}
+
+// smoke plays the smoke scenario through the whole pipeline on the local
+// stack and checks graphs, packets, verdicts and alerts.
+func smoke(t *testing.T) lab.Result {
 	st := localstack.StartForTest(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -127,6 +162,7 @@ func TestSmokePipeline(t *testing.T) {
 		}
 		t.Logf("%d alerts; %s; latency p50 %.2fs", len(alerts), res.Summary.Line(), res.Summary.LatencyP50)
 	})
+	return res
 }
 
 // playLab runs the lab on the test's stack with the detector and its
