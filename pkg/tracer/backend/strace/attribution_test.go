@@ -15,6 +15,7 @@ import (
 	"github.com/faasmon/faasmon/internal/dev/proctest"
 	"github.com/faasmon/faasmon/pkg/parse/ingest"
 	"github.com/faasmon/faasmon/pkg/tracer/backend"
+	"github.com/faasmon/faasmon/pkg/tracer/backend/backendtest"
 	stracebe "github.com/faasmon/faasmon/pkg/tracer/backend/strace"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 	"github.com/faasmon/faasmon/pkg/tracer/metrics"
@@ -56,7 +57,7 @@ s.serve_forever()
 // whose response carries a forged X-Call-Id. Every request's call id must
 // be found on the handler's inbound read; the forged one never.
 func TestStraceAttribution(t *testing.T) {
-	need(t, "strace", "python3")
+	backendtest.Need(t, "strace", "python3")
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "s.py"), []byte(attribServer), 0o600); err != nil {
 		t.Fatal(err)
@@ -69,7 +70,7 @@ func TestStraceAttribution(t *testing.T) {
 	defer func() { _ = up.Process.Kill(); _ = up.Wait() }()
 	port := func(f string) string {
 		var b []byte
-		waitFor(t, f, 10*time.Second, func() bool { b, _ = os.ReadFile(filepath.Join(dir, f)); return len(b) > 0 })
+		backendtest.WaitFor(t, f, 10*time.Second, func() bool { b, _ = os.ReadFile(filepath.Join(dir, f)); return len(b) > 0 })
 		return string(b)
 	}
 	upURL := "http://127.0.0.1:" + port("up.port") + "/up"
@@ -80,17 +81,17 @@ func TestStraceAttribution(t *testing.T) {
 	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
 	fn := "http://127.0.0.1:" + port("fn.port") + "/"
 
-	var col collector
+	var col backendtest.Collector
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	tg := target(t, srv.Process.Pid)
+	tg := backendtest.Target(t, srv.Process.Pid)
 	cfg := backend.RunConfig{Node: "n1", Chunk: chunker.Config{Quiet: 100 * time.Millisecond}}
 	done := make(chan struct{})
 	go func() {
-		backend.Run(ctx, stracebe.New(stracebe.Config{}), tg, cfg, metrics.New(), col.sink)
+		backend.Run(ctx, stracebe.New(stracebe.Config{}), tg, cfg, metrics.New(), col.Sink)
 		close(done)
 	}()
-	waitFor(t, "strace attached", 10*time.Second, func() bool { return len(proctest.Children("strace")) == 1 })
+	backendtest.WaitFor(t, "strace attached", 10*time.Second, func() bool { return len(proctest.Children("strace")) == 1 })
 	time.Sleep(300 * time.Millisecond) // strace -p attaches asynchronously
 
 	const n = 5
@@ -111,7 +112,7 @@ func TestStraceAttribution(t *testing.T) {
 	<-done
 
 	got := map[string]bool{}
-	for _, cs := range col.streams() {
+	for _, cs := range col.Streams() {
 		for _, c := range cs {
 			b, err := ingest.Chunk(c.Header, c.Body)
 			if err != nil {

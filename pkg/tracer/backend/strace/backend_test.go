@@ -3,118 +3,44 @@ package strace_test
 import (
 	"bytes"
 	"context"
-	"os"
 	"os/exec"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/faasmon/faasmon/internal/dev/proctest"
-	"github.com/faasmon/faasmon/pkg/chunk"
 	"github.com/faasmon/faasmon/pkg/tracer/backend"
+	"github.com/faasmon/faasmon/pkg/tracer/backend/backendtest"
 	stracebe "github.com/faasmon/faasmon/pkg/tracer/backend/strace"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"
-	"github.com/faasmon/faasmon/pkg/tracer/discovery"
 	"github.com/faasmon/faasmon/pkg/tracer/metrics"
 )
-
-func need(t *testing.T, bins ...string) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (ptrace, netns)")
-	}
-	for _, b := range bins {
-		if _, err := exec.LookPath(b); err != nil {
-			t.Skipf("needs %s", b)
-		}
-	}
-}
-
-type collector struct {
-	mu sync.Mutex
-	cs []chunker.Chunk
-}
-
-func (c *collector) sink(ch chunker.Chunk) {
-	c.mu.Lock()
-	c.cs = append(c.cs, ch)
-	c.mu.Unlock()
-}
-
-func (c *collector) streams() map[string][]chunker.Chunk {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := map[string][]chunker.Chunk{}
-	for _, ch := range c.cs {
-		out[ch.Header.Stream] = append(out[ch.Header.Stream], ch)
-	}
-	return out
-}
-
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func target(t *testing.T, pid int) discovery.Target {
-	st, err := discovery.ProcStart("/proc", pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return discovery.Target{Key: "k" + strconv.Itoa(pid), Function: "fn", Namespace: "openfaas-fn", Container: "inst-" + strconv.Itoa(pid),
-		PID: pid, PIDs: []int{pid}, StartTicks: st}
-}
-
-func checkStream(t *testing.T, name string, cs []chunker.Chunk) {
-	t.Helper()
-	for i, c := range cs {
-		if c.Header.Seq != uint64(i) {
-			t.Errorf("stream %s: chunk %d has seq %d", name, i, c.Header.Seq)
-		}
-		if len(c.Body) > chunk.MaxBytes {
-			t.Errorf("stream %s: chunk %d has %d bytes", name, i, len(c.Body))
-		}
-		var hdr = make(map[string][]string)
-		c.Header.Set(hdr)
-		if _, err := chunk.Parse(hdr); err != nil {
-			t.Errorf("stream %s chunk %d: header does not parse: %v", name, i, err)
-		}
-	}
-}
 
 // TestStraceRestart attaches to a real busy process, kills strace mid-stream
 // and checks the restart: a new stream from seq 0, the restart counted, and
 // no restart once the tracee is gone.
 func TestStraceRestart(t *testing.T) {
-	need(t, "strace", "sh")
+	backendtest.Need(t, "strace", "sh")
 	tracee := exec.Command("sh", "-c", "while :; do cat /etc/hostname >/dev/null; sleep 0.05; done")
 	if err := tracee.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = tracee.Process.Kill(); _ = tracee.Wait() }()
 	m := metrics.New()
-	var col collector
+	var col backendtest.Collector
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan struct{})
-	tg := target(t, tracee.Process.Pid)
+	tg := backendtest.Target(t, tracee.Process.Pid)
 	cfg := backend.RunConfig{Node: "n1", RestartMin: 50 * time.Millisecond, Chunk: chunker.Config{Quiet: 100 * time.Millisecond}}
 	go func() {
-		backend.Run(ctx, stracebe.New(stracebe.Config{Pin: stracebe.PinSameCPU}), tg, cfg, m, col.sink)
+		backend.Run(ctx, stracebe.New(stracebe.Config{Pin: stracebe.PinSameCPU}), tg, cfg, m, col.Sink)
 		close(done)
 	}()
 
-	waitFor(t, "first stream's execve", 10*time.Second, func() bool {
-		for _, cs := range col.streams() {
+	backendtest.WaitFor(t, "first stream's execve", 10*time.Second, func() bool {
+		for _, cs := range col.Streams() {
 			for _, c := range cs {
 				if bytes.Contains(c.Body, []byte(`execve("/usr/bin/cat"`)) {
 					return true
@@ -133,19 +59,19 @@ func TestStraceRestart(t *testing.T) {
 	if err := syscall.Kill(st[0], syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a second stream", 10*time.Second, func() bool { return len(col.streams()) == 2 })
+	backendtest.WaitFor(t, "a second stream", 10*time.Second, func() bool { return len(col.Streams()) == 2 })
 	if r := metrics.Value(m.Restarts.WithLabelValues("strace")); r != 1 {
 		t.Fatalf("restarts = %v, want 1", r)
 	}
-	waitFor(t, "second stream's data", 10*time.Second, func() bool {
-		for name := range col.streams() {
+	backendtest.WaitFor(t, "second stream's data", 10*time.Second, func() bool {
+		for name := range col.Streams() {
 			if !strings.HasPrefix(name, tg.Container+"-strace-") {
 				t.Fatalf("stream name %q", name)
 			}
 		}
-		return len(col.streams()) == 2 && func() bool {
+		return len(col.Streams()) == 2 && func() bool {
 			n := 0
-			for _, cs := range col.streams() {
+			for _, cs := range col.Streams() {
 				if len(cs) > 0 {
 					n++
 				}
@@ -167,8 +93,8 @@ func TestStraceRestart(t *testing.T) {
 	if v := metrics.Value(m.Sensors.WithLabelValues("strace")); v != 0 {
 		t.Fatalf("sensors running = %v after stop", v)
 	}
-	for name, cs := range col.streams() {
-		checkStream(t, name, cs)
+	for name, cs := range col.Streams() {
+		backendtest.CheckStream(t, name, cs)
 		for _, c := range cs {
 			for _, l := range bytes.SplitAfter(c.Body, []byte("\n")) {
 				if len(l) > 0 && l[len(l)-1] != '\n' {

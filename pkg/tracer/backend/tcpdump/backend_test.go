@@ -8,97 +8,23 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gopacket/gopacket/pcapgo"
 
-	"github.com/faasmon/faasmon/pkg/chunk"
 	"github.com/faasmon/faasmon/pkg/tracer/backend"
+	"github.com/faasmon/faasmon/pkg/tracer/backend/backendtest"
 	"github.com/faasmon/faasmon/pkg/tracer/backend/tcpdump"
-	"github.com/faasmon/faasmon/pkg/tracer/chunker"
-	"github.com/faasmon/faasmon/pkg/tracer/discovery"
 	"github.com/faasmon/faasmon/pkg/tracer/metrics"
 )
-
-func need(t *testing.T, bins ...string) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (ptrace, netns)")
-	}
-	for _, b := range bins {
-		if _, err := exec.LookPath(b); err != nil {
-			t.Skipf("needs %s", b)
-		}
-	}
-}
-
-type collector struct {
-	mu sync.Mutex
-	cs []chunker.Chunk
-}
-
-func (c *collector) sink(ch chunker.Chunk) {
-	c.mu.Lock()
-	c.cs = append(c.cs, ch)
-	c.mu.Unlock()
-}
-
-func (c *collector) streams() map[string][]chunker.Chunk {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := map[string][]chunker.Chunk{}
-	for _, ch := range c.cs {
-		out[ch.Header.Stream] = append(out[ch.Header.Stream], ch)
-	}
-	return out
-}
-
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func target(t *testing.T, pid int) discovery.Target {
-	st, err := discovery.ProcStart("/proc", pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return discovery.Target{Key: "k" + strconv.Itoa(pid), Function: "fn", Namespace: "openfaas-fn", Container: "inst-" + strconv.Itoa(pid),
-		PID: pid, PIDs: []int{pid}, StartTicks: st}
-}
-
-func checkStream(t *testing.T, name string, cs []chunker.Chunk) {
-	t.Helper()
-	for i, c := range cs {
-		if c.Header.Seq != uint64(i) {
-			t.Errorf("stream %s: chunk %d has seq %d", name, i, c.Header.Seq)
-		}
-		if len(c.Body) > chunk.MaxBytes {
-			t.Errorf("stream %s: chunk %d has %d bytes", name, i, len(c.Body))
-		}
-		var hdr = make(map[string][]string)
-		c.Header.Set(hdr)
-		if _, err := chunk.Parse(hdr); err != nil {
-			t.Errorf("stream %s chunk %d: header does not parse: %v", name, i, err)
-		}
-	}
-}
 
 // TestTcpdumpInNetns captures in a network namespace made for the test,
 // where an HTTP server gets requests with X-Call-Id: every chunk parses alone
 // and each request opens a chunk.
 func TestTcpdumpInNetns(t *testing.T) {
-	need(t, "tcpdump", "nsenter", "ip", "python3")
+	backendtest.Need(t, "tcpdump", "nsenter", "ip", "python3")
 	// Not "faasmon-*": the local stack's teardown removes those, and its tests
 	// may run at the same time.
 	ns := fmt.Sprintf("fmtest-sensor-%d", os.Getpid())
@@ -114,17 +40,17 @@ func TestTcpdumpInNetns(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
-	tg := target(t, srv.Process.Pid)
+	tg := backendtest.Target(t, srv.Process.Pid)
 	tg.NetNS = "/run/netns/" + ns
 	m := metrics.New()
-	var col collector
+	var col backendtest.Collector
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		backend.Run(ctx, tcpdump.New(tcpdump.Config{}), tg, backend.RunConfig{Node: "n1", RestartMin: 50 * time.Millisecond}, m, col.sink)
+		backend.Run(ctx, tcpdump.New(tcpdump.Config{}), tg, backend.RunConfig{Node: "n1", RestartMin: 50 * time.Millisecond}, m, col.Sink)
 		close(done)
 	}()
-	waitFor(t, "tcpdump", 10*time.Second, func() bool { return metrics.Value(m.Sensors.WithLabelValues("pcap")) == 1 })
+	backendtest.WaitFor(t, "tcpdump", 10*time.Second, func() bool { return metrics.Value(m.Sensors.WithLabelValues("pcap")) == 1 })
 	time.Sleep(500 * time.Millisecond) // tcpdump opens its socket after exec
 	for i := 0; i < 3; i++ {
 		py := fmt.Sprintf(`import http.client,time
@@ -141,12 +67,12 @@ for _ in range(20):
 	cancel()
 	<-done
 	var firsts []string
-	streams := col.streams()
+	streams := col.Streams()
 	if len(streams) != 1 {
 		t.Fatalf("%d streams", len(streams))
 	}
 	for name, cs := range streams {
-		checkStream(t, name, cs)
+		backendtest.CheckStream(t, name, cs)
 		for i, c := range cs {
 			r, err := pcapgo.NewReader(bytes.NewReader(c.Body))
 			if err != nil {
