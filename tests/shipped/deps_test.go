@@ -26,6 +26,7 @@ var forbidden = []struct{ pkg, why string }{
 	{"github.com/faasmon/faasmon/pkg/classify/gnn/gnntest", "a test helper"},
 	{"github.com/faasmon/faasmon/pkg/fnhttp/fnhttptest", "a test helper"},
 	{"github.com/faasmon/faasmon/pkg/tracer/backend/backendtest", "a test helper"},
+	{"github.com/faasmon/faasmon/pkg/hopauth/hoptest", "a test helper"},
 	{"testing", "Go's test framework"},
 }
 
