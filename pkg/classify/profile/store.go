@@ -154,11 +154,11 @@ func (s FileStore) collect(k Key) error {
 	if keep <= 0 {
 		keep = DefaultKeepVersions
 	}
-	keys, err := s.List()
+	// A profile whose key cannot be read is left alone here (Load and
+	// List report it): collection goes on with what could be read.
+	keys, err := s.versions(k)
 	if err != nil {
-		// An unreadable profile is reported by List and left alone here:
-		// collection goes on with what could be read.
-		err = fmt.Errorf("collect profiles of %s: %w", k.Function, err)
+		return fmt.Errorf("collect profiles of %s: %w", k.Function, err)
 	}
 	type old struct {
 		k   Key
@@ -190,6 +190,37 @@ func (s FileStore) collect(k Key) error {
 		}
 	}
 	return err
+}
+
+// versions lists the stored keys of k's function. It decodes only each
+// file's key: List validates whole profiles (up to MaxFileBytes each),
+// which collection does not need.
+func (s FileStore) versions(k Key) ([]Key, error) {
+	ents, err := os.ReadDir(s.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("list profiles: %w", err)
+	}
+	var keys []Key
+	for _, e := range ents {
+		n := e.Name()
+		if e.IsDir() || !strings.HasPrefix(n, "profile-") || !strings.HasSuffix(n, ".json") {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(s.Dir, n))
+		if err != nil || len(data) > MaxFileBytes {
+			continue // gone meanwhile, or not ours to judge here
+		}
+		var head struct {
+			Key Key `json:"key"`
+		}
+		if json.Unmarshal(data, &head) != nil {
+			continue
+		}
+		if head.Key.Namespace == k.Namespace && head.Key.Function == k.Function {
+			keys = append(keys, head.Key)
+		}
+	}
+	return keys, nil
 }
 
 // update is Update under k's lock; created says k had no profile before.

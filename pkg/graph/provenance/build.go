@@ -198,9 +198,10 @@ type State struct {
 // smaller call id), "" when none is open.
 func (st *State) oldestCall() string {
 	var best string
+	var start time.Time
 	for id, p := range st.Calls {
-		if b, ok := st.Calls[best]; best == "" || !ok || p.G.Start.Before(b.G.Start) || p.G.Start.Equal(b.G.Start) && id < best {
-			best = id
+		if best == "" || p.G.Start.Before(start) || p.G.Start.Equal(start) && id < best {
+			best, start = id, p.G.Start
 		}
 	}
 	return best
