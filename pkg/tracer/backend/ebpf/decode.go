@@ -52,6 +52,7 @@ type Decoder struct {
 
 	procs map[int]*procState
 	nfds  int                 // fds over all procs, for the bound
+	ts    uint64              // the record being decoded's kernel time
 	execs map[int]event.Event // by thread id
 }
 
@@ -63,6 +64,10 @@ type procState struct {
 	// parent is the process the decoder saw fork this one (0: unknown):
 	// an fd it inherited and never reopened is its parent's.
 	parent int
+	// first and last are the kernel times of the first and the latest
+	// record of this process: a child's records can come before its
+	// parent's clone returns (fork).
+	first, last uint64
 }
 
 type fdInfo struct {
@@ -82,7 +87,7 @@ const (
 func (d *Decoder) proc(pid int) *procState {
 	p := d.procs[pid]
 	if p == nil {
-		p = &procState{fds: map[int]fdInfo{}}
+		p = &procState{fds: map[int]fdInfo{}, first: d.ts, last: d.ts}
 		d.procs[pid] = p
 	}
 	return p
@@ -206,6 +211,11 @@ func (d *Decoder) DecodeAppend(dst []event.Event, b []byte) ([]event.Event, erro
 		d.procs = map[int]*procState{}
 		d.execs = map[int]event.Event{}
 	}
+	d.ts = r.ts
+	var prevLast uint64 // the time of this process's record before this one
+	if p := d.procs[r.pid]; p != nil {
+		prevLast, p.last = p.last, r.ts
+	}
 	ev := event.Event{Kind: event.KindSyscall, Time: time.Unix(0, int64(r.ts)).Add(d.Offset).UTC(), PID: r.pid, Syscall: name, FD: -1, Ret: r.ret}
 	failed := false
 	if r.ret < 0 && r.ret >= -4095 {
@@ -272,7 +282,7 @@ func (d *Decoder) DecodeAppend(dst []event.Event, b []byte) ([]event.Event, erro
 		}
 		ev.Thread = flags&unix.CLONE_THREAD != 0
 		if !ev.Thread && !failed {
-			d.fork(r.pid, int(r.ret))
+			d.fork(r.pid, int(r.ret), prevLast)
 		}
 	case "pipe", "pipe2":
 		if !failed && r.len1 >= 8 && len(r.data1) >= 8 {
@@ -545,13 +555,36 @@ func (d *Decoder) inherited(pid, fd int) fdInfo {
 }
 
 // fork gives a new process a copy of its parent's fds and cwd, and
-// remembers the parent (for fds neither sensor saw opened).
-func (d *Decoder) fork(parent, child int) {
+// remembers the parent (for fds neither sensor saw opened). The child can
+// run on another CPU before its parent returns from clone, so its first
+// records (a shell's child opening /dev/null and dup2'ing it over stdout)
+// can come before the clone's: a child known only from records newer than
+// the parent's last one before this clone (parentLast) is this child, and
+// what it did is kept over what it inherited. Older state under its pid is
+// a previous process's (one that died without exit_group): replaced.
+func (d *Decoder) fork(parent, child int, parentLast uint64) {
 	pp := d.proc(parent)
 	if old := d.procs[child]; old != nil {
+		if old.parent == 0 && old.first > parentLast {
+			for fd, fi := range pp.fds {
+				// An fd the child only failed to name (applyFD remembers
+				// that) takes the parent's name.
+				if own, ok := old.fds[fd]; !ok || own == (fdInfo{}) {
+					if !ok {
+						d.nfds++
+					}
+					old.fds[fd] = fi
+				}
+			}
+			if old.cwd == "" {
+				old.cwd = pp.cwd
+			}
+			old.parent = parent
+			return
+		}
 		d.nfds -= len(old.fds)
 	}
-	c := &procState{cwd: pp.cwd, fds: make(map[int]fdInfo, len(pp.fds)), parent: parent}
+	c := &procState{cwd: pp.cwd, fds: make(map[int]fdInfo, len(pp.fds)), parent: parent, first: d.ts, last: d.ts}
 	for fd, fi := range pp.fds {
 		c.fds[fd] = fi
 	}

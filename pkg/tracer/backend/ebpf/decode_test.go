@@ -351,3 +351,55 @@ func TestAppendLineMatches(t *testing.T) {
 		}
 	}
 }
+
+// TestChildBeforeClone: the child of a shell runs before its parent
+// returns from clone and redirects its stdout (open /dev/null, dup2 over
+// 1); the parent's clone record comes after. What the child did must
+// survive the fork — what made TestParityWithStrace miss
+// "cat -write-> /dev/null" in a CI run. A pid's older state (a process
+// that died without exit_group) is replaced, not merged.
+func TestChildBeforeClone(t *testing.T) {
+	const (
+		openat = 257
+		dup2   = 33
+		write  = 1
+		clone  = 56
+	)
+	tests := []struct {
+		name string
+		recs []rec
+		want map[int]string // fd → path the child's write names
+	}{
+		{"child's redirection kept, the rest inherited", []rec{
+			{nr: openat, pid: 10, ts: 1, ret: 0, args: [6]uint64{atFDCWD}, s1: "/etc/passwd"}, // the parent's fd 0
+			{nr: openat, pid: 11, ts: 5, ret: 3, args: [6]uint64{atFDCWD, 0, unix.O_WRONLY}, s1: "/dev/null"},
+			{nr: dup2, pid: 11, ts: 6, ret: 1, args: [6]uint64{3, 1}},
+			{nr: clone, pid: 10, ts: 7, ret: 11, args: [6]uint64{uint64(unix.SIGCHLD)}},
+		}, map[int]string{1: "/dev/null", 0: "/etc/passwd"}},
+		{"a previous process's state under the pid is replaced", []rec{
+			{nr: openat, pid: 11, ts: 1, ret: 3, args: [6]uint64{atFDCWD, 0, unix.O_WRONLY}, s1: "/stale"},
+			{nr: dup2, pid: 11, ts: 2, ret: 1, args: [6]uint64{3, 1}},
+			{nr: openat, pid: 10, ts: 3, ret: 1, args: [6]uint64{atFDCWD, 0, unix.O_WRONLY}, s1: "/parent-out"},
+			{nr: clone, pid: 10, ts: 7, ret: 11, args: [6]uint64{uint64(unix.SIGCHLD)}},
+		}, map[int]string{1: "/parent-out"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &Decoder{}
+			for _, r := range tc.recs {
+				if _, err := d.Decode(r.bytes()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for fd, want := range tc.want {
+				evs, err := d.Decode(rec{nr: write, pid: 11, ts: 9, ret: 3, args: [6]uint64{uint64(fd)}}.bytes())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(evs) != 1 || evs[0].Path != want {
+					t.Errorf("fd %d: %+v, want path %q", fd, evs, want)
+				}
+			}
+		})
+	}
+}
