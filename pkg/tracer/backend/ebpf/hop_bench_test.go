@@ -59,6 +59,7 @@ func BenchmarkParseHop(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
+			cpu := ebpf.CPUTime()
 			for b.Loop() {
 				for _, s := range steps {
 					if err := f(s); err != nil {
@@ -66,6 +67,7 @@ func BenchmarkParseHop(b *testing.B) {
 					}
 				}
 			}
+			b.ReportMetric(float64(ebpf.CPUTime()-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
 	run("verify", func(s step) error {
