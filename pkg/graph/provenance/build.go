@@ -46,6 +46,9 @@ type Proc struct {
 	// Spawned is the invocation in which this process, or its first
 	// traced ancestor, was started (see Node.Spawned).
 	Spawned string `json:"spawned,omitempty"`
+	// Seen is State.Tick when the process last acted: a full table makes
+	// room by forgetting the process idle the longest (State.proc).
+	Seen uint64 `json:"seen,omitempty"`
 }
 
 // endpoint is a socket as the -yy annotation names it.
@@ -151,7 +154,10 @@ type State struct {
 	Container string        `json:"container"`
 	Image     string        `json:"image,omitempty"`
 	Procs     map[int]*Proc `json:"procs"`
-	Threads   map[int]int   `json:"threads,omitempty"` // tid → pid
+	// Tick counts the process-table lookups (Proc.Seen): an order, not a
+	// time, so that two processes never tie.
+	Tick    uint64      `json:"tick,omitempty"`
+	Threads map[int]int `json:"threads,omitempty"` // tid → pid
 	// Pending holds, per thread, the socket of a read cut in two by a
 	// chunk boundary (strace's "<unfinished ...>" in one chunk, the
 	// "<... resumed>" with the data, and the X-Call-Id, in the next): the
@@ -407,18 +413,38 @@ func (st *State) pid(tid int) int {
 	return tid
 }
 
+// proc is the table entry of pid, made if new. A full table forgets the
+// process that has been idle the longest to make room, and reports the
+// limit: refusing the newcomer instead let 4,096 sleeping processes hide
+// what an attacker started next (its invocation, its image) — the
+// newcomer is the one acting. The forgotten process's nodes stay in the
+// graphs; if it acts again it starts over as an unknown process.
 func (st *State) proc(pid int) *Proc {
+	st.Tick++
 	p := st.Procs[pid]
 	if p == nil {
 		if len(st.Procs) >= maxProcs {
 			st.Dropped++
 			st.tableFull(LimitProcs, maxProcs, 1)
-			return &Proc{}
+			st.evictIdlest()
 		}
 		p = &Proc{}
 		st.Procs[pid] = p
 	}
+	p.Seen = st.Tick
 	return p
+}
+
+// evictIdlest forgets the process that acted least recently. A linear
+// scan: it runs only on a full table, once per process started there.
+func (st *State) evictIdlest() {
+	victim, seen := 0, uint64(0)
+	for pid, p := range st.Procs {
+		if victim == 0 || p.Seen < seen || p.Seen == seen && pid < victim {
+			victim, seen = pid, p.Seen
+		}
+	}
+	delete(st.Procs, victim)
 }
 
 // target is the graph an event of process pid belongs to.
@@ -800,6 +826,12 @@ func (b Builder) fork(st *State, p *partial, pid, self int, e *event.Event) {
 		return
 	}
 	if e.Thread {
+		if _, ok := st.Threads[child]; !ok && len(st.Threads) >= maxProcs {
+			// Bounded: an unmapped thread acts as a process of its own
+			// (its own entry in the bounded process table), still traced.
+			st.tableFull(LimitProcs, maxProcs, 1)
+			return
+		}
 		st.Threads[child] = pid
 		return
 	}
