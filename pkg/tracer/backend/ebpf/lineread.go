@@ -30,7 +30,7 @@ import (
 // minLine is the shortest line that can hold an event valid() accepts
 // (`{"k":"exit","pid":1}`): it bounds how many events a body can yield, so
 // the events slice can be sized once without trusting the line count (at
-// most 12,801 events, 4.3 MB, for chunk.MaxBytes: what a body of such
+// most 12,801 events, 4.0 MB, for chunk.MaxBytes: what a body of such
 // lines needs anyway, and allocated only once a line is an event).
 const minLine = len(`{"k":"exit","pid":1}`)
 
