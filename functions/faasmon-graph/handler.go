@@ -123,8 +123,10 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 	if !fnhttp.DefaultHop.Authenticate(w, r, name, hopauth.KindEvents, body) {
 		return
 	}
-	var batch event.Batch
-	if err := json.Unmarshal(body, &batch); err != nil {
+	// faasmon-parse sends event lines (event.BatchContentType); a body of
+	// any other type is the one JSON document it sent before.
+	batch, err := event.UnmarshalBatch(r.Header.Get("Content-Type"), body)
+	if err != nil {
 		fnhttp.Fail(w, name, fnhttp.BadRequest(fmt.Errorf("decode event batch: %w", err)))
 		return
 	}

@@ -90,7 +90,13 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 		fnhttp.JSON(w, http.StatusOK, batch)
 		return
 	}
-	data, err := json.Marshal(batch)
+	// The batch travels as event lines (event.AppendBatch, one line per
+	// event as the eBPF sensor writes them), not one encoding/json
+	// document: encoding/json's encoding was half of this function's CPU
+	// per chunk (issue 15, BENCHMARKS.md "What the detector costs").
+	// faasmon-graph reads the form the Content-Type names. The eBPF lines
+	// of a chunk give a batch about the chunk's size: start there.
+	data, err := event.AppendBatch(make([]byte, 0, len(body)+len(body)/4+512), &batch)
 	if err != nil {
 		fnhttp.Fail(w, name, err)
 		return
@@ -111,7 +117,7 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 		fnhttp.Fail(w, name, clientErr)
 		return
 	}
-	hdr := http.Header{"Content-Type": {"application/json"}}
+	hdr := http.Header{"Content-Type": {event.BatchContentType}}
 	h.Set(hdr)
 	if !async {
 		forwardSync(w, r, h, batch, data, hdr)

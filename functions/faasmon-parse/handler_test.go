@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/faasmon/faasmon/pkg/chunk"
+	"github.com/faasmon/faasmon/pkg/event"
 	"github.com/faasmon/faasmon/pkg/fnhttp"
 	"github.com/faasmon/faasmon/pkg/heartbeat"
 	"github.com/faasmon/faasmon/pkg/hopauth"
@@ -149,6 +150,13 @@ func TestForwardSync(t *testing.T) {
 				body, _ := io.ReadAll(r.Body)
 				if err := hoptest.Keys.Verify(hopauth.KindEvents, r.Header, body, time.Now(), 0); err != nil {
 					t.Errorf("batch MAC: %v", err)
+				}
+				// The batch goes as event lines, and is the chunk's.
+				b, err := event.UnmarshalBatch(r.Header.Get("Content-Type"), body)
+				if ct := r.Header.Get("Content-Type"); ct != event.BatchContentType || err != nil {
+					t.Errorf("batch of type %q: %v", ct, err)
+				} else if b.Version != event.SchemaVersion || b.Chunk.Stream != h.Stream || len(b.Events) < 100 {
+					t.Errorf("batch: version %d, stream %q, %d events", b.Version, b.Chunk.Stream, len(b.Events))
 				}
 				got.Add(1)
 				w.WriteHeader(tc.graph)

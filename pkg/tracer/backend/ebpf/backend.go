@@ -406,12 +406,12 @@ func (s *Stream) NextEvent() (event.Event, error) {
 // would not fit room (paths are bounded to 255 bytes in the kernel, so this
 // only guards a tiny room).
 func marshalLine(ev event.Event, room int) ([]byte, bool) {
-	b := appendLine(make([]byte, 0, 256), &ev)
+	b := event.AppendLine(make([]byte, 0, 256), &ev)
 	if room <= 0 || len(b) <= room {
 		return b, false
 	}
 	ev.Path, ev.Path2, ev.Flags = "", "", ""
-	return appendLine(b[:0], &ev), true
+	return event.AppendLine(b[:0], &ev), true
 }
 
 // Dropped counts records lost for this container: in the kernel (ring

@@ -1,7 +1,6 @@
 package ebpf
 
 import (
-	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -326,28 +325,6 @@ func BenchmarkDecodeEncode(b *testing.B) {
 		}
 		for _, e := range evs {
 			marshalLine(e, 0)
-		}
-	}
-}
-
-// TestAppendLineMatches holds the hand-written encoder to encoding/json.
-func TestAppendLineMatches(t *testing.T) {
-	base := time.Date(2026, 12, 1, 21, 0, 0, 123456789, time.UTC)
-	for i, ev := range []event.Event{
-		{Kind: event.KindSyscall, Time: base, PID: 7, Syscall: "openat", Ret: -1, Errno: "EACCES", FD: -1, Path: "/etc/shadow", Flags: "O_RDONLY|O_CLOEXEC", Mode: 0o644},
-		{Kind: event.KindSyscall, Time: base.Add(time.Nanosecond * 877), PID: 7, Syscall: "clone", Ret: 9, Thread: true},
-		{Kind: event.KindSyscall, Time: base, PID: 7, Syscall: "connect", FD: 3, Proto: "TCP", Remote: "[::1]:80", Local: "x"},
-		{Kind: event.KindSyscall, Time: base, PID: 7, Syscall: "rename", Path: "a\"b\\c\n\t\r\x01<>&", Path2: "\xff\xfe ünï \u2028\u2029"},
-		{Kind: event.KindSyscall, Time: base, PID: 7, Syscall: "kill", Target: 1, Signal: "SIGKILL", Bytes: 5},
-		{Kind: event.KindSyscall, Time: base, PID: 7, Syscall: "execve", Path: "/bin/sh", Argv: []string{"sh", "-c", "echo \"x\" > /tmp/y"}},
-		{Kind: event.KindExit, Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), PID: 7, FD: -1, ExitCode: 3},
-	} {
-		want, err := json.Marshal(ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := appendLine(nil, &ev); string(got) != string(want)+"\n" {
-			t.Errorf("event %d:\n got %s\nwant %s", i, got, want)
 		}
 	}
 }
