@@ -160,7 +160,8 @@ func badTime(t time.Time) bool {
 const hex = "0123456789abcdef"
 
 // appendString quotes s as encoding/json does (HTML-safe escapes, invalid
-// UTF-8 as U+FFFD).
+// UTF-8 as U+FFFD, \b and \f as encoding/json has written them since Go
+// 1.22).
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
@@ -181,6 +182,10 @@ func appendString(b []byte, s string) []byte {
 				b = append(b, '\\', 'r')
 			case '\t':
 				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
 			default:
 				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 			}

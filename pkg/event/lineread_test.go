@@ -118,7 +118,7 @@ func TestReadLine(t *testing.T) {
 // strings drawn from what appendString has to escape.
 func varied(n int, seed uint64) []Event {
 	r := rand.New(rand.NewPCG(seed, 1))
-	pieces := []string{"", "a", "/etc/passwd", "ünï", "日本", "😀", "\"", "\\", "\n", "\t", "\r", "\x00", "\x1f", "<", ">", "&", "\u2028", "\u2029", "\xff", "\xed\xa0\x80", " ", "O_RDONLY|O_CLOEXEC", "TCP:[1.2.3.4:80]", "\x7f", "\ufffd"}
+	pieces := []string{"", "a", "/etc/passwd", "ünï", "日本", "😀", "\"", "\\", "\n", "\t", "\r", "\x00", "\x1f", "<", ">", "&", "\u2028", "\u2029", "\b", "\f", "\xff", "\xed\xa0\x80", " ", "O_RDONLY|O_CLOEXEC", "TCP:[1.2.3.4:80]", "\x7f", "\ufffd"}
 	str := func() string {
 		var b strings.Builder
 		for k := r.IntN(4); k > 0; k-- {

@@ -18,9 +18,10 @@ import (
 // BenchmarkParseHop splits what faasmon-parse's handler does with one
 // eBPF chunk besides HTTP into its steps, over the recorded chunks in
 // testdata/trace: verify the hop MAC over the body, ingest.Chunk (the
-// backend's Parse), marshal the batch, sign it for the next hop. It shows
-// which of them is left to cut once the lines are read without
-// encoding/json (BENCHMARKS.md, "What the detector costs").
+// backend's Parse), encode the batch (encoding/json before, event lines
+// now), sign it for the next hop; and faasmon-graph's decoding of the
+// batch in either form. It shows which of them is left to cut
+// (BENCHMARKS.md, "What the detector costs").
 func BenchmarkParseHop(b *testing.B) {
 	files, err := filepath.Glob("testdata/trace/*.ndjson")
 	if err != nil || len(files) == 0 {
@@ -29,7 +30,7 @@ func BenchmarkParseHop(b *testing.B) {
 	kr := hopauth.NewKeyring(hopauth.Key{ID: "k1", Secret: []byte("0123456789abcdef0123456789abcdef")})
 	h := chunk.Header{Kind: ebpf.Kind, Function: "node-record", Node: "n1", Container: "c1", Stream: "s", Start: time.Now()}
 	type step struct {
-		body, data []byte
+		body, data, lines []byte
 		batch      event.Batch
 		hdr        http.Header
 	}
@@ -52,9 +53,18 @@ func BenchmarkParseHop(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		steps = append(steps, step{body, data, batch, hdr})
+		lines, err := event.AppendBatch(nil, &batch)
+		if err != nil {
+			b.Fatal(err)
+		}
+		steps = append(steps, step{body, data, lines, batch, hdr})
 		size += len(body)
 	}
+	var nj, nl int
+	for _, s := range steps {
+		nj, nl = nj+len(s.data), nl+len(s.lines)
+	}
+	b.Logf("%d chunk bytes; the batches: %d bytes as JSON, %d as lines", size, nj, nl)
 	run := func(name string, f func(s step) error) {
 		b.Run(name, func(b *testing.B) {
 			b.SetBytes(int64(size))
@@ -77,11 +87,27 @@ func BenchmarkParseHop(b *testing.B) {
 		_, err := ingest.Chunk(h, s.body)
 		return err
 	})
+	// The batch for faasmon-graph: encoding/json's document (before), the
+	// event lines (event.AppendBatch, what faasmon-parse sends now, into a
+	// buffer sized as the handler sizes it), and faasmon-graph's decoding
+	// of each.
 	run("marshal", func(s step) error {
 		_, err := json.Marshal(s.batch)
 		return err
 	})
+	run("append", func(s step) error {
+		_, err := event.AppendBatch(make([]byte, 0, len(s.body)+len(s.body)/4+512), &s.batch)
+		return err
+	})
 	run("sign", func(s step) error {
-		return kr.Sign(hopauth.KindEvents, http.Header{}, s.data, time.Now())
+		return kr.Sign(hopauth.KindEvents, http.Header{}, s.lines, time.Now())
+	})
+	run("unmarshal", func(s step) error {
+		var b event.Batch
+		return json.Unmarshal(s.data, &b)
+	})
+	run("decode", func(s step) error {
+		_, err := event.DecodeBatch(s.lines)
+		return err
 	})
 }
