@@ -31,8 +31,8 @@ func BenchmarkParseHop(b *testing.B) {
 	h := chunk.Header{Kind: ebpf.Kind, Function: "node-record", Node: "n1", Container: "c1", Stream: "s", Start: time.Now()}
 	type step struct {
 		body, data, lines []byte
-		batch      event.Batch
-		hdr        http.Header
+		batch             event.Batch
+		hdr               http.Header
 	}
 	var steps []step
 	size := 0
