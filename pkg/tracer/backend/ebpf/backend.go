@@ -284,11 +284,11 @@ func (b *Backend) AttachCgroup(ctx context.Context, cg uint64, room int) (*Strea
 		canon[p] = c
 		return c
 	}
-	stop, err := p.Subscribe(cg, s.push)
+	stop, held, err := p.Subscribe(cg, s.push)
 	if err != nil {
 		return nil, err
 	}
-	s.stop = stop
+	s.stop, s.born = stop, held > 0
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -319,6 +319,9 @@ type Stream struct {
 	quit    chan struct{}
 	dropped atomic.Uint64
 	anchor  atomic.Int64 // the container's top process (SetAnchor)
+	// born: records of the container were kept from its creation
+	// (Config.FollowParent) and begin this stream (chunk.Header.Born).
+	born bool
 	pending []event.Event
 	evbuf   []event.Event
 	// Undecodable counts records the decoder refused (a bug if not 0).
@@ -368,6 +371,10 @@ func (s *Stream) next() ([]byte, error) {
 // process): paths of processes already gone are resolved in its mount
 // namespace.
 func (s *Stream) SetAnchor(pid int) { s.anchor.Store(int64(pid)) }
+
+// Annotate marks the chunks of a stream that saw its container from its
+// creation (backend.Annotator).
+func (s *Stream) Annotate(h *chunk.Header) { h.Born = s.born }
 
 // Prefix: event lines need none.
 func (s *Stream) Prefix() []byte { return nil }
