@@ -344,8 +344,12 @@ func (l *Learner) flushAll(k Key) error {
 	return errors.Join(errs...)
 }
 
+// maxWaiting bounds the graphs waiting for one profile whatever the
+// settings (FlushEvery alone does not bound them).
+const maxWaiting = 1024
+
 func (l *Learner) due(e *learning) bool {
-	return len(e.ops) > 0 && (l.FlushGraphs > 0 && len(e.ops) >= l.FlushGraphs ||
+	return len(e.ops) > 0 && (l.FlushGraphs > 0 && len(e.ops) >= l.FlushGraphs || len(e.ops) >= maxWaiting ||
 		l.FlushEvery > 0 && l.now().Sub(e.since) >= l.FlushEvery)
 }
 

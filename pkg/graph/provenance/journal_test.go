@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/faasmon/faasmon/pkg/chunk"
 	"github.com/faasmon/faasmon/pkg/event"
@@ -268,3 +269,51 @@ func FuzzReplayJournal(f *testing.F) {
 }
 
 func crcOf(b []byte) uint32 { return crc32.Checksum(b, crcTable) }
+
+// TestCollectJournal: a state whose snapshot is old but whose journal is
+// recent is in use, not collected; an old one goes with its journal, and
+// a journal whose state is gone goes too.
+func TestCollectJournal(t *testing.T) {
+	b := Builder{Class: DefaultClassifier()}
+	now := t0.Add(100 * time.Hour)
+	for _, c := range []struct {
+		name       string
+		journalAge time.Duration
+		kept       bool
+	}{{"journal recent", time.Hour, true}, {"both old", 48 * time.Hour, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := FileStore{Dir: dir, Cache: &StateCache{}, Replay: ReplayBatch(b)}
+			for _, batch := range journalStream(1) {
+				applyBatch(t, s, b, batch)
+			}
+			p := s.path(StateKey(journalStream(1)[0].Chunk))
+			old := now.Add(-48 * time.Hour)
+			os.Chtimes(p, old, old)
+			os.Chtimes(p+".lock", old, old)
+			ja := now.Add(-c.journalAge)
+			os.Chtimes(journalPath(p), ja, ja)
+			if _, err := s.Collect(24*time.Hour, now); err != nil {
+				t.Fatal(err)
+			}
+			_, serr := os.Stat(p)
+			_, jerr := os.Stat(journalPath(p))
+			if (serr == nil) != c.kept || (jerr == nil) != c.kept {
+				t.Errorf("state kept %v, journal kept %v; want %v", serr == nil, jerr == nil, c.kept)
+			}
+		})
+	}
+	t.Run("orphan journal", func(t *testing.T) {
+		dir := t.TempDir()
+		jp := journalPath(FileStore{Dir: dir}.path("x"))
+		os.WriteFile(jp, []byte(journalMagic), 0o600)
+		old := now.Add(-48 * time.Hour)
+		os.Chtimes(jp, old, old)
+		if _, err := (FileStore{Dir: dir}).Collect(24*time.Hour, now); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(jp); err == nil {
+			t.Error("orphan journal left")
+		}
+	})
+}
