@@ -197,6 +197,9 @@ type State struct {
 	Stale        int       `json:"stale,omitempty"`
 	GapsUnlisted int       `json:"gaps_unlisted,omitempty"`
 	Last         time.Time `json:"last"`
+	// Gen is the generation of the snapshot this state was stored as: its
+	// journal carries the same (journal.go).
+	Gen uint64 `json:"gen,omitempty"`
 
 	// early maps a child to its clone, for the batch being applied, when
 	// the child's own syscalls come first (see earlyForks); forked holds
