@@ -321,7 +321,7 @@ type Stream struct {
 	anchor  atomic.Int64 // the container's top process (SetAnchor)
 	// born: records of the container were kept from its creation
 	// (Config.FollowParent) and begin this stream (chunk.Header.Born).
-	born bool
+	born    bool
 	pending []event.Event
 	evbuf   []event.Event
 	// Undecodable counts records the decoder refused (a bug if not 0).
