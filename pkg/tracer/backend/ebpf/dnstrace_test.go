@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -99,6 +100,12 @@ if f != fd:
     sys.exit("fd %d reused as %d" % (fd, f))
 os.write(f, q("closed.dns.test"))
 os.close(f)
+try:
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.sendto(q("v6.dns.test"), ("::1", 53))
+    print("v6 sent")
+except OSError as e:
+    print("no IPv6:", e)
 `
 
 // TestDNSHelperProcess is the Go resolver the traced test runs (as this
@@ -190,7 +197,7 @@ func TestDNSQueriesTraced(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cgf.Close()
-	run := func(env []string, args ...string) {
+	run := func(env []string, args ...string) string {
 		t.Helper()
 		cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
 		defer ccancel()
@@ -199,12 +206,13 @@ func TestDNSQueriesTraced(t *testing.T) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(cgf.Fd())}
 		o, err := cmd.CombinedOutput()
 		t.Logf("%s: %v\n%s", args[0], err, o)
+		return string(o)
 	}
 	want := []string{"glibc.dns.test", "sendto.dns.test", "sendmsg-to.dns.test", "send.dns.test",
 		"write.dns.test", "sendmsg.dns.test", "tcp.dns.test", "go.dns.test", "gotcp.dns.test"}
 	notCopied := []string{"other-port.dns.test", "other-connected.dns.test", "closed.dns.test"}
 	run(nil, "getent", "ahosts", "glibc.dns.test")
-	run(nil, "python3", "-c", dnsClient, filepath.Join(tmp, "closed-fd-file"))
+	v6 := strings.Contains(run(nil, "python3", "-c", dnsClient, filepath.Join(tmp, "closed-fd-file")), "v6 sent")
 	run([]string{"FAASMON_DNS_HELPER=1"}, os.Args[0], "-test.run=^TestDNSHelperProcess$", "-test.v")
 	if _, err := exec.LookPath("node"); err == nil {
 		run(nil, "node", "-e", `const dns = require("dns"); dns.setServers(["127.0.0.1"]); dns.resolve4("cares.dns.test", () => {})`)
@@ -263,6 +271,9 @@ func TestDNSQueriesTraced(t *testing.T) {
 		case q.Dst != "127.0.0.1:53":
 			t.Errorf("%s: destination %q, want 127.0.0.1:53", n, q.Dst)
 		}
+	}
+	if q, ok := names["v6.dns.test"]; v6 && (!ok || q.Dst != "[::1]:53") {
+		t.Errorf("v6.dns.test: %v %+v, want a query to [::1]:53", ok, q)
 	}
 	if q := names["send.dns.test"]; q.Type != "AAAA" {
 		t.Errorf("send.dns.test: type %q, want AAAA", q.Type)

@@ -547,7 +547,9 @@ func dnsCheck(nr int) asm.Instructions {
 			asm.LoadMem(asm.R1, asm.RFP, stR8, asm.DWord), // dest_addr
 			asm.JEq.Imm(asm.R1, 0, "dns_fd"),
 			asm.StoreMem(asm.RFP, stDNSAddr, asm.R1, asm.DWord),
-			asm.LoadMem(asm.R1, asm.RFP, stR9, asm.DWord), // addrlen
+			asm.LoadMem(asm.R1, asm.RFP, stR9, asm.DWord), // addrlen: a socklen_t, the register's upper half undefined
+			asm.LSh.Imm(asm.R1, 32),
+			asm.RSh.Imm(asm.R1, 32),
 			asm.StoreMem(asm.RFP, stDNSAddrLen, asm.R1, asm.DWord),
 			asm.Ja.Label("dns_peek"),
 		)
