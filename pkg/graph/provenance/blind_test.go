@@ -203,25 +203,11 @@ func TestForgedCallIDsDoNotHideTheAttack(t *testing.T) {
 	var attack *Graph
 	forged := 0
 	for i := range gs {
-		switch {
-		case gs[i].CallID == "call-attack":
-			attack = &gs[i]
-		case strings.HasPrefix(gs[i].CallID, "forged-"):
+		if strings.HasPrefix(gs[i].CallID, "forged-") {
 			forged++
 		}
 	}
-	if attack == nil {
-		t.Fatalf("no invocation graph of the attack among %d graphs", len(gs))
-	}
-	var execd bool
-	for _, e := range attack.Edges {
-		if e.Kind == EdgeExecve && strings.Contains(attack.Nodes[e.Src].Label, "p.sh") {
-			execd = true
-		}
-	}
-	if !execd {
-		t.Error("the attack's graph lacks the payload's exec")
-	}
+	attack = attackWithExec(t, gs)
 	if forged != 1 {
 		t.Errorf("%d forged graphs emitted to make room, want 1 (the oldest)", forged)
 	}
@@ -252,24 +238,7 @@ func TestProcessFloodDoesNotHideTheAttack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var attack *Graph
-	for i := range gs {
-		if gs[i].CallID == "call-attack" {
-			attack = &gs[i]
-		}
-	}
-	if attack == nil {
-		t.Fatalf("no invocation graph of the attack among %d graphs", len(gs))
-	}
-	var execd bool
-	for _, e := range attack.Edges {
-		if e.Kind == EdgeExecve && strings.Contains(attack.Nodes[e.Src].Label, "p.sh") {
-			execd = true
-		}
-	}
-	if !execd {
-		t.Error("the attack's graph lacks the payload's exec")
-	}
+	attackWithExec(t, gs)
 	if len(st.Procs) > maxProcs {
 		t.Errorf("process table holds %d, bound %d", len(st.Procs), maxProcs)
 	}
@@ -317,4 +286,26 @@ func TestThreadTableBounded(t *testing.T) {
 	if !reported {
 		t.Errorf("the table limit is not reported (10 threads unmapped)")
 	}
+}
+
+// attackWithExec is the invocation graph of "call-attack" (downloadAndExec)
+// among gs, which must hold its payload's exec.
+func attackWithExec(t *testing.T, gs []Graph) *Graph {
+	t.Helper()
+	var attack *Graph
+	for i := range gs {
+		if gs[i].CallID == "call-attack" {
+			attack = &gs[i]
+		}
+	}
+	if attack == nil {
+		t.Fatalf("no invocation graph of the attack among %d graphs", len(gs))
+	}
+	for _, e := range attack.Edges {
+		if e.Kind == EdgeExecve && strings.Contains(attack.Nodes[e.Src].Label, "p.sh") {
+			return attack
+		}
+	}
+	t.Error("the attack's graph lacks the payload's exec")
+	return attack
 }

@@ -154,6 +154,12 @@ type State struct {
 	Container string        `json:"container"`
 	Image     string        `json:"image,omitempty"`
 	Procs     map[int]*Proc `json:"procs"`
+	// Top is the container's first process as discovery named it (the
+	// chunk header's PID), and Served says the container has read its
+	// first request: until then, what the container's own processes
+	// exec is its start (see startup).
+	Top    int  `json:"top,omitempty"`
+	Served bool `json:"served,omitempty"`
 	// Tick counts the process-table lookups (Proc.Seen): an order, not a
 	// time, so that two processes never tie.
 	Tick    uint64      `json:"tick,omitempty"`
@@ -226,7 +232,7 @@ func StateKey(h chunk.Header) string {
 func NewState(h chunk.Header) *State {
 	return &State{
 		Key: StateKey(h), Function: h.Function, Namespace: h.Namespace, Node: h.Node,
-		Pod: h.Pod, Container: h.Container, Image: h.Image,
+		Pod: h.Pod, Container: h.Container, Image: h.Image, Top: h.PID,
 		Procs: map[int]*Proc{}, Threads: map[int]int{}, Calls: map[string]*partial{},
 		Streams: map[string]*streamState{},
 	}
@@ -439,6 +445,32 @@ func (st *State) proc(pid int) *Proc {
 	return p
 }
 
+// maxStartupDepth bounds the walk from a process up to the container's
+// first process.
+const maxStartupDepth = 16
+
+// startup says whether an exec by pid is part of the container's start:
+// no request read yet, and pid is the container's first process or was
+// forked from it. A process entering the container from outside (kubectl
+// exec: a child of the runtime, not of the container's process) is never
+// startup, and nothing is once the first request was read.
+func (st *State) startup(pid int) bool {
+	if st.Served || st.Top <= 0 {
+		return false
+	}
+	for range maxStartupDepth {
+		if pid == st.Top {
+			return true
+		}
+		p := st.Procs[pid]
+		if p == nil || p.PPID <= 0 || p.PPID == pid {
+			return false
+		}
+		pid = p.PPID
+	}
+	return false
+}
+
 // evictIdlest forgets the process that acted least recently. A linear
 // scan: it runs only on a full table, once per process started there.
 func (st *State) evictIdlest() {
@@ -571,6 +603,7 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 				delete(st.Calls, id)
 			}
 		}
+		st.Served = true
 		if !open && len(st.Calls) < maxOpenCalls {
 			p := st.newPartial(WindowInvocation, e.CallID, e.Time)
 			if e.Remote != "" {
@@ -591,6 +624,18 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 			b.fork(st, p, pid, self, e)
 		}
 	case "execve", "execveat":
+		if st.startup(pid) {
+			// The container starting (its runtime, its server): strace
+			// attaches after it and never sees it, the eBPF sensor
+			// follows a container from creation and does. Kept as
+			// strace has it, processes of no known image ("attached
+			// process"), so that a function's graphs, profile and
+			// model inputs do not depend on the sensor or on whether
+			// the container was there before the tracer.
+			pr.Exe, pr.Argv0, pr.Cmd = "", "", ""
+			delete(p.NodeIndex, procKey(pid))
+			break
+		}
 		pr.Exe = e.Path
 		if len(e.Argv) > 0 {
 			pr.Argv0 = e.Argv[0]
