@@ -280,6 +280,10 @@ func (b Builder) Apply(st *State, batch event.Batch) ([]Graph, error) {
 	if h.Born && !st.Served && st.Top == h.PID {
 		st.Born = true
 	}
+	// The eBPF sensor reads DNS queries from the sends themselves: they
+	// join socket nodes at seal as the pcap parser's do (addFlows keeps
+	// only flow, DNS and HTTP events).
+	st.addFlows(batch.Events)
 	st.early, st.forked = earlyForks(batch.Events), map[*event.Event]bool{}
 	defer func() { st.early, st.forked = nil, nil }()
 	touched := map[*partial]bool{}

@@ -2,6 +2,7 @@ package ebpf
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -413,6 +414,14 @@ func (s *Stream) NextEvent() (event.Event, error) {
 // would not fit room (paths are bounded to 255 bytes in the kernel, so this
 // only guards a tiny room).
 func marshalLine(ev event.Event, room int) ([]byte, bool) {
+	if ev.DNS != nil {
+		// A DNS query (rare next to syscalls): encoding/json, whose
+		// document appendLine matches for the fields it writes.
+		// Its strings are bounded (a name of at most 253 printable
+		// bytes, two addresses, a type), so the line is too.
+		b, _ := json.Marshal(&ev)
+		return append(b, '\n'), room > 0 && len(b)+1 > room
+	}
 	b := appendLine(make([]byte, 0, 256), &ev)
 	if room <= 0 || len(b) <= room {
 		return b, false
@@ -466,6 +475,19 @@ func valid(ev event.Event) error {
 			return fmt.Errorf("syscall %q is not one this sensor records", ev.Syscall)
 		}
 	case event.KindExit:
+	case event.KindDNS:
+		// A query a process sent (dns.go): the question, nothing else.
+		q := ev.DNS
+		if q == nil || q.Name == "" || len(q.Name) > maxDNSName || len(q.Type) > 16 || len(q.Src) > 64 || len(q.Dst) > 64 {
+			return fmt.Errorf("dns event without a bounded question")
+		}
+		if ev.PID <= 0 {
+			return fmt.Errorf("pid %d", ev.PID)
+		}
+		if ev.Syscall != "" || ev.Flow != nil || ev.HTTP != nil {
+			return fmt.Errorf("a dns event carries other fields")
+		}
+		return nil
 	default:
 		return fmt.Errorf("kind %q is not one this sensor produces", ev.Kind)
 	}
