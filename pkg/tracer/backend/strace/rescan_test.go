@@ -1,0 +1,259 @@
+package strace_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/faasmon/faasmon/internal/dev/proctest"
+	"github.com/faasmon/faasmon/pkg/tracer/backend"
+	"github.com/faasmon/faasmon/pkg/tracer/backend/backendtest"
+	stracebe "github.com/faasmon/faasmon/pkg/tracer/backend/strace"
+	"github.com/faasmon/faasmon/pkg/tracer/chunker"
+	"github.com/faasmon/faasmon/pkg/tracer/discovery"
+	"github.com/faasmon/faasmon/pkg/tracer/metrics"
+)
+
+var cgroupSeq atomic.Int64
+
+// testCgroup makes a cgroup v2 directory standing for a container's (a
+// pod's container, or a local instance's faasmon-fn/<function>-<id>), or
+// skips where none can be made (not root, cgroup v1 only, a CI container
+// without a writable cgroup tree).
+func testCgroup(t *testing.T) string {
+	t.Helper()
+	backendtest.Need(t, "strace", "sh", "cat", "sleep")
+	root, err := discovery.CgroupRoot("/proc")
+	if err != nil {
+		t.Skip(err)
+	}
+	cg := filepath.Join(root, fmt.Sprintf("faasmon-strace-rescan-%d-%d", os.Getpid(), cgroupSeq.Add(1)))
+	if err := os.Mkdir(cg, 0o755); err != nil {
+		t.Skipf("cannot create a cgroup: %v", err)
+	}
+	t.Cleanup(func() {
+		// Its processes were killed by their own cleanups (registered
+		// later, so run first); rmdir succeeds once they are reaped.
+		for i := 0; i < 50 && os.Remove(cg) != nil; i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	return cg
+}
+
+// enter starts a looping shell that cats marker, outside any traced
+// process tree, and moves it into cgroup cg: what `kubectl exec` or
+// `docker exec` does to a container (runc joins the container's cgroup
+// from outside).
+func enter(t *testing.T, cg, marker string) int {
+	t.Helper()
+	if err := os.WriteFile(marker, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-c", `while :; do cat "$M" >/dev/null; sleep 0.05; done`)
+	cmd.Env = append(os.Environ(), "M="+marker)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	pid := cmd.Process.Pid
+	if err := os.WriteFile(filepath.Join(cg, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
+		t.Skipf("cannot move pid %d into a cgroup: %v", pid, err)
+	}
+	return pid
+}
+
+// seen says whether any chunk of stream (all streams if "") holds s.
+func seen(col *backendtest.Collector, stream, s string) bool {
+	for name, cs := range col.Streams() {
+		if stream != "" && name != stream {
+			continue
+		}
+		for _, c := range cs {
+			if bytes.Contains(c.Body, []byte(s)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// streamWith is the name of the first stream holding s.
+func streamWith(col *backendtest.Collector, s string) string {
+	for name, cs := range col.Streams() {
+		for _, c := range cs {
+			if bytes.Contains(c.Body, []byte(s)) {
+				return name
+			}
+		}
+	}
+	return ""
+}
+
+// TestStraceFollowsProcessEnteringContainer: a process moved into the
+// container's cgroup from outside, while strace runs, is traced in the
+// same stream (no restart, chunks in sequence), and counted once.
+func TestStraceFollowsProcessEnteringContainer(t *testing.T) {
+	cg := testCgroup(t)
+	dir := t.TempDir()
+	orig := filepath.Join(dir, "original-marker")
+	pid := enter(t, cg, orig)
+	tg := backendtest.Target(t, pid)
+	tg.Cgroup = cg
+
+	m := metrics.New()
+	var col backendtest.Collector
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	cfg := backend.RunConfig{Node: "n1", RestartMin: 50 * time.Millisecond, Chunk: chunker.Config{Quiet: 100 * time.Millisecond}}
+	b := stracebe.New(stracebe.Config{Rescan: 200 * time.Millisecond, Metrics: m})
+	go func() {
+		backend.Run(ctx, b, tg, cfg, m, col.Sink)
+		close(done)
+	}()
+	defer func() { cancel(); <-done }()
+	backendtest.WaitFor(t, "the original process traced", 10*time.Second, func() bool { return seen(&col, "", orig) })
+	first := streamWith(&col, orig)
+
+	newcomer := filepath.Join(dir, "newcomer-marker")
+	npid := enter(t, cg, newcomer)
+	backendtest.WaitFor(t, "the process that entered the container traced", 10*time.Second, func() bool { return seen(&col, first, newcomer) })
+	// Its own syscalls, not only its children's (strace -f on it).
+	if !seen(&col, first, strconv.Itoa(npid)+" ") {
+		t.Errorf("no line of pid %d itself", npid)
+	}
+	if n := len(col.Streams()); n != 1 {
+		t.Errorf("%d streams, want 1: following a newcomer must not restart the stream", n)
+	}
+	if r := metrics.Value(m.Restarts.WithLabelValues("strace")); r != 0 {
+		t.Errorf("restarts = %v, want 0", r)
+	}
+	if v := metrics.Value(m.Rescanned.WithLabelValues("strace", metrics.RescanAttached)); v != 1 {
+		t.Errorf("rescan attached = %v, want 1", v)
+	}
+	// Several polls later it is still counted once.
+	time.Sleep(600 * time.Millisecond)
+	if v := metrics.Value(m.Rescanned.WithLabelValues("strace", metrics.RescanAttached)); v != 1 {
+		t.Errorf("rescan attached = %v after more polls, want 1", v)
+	}
+	// The original is still traced after the newcomer joined.
+	cancel()
+	<-done
+	backendtest.CheckStream(t, first, col.Streams()[first])
+	after := false
+	joined := false
+	for _, c := range col.Streams()[first] {
+		joined = joined || bytes.Contains(c.Body, []byte(newcomer))
+		after = after || joined && bytes.Contains(c.Body, []byte(orig))
+	}
+	if !after {
+		t.Errorf("the original process is not traced once the newcomer joined")
+	}
+}
+
+// TestStraceRestartRescansCgroup: the watcher is off, so only the attach
+// can find the newcomer. Once strace is killed, the restarted stream
+// traces the original and the process that entered the container since,
+// though the target's PIDs (discovery's list) name only the original.
+func TestStraceRestartRescansCgroup(t *testing.T) {
+	cg := testCgroup(t)
+	dir := t.TempDir()
+	orig := filepath.Join(dir, "original-marker")
+	pid := enter(t, cg, orig)
+	tg := backendtest.Target(t, pid)
+	tg.Cgroup = cg
+
+	m := metrics.New()
+	var col backendtest.Collector
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	cfg := backend.RunConfig{Node: "n1", RestartMin: 50 * time.Millisecond, Chunk: chunker.Config{Quiet: 100 * time.Millisecond}}
+	b := stracebe.New(stracebe.Config{Rescan: -1, Metrics: m})
+	go func() {
+		backend.Run(ctx, b, tg, cfg, m, col.Sink)
+		close(done)
+	}()
+	defer func() { cancel(); <-done }()
+	backendtest.WaitFor(t, "the original process traced", 10*time.Second, func() bool { return seen(&col, "", orig) })
+	first := streamWith(&col, orig)
+
+	newcomer := filepath.Join(dir, "newcomer-marker")
+	enter(t, cg, newcomer)
+	time.Sleep(500 * time.Millisecond)
+	if seen(&col, "", newcomer) {
+		t.Fatal("newcomer traced without a rescan: the test proves nothing")
+	}
+	st := proctest.Children("strace")
+	if len(st) != 1 {
+		t.Fatalf("strace children: %v", st)
+	}
+	if err := syscall.Kill(st[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	backendtest.WaitFor(t, "a second stream tracing both", 10*time.Second, func() bool {
+		for name := range col.Streams() {
+			if name != first && seen(&col, name, orig) && seen(&col, name, newcomer) {
+				return true
+			}
+		}
+		return false
+	})
+	if r := metrics.Value(m.Restarts.WithLabelValues("strace")); r != 1 {
+		t.Errorf("restarts = %v, want 1", r)
+	}
+}
+
+// TestStraceLostNewcomerRestarts: the strace the watcher started for a
+// newcomer is killed; the newcomer, untraced again, makes the stream
+// restart, and the new stream traces it and the original.
+func TestStraceLostNewcomerRestarts(t *testing.T) {
+	cg := testCgroup(t)
+	dir := t.TempDir()
+	orig := filepath.Join(dir, "original-marker")
+	pid := enter(t, cg, orig)
+	tg := backendtest.Target(t, pid)
+	tg.Cgroup = cg
+
+	m := metrics.New()
+	var col backendtest.Collector
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	cfg := backend.RunConfig{Node: "n1", RestartMin: 50 * time.Millisecond, Chunk: chunker.Config{Quiet: 100 * time.Millisecond}}
+	b := stracebe.New(stracebe.Config{Rescan: 200 * time.Millisecond, Metrics: m})
+	go func() {
+		backend.Run(ctx, b, tg, cfg, m, col.Sink)
+		close(done)
+	}()
+	defer func() { cancel(); <-done }()
+	backendtest.WaitFor(t, "the original process traced", 10*time.Second, func() bool { return seen(&col, "", orig) })
+	first := streamWith(&col, orig)
+	newcomer := filepath.Join(dir, "newcomer-marker")
+	npid := enter(t, cg, newcomer)
+	backendtest.WaitFor(t, "the newcomer traced", 10*time.Second, func() bool { return seen(&col, first, newcomer) })
+	tp, _, err := discovery.TracerPid("/proc", npid)
+	if err != nil || tp == 0 {
+		t.Fatalf("newcomer's tracer: %d, %v", tp, err)
+	}
+	if err := syscall.Kill(tp, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	backendtest.WaitFor(t, "a second stream tracing both", 10*time.Second, func() bool {
+		for name := range col.Streams() {
+			if name != first && seen(&col, name, orig) && seen(&col, name, newcomer) {
+				return true
+			}
+		}
+		return false
+	})
+	if r := metrics.Value(m.Restarts.WithLabelValues("strace")); r != 1 {
+		t.Errorf("restarts = %v, want 1", r)
+	}
+}
