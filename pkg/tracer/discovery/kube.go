@@ -208,21 +208,9 @@ func (k *Kube) Snapshot(pods []*corev1.Pod) []Target {
 // it cannot be found or does not name the container (then Members falls
 // back to ScanCgroups).
 func (k *Kube) cgroupOf(proc, id string, top int) string {
-	root := k.CgroupRoot
-	if root == "" {
-		r, err := CgroupRoot(proc)
-		if err != nil {
-			return ""
-		}
-		root = r
-	}
-	dir, err := CgroupDir(proc, root, top)
-	if err != nil || !strings.Contains(filepath.Base(dir), id) {
-		// The container's own cgroup is the one that names it (the pod's
-		// parent holds its other containers too).
-		return ""
-	}
-	return dir
+	// The container's own cgroup is the one that names it (the pod's
+	// parent holds its other containers too).
+	return cgroupOf(proc, k.CgroupRoot, top, func(dir string) bool { return strings.Contains(filepath.Base(dir), id) })
 }
 
 func (k *Kube) alive(proc string, pids []int) bool {

@@ -105,17 +105,5 @@ func (l *Local) Poll(ctx context.Context) ([]Target, error) {
 // other processes are not the function's), and Members then follows the
 // instance's process tree.
 func (l *Local) cgroupOf(proc string, in provider.Instance) string {
-	root := l.CgroupRoot
-	if root == "" {
-		r, err := CgroupRoot(proc)
-		if err != nil {
-			return ""
-		}
-		root = r
-	}
-	dir, err := CgroupDir(proc, root, in.PID)
-	if err != nil || !strings.HasSuffix(filepath.Base(dir), "-"+in.ID) {
-		return ""
-	}
-	return dir
+	return cgroupOf(proc, l.CgroupRoot, in.PID, func(dir string) bool { return strings.HasSuffix(filepath.Base(dir), "-"+in.ID) })
 }

@@ -150,15 +150,29 @@ func Tree(procRoot string, pid int) ([]int, error) {
 }
 
 // CgroupRoot finds the cgroup v2 mount point in procRoot/self/mountinfo
-// (/sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid host).
+// (/sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid host): the first
+// of CgroupRoots.
 func CgroupRoot(procRoot string) (string, error) {
+	roots, err := CgroupRoots(procRoot)
+	if err != nil {
+		return "", err
+	}
+	return roots[0], nil
+}
+
+// CgroupRoots lists the cgroup v2 mount points in procRoot/self/mountinfo.
+// A tracer in a pod may see two: its own cgroup namespace's at
+// /sys/fs/cgroup and the host's tree mounted from the node (the DaemonSet's
+// /host/sys/fs/cgroup); CgroupDir tells them apart by finding the process.
+func CgroupRoots(procRoot string) ([]string, error) {
 	if procRoot == "" {
 		procRoot = "/proc"
 	}
 	b, err := readBounded(filepath.Join(procRoot, "self", "mountinfo"), 16<<20)
 	if err != nil {
-		return "", fmt.Errorf("find the cgroup v2 mount: %w", err)
+		return nil, fmt.Errorf("find the cgroup v2 mount: %w", err)
 	}
+	var out []string
 	for _, l := range strings.Split(string(b), "\n") {
 		// ID parent major:minor root mountpoint options... - fstype source superopts
 		pre, post, ok := strings.Cut(l, " - ")
@@ -166,10 +180,32 @@ func CgroupRoot(procRoot string) (string, error) {
 			continue
 		}
 		if f := strings.Fields(pre); len(f) >= 5 {
-			return f[4], nil
+			out = append(out, f[4])
 		}
 	}
-	return "", fmt.Errorf("no cgroup v2 mount")
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no cgroup v2 mount")
+	}
+	return out, nil
+}
+
+// cgroupOf is the cgroup directory of pid under root, or under the first
+// cgroup v2 mount where it is found if root is empty; ok(dir) must accept
+// it (it names the container). "" if none.
+func cgroupOf(procRoot, root string, pid int, ok func(dir string) bool) string {
+	roots := []string{root}
+	if root == "" {
+		var err error
+		if roots, err = CgroupRoots(procRoot); err != nil {
+			return ""
+		}
+	}
+	for _, r := range roots {
+		if dir, err := CgroupDir(procRoot, r, pid); err == nil && ok(dir) {
+			return dir
+		}
+	}
+	return ""
 }
 
 // CgroupDir is the directory, under cgroupRoot (the host's cgroup v2
