@@ -306,3 +306,50 @@ func FuzzProcFiles(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkMembers compares a container's rescan from its cgroup with the
+// fallback that scans every process of the node (ScanCgroups).
+func BenchmarkMembers(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	root, err := CgroupRoot("/proc")
+	if err != nil {
+		b.Skip(err)
+	}
+	id := fmt.Sprintf("%064x", os.Getpid()+1)
+	cg := filepath.Join(root, "cri-containerd-"+id+".scope")
+	if err := os.Mkdir(cg, 0o755); err != nil {
+		b.Skipf("cannot create a cgroup: %v", err)
+	}
+	defer func() {
+		for i := 0; i < 50 && os.Remove(cg) != nil; i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	if err := os.WriteFile(filepath.Join(cg, "cgroup.procs"), []byte(strconv.Itoa(cmd.Process.Pid)), 0); err != nil {
+		b.Skip(err)
+	}
+	ents, _ := os.ReadDir("/proc")
+	b.Logf("%d entries in /proc", len(ents))
+	for _, tc := range []struct {
+		name string
+		t    Target
+	}{
+		{"cgroup", Target{Pod: "p", Container: id, Cgroup: cg}},
+		{"scan", Target{Pod: "p", Container: id}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Members("/proc", tc.t); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
