@@ -220,7 +220,7 @@ func (b *Backend) Attach(ctx context.Context, t discovery.Target, room int) (bac
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	s := &stream{cfg: cfg, t: t, ctx: sctx, cancel: cancel, room: room, pin: pin, procRoot: cfg.ProcRoot,
-		lines: make(chan line, 256), done: make(chan struct{}), tracers: map[int]bool{}}
+		lines: make(chan line, 256), done: make(chan struct{}), tracers: map[int]bool{}, foreignTracers: map[int]bool{}}
 	proc, err := s.start(pids)
 	if err != nil {
 		cancel()
@@ -295,6 +295,8 @@ type stream struct {
 	tracers map[int]bool // pids of the stream's strace processes
 	extra   int          // strace processes started by the watcher, running
 	failed  error        // why the watcher ended the stream
+
+	foreignTracers map[int]bool // other tracers of the container's processes, warned of (watcher only)
 }
 
 // line is one strace output line, or (err set) the end of the primary.

@@ -137,9 +137,7 @@ func (s *stream) rescan(known map[int]member) error {
 				known[pid] = member{start: st, state: followed, tracer: tp}
 			default:
 				known[pid] = member{start: st, state: foreign, newcomer: true}
-				s.count(metrics.RescanForeign)
-				s.cfg.Log.Warn("a process in the container is ptraced by another tracer and cannot be traced (blind spot)",
-					"container", s.t.Container, "pid", pid, "tracer", tp)
+				s.foreign(pid, tp)
 			}
 			continue
 		}
@@ -161,9 +159,7 @@ func (s *stream) rescan(known map[int]member) error {
 					"container", s.t.Container, "pid", pid)
 			default:
 				m.state = foreign
-				s.count(metrics.RescanForeign)
-				s.cfg.Log.Warn("a process in the container is ptraced by another tracer and cannot be traced (blind spot)",
-					"container", s.t.Container, "pid", pid, "tracer", tp)
+				s.foreign(pid, tp)
 			}
 			known[pid] = m
 		case followed: // its strace ended
@@ -179,8 +175,8 @@ func (s *stream) rescan(known map[int]member) error {
 			delete(known, pid) // exited (or left the cgroup)
 		}
 	}
-	if len(newcomers) == 0 {
-		return nil
+	if len(newcomers) == 0 || s.ctx.Err() != nil {
+		return nil // none, or the stream is ending
 	}
 	s.mu.Lock()
 	full := s.extra >= maxExtra
@@ -208,6 +204,21 @@ func (s *stream) rescan(known map[int]member) error {
 		known[pid] = member{start: starts[i], state: pending, newcomer: true, attaching: at}
 	}
 	return nil
+}
+
+// foreign counts a process another tracer holds; the warning is once per
+// tracer, which with -f holds every child its tracee forks.
+func (s *stream) foreign(pid, tracer int) {
+	s.count(metrics.RescanForeign)
+	if s.foreignTracers[tracer] {
+		s.cfg.Log.Debug("another child of a process ptraced by another tracer", "container", s.t.Container, "pid", pid, "tracer", tracer)
+		return
+	}
+	if len(s.foreignTracers) < 1024 {
+		s.foreignTracers[tracer] = true
+	}
+	s.cfg.Log.Warn("a process in the container is ptraced by another tracer and cannot be traced (blind spot)",
+		"container", s.t.Container, "pid", pid, "tracer", tracer)
 }
 
 func (s *stream) isTracer(pid int) bool {

@@ -52,7 +52,7 @@ func BenchmarkRescan(b *testing.B) {
 		known[pid] = member{start: st, state: failed}
 	}
 	s := &stream{cfg: Config{Rescan: time.Second, Log: slog.Default()}.withDefaults(), procRoot: "/proc",
-		t: discovery.Target{Container: "bench", Cgroup: cg}, tracers: map[int]bool{}}
+		t: discovery.Target{Container: "bench", Cgroup: cg}, tracers: map[int]bool{}, foreignTracers: map[int]bool{}}
 	b.ResetTimer()
 	for b.Loop() {
 		if err := s.rescan(known); err != nil {

@@ -8,12 +8,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/faasmon/faasmon/internal/dev/proctest"
+	"github.com/faasmon/faasmon/pkg/graph/provenance"
+	"github.com/faasmon/faasmon/pkg/parse/ingest"
 	"github.com/faasmon/faasmon/pkg/tracer/backend"
 	"github.com/faasmon/faasmon/pkg/tracer/backend/backendtest"
 	stracebe "github.com/faasmon/faasmon/pkg/tracer/backend/strace"
@@ -55,6 +58,14 @@ func testCgroup(t *testing.T) string {
 // from outside).
 func enter(t *testing.T, cg, marker string) int {
 	t.Helper()
+	pid := outside(t, marker)
+	move(t, cg, pid)
+	return pid
+}
+
+// outside starts the looping shell of enter without moving it.
+func outside(t *testing.T, marker string) int {
+	t.Helper()
 	if err := os.WriteFile(marker, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -64,11 +75,14 @@ func enter(t *testing.T, cg, marker string) int {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	pid := cmd.Process.Pid
+	return cmd.Process.Pid
+}
+
+func move(t *testing.T, cg string, pid int) {
+	t.Helper()
 	if err := os.WriteFile(filepath.Join(cg, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
 		t.Skipf("cannot move pid %d into a cgroup: %v", pid, err)
 	}
-	return pid
 }
 
 // seen says whether any chunk of stream (all streams if "") holds s.
@@ -156,6 +170,30 @@ func TestStraceFollowsProcessEnteringContainer(t *testing.T) {
 	}
 	if !after {
 		t.Errorf("the original process is not traced once the newcomer joined")
+	}
+	// The two straces' lines, interleaved in one stream, parse as
+	// faasmon-parse reads them and fold into the graph state: the
+	// newcomer's open of its marker is an event like any other.
+	st := provenance.NewState(col.Streams()[first][0].Header)
+	var pb provenance.Builder
+	opened := false
+	for _, c := range col.Streams()[first] {
+		batch, err := ingest.Chunk(c.Header, c.Body)
+		if err != nil {
+			t.Fatalf("ingest chunk %d: %v", c.Header.Seq, err)
+		}
+		if batch.Unparsed > 0 {
+			t.Errorf("chunk %d: %d lines unparsed: %v", c.Header.Seq, batch.Unparsed, batch.Errors)
+		}
+		for _, e := range batch.Events {
+			opened = opened || strings.HasPrefix(e.Syscall, "open") && e.Path == newcomer
+		}
+		if _, err := pb.Apply(st, batch); err != nil {
+			t.Fatalf("graph: %v", err)
+		}
+	}
+	if !opened {
+		t.Error("no open event of the newcomer's marker")
 	}
 }
 
@@ -255,5 +293,95 @@ func TestStraceLostNewcomerRestarts(t *testing.T) {
 	})
 	if r := metrics.Value(m.Restarts.WithLabelValues("strace")); r != 1 {
 		t.Errorf("restarts = %v, want 1", r)
+	}
+}
+
+// TestStraceRescanGivesUp: a process that enters the container and cannot
+// be traced — ptraced already by another tracer (foreign), or strace fails
+// on it (failed) — is counted once and never tried again, however many
+// polls see it; the stream goes on without a restart.
+func TestStraceRescanGivesUp(t *testing.T) {
+	for _, tc := range []string{metrics.RescanForeign, metrics.RescanFailed} {
+		t.Run(tc, func(t *testing.T) {
+			cg := testCgroup(t)
+			dir := t.TempDir()
+			orig := filepath.Join(dir, "original-marker")
+			pid := enter(t, cg, orig)
+			tg := backendtest.Target(t, pid)
+			tg.Cgroup = cg
+			straceBin, _ := exec.LookPath("strace")
+			// strace through a wrapper that logs each run and fails
+			// when given the newcomer (its pid in a file).
+			bad, runs := filepath.Join(dir, "bad-pid"), filepath.Join(dir, "runs")
+			wrapper := filepath.Join(dir, "strace")
+			script := fmt.Sprintf("#!/bin/sh\necho \"$*\" >>%s\nbad=$(cat %s 2>/dev/null)\n"+
+				"case \" $* \" in *\" -p $bad \"*) [ -n \"$bad\" ] && exit 1;; esac\nexec %s \"$@\"\n", runs, bad, straceBin)
+			if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+
+			m := metrics.New()
+			var col backendtest.Collector
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			cfg := backend.RunConfig{Node: "n1", RestartMin: 50 * time.Millisecond, Chunk: chunker.Config{Quiet: 100 * time.Millisecond}}
+			b := stracebe.New(stracebe.Config{Strace: wrapper, Rescan: 100 * time.Millisecond, Metrics: m})
+			go func() {
+				backend.Run(ctx, b, tg, cfg, m, col.Sink)
+				close(done)
+			}()
+			defer func() { cancel(); <-done }()
+			backendtest.WaitFor(t, "the original process traced", 10*time.Second, func() bool { return seen(&col, "", orig) })
+
+			// A newcomer that forks nothing: each child of an untraced
+			// process would be a newcomer of its own.
+			sl := exec.Command("sleep", "60")
+			if err := sl.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = sl.Process.Kill(); _ = sl.Wait() }()
+			npid := sl.Process.Pid
+			if tc == metrics.RescanForeign {
+				other := exec.Command(straceBin, "-q", "-o", "/dev/null", "-p", strconv.Itoa(npid))
+				if err := other.Start(); err != nil {
+					t.Fatal(err)
+				}
+				defer func() { _ = other.Process.Kill(); _ = other.Wait() }()
+				backendtest.WaitFor(t, "the other tracer attached", 10*time.Second, func() bool {
+					tp, _, err := discovery.TracerPid("/proc", npid)
+					return err == nil && tp == other.Process.Pid
+				})
+			} else if err := os.WriteFile(bad, []byte(strconv.Itoa(npid)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			move(t, cg, npid)
+			backendtest.WaitFor(t, "the newcomer counted", 10*time.Second, func() bool {
+				return metrics.Value(m.Rescanned.WithLabelValues("strace", tc)) >= 1
+			})
+			time.Sleep(time.Second) // ten more polls
+			if v := metrics.Value(m.Rescanned.WithLabelValues("strace", tc)); v != 1 {
+				t.Errorf("%s = %v, want 1", tc, v)
+			}
+			if v := metrics.Value(m.Rescanned.WithLabelValues("strace", metrics.RescanAttached)); v != 0 {
+				t.Errorf("attached = %v, want 0", v)
+			}
+			log, _ := os.ReadFile(runs)
+			if n := strings.Count(string(log), "-p "+strconv.Itoa(npid)+"\n") + strings.Count(string(log), "-p "+strconv.Itoa(npid)+" "); tc == metrics.RescanFailed && n != 1 {
+				t.Errorf("strace given the newcomer %d times, want 1:\n%s", n, log)
+			}
+			if tc == metrics.RescanForeign && strings.Contains(string(log), "-p "+strconv.Itoa(npid)) {
+				t.Errorf("strace given a process another tracer holds:\n%s", log)
+			}
+			if n := len(col.Streams()); n != 1 {
+				t.Errorf("%d streams, want 1", n)
+			}
+			for _, cs := range col.Streams() {
+				for _, c := range cs {
+					if bytes.HasPrefix(c.Body, []byte(strconv.Itoa(npid)+" ")) || bytes.Contains(c.Body, []byte("\n"+strconv.Itoa(npid)+" ")) {
+						t.Errorf("a line of the untraceable newcomer %d", npid)
+					}
+				}
+			}
+		})
 	}
 }
