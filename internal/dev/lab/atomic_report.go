@@ -371,6 +371,13 @@ func (r *AtomicReport) ScoreBeyondDelivery(control AtomicTestResult) {
 			// A finding about the injected command line itself (the
 			// argv profile dimension quotes it, cut at its own length)
 			// is the delivery too.
+			// A blind spot (a sensor restarted, a table full) says what
+			// was not seen, not what the technique did: it names a
+			// stream or a count that differs from test to test, and
+			// counted here it made every test "beyond the delivery".
+			if strings.HasPrefix(f, verdict.PartBlindSpot+":") {
+				continue
+			}
 			if !seen[foldBase64(f)] && !strings.Contains(f, injectMark) {
 				r.BeyondDelivery++
 				break

@@ -483,6 +483,13 @@ func TestScoreBeyondDelivery(t *testing.T) {
 	if rep2.BeyondDelivery != 0 {
 		t.Fatalf("a delivery line with another script counted beyond the delivery")
 	}
+	// A blind spot names its own stream: not the technique.
+	rep3 := AtomicReport{Tests: 1, PerTest: map[string]AtomicTestResult{
+		"T5-1": {Caught: true, Findings: []string{delivery, "blind-spot: tracer restarted pcap: new stream a5-pcap-17"}}}}
+	rep3.ScoreBeyondDelivery(AtomicTestResult{Caught: true, Findings: []string{delivery, "blind-spot: tracer restarted pcap: new stream a4-pcap-16"}})
+	if rep3.BeyondDelivery != 0 {
+		t.Fatalf("a blind spot counted beyond the delivery")
+	}
 	if st := ControlStep(); st.Test.ID() != "T0000-1" || st.Script == "" {
 		t.Fatalf("control step %+v", st)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -50,6 +51,25 @@ func instanceCgroup(name string) (*os.File, string, error) {
 		return nil, "", err
 	}
 	return f, dir, nil
+}
+
+// cgroupPids lists the processes in an instance's cgroup (none when it
+// has no cgroup or it is gone).
+func cgroupPids(dir string) []int {
+	if dir == "" {
+		return nil
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, f := range strings.Fields(string(b)) {
+		if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // removeCgroup kills what is left in an instance's cgroup and removes it.

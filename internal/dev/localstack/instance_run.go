@@ -211,10 +211,17 @@ func (r *running) logTail(n int64) string {
 
 // stopInstance kills every process in the instance's namespace (the handler
 // and anything a payload forked off), then removes namespace, copy and /tmp
-// (the tmpfs dies with the last process of its mount namespace).
+// (the tmpfs dies with the last process of its mount namespace). The
+// instance's own processes (its cgroup) go first, as a kubelet stops a
+// pod's containers: the tracer's tcpdump also runs in the namespace, and
+// killed first it was restarted for a container still alive, a blind spot
+// reported on every recycle that was only the teardown.
 func (p *Provider) stopInstance(r *running) {
 	if r == nil {
 		return
+	}
+	if pids := cgroupPids(r.cgroup); len(pids) > 0 {
+		killAll(pids, time.Second)
 	}
 	if pids, err := pidsInNetns(r.NetNS); err == nil {
 		killAll(pids, time.Second)

@@ -203,25 +203,11 @@ func TestForgedCallIDsDoNotHideTheAttack(t *testing.T) {
 	var attack *Graph
 	forged := 0
 	for i := range gs {
-		switch {
-		case gs[i].CallID == "call-attack":
-			attack = &gs[i]
-		case strings.HasPrefix(gs[i].CallID, "forged-"):
+		if strings.HasPrefix(gs[i].CallID, "forged-") {
 			forged++
 		}
 	}
-	if attack == nil {
-		t.Fatalf("no invocation graph of the attack among %d graphs", len(gs))
-	}
-	var execd bool
-	for _, e := range attack.Edges {
-		if e.Kind == EdgeExecve && strings.Contains(attack.Nodes[e.Src].Label, "p.sh") {
-			execd = true
-		}
-	}
-	if !execd {
-		t.Error("the attack's graph lacks the payload's exec")
-	}
+	attack = attackWithExec(t, gs)
 	if forged != 1 {
 		t.Errorf("%d forged graphs emitted to make room, want 1 (the oldest)", forged)
 	}
@@ -231,4 +217,95 @@ func TestForgedCallIDsDoNotHideTheAttack(t *testing.T) {
 	if len(attack.Blind) == 0 || attack.Blind[0].Limit != LimitOpenCalls {
 		t.Errorf("the table limit is not reported: %+v", attack.Blind)
 	}
+}
+
+// TestProcessFloodDoesNotHideTheAttack: 4,096 sleeping processes fill the
+// process table before the real attack's request; the idlest is forgotten
+// to make room, and the attack keeps its invocation graph with its
+// payload's exec (issue 14: the newcomer got a throw-away entry, so its
+// call id was lost and its acts went to the background window). The limit
+// is reported.
+func TestProcessFloodDoesNotHideTheAttack(t *testing.T) {
+	b := Builder{Class: DefaultClassifier()}
+	h := hdr(chunk.KindStrace, "c1-strace-1", 0)
+	st := NewState(h)
+	var evs []event.Event
+	for i := range maxProcs {
+		evs = append(evs, sc(0, 50, "clone", func(e *event.Event) { e.Ret = int64(10000 + i) }))
+	}
+	evs = append(evs, downloadAndExec("call-attack", 1000)...)
+	gs, err := b.Apply(st, batchOf(h, evs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	attackWithExec(t, gs)
+	if len(st.Procs) > maxProcs {
+		t.Errorf("process table holds %d, bound %d", len(st.Procs), maxProcs)
+	}
+	if _, ok := st.Procs[10000]; ok {
+		t.Error("the idlest sleeper (the first forked) is still in the table")
+	}
+	if _, ok := st.Procs[50]; !ok {
+		t.Error("the parent that forked last, the most recent actor among the old, was forgotten")
+	}
+	var reported bool
+	for _, g := range gs {
+		for _, bs := range g.Blind {
+			reported = reported || bs.Limit == LimitProcs
+		}
+	}
+	if !reported {
+		t.Error("the table limit is not reported")
+	}
+}
+
+// TestThreadTableBounded: threads that never exit do not grow the state
+// without end; the limit is reported.
+func TestThreadTableBounded(t *testing.T) {
+	b := Builder{Class: DefaultClassifier()}
+	h := hdr(chunk.KindStrace, "c1-strace-1", 0)
+	st := NewState(h)
+	var evs []event.Event
+	for i := range maxProcs + 10 {
+		evs = append(evs, sc(0, 50, "clone", func(e *event.Event) { e.Ret, e.Thread = int64(10000+i), true }))
+	}
+	evs = append(evs, bgEvent(10))
+	gs, err := b.Apply(st, batchOf(h, evs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Threads) > maxProcs {
+		t.Errorf("thread table holds %d, bound %d", len(st.Threads), maxProcs)
+	}
+	var reported bool
+	for _, g := range gs {
+		for _, bs := range g.Blind {
+			reported = reported || bs.Limit == LimitProcs && bs.Count == 10
+		}
+	}
+	if !reported {
+		t.Errorf("the table limit is not reported (10 threads unmapped)")
+	}
+}
+
+// attackWithExec is the invocation graph of "call-attack" (downloadAndExec)
+// among gs, which must hold its payload's exec.
+func attackWithExec(t *testing.T, gs []Graph) *Graph {
+	t.Helper()
+	var attack *Graph
+	for i := range gs {
+		if gs[i].CallID == "call-attack" {
+			attack = &gs[i]
+		}
+	}
+	if attack == nil {
+		t.Fatalf("no invocation graph of the attack among %d graphs", len(gs))
+	}
+	for _, e := range attack.Edges {
+		if e.Kind == EdgeExecve && strings.Contains(attack.Nodes[e.Src].Label, "p.sh") {
+			return attack
+		}
+	}
+	t.Error("the attack's graph lacks the payload's exec")
+	return attack
 }

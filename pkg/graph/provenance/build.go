@@ -46,6 +46,9 @@ type Proc struct {
 	// Spawned is the invocation in which this process, or its first
 	// traced ancestor, was started (see Node.Spawned).
 	Spawned string `json:"spawned,omitempty"`
+	// Seen is State.Tick when the process last acted: a full table makes
+	// room by forgetting the process idle the longest (State.proc).
+	Seen uint64 `json:"seen,omitempty"`
 }
 
 // endpoint is a socket as the -yy annotation names it.
@@ -151,7 +154,16 @@ type State struct {
 	Container string        `json:"container"`
 	Image     string        `json:"image,omitempty"`
 	Procs     map[int]*Proc `json:"procs"`
-	Threads   map[int]int   `json:"threads,omitempty"` // tid → pid
+	// Top is the container's first process as discovery named it (the
+	// chunk header's PID), and Served says the container has read its
+	// first request: until then, what the container's own processes
+	// exec is its start (see startup).
+	Top    int  `json:"top,omitempty"`
+	Served bool `json:"served,omitempty"`
+	// Tick counts the process-table lookups (Proc.Seen): an order, not a
+	// time, so that two processes never tie.
+	Tick    uint64      `json:"tick,omitempty"`
+	Threads map[int]int `json:"threads,omitempty"` // tid → pid
 	// Pending holds, per thread, the socket of a read cut in two by a
 	// chunk boundary (strace's "<unfinished ...>" in one chunk, the
 	// "<... resumed>" with the data, and the X-Call-Id, in the next): the
@@ -220,7 +232,7 @@ func StateKey(h chunk.Header) string {
 func NewState(h chunk.Header) *State {
 	return &State{
 		Key: StateKey(h), Function: h.Function, Namespace: h.Namespace, Node: h.Node,
-		Pod: h.Pod, Container: h.Container, Image: h.Image,
+		Pod: h.Pod, Container: h.Container, Image: h.Image, Top: h.PID,
 		Procs: map[int]*Proc{}, Threads: map[int]int{}, Calls: map[string]*partial{},
 		Streams: map[string]*streamState{},
 	}
@@ -407,18 +419,64 @@ func (st *State) pid(tid int) int {
 	return tid
 }
 
+// proc is the table entry of pid, made if new. A full table forgets the
+// process that has been idle the longest to make room, and reports the
+// limit: refusing the newcomer instead let 4,096 sleeping processes hide
+// what an attacker started next (its invocation, its image) — the
+// newcomer is the one acting. The forgotten process's nodes stay in the
+// graphs; if it acts again it starts over as an unknown process.
 func (st *State) proc(pid int) *Proc {
+	st.Tick++
 	p := st.Procs[pid]
 	if p == nil {
 		if len(st.Procs) >= maxProcs {
 			st.Dropped++
 			st.tableFull(LimitProcs, maxProcs, 1)
-			return &Proc{}
+			st.evictIdlest()
 		}
 		p = &Proc{}
 		st.Procs[pid] = p
 	}
+	p.Seen = st.Tick
 	return p
+}
+
+// maxStartupDepth bounds the walk from a process up to the container's
+// first process.
+const maxStartupDepth = 16
+
+// startup says whether an exec by pid is part of the container's start:
+// no request read yet, and pid is the container's first process or was
+// forked from it. A process entering the container from outside (kubectl
+// exec: a child of the runtime, not of the container's process) is never
+// startup, and nothing is once the first request was read.
+func (st *State) startup(pid int) bool {
+	if st.Served || st.Top <= 0 {
+		return false
+	}
+	for range maxStartupDepth {
+		if pid == st.Top {
+			return true
+		}
+		p := st.Procs[pid]
+		if p == nil || p.PPID <= 0 || p.PPID == pid {
+			return false
+		}
+		pid = p.PPID
+	}
+	return false
+}
+
+// evictIdlest forgets the process that acted least recently. A linear
+// scan: it runs only on a full table, once per process started there.
+func (st *State) evictIdlest() {
+	victim, seen := 0, uint64(0)
+	for pid, p := range st.Procs {
+		if victim == 0 || p.Seen < seen || p.Seen == seen && pid < victim {
+			victim, seen = pid, p.Seen
+		}
+	}
+	delete(st.Procs, victim)
 }
 
 // target is the graph an event of process pid belongs to.
@@ -541,6 +599,7 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 				delete(st.Calls, id)
 			}
 		}
+		st.Served = true
 		if !open && len(st.Calls) < maxOpenCalls {
 			p := st.newPartial(WindowInvocation, e.CallID, e.Time)
 			if e.Remote != "" {
@@ -561,6 +620,18 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 			b.fork(st, p, pid, self, e)
 		}
 	case "execve", "execveat":
+		if st.startup(pid) {
+			// The container starting (its runtime, its server): strace
+			// attaches after it and never sees it, the eBPF sensor
+			// follows a container from creation and does. Kept as
+			// strace has it, processes of no known image ("attached
+			// process"), so that a function's graphs, profile and
+			// model inputs do not depend on the sensor or on whether
+			// the container was there before the tracer.
+			pr.Exe, pr.Argv0, pr.Cmd = "", "", ""
+			delete(p.NodeIndex, procKey(pid))
+			break
+		}
 		pr.Exe = e.Path
 		if len(e.Argv) > 0 {
 			pr.Argv0 = e.Argv[0]
@@ -800,6 +871,12 @@ func (b Builder) fork(st *State, p *partial, pid, self int, e *event.Event) {
 		return
 	}
 	if e.Thread {
+		if _, ok := st.Threads[child]; !ok && len(st.Threads) >= maxProcs {
+			// Bounded: an unmapped thread acts as a process of its own
+			// (its own entry in the bounded process table), still traced.
+			st.tableFull(LimitProcs, maxProcs, 1)
+			return
+		}
 		st.Threads[child] = pid
 		return
 	}

@@ -555,3 +555,65 @@ func TestSealJoinsRequestLines(t *testing.T) {
 		t.Fatalf("requests %+v, want %+v", gs[0].Requests, want)
 	}
 }
+
+// TestStartupExecs: what the container's own processes exec before its
+// first request is its start, which strace (attached after it) never sees
+// and the eBPF sensor (following the container from creation) does; both
+// must give the same graph, so those processes stay "attached process".
+// A process entering from outside (kubectl exec) is never startup, and
+// after the first request nothing is.
+func TestStartupExecs(t *testing.T) {
+	b := Builder{Class: DefaultClassifier()}
+	h := hdr(chunk.KindStrace, "s1", 0) // the container's first process: 100
+	exec := func(ms, pid int, path string) event.Event {
+		return sc(ms, pid, "execve", func(e *event.Event) { e.Path = path; e.Argv = []string{path} })
+	}
+	evs := []event.Event{
+		exec(0, 100, "/usr/bin/node"), // the runtime starting
+		sc(1, 100, "clone", func(e *event.Event) { e.Ret = 101 }),
+		exec(2, 101, "/usr/bin/uname"), // its start-up child
+		exec(3, 300, "/usr/bin/curl"),  // kubectl exec: not the container's child
+		sc(10, 100, "read", func(e *event.Event) {
+			e.Proto, e.Local, e.Remote, e.Bytes, e.CallID = "TCP", reqLocal, reqRemote, 300, "call-1"
+		}),
+		sc(11, 100, "clone", func(e *event.Event) { e.Ret = 102 }),
+		exec(12, 102, "/usr/bin/sh"), // the handler's child, serving
+		sc(13, 100, "writev", func(e *event.Event) { e.Proto, e.Local, e.Remote, e.Bytes = "TCP", reqLocal, reqRemote, 100 }),
+	}
+	gs, err := b.Apply(NewState(h), batchOf(h, evs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	execs := map[string]string{} // image → label of the process it became
+	labels := map[string]bool{}
+	for _, g := range gs {
+		for _, e := range g.Edges {
+			if e.Kind == EdgeExecve {
+				execs[g.Nodes[e.Src].Label] = g.Nodes[e.Dst].Label
+			}
+		}
+		for _, n := range g.Nodes {
+			if n.Kind == NodeProcess {
+				labels[n.Label] = true
+			}
+		}
+	}
+	for _, c := range []struct {
+		image string
+		want  bool
+	}{
+		{"/usr/bin/node", false},
+		{"/usr/bin/uname", false},
+		{"/usr/bin/curl", true},
+		{"/usr/bin/sh", true},
+	} {
+		if _, ok := execs[c.image]; ok != c.want {
+			t.Errorf("exec of %s in the graphs: %v, want %v (execs %v)", c.image, ok, c.want, execs)
+		}
+	}
+	for l := range labels {
+		if strings.Contains(l, "node") || strings.Contains(l, "uname") {
+			t.Errorf("a start-up process is labelled %q, want attached process", l)
+		}
+	}
+}

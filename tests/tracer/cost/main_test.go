@@ -57,3 +57,31 @@ func TestSampleRealProcess(t *testing.T) {
 		t.Errorf("the busy child's CPU was not counted: %v", a.groups())
 	}
 }
+
+// TestSensorProcessesOnlyTheTracers: strace and tcpdump are the tracer's
+// cost only when the tracer started them; one run by a test elsewhere on
+// the machine is nobody's here.
+func TestSensorProcessesOnlyTheTracers(t *testing.T) {
+	a := newAccount(1)
+	for _, p := range []*proc{
+		{pid: 20, ppid: 1, comm: "faasmon-tracer"},
+		{pid: 21, ppid: 20, comm: "strace"},
+		{pid: 22, ppid: 20, comm: "tcpdump"},
+		{pid: 30, ppid: 1, comm: "go"},
+		{pid: 31, ppid: 30, comm: "strace"},
+	} {
+		a.byPid[p.pid] = p
+	}
+	for _, c := range []struct {
+		pid  int
+		want string
+	}{
+		{21, "tracer: strace"},
+		{22, "tracer: tcpdump"},
+		{31, ""},
+	} {
+		if got := a.classify(a.byPid[c.pid]); got != c.want {
+			t.Errorf("pid %d: group %q, want %q", c.pid, got, c.want)
+		}
+	}
+}

@@ -1,10 +1,7 @@
 package ebpf
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -450,54 +447,9 @@ var covered = func() map[string]bool {
 	return m
 }()
 
-// Parse is Backend.Parse without a backend.
+// Parse is Backend.Parse without a backend (lineread.go).
 func Parse(body []byte) (backend.Parsed, error) {
-	var out backend.Parsed
-	if len(body) == 0 {
-		return out, fmt.Errorf("%w: empty body", backend.ErrInput)
-	}
-	if len(body) > chunk.MaxBytes {
-		return out, fmt.Errorf("%w: %d bytes, limit %d", backend.ErrInput, len(body), chunk.MaxBytes)
-	}
-	sc := bufio.NewScanner(bytes.NewReader(body))
-	sc.Buffer(make([]byte, 0, 4096), maxLine)
-	line := 0
-	fail := func(err error) {
-		out.Unparsed++
-		if len(out.Errors) < 8 {
-			out.Errors = append(out.Errors, fmt.Sprintf("line %d: %v", line, err))
-		}
-	}
-	for sc.Scan() {
-		line++
-		l := bytes.TrimSpace(sc.Bytes())
-		if len(l) == 0 {
-			continue
-		}
-		var ev event.Event
-		dec := json.NewDecoder(bytes.NewReader(l))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&ev); err != nil {
-			fail(err)
-			continue
-		}
-		if dec.More() {
-			fail(fmt.Errorf("trailing data after the event"))
-			continue
-		}
-		if err := valid(ev); err != nil {
-			fail(err)
-			continue
-		}
-		out.Events = append(out.Events, ev)
-	}
-	if err := sc.Err(); err != nil {
-		return out, fmt.Errorf("%w: line %d: %v", backend.ErrInput, line+1, err)
-	}
-	if len(out.Events) == 0 && out.Unparsed > 0 {
-		return out, fmt.Errorf("%w: no event line could be read (%d unparsed; first: %s)", backend.ErrInput, out.Unparsed, out.Errors[0])
-	}
-	return out, nil
+	return parseLines(body)
 }
 
 func valid(ev event.Event) error {
