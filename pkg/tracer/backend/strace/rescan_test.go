@@ -116,12 +116,29 @@ func streamWith(col *backendtest.Collector, s string) string {
 // container's cgroup from outside, while strace runs, is traced in the
 // same stream (no restart, chunks in sequence), and counted once.
 func TestStraceFollowsProcessEnteringContainer(t *testing.T) {
+	// Through nsenter too, as the tracer runs strace in a pod's network
+	// namespace: nsenter execs strace, so its pid is the TracerPid the
+	// newcomer shows.
+	for _, viaNsenter := range []bool{false, true} {
+		t.Run(fmt.Sprintf("nsenter=%v", viaNsenter), func(t *testing.T) {
+			followsEntering(t, viaNsenter)
+		})
+	}
+}
+
+func followsEntering(t *testing.T, viaNsenter bool) {
 	cg := testCgroup(t)
+	if viaNsenter {
+		backendtest.Need(t, "nsenter")
+	}
 	dir := t.TempDir()
 	orig := filepath.Join(dir, "original-marker")
 	pid := enter(t, cg, orig)
 	tg := backendtest.Target(t, pid)
 	tg.Cgroup = cg
+	if viaNsenter {
+		tg.NetNS = fmt.Sprintf("/proc/%d/ns/net", pid)
+	}
 
 	m := metrics.New()
 	var col backendtest.Collector
@@ -138,8 +155,18 @@ func TestStraceFollowsProcessEnteringContainer(t *testing.T) {
 	first := streamWith(&col, orig)
 
 	newcomer := filepath.Join(dir, "newcomer-marker")
+	entered := time.Now()
 	npid := enter(t, cg, newcomer)
+	backendtest.WaitFor(t, "the process that entered the container attached", 10*time.Second, func() bool {
+		tp, _, err := discovery.TracerPid("/proc", npid)
+		return err == nil && tp != 0
+	})
+	attached := time.Since(entered)
 	backendtest.WaitFor(t, "the process that entered the container traced", 10*time.Second, func() bool { return seen(&col, first, newcomer) })
+	// The chunk latency is the cutter's (a line every 50 ms is never
+	// quiet for 100 ms: the chunk closes at its age cap).
+	t.Logf("newcomer attached %v, in a chunk %v after it entered (rescan every 200 ms)",
+		attached.Round(time.Millisecond), time.Since(entered).Round(time.Millisecond))
 	// Its own syscalls, not only its children's (strace -f on it).
 	if !seen(&col, first, strconv.Itoa(npid)+" ") {
 		t.Errorf("no line of pid %d itself", npid)
