@@ -285,7 +285,6 @@ type stream struct {
 	pin      *pinning
 	procRoot string
 	scrub    *parser.Scrubber
-	threads  map[int]int
 	lines    chan line     // every strace's lines; the primary's end last
 	done     chan struct{} // closed once Next saw the primary's end
 	err      error
@@ -295,6 +294,10 @@ type stream struct {
 	tracers map[int]bool // pids of the stream's strace processes
 	extra   int          // strace processes started by the watcher, running
 	failed  error        // why the watcher ended the stream
+	// threads are the threads that ran when strace attached, tid → pid
+	// (chunk.Header.Threads); annotations counts their changes.
+	threads     map[int]int
+	annotations uint64
 
 	foreignTracers map[int]bool // other tracers of the container's processes, warned of (watcher only)
 }
@@ -343,8 +346,43 @@ func (s *stream) read(p *backend.Proc, primary bool) {
 
 func (s *stream) Prefix() []byte { return nil }
 
-// Annotate names the threads that already ran when strace attached.
-func (s *stream) Annotate(h *chunk.Header) { h.Threads = s.threads }
+// Annotate names the threads that already ran when strace attached (to
+// the container's processes at the start, or later to a newcomer).
+func (s *stream) Annotate(h *chunk.Header) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h.Threads = s.threads
+}
+
+// Annotations changes when a newcomer's threads were added (Reannotator).
+func (s *stream) Annotations() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.annotations
+}
+
+// addThreads adds the threads of processes attached later. The map is
+// replaced, never changed: headers already cut share the old one.
+func (s *stream) addThreads(pids []int) {
+	more := Threads(s.procRoot, pids)
+	if len(more) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := make(map[int]int, len(s.threads)+len(more))
+	for tid, pid := range s.threads {
+		m[tid] = pid
+	}
+	for tid, pid := range more {
+		if len(m) >= chunk.MaxThreads {
+			break
+		}
+		m[tid] = pid
+	}
+	s.threads = m
+	s.annotations++
+}
 
 // Next is the next line, scrubbed: this is the last code on the node that
 // sees it, so secrets are dropped here rather than in faasmon-parse (see

@@ -199,6 +199,9 @@ func (s *stream) rescan(known map[int]member) error {
 	s.extra++
 	s.mu.Unlock()
 	go s.read(p, false)
+	// Read after strace started, as at attach (Threads): a thread made
+	// later shows in the trace as a clone.
+	s.addThreads(newcomers)
 	at := time.Now()
 	for i, pid := range newcomers {
 		known[pid] = member{start: starts[i], state: pending, newcomer: true, attaching: at}

@@ -412,3 +412,76 @@ func TestStraceRescanGivesUp(t *testing.T) {
 		})
 	}
 }
+
+// TestStraceNewcomerThreads: a newcomer that already runs threads when it
+// is attached (strace never shows them being made) has them named in the
+// headers of the chunks cut from then on, so that the graph folds them
+// into it, as for the threads of the processes attached at the start.
+func TestStraceNewcomerThreads(t *testing.T) {
+	cg := testCgroup(t)
+	backendtest.Need(t, "python3")
+	dir := t.TempDir()
+	orig := filepath.Join(dir, "original-marker")
+	pid := enter(t, cg, orig)
+	tg := backendtest.Target(t, pid)
+	tg.Cgroup = cg
+
+	m := metrics.New()
+	var col backendtest.Collector
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	cfg := backend.RunConfig{Node: "n1", RestartMin: 50 * time.Millisecond, Chunk: chunker.Config{Quiet: 100 * time.Millisecond}}
+	b := stracebe.New(stracebe.Config{Rescan: 200 * time.Millisecond, Metrics: m})
+	go func() {
+		backend.Run(ctx, b, tg, cfg, m, col.Sink)
+		close(done)
+	}()
+	defer func() { cancel(); <-done }()
+	backendtest.WaitFor(t, "the original process traced", 10*time.Second, func() bool { return seen(&col, "", orig) })
+
+	// A thread that opens the marker in a loop, started before the
+	// process enters the container.
+	marker := filepath.Join(dir, "thread-marker")
+	if err := os.WriteFile(marker, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	py := exec.Command("python3", "-c", `import sys, threading, time
+def loop():
+    while True:
+        open(sys.argv[1]).close()
+        time.sleep(0.05)
+threading.Thread(target=loop, daemon=True).start()
+time.sleep(60)
+`, marker)
+	if err := py.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = py.Process.Kill(); _ = py.Wait() }()
+	npid := py.Process.Pid
+	var tid int
+	backendtest.WaitFor(t, "python's thread", 5*time.Second, func() bool {
+		ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", npid))
+		for _, e := range ents {
+			if id, _ := strconv.Atoi(e.Name()); id != npid && id > 0 {
+				tid = id
+				return true
+			}
+		}
+		return false
+	})
+	move(t, cg, npid)
+	backendtest.WaitFor(t, "the thread's open traced", 10*time.Second, func() bool {
+		return seen(&col, "", strconv.Itoa(tid)+" ") && seen(&col, "", marker)
+	})
+	named := false
+	for _, cs := range col.Streams() {
+		for _, c := range cs {
+			if bytes.Contains(c.Body, []byte(marker)) && c.Header.Threads[tid] == npid {
+				named = true
+			}
+		}
+	}
+	if !named {
+		t.Errorf("no chunk with the thread's lines names thread %d of process %d", tid, npid)
+	}
+}
