@@ -13,7 +13,8 @@
 // while it runs, a watcher polls the cgroup every DefaultRescan and gives a
 // process that entered from outside the traced tree (kubectl exec, docker
 // exec, nsenter) to a second strace whose lines join the same stream, with
-// no restart (rescan.go). Each such process is tried once and counted
+// no restart (rescan.go), and whose threads join the chunks' header
+// (Reannotator). Each such process is tried once and counted
 // (metrics.Rescanned).
 //
 // Where it sits: tracer (this package, through pkg/tracer/backend.Run,
