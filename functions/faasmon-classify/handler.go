@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"time"
 
 	embedded "github.com/faasmon/faasmon/model"
 	"github.com/faasmon/faasmon/pkg/classify/detect"
@@ -72,6 +73,12 @@ type Config struct {
 	// Profile is the profiles' learning and arming rule
 	// (profile.ConfigFromEnv: profile_learn_graphs, profile_learn_for, ...).
 	Profile profile.Config
+	// ProfileFlushGraphs and ProfileFlush batch the profiles' writes
+	// while they learn (profile_flush_graphs, default 64; profile_flush_ms,
+	// default 1000; profile.Learner.FlushGraphs, FlushEvery): a crash
+	// loses at most that much learning, which is not evidence.
+	ProfileFlushGraphs int
+	ProfileFlush       time.Duration
 	// InvariantExceptions is the YAML document of reviewed exceptions to
 	// the runtime invariants (pkg/classify/invariant.Exceptions) itself, and
 	// InvariantExceptionsFile names a file holding one (an OpenFaaS
@@ -91,7 +98,8 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	env := envconf.Lookup(lookup).Renamed(map[string]string{outbox.EnvChannel: outbox.LegacyEnvChannel})
 	c := Config{ModelPath: env.String("model_path", ""), ProfileDir: env.String(profile.EnvDir, "/var/tmp/faasmon/profiles"),
 		InvariantExceptions: env.String("invariant_exceptions", ""), InvariantExceptionsFile: env.String("invariant_exceptions_file", ""),
-		Outbox: env.String(outbox.EnvChannel, ""), ProfileKeepVersions: env.PositiveInt("profile_keep_versions", profile.DefaultKeepVersions)}
+		Outbox: env.String(outbox.EnvChannel, ""), ProfileKeepVersions: env.PositiveInt("profile_keep_versions", profile.DefaultKeepVersions),
+		ProfileFlushGraphs: env.PositiveInt("profile_flush_graphs", 64), ProfileFlush: time.Duration(env.PositiveInt("profile_flush_ms", 1000)) * time.Millisecond}
 	if c.InvariantExceptions != "" && c.InvariantExceptionsFile != "" {
 		return c, errors.New("invariant_exceptions and invariant_exceptions_file are both set: give one")
 	}
@@ -133,7 +141,17 @@ func loadDetector() (*detect.Detector, error) {
 				err = fmt.Errorf("profile_dir: %w", err)
 				return
 			}
-			d.Profiles = &profile.Learner{Store: profile.FileStore{Dir: cfg.ProfileDir, KeepVersions: cfg.ProfileKeepVersions}, Config: cfg.Profile}
+			l := &profile.Learner{Store: profile.FileStore{Dir: cfg.ProfileDir, KeepVersions: cfg.ProfileKeepVersions}, Config: cfg.Profile,
+				FlushGraphs: cfg.ProfileFlushGraphs, FlushEvery: cfg.ProfileFlush}
+			d.Profiles = l
+			// A function gone quiet has its learnt graphs written after
+			// profile_flush_ms; SIGTERM writes what waits (fnhttp.OnStop).
+			go l.Run(context.Background(), cfg.ProfileFlush, log.Printf)
+			fnhttp.OnStop(func() {
+				if err := l.Flush(); err != nil {
+					log.Printf("%s: profile flush at shutdown: %v", name, err)
+				}
+			})
 		}
 		detector = d
 	})

@@ -108,8 +108,14 @@ func TestHandleAuth(t *testing.T) {
 	fnhttp.DefaultHop.Keys = hoptest.Source()
 	benign := gnn.SyntheticGraph(rand.New(rand.NewPCG(5, 6)), 25, false)
 	body, _ := json.Marshal(benign)
-	// learnt sums the graphs learnt by every stored profile.
+	// learnt sums the graphs learnt by every stored profile, once the
+	// learner wrote what it batches (as on SIGTERM).
 	learnt := func() int {
+		if detector != nil && detector.Profiles != nil {
+			if err := detector.Profiles.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
 		n := 0
 		_ = filepath.WalkDir(profiles, func(path string, d os.DirEntry, _ error) error {
 			if d != nil && !d.IsDir() {

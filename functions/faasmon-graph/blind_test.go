@@ -90,7 +90,7 @@ func TestForwardSurvivesFailureAndRestart(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
-			store = provenance.FileStore{Dir: dir}
+			store = journaled(dir)
 			nodes = heartbeat.Tracker{Dir: t.TempDir()}
 			f := &forwarder{down: c.down, got: map[string]int{}}
 			outbox = pending{Dir: dir + "/outbox", Max: c.max, Send: f.send}

@@ -3,6 +3,10 @@
 // queues each finished graph for faasmon-classify, whose answer the queue
 // posts on to faasmon-alert.
 //
+// A batch is answered once it is stored: appended, as it came, to its
+// container's journal beside the state's snapshot (provenance.FileStore);
+// a new process replays the journal without emitting its graphs again.
+//
 // A finished graph waits in an outbox (pending.go) written with the state
 // that produced it, until classify's queue took it. In the background it
 // sweeps that outbox, collects the states of containers gone quiet, and

@@ -87,7 +87,7 @@ func loadConfig(env envconf.Lookup) config {
 
 var (
 	cfg   = loadConfig(os.LookupEnv)
-	store = provenance.FileStore{Dir: cfg.StateDir, MaxBytes: int64(cfg.StateMaxBytes), Cache: &provenance.StateCache{}}
+	store = newStore(cfg.StateDir, cfg.StateMaxBytes)
 	// outbox holds the finished graphs until classify's queue took them
 	// (pending.go); nodes is the silence watch's record of when each
 	// node's tracer was last heard of (silence.go).
@@ -106,6 +106,16 @@ var (
 	client     *invoke.Client
 	clientErr  error
 )
+
+// newStore is the containers' state store: it journals each batch (the
+// request body, as it came) instead of rewriting the container's whole
+// state (provenance/journal.go); replaying the journal in a new process
+// rebuilds the state with the same builder and drops the graphs, which
+// are in the outbox already.
+func newStore(dir string, maxBytes int) provenance.FileStore {
+	return provenance.FileStore{Dir: dir, MaxBytes: int64(maxBytes), Cache: &provenance.StateCache{},
+		Replay: func(st *provenance.State, rec []byte) error { return provenance.ReplayBatch(builder)(st, rec) }}
+}
 
 // Handle serves the function.
 func Handle(w http.ResponseWriter, r *http.Request) {
@@ -147,7 +157,9 @@ func Handle(w http.ResponseWriter, r *http.Request) {
 	}
 	var graphs []provenance.Graph
 	var dups int
-	err = store.UpdateLost(provenance.StateKey(batch.Chunk), func(st *provenance.State, lost *provenance.Lost) (*provenance.State, error) {
+	// The batch is journaled as it came (body): Handle answers 202 only
+	// once it is on disk, synced.
+	err = store.UpdateBatch(provenance.StateKey(batch.Chunk), body, func(st *provenance.State, lost *provenance.Lost) (*provenance.State, error) {
 		if st == nil {
 			st = provenance.NewState(batch.Chunk)
 			if lost != nil {

@@ -100,6 +100,10 @@ const (
 	// id only and never shows them being created, so without this list
 	// they look like processes of their own.
 	HThreads = "X-Faasmon-Threads"
+	// HBorn ("1") says the sensor follows the container from its
+	// creation: the stream begins with the container starting (see
+	// Header.Born).
+	HBorn = "X-Faasmon-Born"
 	// HImage names the container's code version (image digest): profiles
 	// learn per version, so a redeploy re-learns.
 	HImage = "X-Faasmon-Image"
@@ -130,6 +134,11 @@ type Header struct {
 	// Threads maps the thread ids of the traced processes that existed
 	// when strace attached to their process ids (strace chunks only).
 	Threads map[int]int `json:"threads,omitempty"`
+	// Born: the stream saw the container from its creation (the eBPF
+	// sensor following the pods' cgroup), so it begins with the
+	// container's runtime setting it up and its server starting, which a
+	// sensor attached later never sees.
+	Born bool `json:"born,omitempty"`
 }
 
 // maxField bounds every textual header: they are copied into every event
@@ -164,6 +173,9 @@ func (h Header) Set(hdr http.Header) {
 	}
 	if len(h.Threads) > 0 {
 		hdr.Set(HThreads, FormatThreads(h.Threads))
+	}
+	if h.Born {
+		hdr.Set(HBorn, "1")
 	}
 }
 
@@ -279,6 +291,16 @@ func Parse(hdr http.Header) (Header, error) {
 	}
 	if h.Threads, err = ParseThreads(hdr.Get(HThreads)); err != nil {
 		return Header{}, err
+	}
+	switch v := hdr.Get(HBorn); v {
+	case "":
+	case "1":
+		h.Born = true
+	default:
+		if len(v) > 16 {
+			v = v[:16]
+		}
+		return Header{}, fmt.Errorf("%w: %s %q, want 1 or none", ErrHeader, HBorn, v)
 	}
 	return h, nil
 }

@@ -28,6 +28,12 @@ func TestRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(back, h) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", back, h)
 	}
+	h.Born = true
+	hdr = http.Header{}
+	h.Set(hdr)
+	if back, err = Parse(hdr); err != nil || !back.Born {
+		t.Errorf("born: %+v %v", back, err)
+	}
 }
 
 func TestParseRejects(t *testing.T) {
@@ -45,6 +51,7 @@ func TestParseRejects(t *testing.T) {
 		{"thread pid", HThreads, "11=-1"},
 		{"too many threads", HThreads, strings.Repeat("1=1,", MaxThreads) + "1=1"},
 		{"dropped bytes", HDroppedBytes, "-5"},
+		{"born", HBorn, "yes"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -25,7 +25,8 @@ const (
 	KindFlow Kind = "flow"
 	// KindHTTP is one HTTP/1.x request seen in a pcap chunk.
 	KindHTTP Kind = "http"
-	// KindDNS is one DNS query seen in a pcap chunk.
+	// KindDNS is one DNS query seen in a pcap chunk, or read by the eBPF
+	// sensor from the send that carried it (then PID is the sender's).
 	KindDNS Kind = "dns"
 )
 

@@ -94,8 +94,8 @@ const (
 // whitespace between tokens, null, false, fractions and exponents, numbers
 // of more than 18 digits or out of their field's range, invalid UTF-8,
 // surrogate escapes, a key with an escape or in another case, the pcap
-// fields (flow, http, dns: the eBPF sensor, whose lines are the most
-// numerous, never writes them).
+// parts (flow, http, dns: the tcpdump sensor's events and the eBPF
+// sensor's DNS queries, rare next to its syscalls).
 func ReadLine(s string, ev *Event) bool {
 	if len(s) < 2 || s[0] != '{' || s[len(s)-1] != '}' {
 		return false

@@ -29,3 +29,28 @@ func Start(ctx context.Context) {
 		go f(ctx)
 	}
 }
+
+var stoppers struct {
+	sync.Mutex
+	fns []func()
+}
+
+// OnStop registers f to run once the function's server stopped serving
+// (SIGTERM: the faasmon-go template's main calls Stop after its graceful
+// shutdown, so no call is still running), for what a handler keeps in
+// memory between calls: faasmon-classify's learnt graphs not yet written.
+func OnStop(f func()) {
+	stoppers.Lock()
+	defer stoppers.Unlock()
+	stoppers.fns = append(stoppers.fns, f)
+}
+
+// Stop runs the functions OnStop registered, in order, and returns when
+// all have.
+func Stop() {
+	stoppers.Lock()
+	defer stoppers.Unlock()
+	for _, f := range stoppers.fns {
+		f()
+	}
+}

@@ -57,6 +57,8 @@ func main() {
 		if err := s.Shutdown(ctx); err != nil {
 			log.Printf("[entrypoint] shutdown: %v", err)
 		}
+		// What handlers keep in memory goes to disk before exit.
+		fnhttp.Stop()
 		close(idle)
 	}()
 

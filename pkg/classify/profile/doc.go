@@ -40,6 +40,17 @@
 // exported and imported as YAML (Export, Import) that a person reviews,
 // edits and commits; cmd/faasmon is the command line.
 //
+// While a profile learns, faasmon-classify's Learner batches its writes
+// (Learner.FlushGraphs, FlushEvery: 64 graphs or one second, and on
+// SIGTERM): writing the whole profile, synced, for every graph was most
+// of faasmon-classify's CPU on learning traffic. What is learnt is not
+// evidence, so a crash may lose the last second of learning: the profile
+// learns from later graphs instead, and arms later by as many graphs. The
+// graph that arms a profile is written at once, and a flush applies the
+// waiting graphs to the profile as stored then, so replicas sharing the
+// store lose none of each other's learning. The file format, the versions
+// kept per function and the bounds are those of FileStore, unchanged.
+//
 // What the graph does not show, and this package therefore cannot learn:
 // listening sockets (the builder records no bind/listen; peers that
 // connected in are learnt instead), whether an open created a file (the

@@ -155,10 +155,12 @@ type State struct {
 	Image     string        `json:"image,omitempty"`
 	Procs     map[int]*Proc `json:"procs"`
 	// Top is the container's first process as discovery named it (the
-	// chunk header's PID), and Served says the container has read its
-	// first request: until then, what the container's own processes
-	// exec is its start (see startup).
+	// chunk header's PID); Born says its sensor follows it from its
+	// creation (chunk.Header.Born), and Served that it has read its first
+	// request: in between, what the container's own processes do is its
+	// start (see startup).
 	Top    int  `json:"top,omitempty"`
+	Born   bool `json:"born,omitempty"`
 	Served bool `json:"served,omitempty"`
 	// Tick counts the process-table lookups (Proc.Seen): an order, not a
 	// time, so that two processes never tie.
@@ -195,6 +197,9 @@ type State struct {
 	Stale        int       `json:"stale,omitempty"`
 	GapsUnlisted int       `json:"gaps_unlisted,omitempty"`
 	Last         time.Time `json:"last"`
+	// Gen is the generation of the snapshot this state was stored as: its
+	// journal carries the same (journal.go).
+	Gen uint64 `json:"gen,omitempty"`
 
 	// early maps a child to its clone, for the batch being applied, when
 	// the child's own syscalls come first (see earlyForks); forked holds
@@ -272,6 +277,13 @@ func (b Builder) Apply(st *State, batch event.Batch) ([]Graph, error) {
 		return nil, nil
 	}
 	st.addThreads(h.Threads)
+	if h.Born && !st.Served && st.Top == h.PID {
+		st.Born = true
+	}
+	// The eBPF sensor reads DNS queries from the sends themselves: they
+	// join socket nodes at seal as the pcap parser's do (addFlows keeps
+	// only flow, DNS and HTTP events).
+	st.addFlows(batch.Events)
 	st.early, st.forked = earlyForks(batch.Events), map[*event.Event]bool{}
 	defer func() { st.early, st.forked = nil, nil }()
 	touched := map[*partial]bool{}
@@ -445,13 +457,16 @@ func (st *State) proc(pid int) *Proc {
 // first process.
 const maxStartupDepth = 16
 
-// startup says whether an exec by pid is part of the container's start:
-// no request read yet, and pid is the container's first process or was
-// forked from it. A process entering the container from outside (kubectl
-// exec: a child of the runtime, not of the container's process) is never
-// startup, and nothing is once the first request was read.
+// startup says whether an event of pid is part of the container's start:
+// the sensor saw the container from its creation, no request was read yet,
+// and pid is the container's first process or was forked from it. A
+// process entering the container from outside (kubectl exec: a child of
+// the runtime, not of the container's process) is never startup, nothing
+// is once the first request was read, and nothing is for a container a
+// sensor attached to later (strace, or eBPF after a tracer restart): its
+// activity before a request, a beacon left running say, is all seen.
 func (st *State) startup(pid int) bool {
-	if st.Served || st.Top <= 0 {
+	if !st.Born || st.Served || st.Top <= 0 {
 		return false
 	}
 	for range maxStartupDepth {
@@ -465,6 +480,27 @@ func (st *State) startup(pid int) bool {
 		pid = p.PPID
 	}
 	return false
+}
+
+// startupEvent folds an event of the container's start into the process
+// table only (see startup): children are the container's, threads fold
+// into their process, an exec gives no image.
+func (st *State) startupEvent(pid int, e *event.Event) {
+	switch e.Syscall {
+	case "clone", "clone3", "fork", "vfork":
+		child := int(e.Ret)
+		if child <= 0 || e.Errno != "" {
+			return
+		}
+		if e.Thread {
+			if _, ok := st.Threads[child]; ok || len(st.Threads) < maxProcs {
+				st.Threads[child] = pid
+			}
+			return
+		}
+		delete(st.Threads, child)
+		*st.proc(child) = Proc{PPID: pid, Seen: st.Tick}
+	}
 }
 
 // evictIdlest forgets the process that acted least recently. A linear
@@ -545,6 +581,20 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 	default:
 		return nil
 	}
+	if st.startup(pid) && (e.CallID == "" || !isRead(e.Syscall)) {
+		// The container starting: its runtime setting it up (namespaces,
+		// mounts, dropping privileges: runc's init, the local stack's
+		// sandbox) and its server loading. strace attaches after it and
+		// never sees it; the eBPF sensor follows a container from its
+		// creation and does, and graphs of it raised invariants on
+		// every new container (setns, unshare, /proc/<pid>/maps) and
+		// made a new container's server an image where one that
+		// predated the tracer is an attached process. Only the process
+		// lineage is kept, so that the container's processes are known
+		// as its own; they stay of no known image, as under strace.
+		st.startupEvent(pid, e)
+		return nil
+	}
 	// A non-blocking connect answers EINPROGRESS and goes on connecting: it
 	// is how curl, Node.js and Go all connect.
 	if e.Errno != "" && e.Errno != errnoUnknown && (e.Errno != "EINPROGRESS" || e.Syscall != "connect") {
@@ -620,18 +670,6 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 			b.fork(st, p, pid, self, e)
 		}
 	case "execve", "execveat":
-		if st.startup(pid) {
-			// The container starting (its runtime, its server): strace
-			// attaches after it and never sees it, the eBPF sensor
-			// follows a container from creation and does. Kept as
-			// strace has it, processes of no known image ("attached
-			// process"), so that a function's graphs, profile and
-			// model inputs do not depend on the sensor or on whether
-			// the container was there before the tracer.
-			pr.Exe, pr.Argv0, pr.Cmd = "", "", ""
-			delete(p.NodeIndex, procKey(pid))
-			break
-		}
 		pr.Exe = e.Path
 		if len(e.Argv) > 0 {
 			pr.Argv0 = e.Argv[0]

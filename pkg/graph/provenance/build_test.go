@@ -556,23 +556,26 @@ func TestSealJoinsRequestLines(t *testing.T) {
 	}
 }
 
-// TestStartupExecs: what the container's own processes exec before its
-// first request is its start, which strace (attached after it) never sees
-// and the eBPF sensor (following the container from creation) does; both
-// must give the same graph, so those processes stay "attached process".
-// A process entering from outside (kubectl exec) is never startup, and
-// after the first request nothing is.
+// TestStartupExecs: a container the sensor saw from its creation (the eBPF
+// sensor following the pods' cgroup: chunk.Header.Born) begins with its
+// runtime setting it up (setns, mounts) and its server starting, which
+// strace, attached later, never sees: until its first request, what the
+// container's own processes do is kept out of the graphs (their lineage
+// only), so that graphs, profiles and invariants do not depend on the
+// sensor. A process entering from outside (kubectl exec) is still seen,
+// everything after the first request is, and nothing changes for a
+// container the sensor attached to later.
 func TestStartupExecs(t *testing.T) {
-	b := Builder{Class: DefaultClassifier()}
-	h := hdr(chunk.KindStrace, "s1", 0) // the container's first process: 100
 	exec := func(ms, pid int, path string) event.Event {
 		return sc(ms, pid, "execve", func(e *event.Event) { e.Path = path; e.Argv = []string{path} })
 	}
 	evs := []event.Event{
-		exec(0, 100, "/usr/bin/node"), // the runtime starting
-		sc(1, 100, "clone", func(e *event.Event) { e.Ret = 101 }),
-		exec(2, 101, "/usr/bin/uname"), // its start-up child
-		exec(3, 300, "/usr/bin/curl"),  // kubectl exec: not the container's child
+		exec(0, 100, "/usr/sbin/ip"), // the runtime setting up
+		sc(1, 100, "setns", func(e *event.Event) { e.Flags = "CLONE_NEWNET" }), // …
+		exec(2, 100, "/usr/bin/node"),                                          // the server starting
+		sc(3, 100, "clone", func(e *event.Event) { e.Ret = 101 }),
+		exec(4, 101, "/usr/bin/uname"), // its start-up child
+		exec(5, 300, "/usr/bin/curl"),  // kubectl exec: not the container's child
 		sc(10, 100, "read", func(e *event.Event) {
 			e.Proto, e.Local, e.Remote, e.Bytes, e.CallID = "TCP", reqLocal, reqRemote, 300, "call-1"
 		}),
@@ -580,40 +583,47 @@ func TestStartupExecs(t *testing.T) {
 		exec(12, 102, "/usr/bin/sh"), // the handler's child, serving
 		sc(13, 100, "writev", func(e *event.Event) { e.Proto, e.Local, e.Remote, e.Bytes = "TCP", reqLocal, reqRemote, 100 }),
 	}
-	gs, err := b.Apply(NewState(h), batchOf(h, evs...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	execs := map[string]string{} // image → label of the process it became
-	labels := map[string]bool{}
-	for _, g := range gs {
-		for _, e := range g.Edges {
-			if e.Kind == EdgeExecve {
-				execs[g.Nodes[e.Src].Label] = g.Nodes[e.Dst].Label
-			}
-		}
-		for _, n := range g.Nodes {
-			if n.Kind == NodeProcess {
-				labels[n.Label] = true
-			}
-		}
-	}
-	for _, c := range []struct {
-		image string
-		want  bool
+	for _, tc := range []struct {
+		name  string
+		born  bool
+		execs map[string]bool // image → exec'd in the graphs
 	}{
-		{"/usr/bin/node", false},
-		{"/usr/bin/uname", false},
-		{"/usr/bin/curl", true},
-		{"/usr/bin/sh", true},
+		{"followed from creation", true, map[string]bool{"/usr/sbin/ip": false, "/usr/bin/node": false, "/usr/bin/uname": false, "/usr/bin/curl": true, "/usr/bin/sh": true}},
+		{"attached later", false, map[string]bool{"/usr/sbin/ip": true, "/usr/bin/node": true, "/usr/bin/uname": true, "/usr/bin/curl": true, "/usr/bin/sh": true}},
 	} {
-		if _, ok := execs[c.image]; ok != c.want {
-			t.Errorf("exec of %s in the graphs: %v, want %v (execs %v)", c.image, ok, c.want, execs)
-		}
-	}
-	for l := range labels {
-		if strings.Contains(l, "node") || strings.Contains(l, "uname") {
-			t.Errorf("a start-up process is labelled %q, want attached process", l)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			b := Builder{Class: DefaultClassifier()}
+			h := hdr(chunk.KindStrace, "s1", 0) // the container's first process: 100
+			h.Born = tc.born
+			gs, err := b.Apply(NewState(h), batchOf(h, evs...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			execs := map[string]bool{}
+			setns := false
+			for _, g := range gs {
+				for _, e := range g.Edges {
+					if e.Kind == EdgeExecve {
+						execs[g.Nodes[e.Src].Label] = true
+					}
+				}
+				for _, n := range g.Nodes {
+					if n.Kind == NodeProcess && (strings.Contains(n.Label, "node") || strings.Contains(n.Label, "uname")) && tc.born {
+						t.Errorf("a start-up process is labelled %q, want attached process", n.Label)
+					}
+				}
+				for _, a := range g.Acts {
+					setns = setns || a.Syscall == "setns"
+				}
+			}
+			for image, want := range tc.execs {
+				if execs[image] != want {
+					t.Errorf("exec of %s in the graphs: %v, want %v", image, execs[image], want)
+				}
+			}
+			if setns != !tc.born {
+				t.Errorf("the runtime's setns in a graph: %v, want %v", setns, !tc.born)
+			}
+		})
 	}
 }

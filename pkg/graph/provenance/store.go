@@ -40,6 +40,11 @@ type FileStore struct {
 	// ones this process left). Re-reading and decoding the state for
 	// every batch was the largest part of faasmon-graph's CPU.
 	Cache *StateCache
+	// Replay applies one journaled batch to a state (ReplayBatch with the
+	// Builder that applied it). With it, UpdateBatch appends batches to a
+	// journal instead of rewriting the state (journal.go); without it,
+	// UpdateBatch is UpdateLost, and a state with a journal cannot be read.
+	Replay func(st *State, rec []byte) error
 }
 
 // StateCache holds decoded states by file, bounded in total encoded size.
@@ -59,7 +64,12 @@ type StateCache struct {
 type cached struct {
 	st  *State
 	id  fileID
-	len int64
+	len int64 // the snapshot's encoded size
+	// jid is the journal's identity (zero: none), recs and jlen its
+	// records and bytes.
+	jid  fileID
+	recs int
+	jlen int64
 }
 
 // fileID is what tells a file this process wrote from one written since.
@@ -82,31 +92,38 @@ func statID(p string) (fileID, bool) {
 	return fileID{ino: st.Ino, size: uint64(fi.Size()), mtime: fi.ModTime().UnixNano()}, true
 }
 
-// take returns and forgets the cached state of p when the file is still
-// the one it was stored from: the caller is about to change it.
-func (c *StateCache) take(p string) *State {
+// journalID is the identity of p's journal, zero when there is none.
+func journalID(p string) fileID {
+	id, _ := statID(journalPath(p))
+	return id
+}
+
+// take returns and forgets the cached state of p when its snapshot and
+// journal are still the ones it was stored as: the caller is about to
+// change it.
+func (c *StateCache) take(p string) (cached, bool) {
 	if c == nil {
-		return nil
+		return cached{}, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[p]
 	if !ok {
 		c.misses++
-		return nil
+		return cached{}, false
 	}
 	delete(c.entries, p)
-	c.bytes -= e.len
-	if id, ok := statID(p); !ok || id != e.id {
+	c.bytes -= e.len + e.jlen
+	if id, ok := statID(p); !ok || id != e.id || journalID(p) != e.jid {
 		c.misses++
-		return nil
+		return cached{}, false
 	}
 	c.hits++
-	return e.st
+	return e, true
 }
 
-// put caches st as the content of p, just stored (n encoded bytes).
-func (c *StateCache) put(p string, st *State, n int64) {
+// put caches e.st as the content of p, just stored.
+func (c *StateCache) put(p string, e cached) {
 	if c == nil {
 		return
 	}
@@ -115,9 +132,11 @@ func (c *StateCache) put(p string, st *State, n int64) {
 		max = defaultCacheBytes
 	}
 	id, ok := statID(p)
+	n := e.len + e.jlen
 	if !ok || n > max/4 {
 		return // one huge state would push out every other
 	}
+	e.id, e.jid = id, journalID(p)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.entries == nil {
@@ -128,9 +147,9 @@ func (c *StateCache) put(p string, st *State, n int64) {
 			break
 		}
 		delete(c.entries, k)
-		c.bytes -= e.len
+		c.bytes -= e.len + e.jlen
 	}
-	c.entries[p] = cached{st: st, id: id, len: n}
+	c.entries[p] = e
 	c.bytes += n
 }
 
@@ -161,8 +180,25 @@ type Lost struct {
 
 // UpdateLost is Update that also tells fn, when st is nil, whether a state
 // was stored and discarded (lost non-nil): a reset the next graph reports
-// as a blind spot (State.NoteReset).
+// as a blind spot (State.NoteReset). What fn returns is written as a new
+// snapshot.
 func (s FileStore) UpdateLost(key string, fn func(*State, *Lost) (*State, error)) error {
+	return s.update(key, nil, fn)
+}
+
+// UpdateBatch is UpdateLost for a change that is one batch, rec, applied
+// by fn: rec is appended to the container's journal instead of the whole
+// state being written again, when the state this process stored last is
+// still the one on disk (see journal.go). Once it returns nil, the batch
+// is on disk (synced) either way.
+func (s FileStore) UpdateBatch(key string, rec []byte, fn func(*State, *Lost) (*State, error)) error {
+	if rec == nil {
+		rec = []byte{}
+	}
+	return s.update(key, rec, fn)
+}
+
+func (s FileStore) update(key string, rec []byte, fn func(*State, *Lost) (*State, error)) error {
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return fmt.Errorf("state dir: %w", err)
 	}
@@ -176,9 +212,10 @@ func (s FileStore) UpdateLost(key string, fn func(*State, *Lost) (*State, error)
 	// A cached state is taken out before fn may change it, and put back
 	// only once what fn returned is on disk: on any error the next batch
 	// reads the file again.
-	st := s.Cache.take(p)
+	e, hit := s.Cache.take(p)
+	st := e.st
 	var lost *Lost
-	if st == nil {
+	if !hit {
 		if st, lost, err = s.load(p); err != nil {
 			return fmt.Errorf("load state %s: %w", key, err)
 		}
@@ -191,19 +228,52 @@ func (s FileStore) UpdateLost(key string, fn func(*State, *Lost) (*State, error)
 	if err != nil || next == nil {
 		return err
 	}
-	data, err := json.Marshal(next)
+	// Journal the batch when the snapshot on disk plus the journal is the
+	// state fn was given (a cache hit on the same state), and the journal
+	// is short enough to replay.
+	if rec != nil && s.Replay != nil && hit && next == st && next.Gen != 0 &&
+		e.recs < snapshotEvery && e.jlen+int64(len(rec)) <= min(journalMaxBytes, s.maxBytes()) {
+		jlen, err := appendRecord(p, next.Gen, rec)
+		if err != nil {
+			return fmt.Errorf("journal batch of %s: %w", key, err)
+		}
+		e.recs, e.jlen = e.recs+1, jlen
+		s.Cache.put(p, e)
+		return nil
+	}
+	n, err := s.snapshot(p, next)
 	if err != nil {
-		return fmt.Errorf("encode state %s: %w", key, err)
+		return fmt.Errorf("store state %s: %w", key, err)
+	}
+	s.Cache.put(p, cached{st: next, len: n})
+	return nil
+}
+
+// snapshot writes st as p's snapshot under a new generation, then removes
+// the journal it replaces (journal.go: a journal left by a kill between
+// the two has the old generation, and is ignored). It returns the
+// snapshot's size.
+func (s FileStore) snapshot(p string, st *State) (int64, error) {
+	old := st.Gen
+	st.Gen = newGen()
+	data, err := json.Marshal(st)
+	if err != nil {
+		st.Gen = old
+		return 0, fmt.Errorf("encode: %w", err)
 	}
 	tmp := p + ".tmp"
 	if err := writeSynced(tmp, data); err != nil {
-		return fmt.Errorf("store state %s: %w", key, err)
+		st.Gen = old
+		return 0, err
 	}
 	if err := os.Rename(tmp, p); err != nil {
-		return fmt.Errorf("store state %s: %w", key, err)
+		st.Gen = old
+		return 0, err
 	}
-	s.Cache.put(p, next, int64(len(data)))
-	return nil
+	if err := os.Remove(journalPath(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return 0, fmt.Errorf("remove the old journal: %w", err)
+	}
+	return int64(len(data)), nil
 }
 
 // writeSynced writes data to path and syncs it before the caller renames
@@ -274,6 +344,15 @@ func (s FileStore) Collect(keep time.Duration, now time.Time) (int, error) {
 		switch {
 		case strings.HasSuffix(name, ".tmp"):
 			os.Remove(full)
+		case strings.HasSuffix(name, ".journal"):
+			// Only a journal whose state is gone: the state's own case
+			// removes the others.
+			if _, err := os.Stat(strings.TrimSuffix(full, ".journal")); errors.Is(err, fs.ErrNotExist) {
+				if lock, err := lockFile(strings.TrimSuffix(full, ".journal")+".lock", syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
+					os.Remove(full)
+					lock.Close()
+				}
+			}
 		case strings.HasSuffix(name, ".lock"):
 			// Only a lock whose state is gone (or as old): the state's
 			// own case below removes the others.
@@ -288,11 +367,18 @@ func (s FileStore) Collect(keep time.Duration, now time.Time) (int, error) {
 			if err != nil {
 				continue // in use
 			}
-			// Updated while we waited for nothing? Look again under the lock.
-			if fi, err := os.Stat(full); err == nil && now.Sub(fi.ModTime()) > keep {
+			// Updated while we waited for nothing? Look again under the
+			// lock. A state's last update may be in its journal only.
+			fi, err := os.Stat(full)
+			quiet := err == nil && now.Sub(fi.ModTime()) > keep
+			if ji, err := os.Stat(journalPath(full)); quiet && err == nil && now.Sub(ji.ModTime()) <= keep {
+				quiet = false
+			}
+			if quiet {
 				if os.Remove(full) == nil {
 					n++
 				}
+				os.Remove(journalPath(full))
 				os.Remove(full + ".lock")
 			}
 			lock.Close()
@@ -327,6 +413,14 @@ func (s FileStore) load(p string) (*State, *Lost, error) {
 	}
 	if st.Threads == nil {
 		st.Threads = map[int]int{}
+	}
+	if _, _, err := s.replayJournal(p, &st, s.maxBytes()); err != nil {
+		if errors.Is(err, errJournalDamaged) {
+			// The snapshot alone would silently miss batches already
+			// acknowledged: a reset, reported as such.
+			return nil, &Lost{Reason: bounded(err.Error(), 300), OpenCalls: len(st.Calls)}, nil
+		}
+		return nil, nil, err
 	}
 	return &st, nil, nil
 }

@@ -78,6 +78,15 @@ type Annotator interface {
 	Annotate(h *chunk.Header)
 }
 
+// Reannotator is an Annotator that learns more while it runs (strace: the
+// threads of a process attached after the stream started). Run applies
+// Annotate again, to the chunks cut from then on, whenever Annotations
+// changes.
+type Reannotator interface {
+	Annotator
+	Annotations() uint64
+}
+
 // Starter is a Backend with node-wide work to do before the first
 // container is attached (eBPF: load the programs, follow new containers).
 // The tracer calls Start once; an error is logged and the backend then

@@ -16,8 +16,8 @@
 // kind switch is asked through optional interfaces: Chunker (tighter
 // chunk bounds), Defaulter (run when no kind is chosen), Roler (what the
 // graph builder does with the chunks, chunk.Role), Annotator (header
-// fields learnt at attach), Starter (node-wide work before the first
-// attach: eBPF loads and follows new containers), Excluder (containers
-// never to trace), Stream.Prefix (pcap's global header). Proc runs a
-// sensor that is a child process.
+// fields learnt at attach; Reannotator: learnt later), Starter
+// (node-wide work before the first attach: eBPF loads and follows new
+// containers), Excluder (containers never to trace), Stream.Prefix (pcap's
+// global header). Proc runs a sensor that is a child process.
 package backend

@@ -122,6 +122,11 @@ func runOnce(ctx context.Context, b Backend, t discovery.Target, cfg RunConfig, 
 	if a, ok := s.(Annotator); ok {
 		cutter.Annotate(a.Annotate)
 	}
+	re, _ := s.(Reannotator)
+	var annotated uint64
+	if re != nil {
+		annotated = re.Annotations()
+	}
 	units := make(chan unit, 256)
 	defer func() {
 		s.Close()
@@ -175,6 +180,12 @@ func runOnce(ctx context.Context, b Backend, t discovery.Target, cfg RunConfig, 
 			}
 			if u.trunc {
 				m.Truncated.WithLabelValues(string(k)).Inc()
+			}
+			if re != nil {
+				if v := re.Annotations(); v != annotated {
+					annotated = v
+					cutter.Annotate(re.Annotate)
+				}
 			}
 			cutter.Add(u.u, time.Now())
 		case now := <-tick.C:

@@ -22,10 +22,16 @@ type Target struct {
 	// Kubernetes, the build locally. Per-function profiles are per image.
 	Image string
 	// PID is the container's top process; PIDs are all its processes at
-	// discovery time (strace -p each, as -f only follows future children).
-	PID   int
-	PIDs  []int
-	NetNS string // path of the network namespace to capture in
+	// discovery time. A sensor that attaches to processes (strace) asks
+	// Members for the current ones instead: the list goes stale as soon as
+	// something enters the container (kubectl exec).
+	PID  int
+	PIDs []int
+	// Cgroup is the host path of the container's cgroup v2 directory
+	// (empty when unknown: cgroup v1, no cgroup of its own): Members reads
+	// the container's current processes from it.
+	Cgroup string
+	NetNS  string // path of the network namespace to capture in
 	// StartTicks is PID's start time (/proc/PID/stat field 22): with PID it
 	// identifies the process even if the PID number is reused later.
 	StartTicks uint64

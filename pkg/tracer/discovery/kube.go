@@ -33,8 +33,13 @@ type Kube struct {
 	ProcRoot string        // default /proc
 	Resync   time.Duration // how often to re-resolve processes, default 1s
 	OnError  func(error)
+	// CgroupRoot is the host's cgroup v2 mount as the tracer sees it
+	// (default: found in ProcRoot/self/mountinfo), where each container's
+	// cgroup (Target.Cgroup) is looked up.
+	CgroupRoot string
 
-	cache map[string][]int // container id → its PIDs, from the last scan
+	cache   map[string][]int  // container id → its PIDs, from the last scan
+	cgroups map[string]string // container id → its cgroup directory ("" if none found)
 }
 
 // Run starts the informer and reports a snapshot on every pod change and
@@ -163,6 +168,15 @@ func (k *Kube) Snapshot(pods []*corev1.Pod) []Target {
 		}
 		k.cache = next
 	}
+	// Forget the cgroups of containers that left; a container's cgroup is
+	// looked up once (it keeps it for life).
+	cgs := make(map[string]string, len(wants))
+	for _, w := range wants {
+		if cg, ok := k.cgroups[w.id]; ok {
+			cgs[w.id] = cg
+		}
+	}
+	k.cgroups = cgs
 	var out []Target
 	for _, w := range wants {
 		pids := k.cache[w.id]
@@ -174,15 +188,29 @@ func (k *Kube) Snapshot(pods []*corev1.Pod) []Target {
 		if err != nil {
 			continue
 		}
+		cg, ok := k.cgroups[w.id]
+		if !ok {
+			cg = k.cgroupOf(proc, w.id, top)
+			k.cgroups[w.id] = cg
+		}
 		out = append(out, Target{
 			Key: w.id, Function: w.pod.Labels[FunctionLabel], Namespace: w.pod.Namespace,
-			Pod: w.pod.Name, Container: w.id, Image: w.image, PID: top, PIDs: pids,
+			Pod: w.pod.Name, Container: w.id, Image: w.image, PID: top, PIDs: pids, Cgroup: cg,
 			NetNS:      filepath.Join(proc, strconv.Itoa(top), "ns", "net"),
 			StartTicks: st,
 		})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
+}
+
+// cgroupOf is the cgroup directory of container id's top process, "" if
+// it cannot be found or does not name the container (then Members falls
+// back to ScanCgroups).
+func (k *Kube) cgroupOf(proc, id string, top int) string {
+	// The container's own cgroup is the one that names it (the pod's
+	// parent holds its other containers too).
+	return cgroupOf(proc, k.CgroupRoot, top, func(dir string) bool { return strings.Contains(filepath.Base(dir), id) })
 }
 
 func (k *Kube) alive(proc string, pids []int) bool {

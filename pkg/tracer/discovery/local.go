@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/faasmon/faasmon/pkg/provider"
@@ -20,6 +22,12 @@ type Local struct {
 	// OnError is told about failed polls (the tracer counts and logs them);
 	// the last good snapshot stays in force meanwhile.
 	OnError func(error)
+	// CgroupRoot is the cgroup v2 mount (default: found in
+	// ProcRoot/self/mountinfo), where each instance's cgroup
+	// (faasmon-fn/<function>-<id>, Target.Cgroup) is looked up.
+	CgroupRoot string
+
+	cgroups map[string]string // instance id → its cgroup directory ("" if none)
 }
 
 // Run polls until ctx is done.
@@ -62,6 +70,7 @@ func (l *Local) Poll(ctx context.Context) ([]Target, error) {
 		proc = "/proc"
 	}
 	out := make([]Target, 0, len(insts))
+	cgs := make(map[string]string, len(insts))
 	for _, in := range insts {
 		if in.ID == "" || in.PID <= 0 || in.Function == "" {
 			continue // not attachable; a later poll will show it complete
@@ -77,8 +86,24 @@ func (l *Local) Poll(ctx context.Context) ([]Target, error) {
 			continue // already gone
 		}
 		t.StartTicks = st
+		cg, ok := l.cgroups[in.ID]
+		if !ok {
+			cg = l.cgroupOf(proc, in)
+		}
+		cgs[in.ID] = cg
+		t.Cgroup = cg
 		out = append(out, t)
 	}
+	l.cgroups = cgs
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out, nil
+}
+
+// cgroupOf is the instance's own cgroup, which the local provider names
+// <function>-<instance id>; "" where it has none (a CI container without a
+// writable cgroup tree: the instance runs in the provider's cgroup, whose
+// other processes are not the function's), and Members then follows the
+// instance's process tree.
+func (l *Local) cgroupOf(proc string, in provider.Instance) string {
+	return cgroupOf(proc, l.CgroupRoot, in.PID, func(dir string) bool { return strings.HasSuffix(filepath.Base(dir), "-"+in.ID) })
 }

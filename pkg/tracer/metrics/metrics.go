@@ -38,7 +38,20 @@ type Metrics struct {
 	// eBPF ring buffer or its per-container queue full): a blind spot of
 	// that container, by kind and function.
 	Lost *prometheus.CounterVec
+	// Rescanned counts processes found in a container's cgroup that its
+	// sensor did not follow (entered by kubectl exec, docker exec or
+	// nsenter, not forked by a traced process), once each, by kind and
+	// result: RescanAttached, RescanFailed (attach refused; not retried)
+	// or RescanForeign (ptraced by someone else: a blind spot).
+	Rescanned *prometheus.CounterVec
 }
+
+// Results of a rescan's attach (Rescanned).
+const (
+	RescanAttached = "attached"
+	RescanFailed   = "failed"
+	RescanForeign  = "foreign"
+)
 
 // New registers every collector on a fresh registry (plus the Go and process
 // collectors, useful to watch the tracer's own footprint on the node).
@@ -73,11 +86,13 @@ func New() *Metrics {
 			Help: "Chunks held in the send queue."}),
 		Lost: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "faasmon_tracer_events_lost_total",
 			Help: "Events a sensor lost before chunking (eBPF ring buffer or queue full): a blind spot, by function."}, []string{"kind", "function"}),
+		Rescanned: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "faasmon_tracer_rescan_processes_total",
+			Help: "Processes that entered a container outside its traced process tree (kubectl exec), by result: attached, failed, foreign (traced by another tracer: a blind spot)."}, []string{"kind", "result"}),
 		DiscoveryError: prometheus.NewCounter(prometheus.CounterOpts{Name: "faasmon_tracer_discovery_errors_total",
 			Help: "Failed discovery rounds (API or provider unreachable, /proc unreadable)."}),
 	}
 	r.MustRegister(m.Attached, m.Sensors, m.ChunksSent, m.BytesSent, m.ChunksDropped, m.BytesDropped,
-		m.Retries, m.Restarts, m.Truncated, m.ChunkBytes, m.QueueBytes, m.QueueChunks, m.DiscoveryError, m.Lost,
+		m.Retries, m.Restarts, m.Truncated, m.ChunkBytes, m.QueueBytes, m.QueueChunks, m.DiscoveryError, m.Lost, m.Rescanned,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{ReasonQueueFull, ReasonRejected, ReasonShutdown} {
 		m.ChunksDropped.WithLabelValues(r)

@@ -60,7 +60,7 @@ func run(log *slog.Logger) error {
 	pin := flag.String("pin", env.NonEmpty("FAASMON_PIN", string(stracebe.PinSameCPU)), "strace placement: same-cpu | off [FAASMON_PIN]")
 	procRoot := flag.String("proc", env.NonEmpty("FAASMON_PROC", "/proc"), "host /proc (the tracer needs hostPID) [FAASMON_PROC]")
 	kinds := flag.String("kinds", env.NonEmpty("FAASMON_KINDS", "auto"), "sensors to run: strace, pcap, ebpf (eBPF replaces strace; it needs CAP_BPF and CAP_PERFMON); auto: ebpf,pcap where the eBPF sensor loads, else strace,pcap [FAASMON_KINDS]")
-	cgroupRoot := flag.String("cgroup-root", env.NonEmpty("FAASMON_CGROUP_ROOT", ""), "host cgroup v2 mount for the ebpf sensor; empty: found in /proc/self/mountinfo [FAASMON_CGROUP_ROOT]")
+	cgroupRoot := flag.String("cgroup-root", env.NonEmpty("FAASMON_CGROUP_ROOT", ""), "host cgroup v2 mount, where the ebpf sensor filters and strace rescans each container's processes; empty: found in /proc/self/mountinfo [FAASMON_CGROUP_ROOT]")
 	cgroupParent := flag.String("cgroup-parent", env.NonEmpty("FAASMON_CGROUP_PARENT", ""), "ebpf: cgroup (under the cgroup root) whose new containers are traced from creation, before discovery names them: kubepods.slice (systemd driver) or kubepods on Kubernetes, faasmon-fn on the local stack; empty: from attachment [FAASMON_CGROUP_PARENT]")
 	exclude := flag.String("exclude", env.NonEmpty("FAASMON_EXCLUDE", "faasmon-parse,faasmon-graph,faasmon-classify,faasmon-alert"), "functions never traced, comma-separated, each name (in -function-namespace) or namespace/name: the detector itself [FAASMON_EXCLUDE]")
 	hbEvery := flag.Duration("heartbeat", time.Duration(env.PositiveInt("FAASMON_HEARTBEAT_SECONDS", int(sender.DefaultHeartbeat/time.Second)))*time.Second, "how often to tell faasmon-parse this node's tracer is alive, traffic or not: faasmon-graph alerts on a node silent for long [FAASMON_HEARTBEAT_SECONDS]")
@@ -98,10 +98,12 @@ func run(log *slog.Logger) error {
 	if p := stracebe.PinMode(*pin); p != stracebe.PinSameCPU && p != stracebe.PinOff {
 		return fmt.Errorf("-pin: want same-cpu or off, got %q", *pin)
 	}
-	stracebe.Default.Configure(stracebe.Config{Pin: stracebe.PinMode(*pin), ProcRoot: *procRoot, Log: log})
+	m := metrics.New()
+	// strace counts the processes its rescans find entering a container
+	// (kubectl exec) in m.
+	stracebe.Default.Configure(stracebe.Config{Pin: stracebe.PinMode(*pin), ProcRoot: *procRoot, Log: log, Metrics: m})
 	tcpdump.Default.Configure(tcpdump.Config{})
 
-	m := metrics.New()
 	countErr := func(err error) {
 		m.DiscoveryError.Inc()
 		log.Warn("discovery", "err", err)
@@ -117,9 +119,9 @@ func run(log *slog.Logger) error {
 		if err != nil {
 			return fmt.Errorf("kubernetes client: %w", err)
 		}
-		src = &discovery.Kube{Client: cs, Node: *node, ProcRoot: *procRoot, OnError: countErr}
+		src = &discovery.Kube{Client: cs, Node: *node, ProcRoot: *procRoot, CgroupRoot: *cgroupRoot, OnError: countErr}
 	case "local":
-		src = &discovery.Local{URL: strings.TrimRight(*provider, "/"), ProcRoot: *procRoot, OnError: countErr}
+		src = &discovery.Local{URL: strings.TrimRight(*provider, "/"), ProcRoot: *procRoot, CgroupRoot: *cgroupRoot, OnError: countErr}
 	default:
 		return fmt.Errorf("-source: want kube or local, got %q", *source)
 	}

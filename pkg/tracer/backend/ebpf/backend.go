@@ -284,11 +284,11 @@ func (b *Backend) AttachCgroup(ctx context.Context, cg uint64, room int) (*Strea
 		canon[p] = c
 		return c
 	}
-	stop, err := p.Subscribe(cg, s.push)
+	stop, held, err := p.Subscribe(cg, s.push)
 	if err != nil {
 		return nil, err
 	}
-	s.stop = stop
+	s.stop, s.born = stop, held > 0
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -319,6 +319,9 @@ type Stream struct {
 	quit    chan struct{}
 	dropped atomic.Uint64
 	anchor  atomic.Int64 // the container's top process (SetAnchor)
+	// born: records of the container were kept from its creation
+	// (Config.FollowParent) and begin this stream (chunk.Header.Born).
+	born    bool
 	pending []event.Event
 	evbuf   []event.Event
 	// Undecodable counts records the decoder refused (a bug if not 0).
@@ -369,6 +372,10 @@ func (s *Stream) next() ([]byte, error) {
 // namespace.
 func (s *Stream) SetAnchor(pid int) { s.anchor.Store(int64(pid)) }
 
+// Annotate marks the chunks of a stream that saw its container from its
+// creation (backend.Annotator).
+func (s *Stream) Annotate(h *chunk.Header) { h.Born = s.born }
+
 // Prefix: event lines need none.
 func (s *Stream) Prefix() []byte { return nil }
 
@@ -406,6 +413,10 @@ func (s *Stream) NextEvent() (event.Event, error) {
 // would not fit room (paths are bounded to 255 bytes in the kernel, so this
 // only guards a tiny room).
 func marshalLine(ev event.Event, room int) ([]byte, bool) {
+	// DNS queries too: event.AppendLine writes their question as
+	// encoding/json does (TestAppendLineMatches); their strings are
+	// bounded (a name of at most 253 printable bytes, two addresses, a
+	// type), so the line is too.
 	b := event.AppendLine(make([]byte, 0, 256), &ev)
 	if room <= 0 || len(b) <= room {
 		return b, false
@@ -459,6 +470,19 @@ func valid(ev event.Event) error {
 			return fmt.Errorf("syscall %q is not one this sensor records", ev.Syscall)
 		}
 	case event.KindExit:
+	case event.KindDNS:
+		// A query a process sent (dns.go): the question, nothing else.
+		q := ev.DNS
+		if q == nil || q.Name == "" || len(q.Name) > maxDNSName || len(q.Type) > 16 || len(q.Src) > 64 || len(q.Dst) > 64 {
+			return fmt.Errorf("dns event without a bounded question")
+		}
+		if ev.PID <= 0 {
+			return fmt.Errorf("pid %d", ev.PID)
+		}
+		if ev.Syscall != "" || ev.Flow != nil || ev.HTTP != nil {
+			return fmt.Errorf("a dns event carries other fields")
+		}
+		return nil
 	default:
 		return fmt.Errorf("kind %q is not one this sensor produces", ev.Kind)
 	}

@@ -128,6 +128,8 @@ type raw struct {
 	data2      []byte
 	argv       []string
 	head       []byte // a request head a read returned (shapeHead)
+	dns        []byte // a DNS query a send carried (shapeDNS)
+	dnsAddr    []byte // the destination sockaddr that send named, if any
 }
 
 func parseRaw(b []byte) (raw, error) {
@@ -159,6 +161,12 @@ func parseRaw(b []byte) (raw, error) {
 	}
 	if !r.enter && len(b) == sizeHead && r.len1 > 0 && (r.nr == nrRead || r.nr == nrRecvfrom) {
 		r.head = b[offData1 : offData1+min(int(r.len1), headMax)]
+	}
+	if !r.enter && len(b) == sizeDNS && r.len1 > 0 && isDNSCall(r.nr) {
+		r.dns = b[offData1 : offData1+min(int(r.len1), dnsMax)]
+		if r.len2 > 0 {
+			r.dnsAddr = b[offDNSAddr : offDNSAddr+min(int(r.len2), dnsAddrMax)]
+		}
 	}
 	if r.enter && len(b) >= sizeExec {
 		for i := 0; i < argvMax; i++ {
@@ -359,12 +367,35 @@ func (d *Decoder) DecodeAppend(dst []event.Event, b []byte) ([]event.Event, erro
 	case "renameat", "renameat2":
 		ev.Path = d.abs(r.pid, arg(0), str(r.data1, r.len1))
 		ev.Path2 = d.abs(r.pid, arg(2), str(r.data2, r.len2))
+	case "sendmmsg":
+		// Recorded only for the DNS query it sent (strace's set has no
+		// sendmmsg): that query, no call.
+		ev.FD = arg(0)
+		d.applyFD(&ev, r.pid, ev.FD)
+		if q, ok := dnsEvent(&ev, &r); ok {
+			dst = append(dst, q)
+		}
+		return dst, nil
 	case "read", "write", "pread64", "pwrite64", "readv", "writev", "preadv", "pwritev",
 		"sendto", "recvfrom", "sendmsg", "recvmsg":
 		ev.FD = arg(0)
 		d.applyFD(&ev, r.pid, ev.FD)
 		if r.ret > 0 {
 			ev.Bytes = r.ret
+		}
+		if r.dns != nil {
+			// A DNS query: its question becomes a KindDNS event after the
+			// call's; nothing else of the data is kept. A sendto or
+			// sendmsg naming its destination names the call's remote end
+			// too, as the strace parser takes it from the sockaddr.
+			if a, proto := sockaddr(r.dnsAddr, int32(len(r.dnsAddr))); a != "" && ev.Remote == "" {
+				ev.Remote = a
+				ev.Proto = cmp.Or(ev.Proto, proto, "UDP")
+			}
+			if q, ok := dnsEvent(&ev, &r); ok {
+				return append(dst, ev, q), nil
+			}
+			return append(dst, ev), nil
 		}
 		// A request the process received names its invocation, as the
 		// strace sensor's scrubbed head does; nothing else of the data

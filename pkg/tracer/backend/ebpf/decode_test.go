@@ -24,6 +24,8 @@ type rec struct {
 	len1Errno  int32
 	ts, cgroup uint64
 	argv       []string
+	dns        []byte // a DNS record (shapeDNS): the query, and
+	dnsAddr    []byte // the destination sockaddr, if any
 }
 
 func (r rec) bytes() []byte {
@@ -37,6 +39,8 @@ func (r rec) bytes() []byte {
 		size = sizeStr1
 	case r.bytes1 != nil:
 		size = sizeBytes
+	case r.dns != nil:
+		size = sizeDNS
 	}
 	b := make([]byte, size)
 	le.PutUint64(b[offTS:], r.ts)
@@ -77,6 +81,10 @@ func (r rec) bytes() []byte {
 	if r.bytes1 != nil {
 		copy(b[offData1:], r.bytes1)
 		le.PutUint32(b[offLen1:], uint32(len(r.bytes1)))
+	}
+	if r.dns != nil {
+		le.PutUint32(b[offLen1:], uint32(copy(b[offData1:offData1+dnsMax], r.dns)))
+		le.PutUint32(b[offLen2:], uint32(copy(b[offDNSAddr:offDNSAddr+dnsAddrMax], r.dnsAddr)))
 	}
 	return b
 }

@@ -20,10 +20,20 @@
 // read/write byte counts, and the X-Call-Id of a request a process
 // received: a read or recvfrom whose first 4 bytes are an HTTP method has
 // up to 4 KiB of its data copied (headMax), from which user space keeps
-// only the call id, and only on a connection the process accepted. Never
-// another read or write payload, never the environment; argv leaves with
-// credentials masked (strace.ScrubArgv, as the strace sensor does). DNS
-// names are not read yet.
+// only the call id, and only on a connection the process accepted. DNS
+// queries (dns.go): connect marks a socket connected to port 53 in an LRU
+// map by (tgid, fd) (close, dup2/dup3 over it and another connect forget
+// it); a write, send/sendto, sendmsg or sendmmsg of 17..512 bytes on a
+// marked socket, or naming a port-53 sockaddr, has up to 512 bytes of its
+// data (sendmsg/sendmmsg: the first iovec of the first message) and that
+// sockaddr copied, of which user space keeps only the first question's
+// name and type as a KindDNS event (destination: the sockaddr, else the
+// fd's remote end; it must be port 53), which the graph joins to the
+// resolver's socket node as it joins pcap's. Not covered: writev
+// (glibc's resolver over TCP), a query over 512 bytes, a DNS socket
+// inherited by fork or dup'ed, DNS over TLS/HTTPS. Never another read or
+// write payload, never the environment; argv leaves with credentials
+// masked (strace.ScrubArgv, as the strace sensor does).
 //
 // Containers are followed from their creation when Config.FollowParent
 // names the cgroup they are created under (kubepods; the local stack's

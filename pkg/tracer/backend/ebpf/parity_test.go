@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -133,7 +134,10 @@ func TestParityWithStrace(t *testing.T) {
 	// Decode while the workload runs, as the tracer does: an fd open
 	// before the sensor attached is named from /proc while its process
 	// lives.
-	var ebpfBody bytes.Buffer
+	var (
+		bodyMu   sync.Mutex
+		ebpfBody bytes.Buffer
+	)
 	drained := make(chan struct{})
 	go func() {
 		defer close(drained)
@@ -142,7 +146,9 @@ func TestParityWithStrace(t *testing.T) {
 			if err != nil {
 				return
 			}
+			bodyMu.Lock()
 			ebpfBody.Write(u.Data)
+			bodyMu.Unlock()
 		}
 	}()
 	var straceOut bytes.Buffer
@@ -156,7 +162,21 @@ func TestParityWithStrace(t *testing.T) {
 	in.Close()
 	_ = cmd.Wait()
 	_ = tracer.Wait() // strace ends with its tracee
-	time.Sleep(2*ebpf.PollInterval + 100*time.Millisecond)
+	// The workload's last record is its shell's exit_group: wait for it
+	// to be decoded rather than for a fixed time (on a loaded machine the
+	// reader lagged behind a fixed wait and the last commands were missing).
+	last := []byte(fmt.Sprintf(`"pid":%d,"sc":"exit_group"`, pid))
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(ebpf.PollInterval) {
+		bodyMu.Lock()
+		done := bytes.Contains(ebpfBody.Bytes(), last)
+		bodyMu.Unlock()
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the workload's exit_group (pid %d) not decoded within 20 s", pid)
+		}
+	}
 	stream.Close()
 	<-drained
 

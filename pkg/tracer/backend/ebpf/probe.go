@@ -231,12 +231,15 @@ func (p *Probe) Expired() uint64 { return p.expired.Load() }
 // returns: the inode of its cgroup v2 directory) and hands its records to
 // f, from the reader goroutine: f must copy what it keeps and not block for
 // long. The returned function stops it.
-func (p *Probe) Subscribe(cg uint64, f func(raw []byte)) (func(), error) {
+//
+// held is the number of records of cg kept since its creation and handed to
+// f first: a container followed from its creation has some.
+func (p *Probe) Subscribe(cg uint64, f func(raw []byte)) (stop func(), held int, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	old := *p.subs.Load()
 	if _, dup := old[cg]; dup {
-		return nil, fmt.Errorf("cgroup %d already traced", cg)
+		return nil, 0, fmt.Errorf("cgroup %d already traced", cg)
 	}
 	next := maps.Clone(old)
 	next[cg] = f
@@ -248,6 +251,7 @@ func (p *Probe) Subscribe(cg uint64, f func(raw []byte)) (func(), error) {
 		for _, r := range pr.recs {
 			f(r)
 		}
+		held = len(pr.recs)
 		p.pbytes -= pr.bytes
 		delete(p.pending, cg)
 	}
@@ -255,7 +259,7 @@ func (p *Probe) Subscribe(cg uint64, f func(raw []byte)) (func(), error) {
 	p.pmu.Unlock()
 	if err := p.coll.Maps[mapCgroups].Update(cg, uint64(0), cebpf.UpdateNoExist); err != nil {
 		p.subs.Store(&old)
-		return nil, fmt.Errorf("add cgroup %d to the filter: %w", cg, err)
+		return nil, 0, fmt.Errorf("add cgroup %d to the filter: %w", cg, err)
 	}
 	return func() {
 		p.mu.Lock()
@@ -264,7 +268,7 @@ func (p *Probe) Subscribe(cg uint64, f func(raw []byte)) (func(), error) {
 		next := maps.Clone(*p.subs.Load())
 		delete(next, cg)
 		p.subs.Store(&next)
-	}, nil
+	}, held, nil
 }
 
 // Lost returns how many records of cgroup cg the kernel dropped because the

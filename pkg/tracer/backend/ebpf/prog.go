@@ -49,6 +49,19 @@ const (
 	sizeBytes = offData1 + bytesMax
 	sizeHead  = offData1 + headMax
 
+	// dnsMax bounds the bytes kept of a DNS query a process sends (a
+	// query is a header and one question: resolvers' are under 300
+	// bytes; 512 is classic DNS's UDP bound). dnsMin is the shortest
+	// query with a question (12-byte header, a 1-byte name, type, class):
+	// writes outside [dnsMin, dnsMax] skip the check altogether. A DNS
+	// record carries the query at offData1 and, when the call named its
+	// destination (sendto, sendmsg), that sockaddr at offDNSAddr.
+	dnsMin     = 17
+	dnsMax     = 512
+	offDNSAddr = offData1 + dnsMax
+	dnsAddrMax = 28 // sockaddr_in6
+	sizeDNS    = offDNSAddr + 32
+
 	// execve's record: the path, then argvMax arguments of at most
 	// argMax bytes each (NUL-terminated; an empty slot ends the list).
 	argvMax  = 8
@@ -75,7 +88,14 @@ const (
 	stOrigAX = stRegs + 64
 	stPid    = -96
 	stTS     = -104
-	stArgv   = -104 - 8*argvMax // argv's first argvMax pointers
+	stArgv   = -104 - 8*argvMax // argv's first argvMax pointers (sys_exit: a struct msghdr)
+	// The DNS checks' slots (sys_exit only).
+	stDNSAddr    = stArgv - 8  // the destination sockaddr a send named, or 0
+	stDNSAddrLen = stArgv - 16 // its length
+	stPeek       = stArgv - 24 // a sockaddr's family and port
+	stKey        = stArgv - 32 // (tgid << 32 | fd): a key of mapDNSFDs
+	stVal        = stArgv - 40
+	stIov        = stArgv - 56 // a struct iovec: base, len
 
 	ptRegsFrom = 56 // offsetof(struct pt_regs, r10) on x86_64
 	ptRegsLen  = 72
@@ -94,6 +114,7 @@ const (
 	shapeBytes       // R8 bytes (clamped to bytesMax) of user memory at R7
 	shapeExec        // a path at R7 and the argv array at R8
 	shapeHead        // R8 bytes (clamped to headMax) at R7: a request head read
+	shapeDNS         // R8 bytes (clamped to dnsMax) at R7: a DNS query sent, and its destination
 )
 
 // spec says how one syscall is recorded: which arguments are user strings
@@ -102,6 +123,9 @@ type spec struct {
 	name  string
 	shape shape
 	a, b  int // argument indexes for R7/R8 (b: for shapeBytes the length argument, or -8 for a fixed 8 bytes)
+	// quiet: recorded only as something else (sendmmsg: the DNS query it
+	// sends); not in Covered.
+	quiet bool
 }
 
 // Ring-buffer wake-up policy: records are submitted without waking the
@@ -119,6 +143,13 @@ const (
 	// mapMuted holds cgroups under that parent never to trace (the
 	// detector's own functions).
 	mapMuted = "muted"
+	// mapDNSFDs holds the sockets connected to port 53, by (tgid << 32 |
+	// fd): connect adds or removes an entry, close and a dup2/dup3 over
+	// the fd remove it. An LRU: a process that exits without closing
+	// leaves entries that the newest push out.
+	mapDNSFDs = "dnsfds"
+	// MaxDNSSockets bounds mapDNSFDs.
+	MaxDNSSockets = 16384
 	// RingBytes is the ring buffer's size (a power of two of pages).
 	RingBytes = 8 << 20
 	// MaxCgroups bounds the containers traced at once on a node.
@@ -147,6 +178,7 @@ func Spec() (*cebpf.CollectionSpec, error) {
 			mapEvents:  {Name: "faasmon_events", Type: cebpf.RingBuf, MaxEntries: RingBytes},
 			mapFollow:  {Name: "faasmon_follow", Type: cebpf.Array, KeySize: 4, ValueSize: 24, MaxEntries: 1},
 			mapMuted:   {Name: "faasmon_muted", Type: cebpf.Hash, KeySize: 8, ValueSize: 8, MaxEntries: MaxCgroups},
+			mapDNSFDs:  {Name: "faasmon_dnsfds", Type: cebpf.LRUHash, KeySize: 8, ValueSize: 8, MaxEntries: MaxDNSSockets},
 		},
 		Programs: map[string]*cebpf.ProgramSpec{
 			"sys_enter": {Name: "faasmon_enter", Type: cebpf.RawTracepoint, License: "Dual MIT/GPL", Instructions: enter},
@@ -230,6 +262,11 @@ func program(enter bool) (asm.Instructions, error) {
 		asm.LoadMem(asm.R1, asm.RFP, stOrigAX, asm.DWord),
 	)
 	nrs := sortedNrs(table)
+	if !enter {
+		// close is never recorded: in the kernel it forgets a DNS
+		// socket (mapDNSFDs).
+		nrs = append(nrs, nrClose)
+	}
 	for _, nr := range nrs {
 		in = append(in, asm.JEq.Imm(asm.R1, int32(nr), fmt.Sprintf("nr_%d", nr)))
 	}
@@ -240,6 +277,17 @@ func program(enter bool) (asm.Instructions, error) {
 			in = append(in, headCheck(nr)...)
 			continue
 		}
+		if !enter {
+			switch nr {
+			case nrWrite, nrSendto, nrSendmsg, nrSendmmsg:
+				in = append(in, dnsCheck(nr)...)
+				continue
+			case nrClose:
+				in = append(in, fdKey(fmt.Sprintf("nr_%d", nr), stDI)...)
+				in = append(in, forget("out")...)
+				continue
+			}
+		}
 		first := true
 		label := func(i asm.Instruction) asm.Instruction {
 			if first {
@@ -247,6 +295,16 @@ func program(enter bool) (asm.Instructions, error) {
 				return i.WithSymbol(fmt.Sprintf("nr_%d", nr))
 			}
 			return i
+		}
+		if !enter {
+			switch nr {
+			case nrConnect:
+				in = append(in, connectMark()...)
+				first = false
+			case nrDup2, nrDup3:
+				in = append(in, dupForget(nr)...)
+				first = false
+			}
 		}
 		switch s.shape {
 		case shapeStr1:
@@ -269,8 +327,10 @@ func program(enter bool) (asm.Instructions, error) {
 	}
 	if !enter {
 		used[shapeHead] = true
+		used[shapeDNS] = true
+		in = append(in, dnsShared()...)
 	}
-	for _, sh := range []shape{shapeNone, shapeStr1, shapeStr2, shapeBytes, shapeExec, shapeHead} {
+	for _, sh := range []shape{shapeNone, shapeStr1, shapeStr2, shapeBytes, shapeExec, shapeHead, shapeDNS} {
 		if used[sh] {
 			in = append(in, emit(sh, enter)...)
 		}
@@ -317,7 +377,7 @@ func headCheck(nr int) asm.Instructions {
 // container's cgroups entry (R9).
 func emit(sh shape, enter bool) asm.Instructions {
 	l := func(s string) string { return fmt.Sprintf("shape_%d_%s", sh, s) }
-	size := map[shape]int32{shapeNone: sizeNone, shapeStr1: sizeStr1, shapeStr2: sizeStr2, shapeBytes: sizeBytes, shapeExec: sizeExec, shapeHead: sizeHead}[sh]
+	size := map[shape]int32{shapeNone: sizeNone, shapeStr1: sizeStr1, shapeStr2: sizeStr2, shapeBytes: sizeBytes, shapeExec: sizeExec, shapeHead: sizeHead, shapeDNS: sizeDNS}[sh]
 	flags := int64(0)
 	if enter {
 		flags = flagEnter
@@ -394,10 +454,14 @@ func emit(sh shape, enter bool) asm.Instructions {
 	case shapeStr2:
 		in = append(in, str(offData1, offLen1, asm.R7)...)
 		in = append(in, str(offData2, offLen2, asm.R8)...)
-	case shapeBytes, shapeHead:
+	case shapeBytes, shapeHead, shapeDNS:
 		bound := int32(bytesMax)
-		if sh == shapeHead {
+		switch sh {
+		case shapeHead:
 			bound = headMax
+		case shapeDNS:
+			bound = dnsMax
+			in = append(in, dnsAddrCopy(l)...)
 		}
 		in = append(in,
 			asm.Mov.Reg(asm.R2, asm.R8),
@@ -426,4 +490,245 @@ func emit(sh shape, enter bool) asm.Instructions {
 		asm.Ja.Label("out"),
 	)
 	return in
+}
+
+// Syscall numbers of the DNS checks (x86_64).
+const (
+	nrWrite    = 1
+	nrClose    = 3
+	nrDup2     = 33
+	nrConnect  = 42
+	nrSendto   = 44
+	nrSendmsg  = 46
+	nrSendmmsg = 307
+	nrDup3     = 292
+
+	afInet  = 2
+	afInet6 = 10
+	// port53 is htons(53) read as a little-endian u16.
+	port53   = 53 << 8
+	einprogr = -115 // -EINPROGRESS
+)
+
+// DNS queries. A process sends one with sendto naming port 53 (musl,
+// Python), or on a socket it connected to port 53: write (Go), send or
+// sendto without an address (c-ares), sendmmsg (glibc, A and AAAA at once)
+// or sendmsg. The peer of a connected socket is not at hand here, so
+// connect marks (tgid, fd) in mapDNSFDs when its sockaddr names port 53.
+// A send that is one copies up to dnsMax bytes of its data (shapeDNS),
+// from which user space keeps only the question's name and type; any
+// other send stays shapeNone. What the checks cost every write and send:
+// two compares of the result (outside [dnsMin, dnsMax] nothing else runs),
+// then one helper call and one lookup in mapDNSFDs.
+
+// dnsCheck is sys_exit's code for write, sendto, sendmsg and sendmmsg.
+func dnsCheck(nr int) asm.Instructions {
+	none := fmt.Sprintf("shape_%d", shapeNone)
+	in := asm.Instructions{
+		asm.LoadMem(asm.R8, asm.RFP, stRet, asm.DWord).WithSymbol(fmt.Sprintf("nr_%d", nr)),
+	}
+	if nr == nrSendmmsg {
+		// The result is a count of messages.
+		in = append(in, asm.JSLT.Imm(asm.R8, 1, none))
+	} else {
+		in = append(in, asm.JSLT.Imm(asm.R8, dnsMin, none), asm.JSGT.Imm(asm.R8, dnsMax, none))
+	}
+	in = append(in,
+		asm.Mov.Imm(asm.R1, 0),
+		asm.StoreMem(asm.RFP, stDNSAddr, asm.R1, asm.DWord),
+		asm.StoreMem(asm.RFP, stDNSAddrLen, asm.R1, asm.DWord),
+	)
+	switch nr {
+	case nrWrite:
+		return append(in, asm.LoadMem(asm.R7, asm.RFP, stSI, asm.DWord), asm.Ja.Label("dns_fd"))
+	case nrSendto:
+		return append(in,
+			asm.LoadMem(asm.R7, asm.RFP, stSI, asm.DWord),
+			asm.LoadMem(asm.R1, asm.RFP, stR8, asm.DWord), // dest_addr
+			asm.JEq.Imm(asm.R1, 0, "dns_fd"),
+			asm.StoreMem(asm.RFP, stDNSAddr, asm.R1, asm.DWord),
+			asm.LoadMem(asm.R1, asm.RFP, stR9, asm.DWord), // addrlen: a socklen_t, the register's upper half undefined
+			asm.LSh.Imm(asm.R1, 32),
+			asm.RSh.Imm(asm.R1, 32),
+			asm.StoreMem(asm.RFP, stDNSAddrLen, asm.R1, asm.DWord),
+			asm.Ja.Label("dns_peek"),
+		)
+	}
+	// sendmsg, sendmmsg: the (first) struct msghdr, then its first iovec.
+	// sendmmsg's first message only: glibc's second is the same name's
+	// AAAA question.
+	return append(in,
+		asm.Mov.Reg(asm.R1, asm.RFP),
+		asm.Add.Imm(asm.R1, stArgv),
+		asm.Mov.Imm(asm.R2, 56), // sizeof(struct msghdr)
+		asm.LoadMem(asm.R3, asm.RFP, stSI, asm.DWord),
+		asm.FnProbeReadUser.Call(),
+		asm.JNE.Imm(asm.R0, 0, none),
+		asm.LoadMem(asm.R1, asm.RFP, stArgv+24, asm.DWord), // msg_iovlen
+		asm.JEq.Imm(asm.R1, 0, none),
+		asm.Mov.Reg(asm.R1, asm.RFP),
+		asm.Add.Imm(asm.R1, stIov),
+		asm.Mov.Imm(asm.R2, 16),
+		asm.LoadMem(asm.R3, asm.RFP, stArgv+16, asm.DWord), // msg_iov
+		asm.FnProbeReadUser.Call(),
+		asm.JNE.Imm(asm.R0, 0, none),
+		asm.LoadMem(asm.R7, asm.RFP, stIov, asm.DWord),
+		asm.LoadMem(asm.R8, asm.RFP, stIov+8, asm.DWord),
+		asm.JLT.Imm(asm.R8, dnsMin, none),
+		asm.LoadMem(asm.R1, asm.RFP, stArgv, asm.DWord), // msg_name
+		asm.JEq.Imm(asm.R1, 0, "dns_fd"),
+		asm.StoreMem(asm.RFP, stDNSAddr, asm.R1, asm.DWord),
+		asm.LoadMem(asm.R1, asm.RFP, stArgv+8, asm.Word), // msg_namelen
+		asm.StoreMem(asm.RFP, stDNSAddrLen, asm.R1, asm.DWord),
+		asm.Ja.Label("dns_peek"),
+	)
+}
+
+// dnsShared is the code the DNS checks jump to: dns_peek (is the sockaddr
+// at stDNSAddr an IPv4/IPv6 one on port 53?) and dns_fd (is the call's fd
+// a socket connected to port 53?). R7/R8 hold the data and its length.
+func dnsShared() asm.Instructions {
+	none := fmt.Sprintf("shape_%d", shapeNone)
+	dns := fmt.Sprintf("shape_%d", shapeDNS)
+	in := asm.Instructions{
+		asm.Mov.Reg(asm.R1, asm.RFP).WithSymbol("dns_peek"),
+		asm.Add.Imm(asm.R1, stPeek),
+		asm.Mov.Imm(asm.R2, 4),
+		asm.LoadMem(asm.R3, asm.RFP, stDNSAddr, asm.DWord),
+		asm.FnProbeReadUser.Call(),
+		asm.JNE.Imm(asm.R0, 0, none),
+	}
+	in = append(in, isPort53("dns_peek", dns, none)...)
+	in = append(in, fdKey("dns_fd", stDI)...)
+	return append(in,
+		asm.LoadMapPtr(asm.R1, 0).WithReference(mapDNSFDs),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, stKey),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, none),
+		asm.Ja.Label(dns),
+	)
+}
+
+// isPort53 jumps to yes when the family and port at stPeek are AF_INET or
+// AF_INET6 and 53, else to no.
+func isPort53(prefix, yes, no string) asm.Instructions {
+	port := prefix + "_port"
+	return asm.Instructions{
+		asm.LoadMem(asm.R1, asm.RFP, stPeek, asm.Half),
+		asm.JEq.Imm(asm.R1, afInet, port),
+		asm.JEq.Imm(asm.R1, afInet6, port),
+		asm.Ja.Label(no),
+		asm.LoadMem(asm.R1, asm.RFP, stPeek+2, asm.Half).WithSymbol(port),
+		asm.JEq.Imm(asm.R1, port53, yes),
+		asm.Ja.Label(no),
+	}
+}
+
+// fdKey stores (tgid << 32 | the fd in stack slot src) at stKey; its
+// first instruction carries sym.
+func fdKey(sym string, src int16) asm.Instructions {
+	return asm.Instructions{
+		asm.FnGetCurrentPidTgid.Call().WithSymbol(sym),
+		asm.RSh.Imm(asm.R0, 32),
+		asm.LSh.Imm(asm.R0, 32),
+		asm.LoadMem(asm.R1, asm.RFP, src, asm.DWord),
+		asm.LSh.Imm(asm.R1, 32),
+		asm.RSh.Imm(asm.R1, 32),
+		asm.Or.Reg(asm.R0, asm.R1),
+		asm.StoreMem(asm.RFP, stKey, asm.R0, asm.DWord),
+	}
+}
+
+// forget removes the key at stKey from mapDNSFDs (a lookup first: most
+// fds closed were never marked, and a lookup takes no lock), then jumps to
+// done.
+func forget(done string) asm.Instructions {
+	return asm.Instructions{
+		asm.LoadMapPtr(asm.R1, 0).WithReference(mapDNSFDs),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, stKey),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, done),
+		asm.LoadMapPtr(asm.R1, 0).WithReference(mapDNSFDs),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, stKey),
+		asm.FnMapDeleteElem.Call(),
+		asm.Ja.Label(done),
+	}
+}
+
+// connectMark is sys_exit's prelude for connect: a socket connected (or
+// connecting: EINPROGRESS) to port 53 is marked in mapDNSFDs, any other
+// connect of the fd (another port, AF_UNSPEC to dissolve, a failure)
+// removes its mark. Then connect is recorded as before.
+func connectMark() asm.Instructions {
+	l := func(s string) string { return "connect_" + s }
+	in := fdKey(fmt.Sprintf("nr_%d", nrConnect), stDI)
+	in = append(in,
+		asm.LoadMem(asm.R1, asm.RFP, stRet, asm.DWord),
+		asm.JEq.Imm(asm.R1, 0, l("peek")),
+		asm.JEq.Imm(asm.R1, einprogr, l("peek")),
+		asm.Ja.Label(l("forget")),
+		asm.LoadMem(asm.R3, asm.RFP, stSI, asm.DWord).WithSymbol(l("peek")),
+		asm.JEq.Imm(asm.R3, 0, l("forget")),
+		asm.Mov.Reg(asm.R1, asm.RFP),
+		asm.Add.Imm(asm.R1, stPeek),
+		asm.Mov.Imm(asm.R2, 4),
+		asm.FnProbeReadUser.Call(),
+		asm.JNE.Imm(asm.R0, 0, l("forget")),
+	)
+	in = append(in, isPort53(l("peek"), l("mark"), l("forget"))...)
+	in = append(in,
+		asm.Mov.Imm(asm.R1, 1).WithSymbol(l("mark")),
+		asm.StoreMem(asm.RFP, stVal, asm.R1, asm.DWord),
+		asm.LoadMapPtr(asm.R1, 0).WithReference(mapDNSFDs),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, stKey),
+		asm.Mov.Reg(asm.R3, asm.RFP),
+		asm.Add.Imm(asm.R3, stVal),
+		asm.Mov.Imm(asm.R4, 0), // BPF_ANY
+		asm.FnMapUpdateElem.Call(),
+		asm.Ja.Label(l("go")),
+	)
+	fg := forget(l("go"))
+	fg[0] = fg[0].WithSymbol(l("forget"))
+	in = append(in, fg...)
+	return append(in, asm.Mov.Imm(asm.R0, 0).WithSymbol(l("go")))
+}
+
+// dupForget is sys_exit's prelude for dup2 and dup3: the fd they replaced
+// (their result, unless it is the old fd itself) is no DNS socket now.
+func dupForget(nr int) asm.Instructions {
+	l := func(s string) string { return fmt.Sprintf("dup_%d_%s", nr, s) }
+	in := asm.Instructions{
+		asm.LoadMem(asm.R1, asm.RFP, stRet, asm.DWord).WithSymbol(fmt.Sprintf("nr_%d", nr)),
+		asm.JSLT.Imm(asm.R1, 0, l("go")),
+		asm.LoadMem(asm.R2, asm.RFP, stDI, asm.DWord),
+		asm.JEq.Reg(asm.R1, asm.R2, l("go")),
+	}
+	in = append(in, fdKey(l("key"), stRet)...)
+	in = append(in, forget(l("go"))...)
+	return append(in, asm.Mov.Imm(asm.R0, 0).WithSymbol(l("go")))
+}
+
+// dnsAddrCopy copies the destination sockaddr a send named (stDNSAddr,
+// stDNSAddrLen bounded to dnsAddrMax) to offDNSAddr, its length to
+// offLen2; nothing when the send named none (a connected socket).
+func dnsAddrCopy(l func(string) string) asm.Instructions {
+	return asm.Instructions{
+		asm.LoadMem(asm.R3, asm.RFP, stDNSAddr, asm.DWord),
+		asm.JEq.Imm(asm.R3, 0, l("noaddr")),
+		asm.LoadMem(asm.R2, asm.RFP, stDNSAddrLen, asm.DWord),
+		asm.JLE.Imm(asm.R2, dnsAddrMax, l("alen")),
+		asm.Mov.Imm(asm.R2, dnsAddrMax),
+		asm.StoreMem(asm.RFP, stDNSAddrLen, asm.R2, asm.DWord).WithSymbol(l("alen")),
+		asm.Mov.Reg(asm.R1, asm.R6),
+		asm.Add.Imm(asm.R1, offDNSAddr),
+		asm.FnProbeReadUser.Call(),
+		asm.JNE.Imm(asm.R0, 0, l("noaddr")),
+		asm.LoadMem(asm.R1, asm.RFP, stDNSAddrLen, asm.DWord),
+		asm.StoreMem(asm.R6, offLen2, asm.R1, asm.Word),
+		asm.Mov.Imm(asm.R0, 0).WithSymbol(l("noaddr")),
+	}
 }

@@ -20,7 +20,7 @@ import (
 
 // newCgroup makes a child cgroup of the cgroup v2 tree for this test and
 // returns its directory and id; it is removed at cleanup (once empty).
-func newCgroup(t *testing.T) (string, uint64) {
+func newCgroup(t testing.TB) (string, uint64) {
 	t.Helper()
 	root, err := CgroupRoot("/proc")
 	if err != nil {

@@ -20,6 +20,9 @@ var exitCalls = map[int]spec{
 	45:  {name: "recvfrom"},
 	46:  {name: "sendmsg"},
 	47:  {name: "recvmsg"},
+	// sendmmsg: only the DNS query it sends (glibc's resolver), as a
+	// KindDNS event; strace's set does not trace it.
+	307: {name: "sendmmsg", quiet: true},
 
 	2:   {name: "open", shape: shapeStr1, a: 0},
 	85:  {name: "creat", shape: shapeStr1, a: 0},
@@ -96,7 +99,7 @@ func Covered() []string {
 	var out []string
 	for _, m := range []map[int]spec{exitCalls, enterCalls} {
 		for _, s := range m {
-			if !seen[s.name] {
+			if !seen[s.name] && !s.quiet {
 				seen[s.name] = true
 				out = append(out, s.name)
 			}

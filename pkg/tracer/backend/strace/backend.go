@@ -16,6 +16,7 @@ import (
 	"github.com/faasmon/faasmon/pkg/tracer/backend"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 	"github.com/faasmon/faasmon/pkg/tracer/discovery"
+	"github.com/faasmon/faasmon/pkg/tracer/metrics"
 )
 
 // SyscallSet is what strace traces: the provenance set, plus the
@@ -121,6 +122,12 @@ type Config struct {
 	// on SIGTERM; a SIGKILLed tracer can leave a tracee stopped).
 	StopGrace time.Duration
 	Log       *slog.Logger
+	// Rescan is how often a stream looks for processes in its container
+	// that strace does not follow (kubectl exec; see rescan.go); default
+	// DefaultRescan, negative: never (only at attach).
+	Rescan time.Duration
+	// Metrics, when set, counts what rescans find (metrics.Rescanned).
+	Metrics *metrics.Metrics
 }
 
 func (c Config) withDefaults() Config {
@@ -141,6 +148,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Pin == "" {
 		c.Pin = PinOff
+	}
+	if c.Rescan == 0 {
+		c.Rescan = DefaultRescan
 	}
 	return c
 }
@@ -184,12 +194,20 @@ func (b *Backend) DefaultOn() bool { return true }
 // Chunking bounds strace chunks in lines (see ChunkLines).
 func (b *Backend) Chunking(c chunker.Config) chunker.Config { return Chunking(c) }
 
-// Attach starts strace on t's processes.
+// Attach starts strace on t's processes: those in its cgroup now
+// (discovery.Members), not the list discovery made when the container
+// appeared, so that a restarted stream also follows what entered the
+// container since (kubectl exec, or a child forked while strace was down).
+// While the stream runs, a watcher attaches what enters later (rescan.go).
 func (b *Backend) Attach(ctx context.Context, t discovery.Target, room int) (backend.Stream, error) {
 	cfg := b.config()
-	pids := t.PIDs
-	if len(pids) == 0 {
-		pids = []int{t.PID}
+	pids, err := discovery.Members(cfg.ProcRoot, t)
+	if err != nil {
+		cfg.Log.Debug("no rescan of the container's processes; attaching to those discovered", "container", t.Container, "err", err)
+		pids = t.PIDs
+		if len(pids) == 0 {
+			pids = []int{t.PID}
+		}
 	}
 	var pin *pinning
 	if cfg.Pin == PinSameCPU {
@@ -200,50 +218,171 @@ func (b *Backend) Attach(ctx context.Context, t discovery.Target, room int) (bac
 			pin = p
 		}
 	}
-	name, args := cfg.Strace, Args(pids...)
-	if t.NetNS != "" {
-		// strace's -yy asks the kernel (sock_diag netlink) for a
-		// socket's endpoints in strace's own network namespace; from
-		// the host it sees only "TCP:[inode]" for the pod's sockets.
-		// Run it in the pod's namespace so connections name their peers.
-		name, args = cfg.Nsenter, append([]string{"--net=" + t.NetNS, "--", cfg.Strace}, args...)
-	}
-	proc, err := backend.StartProc(ctx, string(chunk.KindStrace), name, args, cfg.StopGrace)
+	sctx, cancel := context.WithCancel(ctx)
+	s := &stream{cfg: cfg, t: t, ctx: sctx, cancel: cancel, room: room, pin: pin, procRoot: cfg.ProcRoot,
+		lines: make(chan line, 256), done: make(chan struct{}), tracers: map[int]bool{}, foreignTracers: map[int]bool{}}
+	proc, err := s.start(pids)
 	if err != nil {
+		cancel()
 		if pin != nil {
 			pin.restore(cfg.ProcRoot)
 		}
 		return nil, err
 	}
+	s.proc = proc
 	if pin != nil {
 		if err := pin.pinTracer(proc.Pid()); err != nil {
 			cfg.Log.Warn("pin strace", "err", err)
 		}
 	}
-	s := &stream{proc: proc, pin: pin, procRoot: cfg.ProcRoot, lr: chunker.NewLineReader(proc.Stdout(), room),
-		scrub: parser.NewScrubber(), threads: Threads(cfg.ProcRoot, pids)}
+	s.scrub = parser.NewScrubber()
+	s.threads = Threads(cfg.ProcRoot, pids)
 	for _, port := range ListenPorts(cfg.ProcRoot, t.PID) {
 		s.scrub.AddListenPort(port)
+	}
+	go s.read(proc, true)
+	if cfg.Rescan > 0 && (t.Cgroup != "" || t.Pod != "") {
+		// Without a cgroup or a container id (a local instance in the
+		// provider's cgroup) the container is the process tree below PID,
+		// which strace -f follows by itself: nothing to watch for.
+		go s.watch(pids)
 	}
 	return s, nil
 }
 
-// stream is one strace process's scrubbed lines.
+// start runs one strace on pids (in t's network namespace, see Attach).
+func (s *stream) start(pids []int) (*backend.Proc, error) {
+	name, args := s.cfg.Strace, Args(pids...)
+	if s.t.NetNS != "" {
+		// strace's -yy asks the kernel (sock_diag netlink) for a
+		// socket's endpoints in strace's own network namespace; from
+		// the host it sees only "TCP:[inode]" for the pod's sockets.
+		// Run it in the pod's namespace so connections name their peers.
+		// nsenter execs strace (no fork for --net): its pid is strace's,
+		// the TracerPid its tracees show.
+		name, args = s.cfg.Nsenter, append([]string{"--net=" + s.t.NetNS, "--", s.cfg.Strace}, args...)
+	}
+	proc, err := backend.StartProc(s.ctx, string(chunk.KindStrace), name, args, s.cfg.StopGrace)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.tracers[proc.Pid()] = true
+	s.mu.Unlock()
+	return proc, nil
+}
+
+// stream is the scrubbed lines of the strace processes of one attachment:
+// the one started at attach (primary: the stream ends with it) and those
+// the watcher started for processes that entered the container later.
 type stream struct {
+	cfg      Config
+	t        discovery.Target
+	ctx      context.Context // ends every strace of the stream
+	cancel   context.CancelFunc
+	room     int
 	proc     *backend.Proc
 	pin      *pinning
 	procRoot string
-	lr       *chunker.LineReader
 	scrub    *parser.Scrubber
-	threads  map[int]int
+	lines    chan line     // every strace's lines; the primary's end last
+	done     chan struct{} // closed once Next saw the primary's end
 	err      error
 	once     sync.Once
+
+	mu      sync.Mutex
+	tracers map[int]bool // pids of the stream's strace processes
+	extra   int          // strace processes started by the watcher, running
+	failed  error        // why the watcher ended the stream
+	// threads are the threads that ran when strace attached, tid → pid
+	// (chunk.Header.Threads); annotations counts their changes.
+	threads     map[int]int
+	annotations uint64
+
+	foreignTracers map[int]bool // other tracers of the container's processes, warned of (watcher only)
+}
+
+// line is one strace output line, or (err set) the end of the primary.
+type line struct {
+	b     []byte
+	trunc bool
+	err   error
+}
+
+// read forwards one strace's lines. The primary's end ends the stream;
+// a secondary's end (its tracees all exited, or it could attach none) is
+// only logged, and the watcher sees to its tracees.
+func (s *stream) read(p *backend.Proc, primary bool) {
+	lr := chunker.NewLineReader(p.Stdout(), s.room)
+	discard := false
+	for {
+		b, trunc, err := lr.Next()
+		if err != nil {
+			end := p.End(err)
+			if primary {
+				s.lines <- line{err: end} // Next is driven to this end (backend.Run)
+				return
+			}
+			s.mu.Lock()
+			s.extra--
+			delete(s.tracers, p.Pid())
+			s.mu.Unlock()
+			s.cfg.Log.Debug("strace for processes that entered the container ended", "container", s.t.Container, "err", end)
+			return
+		}
+		if primary || discard {
+			if !discard {
+				s.lines <- line{b: b, trunc: trunc}
+			}
+			continue
+		}
+		select {
+		case s.lines <- line{b: b, trunc: trunc}:
+		case <-s.done:
+			discard = true // read on to the end, so that strace never blocks on its pipe
+		}
+	}
 }
 
 func (s *stream) Prefix() []byte { return nil }
 
-// Annotate names the threads that already ran when strace attached.
-func (s *stream) Annotate(h *chunk.Header) { h.Threads = s.threads }
+// Annotate names the threads that already ran when strace attached (to
+// the container's processes at the start, or later to a newcomer).
+func (s *stream) Annotate(h *chunk.Header) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h.Threads = s.threads
+}
+
+// Annotations changes when a newcomer's threads were added (Reannotator).
+func (s *stream) Annotations() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.annotations
+}
+
+// addThreads adds the threads of processes attached later. The map is
+// replaced, never changed: headers already cut share the old one.
+func (s *stream) addThreads(pids []int) {
+	more := Threads(s.procRoot, pids)
+	if len(more) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := make(map[int]int, len(s.threads)+len(more))
+	for tid, pid := range s.threads {
+		m[tid] = pid
+	}
+	for tid, pid := range more {
+		if len(m) >= chunk.MaxThreads {
+			break
+		}
+		m[tid] = pid
+	}
+	s.threads = m
+	s.annotations++
+}
 
 // Next is the next line, scrubbed: this is the last code on the node that
 // sees it, so secrets are dropped here rather than in faasmon-parse (see
@@ -252,12 +391,23 @@ func (s *stream) Next() (chunker.Unit, bool, error) {
 	if s.err != nil {
 		return chunker.Unit{}, false, s.err
 	}
-	u, trunc, err := next(s.lr, s.scrub)
-	if err != nil {
-		s.err = s.proc.End(err)
-		return chunker.Unit{}, false, s.err
+	for {
+		l := <-s.lines
+		if l.err != nil {
+			s.mu.Lock()
+			s.err = l.err
+			if s.failed != nil {
+				s.err = s.failed
+			}
+			s.mu.Unlock()
+			close(s.done)
+			s.cancel() // the watcher's strace processes end with the stream
+			return chunker.Unit{}, false, s.err
+		}
+		if b := s.scrub.Line(nil, l.b); len(b) > 0 { // else dropped whole (an mmap that maps no file executable)
+			return chunker.StraceUnit(b, time.Now()), l.trunc, nil
+		}
 	}
-	return u, trunc, nil
 }
 
 func next(lr *chunker.LineReader, scrub *parser.Scrubber) (chunker.Unit, bool, error) {
@@ -290,7 +440,7 @@ func read(r io.Reader, room int, scrub *parser.Scrubber, emit func(chunker.Unit)
 
 // Close detaches strace (SIGTERM) and gives the tracee its CPUs back.
 func (s *stream) Close() error {
-	s.proc.Stop()
+	s.cancel()
 	s.once.Do(func() {
 		if s.pin != nil {
 			s.pin.restore(s.procRoot)
