@@ -28,7 +28,7 @@ const minLine = len(`{"k":"exit","pid":1}`)
 
 // parseLines is Parse: the chunk is cut into lines as bufio.Scanner with
 // ScanLines and a maxLine buffer cut it (same line numbers, same
-// ErrTooLong), each line read by readLine or, failing that, by
+// ErrTooLong), each line read by event.ReadLine or, failing that, by
 // encoding/json, and checked by valid.
 func parseLines(body []byte) (backend.Parsed, error) {
 	var out backend.Parsed
@@ -38,10 +38,10 @@ func parseLines(body []byte) (backend.Parsed, error) {
 	if len(body) > chunk.MaxBytes {
 		return out, fmt.Errorf("%w: %d bytes, limit %d", backend.ErrInput, len(body), chunk.MaxBytes)
 	}
-	// One copy of the body: the strings of the events event.ReadLine accepts are
-	// substrings of it instead of one allocation each. It lives as long as
-	// any of the chunk's events does (faasmon-parse marshals the batch and
-	// drops it), and is bounded by chunk.MaxBytes.
+	// One copy of the body: the strings of the events event.ReadLine
+	// accepts are substrings of it instead of one allocation each. It
+	// lives as long as any of the chunk's events does (faasmon-parse
+	// encodes the batch and drops it), and is bounded by chunk.MaxBytes.
 	text := string(body)
 	n := bytes.Count(body, []byte{'\n'}) + 1
 	if most := len(body)/minLine + 1; n > most {
