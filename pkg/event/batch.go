@@ -25,7 +25,7 @@ import (
 // check of the reader stays one comparison.
 //
 // The content type is not covered by the hop MAC (pkg/hopauth signs the
-// body and the X-Faasmon-* headers), and needs not be: a body that both
+// body and the X-Faasmon-* headers), and need not be: a body that both
 // forms read gives the same Batch in both (FuzzDecodeBatch checks it), so
 // changing the content type of a signed body can only make it unreadable.
 
@@ -46,8 +46,9 @@ type batchHead struct {
 // ({"k":"","t":"0001-01-01T00:00:00Z"} and its newline): DecodeBatch
 // refuses a head that promises more events than the body has room for,
 // before it allocates them, so that the events slice is at most
-// 312/36 = 8.7 times the body (a JSON body of "events":[{},{},…] costs
-// 104 times its size).
+// 312/36 = 8.7 times the body, 9.7 with the body's copy
+// (TestDecodeBatchMemory); a JSON body of "events":[{},{},…] costs
+// encoding/json at least 104 times its size.
 const minEventLine = len(`{"k":"","t":"0001-01-01T00:00:00Z"}` + "\n")
 
 // AppendBatch appends b in BatchContentType's form. It fails where

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -81,6 +82,9 @@ const (
 	fSig
 	fExit
 	fCallID
+	fFlow
+	fHTTP
+	fDNS
 )
 
 // ReadLine reads s, one trimmed line, into the zero Event ev and says
@@ -93,9 +97,10 @@ const (
 // depends on it) and leaves out nothing but the cases it does not decode:
 // whitespace between tokens, null, false, fractions and exponents, numbers
 // of more than 18 digits or out of their field's range, invalid UTF-8,
-// surrogate escapes, a key with an escape or in another case, the pcap
+// surrogate escapes, a key with an escape or in another case. The pcap
 // parts (flow, http, dns: the tcpdump sensor's events and the eBPF
-// sensor's DNS queries, rare next to its syscalls).
+// sensor's DNS queries) are read the same way, an object of their own
+// keys; null for one of them is left to encoding/json.
 func ReadLine(s string, ev *Event) bool {
 	if len(s) < 2 || s[0] != '{' || s[len(s)-1] != '}' {
 		return false
@@ -130,7 +135,7 @@ func ReadLine(s string, ev *Event) bool {
 			ev.Kind = Kind(v)
 		case "t":
 			bit = fT
-			i, ok = readTime(s, i, ev)
+			i, ok = readTime(s, i, &ev.Time)
 		case "pid":
 			bit = fPID
 			ev.PID, i, ok = readInt(s, i)
@@ -197,6 +202,18 @@ func ReadLine(s string, ev *Event) bool {
 		case "call_id":
 			bit = fCallID
 			ev.CallID, i, ok = readString(s, i)
+		case "flow":
+			bit = fFlow
+			ev.Flow = &Flow{}
+			i, ok = readFlow(s, i, ev.Flow)
+		case "http":
+			bit = fHTTP
+			ev.HTTP = &HTTPRequest{}
+			i, ok = readHTTP(s, i, ev.HTTP)
+		case "dns":
+			bit = fDNS
+			ev.DNS = &DNSQuery{}
+			i, ok = readDNS(s, i, ev.DNS)
 		}
 		if !ok || seen&bit != 0 || i >= len(s) {
 			return false
@@ -213,11 +230,146 @@ func ReadLine(s string, ev *Event) bool {
 	}
 }
 
-// readTime reads a JSON string at s[i] into ev.Time with time.Time's own
+// readObject reads the JSON object at s[i] and returns the index after
+// it; field reads the value of key at s[j] and returns the index after it
+// and the key's bit (0 for a key it does not know: not the fast path's,
+// as a key seen twice is not).
+func readObject(s string, i int, field func(key string, j int) (int, int, bool)) (int, bool) {
+	if i >= len(s) || s[i] != '{' {
+		return i, false
+	}
+	i++
+	if i < len(s) && s[i] == '}' {
+		return i + 1, true
+	}
+	seen := 0
+	for {
+		if i >= len(s) || s[i] != '"' {
+			return i, false
+		}
+		j := strings.IndexByte(s[i+1:], '"')
+		if j < 0 {
+			return i, false
+		}
+		key := s[i+1 : i+1+j]
+		i += j + 2
+		if i >= len(s) || s[i] != ':' {
+			return i, false
+		}
+		var bit int
+		var ok bool
+		i, bit, ok = field(key, i+1)
+		if !ok || bit == 0 || seen&bit != 0 || i >= len(s) {
+			return i, false
+		}
+		seen |= bit
+		switch s[i] {
+		case ',':
+			i++
+		case '}':
+			return i + 1, true
+		default:
+			return i, false
+		}
+	}
+}
+
+// readFlow reads a Flow object into the zero f.
+func readFlow(s string, i int, f *Flow) (int, bool) {
+	return readObject(s, i, func(key string, j int) (int, int, bool) {
+		var ok bool
+		switch key {
+		case "proto":
+			f.Proto, j, ok = readString(s, j)
+			return j, 1 << 0, ok
+		case "src":
+			f.Src, j, ok = readString(s, j)
+			return j, 1 << 1, ok
+		case "dst":
+			f.Dst, j, ok = readString(s, j)
+			return j, 1 << 2, ok
+		case "packets":
+			f.Packets, j, ok = readInt(s, j)
+			return j, 1 << 3, ok
+		case "bytes":
+			f.Bytes, j, ok = readInt64(s, j)
+			return j, 1 << 4, ok
+		case "first":
+			j, ok = readTime(s, j, &f.First)
+			return j, 1 << 5, ok
+		case "last":
+			j, ok = readTime(s, j, &f.Last)
+			return j, 1 << 6, ok
+		case "syn":
+			f.SawSYN = strings.HasPrefix(s[j:], "true")
+			return j + len("true"), 1 << 7, f.SawSYN
+		case "outbound":
+			f.Outbound = strings.HasPrefix(s[j:], "true")
+			return j + len("true"), 1 << 8, f.Outbound
+		}
+		return j, 0, false
+	})
+}
+
+// readHTTP reads an HTTPRequest object into the zero h.
+func readHTTP(s string, i int, h *HTTPRequest) (int, bool) {
+	return readObject(s, i, func(key string, j int) (int, int, bool) {
+		var v string
+		var ok bool
+		v, j, ok = readString(s, j)
+		switch key {
+		case "src":
+			h.Src = v
+			return j, 1 << 0, ok
+		case "dst":
+			h.Dst = v
+			return j, 1 << 1, ok
+		case "method":
+			h.Method = v
+			return j, 1 << 2, ok
+		case "host":
+			h.Host = v
+			return j, 1 << 3, ok
+		case "path":
+			h.Path = v
+			return j, 1 << 4, ok
+		case "call_id":
+			h.CallID = v
+			return j, 1 << 5, ok
+		}
+		return j, 0, false
+	})
+}
+
+// readDNS reads a DNSQuery object into the zero d.
+func readDNS(s string, i int, d *DNSQuery) (int, bool) {
+	return readObject(s, i, func(key string, j int) (int, int, bool) {
+		var v string
+		var ok bool
+		v, j, ok = readString(s, j)
+		switch key {
+		case "src":
+			d.Src = v
+			return j, 1 << 0, ok
+		case "dst":
+			d.Dst = v
+			return j, 1 << 1, ok
+		case "name":
+			d.Name = v
+			return j, 1 << 2, ok
+		case "type":
+			d.Type = v
+			return j, 1 << 3, ok
+		}
+		return j, 0, false
+	})
+}
+
+// readTime reads a JSON string at s[i] into *t with time.Time's own
 // UnmarshalJSON, what encoding/json calls with the raw literal (quotes
 // included, escapes not undone: so a string with any, or with a byte a
 // JSON string may not hold raw, is not the fast path's).
-func readTime(s string, i int, ev *Event) (int, bool) {
+func readTime(s string, i int, t *time.Time) (int, bool) {
 	if i >= len(s) || s[i] != '"' {
 		return i, false
 	}
@@ -237,7 +389,7 @@ func readTime(s string, i int, ev *Event) (int, bool) {
 		return i, false
 	}
 	raw := append(buf[:0], s[i:j+1]...)
-	if err := ev.Time.UnmarshalJSON(raw); err != nil {
+	if err := t.UnmarshalJSON(raw); err != nil {
 		return i, false
 	}
 	return j + 1, true

@@ -69,9 +69,28 @@ func TestReadLine(t *testing.T) {
 		{"killed", `{"k":"exit",` + tz + `,"pid":7,"sig":"SIGKILL"}`, true},
 		{"signal kind", `{"k":"signal",` + tz + `,"pid":7,"sig":"SIGCHLD"}`, true},
 		{"flow kind, no flow", `{"k":"flow",` + tz + `,"pid":7}`, true},
-		{"flow", `{"k":"flow",` + tz + `,"flow":{"proto":"TCP","src":"a:1","dst":"b:2","packets":3,"bytes":4,"first":"2026-12-01T21:00:00Z","last":"2026-12-01T21:00:01Z","syn":true}}`, false},
-		{"http", `{"k":"http",` + tz + `,"http":{"src":"a","dst":"b","method":"GET","path":"/","call_id":"x"}}`, false},
-		{"dns", `{"k":"dns",` + tz + `,"dns":{"src":"a","dst":"b","name":"x.example","type":"A"}}`, false},
+		{"flow", `{"k":"flow",` + tz + `,"flow":{"proto":"TCP","src":"a:1","dst":"b:2","packets":3,"bytes":4,"first":"2026-12-01T21:00:00Z","last":"2026-12-01T21:00:01Z","syn":true,"outbound":true}}`, true},
+		{"flow, keys in another order", `{"k":"flow",` + tz + `,"flow":{"last":"2026-12-01T21:00:01Z","bytes":-4,"packets":0,"src":"a\u003c1","proto":"UDP"}}`, true},
+		{"flow empty", `{"k":"flow",` + tz + `,"flow":{}}`, true},
+		{"flow null", `{"k":"flow",` + tz + `,"flow":null}`, false},
+		{"flow syn false", `{"k":"flow",` + tz + `,"flow":{"syn":false}}`, false},
+		{"flow unknown key", `{"k":"flow",` + tz + `,"flow":{"proto":"TCP","evil":1}}`, false},
+		{"flow key twice", `{"k":"flow",` + tz + `,"flow":{"src":"a","src":"b"}}`, false},
+		{"flow key in another case", `{"k":"flow",` + tz + `,"flow":{"Src":"a"}}`, false},
+		{"flow packets fraction", `{"k":"flow",` + tz + `,"flow":{"packets":1.5}}`, false},
+		{"flow first a number", `{"k":"flow",` + tz + `,"flow":{"first":1}}`, false},
+		{"flow whitespace", `{"k":"flow",` + tz + `,"flow":{ "src":"a"}}`, false},
+		{"flow not closed", `{"k":"flow",` + tz + `,"flow":{"src":"a"}`, false},
+		{"flow twice", `{"k":"flow",` + tz + `,"flow":{"src":"a"},"flow":{"dst":"b"}}`, false},
+		{"flow an array", `{"k":"flow",` + tz + `,"flow":[]}`, false},
+		{"http", `{"k":"http",` + tz + `,"http":{"src":"a","dst":"b","method":"GET","path":"/","call_id":"x"}}`, true},
+		{"http with host and escapes", `{"k":"http",` + tz + `,"http":{"src":"a","dst":"b","method":"GET","host":"h\u0026","path":"/a?b=c\u0026d","call_id":""}}`, true},
+		{"http number for a string", `{"k":"http",` + tz + `,"http":{"src":1}}`, false},
+		{"http unknown key", `{"k":"http",` + tz + `,"http":{"query":"x"}}`, false},
+		{"dns", `{"k":"dns",` + tz + `,"dns":{"src":"a","dst":"b","name":"x.example","type":"A"}}`, true},
+		{"dns from the eBPF sensor", `{"k":"dns",` + tz + `,"pid":7,"dns":{"src":"10.62.1.2:40000","dst":"127.0.0.53:53","name":"example.com","type":"AAAA"}}`, true},
+		{"dns null name", `{"k":"dns",` + tz + `,"dns":{"name":null}}`, false},
+		{"all three", `{"k":"dns",` + tz + `,"flow":{},"http":{},"dns":{}}`, true},
 		{"fields in another order", `{"pid":7,"sc":"openat",` + tz + `,"k":"syscall"}`, true},
 		{"empty object", `{}`, true},
 		{"time with an offset", `{"k":"exit","t":"2026-12-01T23:00:00.5+02:00","pid":7}`, true},
@@ -248,7 +267,7 @@ func seedLines(tb testing.TB) []string {
 			}
 		}
 	}
-	for _, ev := range varied(40, 7) {
+	for _, ev := range append(varied(40, 7), pcapEvents()...) {
 		out = append(out, string(AppendLine(nil, &ev)))
 	}
 	return append(out,

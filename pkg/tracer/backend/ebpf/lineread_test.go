@@ -164,8 +164,9 @@ func TestParseLinesMatchesReference(t *testing.T) {
 }
 
 // seedLines are lines for FuzzParseLines's corpus: the recorded trace
-// (one of each syscall and shape) and lines the fast path leaves to
-// encoding/json (pkg/event's FuzzReadLine has the line-level seeds).
+// (one of each syscall and shape) and odd lines, some the fast path
+// leaves to encoding/json (pkg/event's FuzzReadLine has the line-level
+// seeds).
 func seedLines(tb testing.TB) []string {
 	var out []string
 	seen := map[string]bool{}
