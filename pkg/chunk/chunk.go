@@ -104,6 +104,10 @@ const (
 	// creation: the stream begins with the container starting (see
 	// Header.Born).
 	HBorn = "X-Faasmon-Born"
+	// HUntraced counts the processes of the container the sensor could
+	// not trace (strace: another tracer held them, or attaching failed),
+	// in all since the stream began (see Header.Untraced).
+	HUntraced = "X-Faasmon-Untraced"
 	// HImage names the container's code version (image digest): profiles
 	// learn per version, so a redeploy re-learns.
 	HImage = "X-Faasmon-Image"
@@ -139,6 +143,11 @@ type Header struct {
 	// container's runtime setting it up and its server starting, which a
 	// sensor attached later never sees.
 	Born bool `json:"born,omitempty"`
+	// Untraced counts the container's processes its sensor could not
+	// trace since the stream began (strace cannot attach to a process
+	// another tracer holds: a process that ptraces itself, or its child,
+	// hides from it). Cumulative, so a lost chunk loses no count.
+	Untraced uint64 `json:"untraced,omitempty"`
 }
 
 // maxField bounds every textual header: they are copied into every event
@@ -176,6 +185,9 @@ func (h Header) Set(hdr http.Header) {
 	}
 	if h.Born {
 		hdr.Set(HBorn, "1")
+	}
+	if h.Untraced > 0 {
+		hdr.Set(HUntraced, strconv.FormatUint(h.Untraced, 10))
 	}
 }
 
@@ -291,6 +303,11 @@ func Parse(hdr http.Header) (Header, error) {
 	}
 	if h.Threads, err = ParseThreads(hdr.Get(HThreads)); err != nil {
 		return Header{}, err
+	}
+	if v := hdr.Get(HUntraced); v != "" {
+		if h.Untraced, err = strconv.ParseUint(v, 10, 32); err != nil {
+			return Header{}, fmt.Errorf("%w: %s: %v", ErrHeader, HUntraced, err)
+		}
 	}
 	switch v := hdr.Get(HBorn); v {
 	case "":

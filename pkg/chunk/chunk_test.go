@@ -28,10 +28,10 @@ func TestRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(back, h) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", back, h)
 	}
-	h.Born = true
+	h.Born, h.Untraced = true, 3
 	hdr = http.Header{}
 	h.Set(hdr)
-	if back, err = Parse(hdr); err != nil || !back.Born {
+	if back, err = Parse(hdr); err != nil || !back.Born || back.Untraced != 3 {
 		t.Errorf("born: %+v %v", back, err)
 	}
 }
@@ -52,6 +52,8 @@ func TestParseRejects(t *testing.T) {
 		{"too many threads", HThreads, strings.Repeat("1=1,", MaxThreads) + "1=1"},
 		{"dropped bytes", HDroppedBytes, "-5"},
 		{"born", HBorn, "yes"},
+		{"untraced", HUntraced, "-1"},
+		{"untraced too many", HUntraced, "99999999999"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -24,6 +24,11 @@ const (
 	// BlindTableFull: one of the builder's per-container tables was full
 	// (Limit names it), so what it would have recorded was not.
 	BlindTableFull = "table-full"
+	// BlindUntraced: the sensor could not trace some of the container's
+	// processes (strace: another tracer held them, as a process that
+	// ptraces itself or its child does to hide; or attaching failed), as
+	// the chunk's X-Faasmon-Untraced header counts.
+	BlindUntraced = "untraced-process"
 	// BlindRefused: a chunk numbered implausibly far ahead of its stream
 	// (forged, or a broken tracer) was refused.
 	BlindRefused = "chunk-refused"

@@ -52,6 +52,13 @@ func TestBlindSpotsOnGraphs(t *testing.T) {
 			g, _ := b.Apply(st, batchOf(strace("c1-strace-1", 0), bgEvent(10)))
 			return g
 		}, BlindSpot{}},
+		{"processes the tracer could not trace", func(t *testing.T, st *State) []Graph {
+			b.Apply(st, batchOf(strace("c1-strace-1", 0), bgEvent(0)))
+			h := strace("c1-strace-1", 1)
+			h.Untraced = 2
+			g, _ := b.Apply(st, batchOf(h, bgEvent(10)))
+			return g
+		}, BlindSpot{Kind: BlindUntraced, Stream: "c1-strace-1", Count: 2}},
 		{"chunk far ahead refused", func(t *testing.T, st *State) []Graph {
 			b.Apply(st, batchOf(strace("c1-strace-1", maxSeqJump+10), bgEvent(0)))
 			g, _ := b.Apply(st, batchOf(strace("c1-strace-1", 0), bgEvent(10)))

@@ -83,6 +83,8 @@ type streamState struct {
 	Gaps []Gap  `json:"gaps,omitempty"`
 	// Seen has bit i of word i/64 set when chunk Next-1-i was applied.
 	Seen []uint64 `json:"seen,omitempty"`
+	// Untraced is the stream's last X-Faasmon-Untraced count.
+	Untraced uint64 `json:"untraced,omitempty"`
 }
 
 // seqWindow is how far behind a stream's newest chunk a late one is still
@@ -262,6 +264,10 @@ func (b Builder) Apply(st *State, batch event.Batch) ([]Graph, error) {
 	}
 	if !st.admit(h) {
 		return nil, nil
+	}
+	if s := st.Streams[h.Stream]; s != nil && h.Untraced > s.Untraced {
+		st.noteBlind(BlindSpot{Kind: BlindUntraced, Stream: h.Stream, Count: int(min(h.Untraced-s.Untraced, 1<<30))})
+		s.Untraced = h.Untraced
 	}
 	if h.Dropped > 0 {
 		st.noteBlind(BlindSpot{Kind: BlindDropped, Stream: h.Stream, Count: int(min(h.Dropped, 1<<30)), Bytes: int64(min(h.DroppedBytes, 1<<50))})

@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -208,6 +209,10 @@ func cgroupOf(procRoot, root string, pid int, ok func(dir string) bool) string {
 	return ""
 }
 
+// ErrRootCgroup: the process is in the root cgroup, which names no
+// container (CgroupDir).
+var ErrRootCgroup = errors.New("in the root cgroup")
+
 // CgroupDir is the directory, under cgroupRoot (the host's cgroup v2
 // tree), of pid's cgroup; it is checked to list pid in its cgroup.procs.
 //
@@ -233,7 +238,7 @@ func CgroupDir(procRoot, cgroupRoot string, pid int) (string, error) {
 		if !strings.HasPrefix(p, "/..") {
 			dir := filepath.Join(cgroupRoot, filepath.Clean("/"+p))
 			if dir == filepath.Clean(cgroupRoot) {
-				return "", fmt.Errorf("pid %d is in the root cgroup", pid)
+				return "", fmt.Errorf("%w: pid %d", ErrRootCgroup, pid)
 			}
 			if !listsPid(dir, pid) {
 				return "", fmt.Errorf("cgroup of pid %d: %s does not list it", pid, dir)

@@ -2,6 +2,7 @@ package ebpf
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -527,102 +528,33 @@ func adopt(root string, t discovery.Target) (uint64, error) {
 	return st.Ino, nil
 }
 
-// CgroupRoot finds the cgroup v2 mount point in procRoot/self/mountinfo.
+// CgroupRoot finds the cgroup v2 mount point (discovery.CgroupRoot); the
+// sensor cannot run without one.
 func CgroupRoot(procRoot string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(procRoot, "self", "mountinfo"))
+	root, err := discovery.CgroupRoot(procRoot)
 	if err != nil {
-		return "", fmt.Errorf("find the cgroup v2 mount: %w", err)
+		return "", fmt.Errorf("%w: %v (bpf_get_current_cgroup_id needs one)", ErrUnsupported, err)
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		// ID parent major:minor root mountpoint options... - fstype source superopts
-		pre, post, ok := strings.Cut(l, " - ")
-		if !ok || !strings.HasPrefix(post, "cgroup2 ") {
-			continue
-		}
-		f := strings.Fields(pre)
-		if len(f) >= 5 {
-			return f[4], nil
-		}
-	}
-	return "", fmt.Errorf("%w: no cgroup v2 mount (bpf_get_current_cgroup_id needs one)", ErrUnsupported)
+	return root, nil
 }
 
 // CgroupID is the cgroup v2 id of pid: the inode of its directory under
-// cgroupRoot (the host's cgroup v2 tree).
-//
-// /proc/<pid>/cgroup names the cgroup relative to the reader's cgroup
-// namespace. On the local stack that is the host's; in a Kubernetes pod it
-// is the tracer's own, and another pod's cgroup reads
-// "/../../kubepods-burstable.slice/…/cri-containerd-<id>.scope". Then the
-// tail after the "/.." steps is looked for at every depth of the host tree
-// and the directory whose cgroup.procs lists pid is taken (with hostPID
-// the pids there are the host's, as pid is).
+// cgroupRoot (the host's cgroup v2 tree), found by discovery.CgroupDir
+// (also across the tracer's own cgroup namespace); for a process in the
+// root cgroup, the root's (which the kernel filter cannot single out).
 func CgroupID(procRoot, cgroupRoot string, pid int) (uint64, error) {
-	b, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "cgroup"))
+	dir, err := discovery.CgroupDir(procRoot, cgroupRoot, pid)
+	if errors.Is(err, discovery.ErrRootCgroup) {
+		dir, err = cgroupRoot, nil
+	}
 	if err != nil {
-		return 0, fmt.Errorf("cgroup of pid %d: %w", pid, err)
+		return 0, err
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		p, ok := strings.CutPrefix(l, "0::")
-		if !ok {
-			continue
-		}
-		dir := filepath.Join(cgroupRoot, filepath.Clean("/"+p))
-		if strings.HasPrefix(p, "/..") {
-			if dir, err = outsideNamespace(cgroupRoot, p, pid); err != nil {
-				return 0, err
-			}
-		}
-		var st unix.Stat_t
-		if err := unix.Stat(dir, &st); err != nil {
-			return 0, fmt.Errorf("cgroup of pid %d: stat %s: %w", pid, dir, err)
-		}
-		return st.Ino, nil
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return 0, fmt.Errorf("cgroup of pid %d: stat %s: %w", pid, dir, err)
 	}
-	return 0, fmt.Errorf("pid %d has no cgroup v2 entry", pid)
-}
-
-// maxCgroupDepth bounds the search of outsideNamespace (Kubernetes nests
-// containers 3–4 deep).
-const maxCgroupDepth = 8
-
-func outsideNamespace(root, rel string, pid int) (string, error) {
-	tail := rel
-	for strings.HasPrefix(tail, "/..") {
-		tail = tail[len("/.."):]
-	}
-	tail = strings.TrimPrefix(tail, "/")
-	if tail == "" || strings.Contains(tail, "..") {
-		return "", fmt.Errorf("cgroup of pid %d: %q names no cgroup below the host's root", pid, rel)
-	}
-	want := strconv.Itoa(pid)
-	for depth := 0; depth <= maxCgroupDepth; depth++ {
-		pattern := filepath.Join(root, strings.Repeat("*/", depth)+globEscape(tail))
-		matches, _ := filepath.Glob(pattern)
-		for _, m := range matches {
-			procs, err := os.ReadFile(filepath.Join(m, "cgroup.procs"))
-			if err != nil {
-				continue
-			}
-			for _, f := range strings.Fields(string(procs)) {
-				if f == want {
-					return m, nil
-				}
-			}
-		}
-	}
-	return "", fmt.Errorf("cgroup of pid %d: %q (outside the tracer's cgroup namespace) not found under %s", pid, rel, root)
-}
-
-func globEscape(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(`*?[\`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return st.Ino, nil
 }
 
 // maxLinks bounds the symlinks followed in one path (the kernel's own

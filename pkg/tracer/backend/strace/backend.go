@@ -300,6 +300,10 @@ type stream struct {
 	annotations uint64
 
 	foreignTracers map[int]bool // other tracers of the container's processes, warned of (watcher only)
+	// untraced counts the processes given up (failed, foreign): the
+	// chunks carry it (chunk.Header.Untraced), and faasmon-graph raises
+	// a blind spot when it grows.
+	untraced uint64
 }
 
 // line is one strace output line, or (err set) the end of the primary.
@@ -352,6 +356,7 @@ func (s *stream) Annotate(h *chunk.Header) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h.Threads = s.threads
+	h.Untraced = s.untraced
 }
 
 // Annotations changes when a newcomer's threads were added (Reannotator).

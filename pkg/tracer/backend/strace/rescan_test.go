@@ -326,7 +326,8 @@ func TestStraceLostNewcomerRestarts(t *testing.T) {
 // TestStraceRescanGivesUp: a process that enters the container and cannot
 // be traced — ptraced already by another tracer (foreign), or strace fails
 // on it (failed) — is counted once and never tried again, however many
-// polls see it; the stream goes on without a restart.
+// polls see it; the stream goes on without a restart, and its chunks carry
+// the count (X-Faasmon-Untraced) for the blind-spot alert.
 func TestStraceRescanGivesUp(t *testing.T) {
 	for _, tc := range []string{metrics.RescanForeign, metrics.RescanFailed} {
 		t.Run(tc, func(t *testing.T) {
@@ -384,6 +385,18 @@ func TestStraceRescanGivesUp(t *testing.T) {
 			move(t, cg, npid)
 			backendtest.WaitFor(t, "the newcomer counted", 10*time.Second, func() bool {
 				return metrics.Value(m.Rescanned.WithLabelValues("strace", tc)) >= 1
+			})
+			// The blind spot travels with the stream: the chunks cut from
+			// now on say one process is untraced (faasmon-graph raises it).
+			backendtest.WaitFor(t, "a chunk saying one process is untraced", 10*time.Second, func() bool {
+				for _, cs := range col.Streams() {
+					for _, c := range cs {
+						if c.Header.Untraced == 1 {
+							return true
+						}
+					}
+				}
+				return false
 			})
 			time.Sleep(time.Second) // ten more polls
 			if v := metrics.Value(m.Rescanned.WithLabelValues("strace", tc)); v != 1 {
