@@ -71,6 +71,9 @@ type Backend struct {
 	cfg   Config
 	mu    sync.Mutex
 	probe *Probe
+	// followSince is when Start began following Config.FollowParent, in
+	// process start-time ticks (bootTicks); 0: not following.
+	followSince uint64
 }
 
 // New returns an unloaded backend.
@@ -163,7 +166,24 @@ func (b *Backend) Start() error {
 			return err
 		}
 	}
-	return p.Follow(len(strings.Split(rel, "/")), st.Ino)
+	if err := p.Follow(len(strings.Split(rel, "/")), st.Ino); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.followSince = bootTicks()
+	b.mu.Unlock()
+	return nil
+}
+
+// bootTicks is the time since boot in the clock ticks of /proc/<pid>/stat's
+// start time (USER_HZ, 100 on Linux's architectures), rounded up: a
+// process that starts later has a greater start time.
+func bootTicks() uint64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+		return 0
+	}
+	return uint64(ts.Nano()/1e7) + 1
 }
 
 // Exclude mutes the container of a target never to trace (the detector's
@@ -244,6 +264,15 @@ func (b *Backend) Attach(ctx context.Context, t discovery.Target, room int) (bac
 		return nil, err
 	}
 	s.SetAnchor(t.PID)
+	b.mu.Lock()
+	since := b.followSince
+	b.mu.Unlock()
+	// Started after the sensor began following the pods' cgroup: seen
+	// from its creation (its first records, held until now, begin the
+	// stream). Decided by the clock, not by whether records were held
+	// when attaching: the reader polls the ring buffer, so a container
+	// attached quickly may have its first records still there.
+	s.born = since > 0 && t.StartTicks > since
 	return s, nil
 }
 
@@ -285,11 +314,11 @@ func (b *Backend) AttachCgroup(ctx context.Context, cg uint64, room int) (*Strea
 		canon[p] = c
 		return c
 	}
-	stop, held, err := p.Subscribe(cg, s.push)
+	stop, err := p.Subscribe(cg, s.push)
 	if err != nil {
 		return nil, err
 	}
-	s.stop, s.born = stop, held > 0
+	s.stop = stop
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -320,8 +349,9 @@ type Stream struct {
 	quit    chan struct{}
 	dropped atomic.Uint64
 	anchor  atomic.Int64 // the container's top process (SetAnchor)
-	// born: records of the container were kept from its creation
-	// (Config.FollowParent) and begin this stream (chunk.Header.Born).
+	// born: the container started after the sensor began following its
+	// parent cgroup (Config.FollowParent): the stream begins with its
+	// creation (chunk.Header.Born).
 	born    bool
 	pending []event.Event
 	evbuf   []event.Event

@@ -5,11 +5,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/faasmon/faasmon/pkg/chunk"
 	"github.com/faasmon/faasmon/pkg/tracer/discovery"
 )
 
@@ -47,6 +49,16 @@ func TestFollowFromCreation(t *testing.T) {
 		}
 		return f, st.Ino
 	}
+	// A container that predates the sensor's following: not born.
+	preF, _ := child("pre")
+	pre := exec.Command("sleep", "30")
+	pre.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(preF.Fd())}
+	if err := pre.Start(); err != nil {
+		t.Skipf("cannot start a process in a cgroup: %v", err)
+	}
+	t.Cleanup(func() { _ = pre.Process.Kill(); _ = pre.Wait() })
+	time.Sleep(30 * time.Millisecond) // a tick of start time apart
+
 	b := New(Config{FollowParent: strings.TrimPrefix(parent, root+"/")})
 	t.Cleanup(func() { b.Close() })
 	if err := b.Start(); err != nil {
@@ -86,8 +98,8 @@ func TestFollowFromCreation(t *testing.T) {
 	}
 	mutedGo()
 
-	cgF, cg := child("fn")
-	_, goOn := start(cgF, `cat "$M1" >/dev/null; cat /proc/self/status >"$OUT"; read x; cat "$M2" >/dev/null`)
+	cgF, _ := child("fn")
+	fn, goOn := start(cgF, `cat "$M1" >/dev/null; cat /proc/self/status >"$OUT"; read x; cat "$M2" >/dev/null`)
 	waitFile(t, status)
 	time.Sleep(3 * PollInterval) // the first records are out of the ring, held
 	b.probe.pmu.Lock()
@@ -99,11 +111,34 @@ func TestFollowFromCreation(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s, err := b.AttachCgroup(ctx, cg, 1<<16)
+	target := func(pid int) discovery.Target {
+		st, err := discovery.ProcStart("/proc", pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return discovery.Target{Key: strconv.Itoa(pid), PID: pid, StartTicks: st}
+	}
+	bs, err := b.Attach(ctx, target(fn.Process.Pid), 1<<16)
 	if err != nil {
 		t.Fatal(err)
 	}
+	s := bs.(*Stream)
 	defer s.Close()
+	// Started after the following began: its chunks say so (Born), and
+	// the one that predates it does not.
+	var h chunk.Header
+	if s.Annotate(&h); !h.Born {
+		t.Error("a container created while followed is not marked born")
+	}
+	ps, err := b.Attach(ctx, target(pre.Process.Pid), 1<<16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = chunk.Header{}
+	if ps.(*Stream).Annotate(&h); h.Born {
+		t.Error("a container that predates the following is marked born")
+	}
+	ps.Close()
 	goOn()
 	var seen []string
 	deadline := time.AfterFunc(10*time.Second, func() { s.Close() })

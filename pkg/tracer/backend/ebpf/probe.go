@@ -231,15 +231,12 @@ func (p *Probe) Expired() uint64 { return p.expired.Load() }
 // returns: the inode of its cgroup v2 directory) and hands its records to
 // f, from the reader goroutine: f must copy what it keeps and not block for
 // long. The returned function stops it.
-//
-// held is the number of records of cg kept since its creation and handed to
-// f first: a container followed from its creation has some.
-func (p *Probe) Subscribe(cg uint64, f func(raw []byte)) (stop func(), held int, err error) {
+func (p *Probe) Subscribe(cg uint64, f func(raw []byte)) (func(), error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	old := *p.subs.Load()
 	if _, dup := old[cg]; dup {
-		return nil, 0, fmt.Errorf("cgroup %d already traced", cg)
+		return nil, fmt.Errorf("cgroup %d already traced", cg)
 	}
 	next := maps.Clone(old)
 	next[cg] = f
@@ -251,7 +248,6 @@ func (p *Probe) Subscribe(cg uint64, f func(raw []byte)) (stop func(), held int,
 		for _, r := range pr.recs {
 			f(r)
 		}
-		held = len(pr.recs)
 		p.pbytes -= pr.bytes
 		delete(p.pending, cg)
 	}
@@ -259,7 +255,7 @@ func (p *Probe) Subscribe(cg uint64, f func(raw []byte)) (stop func(), held int,
 	p.pmu.Unlock()
 	if err := p.coll.Maps[mapCgroups].Update(cg, uint64(0), cebpf.UpdateNoExist); err != nil {
 		p.subs.Store(&old)
-		return nil, 0, fmt.Errorf("add cgroup %d to the filter: %w", cg, err)
+		return nil, fmt.Errorf("add cgroup %d to the filter: %w", cg, err)
 	}
 	return func() {
 		p.mu.Lock()
@@ -268,7 +264,7 @@ func (p *Probe) Subscribe(cg uint64, f func(raw []byte)) (stop func(), held int,
 		next := maps.Clone(*p.subs.Load())
 		delete(next, cg)
 		p.subs.Store(&next)
-	}, held, nil
+	}, nil
 }
 
 // Lost returns how many records of cgroup cg the kernel dropped because the
