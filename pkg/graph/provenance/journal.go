@@ -57,16 +57,33 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 // the batch first came). It must be the Builder that applied the batch.
 func ReplayBatch(b Builder) func(*State, []byte) error {
 	return func(st *State, rec []byte) error {
-		var batch event.Batch
-		if err := json.Unmarshal(rec, &batch); err != nil {
-			return fmt.Errorf("decode journaled batch: %w", err)
+		batch, err := decodeJournaled(rec)
+		if err != nil {
+			return err
 		}
 		if err := batch.Chunk.Validate(); err != nil {
 			return fmt.Errorf("journaled batch: %w", err)
 		}
-		_, err := b.Apply(st, batch)
+		_, err = b.Apply(st, batch)
 		return err
 	}
+}
+
+// decodeJournaled reads a journaled batch in either form faasmon-graph
+// accepts (the body is journaled as it came): faasmon-parse's lines
+// (event.BatchContentType), or a JSON document. The two cannot be taken
+// for each other: the lines' head refuses unknown fields such as a
+// document's "events", and a document is one JSON value.
+func decodeJournaled(rec []byte) (event.Batch, error) {
+	batch, lerr := event.DecodeBatch(rec)
+	if lerr == nil {
+		return batch, nil
+	}
+	batch = event.Batch{}
+	if err := json.Unmarshal(rec, &batch); err != nil {
+		return event.Batch{}, fmt.Errorf("decode journaled batch: not event lines (%v), not a JSON batch (%w)", lerr, err)
+	}
+	return batch, nil
 }
 
 func journalPath(p string) string { return p + ".journal" }
