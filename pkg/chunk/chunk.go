@@ -108,6 +108,11 @@ const (
 	// not trace (strace: another tracer held them, or attaching failed),
 	// in all since the stream began (see Header.Untraced).
 	HUntraced = "X-Faasmon-Untraced"
+	// HLost counts the records the sensor lost for this stream before they
+	// became chunk lines (eBPF: a full ring buffer, a full stream queue,
+	// records of a new container expired before it was attached), in all
+	// since the stream began (see Header.Lost).
+	HLost = "X-Faasmon-Lost"
 	// HImage names the container's code version (image digest): profiles
 	// learn per version, so a redeploy re-learns.
 	HImage = "X-Faasmon-Image"
@@ -148,6 +153,9 @@ type Header struct {
 	// another tracer holds: a process that ptraces itself, or its child,
 	// hides from it). Cumulative, so a lost chunk loses no count.
 	Untraced uint64 `json:"untraced,omitempty"`
+	// Lost counts the records the sensor lost for this stream since it
+	// began (HLost). Cumulative, so a lost chunk loses no count.
+	Lost uint64 `json:"lost,omitempty"`
 }
 
 // maxField bounds every textual header: they are copied into every event
@@ -188,6 +196,9 @@ func (h Header) Set(hdr http.Header) {
 	}
 	if h.Untraced > 0 {
 		hdr.Set(HUntraced, strconv.FormatUint(h.Untraced, 10))
+	}
+	if h.Lost > 0 {
+		hdr.Set(HLost, strconv.FormatUint(h.Lost, 10))
 	}
 }
 
@@ -303,6 +314,11 @@ func Parse(hdr http.Header) (Header, error) {
 	}
 	if h.Threads, err = ParseThreads(hdr.Get(HThreads)); err != nil {
 		return Header{}, err
+	}
+	if v := hdr.Get(HLost); v != "" {
+		if h.Lost, err = strconv.ParseUint(v, 10, 64); err != nil {
+			return Header{}, fmt.Errorf("%w: %s: %v", ErrHeader, HLost, err)
+		}
 	}
 	if v := hdr.Get(HUntraced); v != "" {
 		if h.Untraced, err = strconv.ParseUint(v, 10, 32); err != nil {

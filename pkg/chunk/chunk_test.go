@@ -28,10 +28,10 @@ func TestRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(back, h) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", back, h)
 	}
-	h.Born, h.Untraced = true, 3
+	h.Born, h.Untraced, h.Lost = true, 3, 7
 	hdr = http.Header{}
 	h.Set(hdr)
-	if back, err = Parse(hdr); err != nil || !back.Born || back.Untraced != 3 {
+	if back, err = Parse(hdr); err != nil || !back.Born || back.Untraced != 3 || back.Lost != 7 {
 		t.Errorf("born: %+v %v", back, err)
 	}
 }
@@ -53,6 +53,7 @@ func TestParseRejects(t *testing.T) {
 		{"dropped bytes", HDroppedBytes, "-5"},
 		{"born", HBorn, "yes"},
 		{"untraced", HUntraced, "-1"},
+		{"lost", HLost, "x"},
 		{"untraced too many", HUntraced, "99999999999"},
 	}
 	for _, tc := range tests {

@@ -78,6 +78,8 @@ func blindText(b provenance.BlindSpot) string {
 		return fmt.Sprintf("%d chunks of stream %s refused: numbered implausibly far ahead of the stream (forged, or a broken tracer)", b.Count, b.Stream)
 	case provenance.BlindQueueLimit:
 		return fmt.Sprintf("graph %s of this container was refused on its way to classification (%s): it got no verdict", b.Stream, b.Detail)
+	case provenance.BlindLost:
+		return fmt.Sprintf("%s lost %d records of the container before they reached a chunk (a full ring buffer or queue, or records of a new container expired before it was attached): what they recorded is not seen", sensor(b.Stream), b.Count)
 	case provenance.BlindUntraced:
 		return fmt.Sprintf("%s could not trace %d processes of the container (held by another tracer — a process that ptraces itself or its child hides from strace — or attaching failed): what they do is not seen", sensor(b.Stream), b.Count)
 	case provenance.BlindStale:

@@ -29,6 +29,11 @@ const (
 	// ptraces itself or its child does to hide; or attaching failed), as
 	// the chunk's X-Faasmon-Untraced header counts.
 	BlindUntraced = "untraced-process"
+	// BlindLost: the sensor lost records of the container before they
+	// became chunk lines (eBPF: a full ring buffer or stream queue, or a
+	// new container's first records expired before it was attached), as
+	// the chunk's X-Faasmon-Lost header counts.
+	BlindLost = "sensor-lost"
 	// BlindRefused: a chunk numbered implausibly far ahead of its stream
 	// (forged, or a broken tracer) was refused.
 	BlindRefused = "chunk-refused"

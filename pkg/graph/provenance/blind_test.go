@@ -59,6 +59,13 @@ func TestBlindSpotsOnGraphs(t *testing.T) {
 			g, _ := b.Apply(st, batchOf(h, bgEvent(10)))
 			return g
 		}, BlindSpot{Kind: BlindUntraced, Stream: "c1-strace-1", Count: 2}},
+		{"records the sensor lost", func(t *testing.T, st *State) []Graph {
+			b.Apply(st, batchOf(strace("c1-strace-1", 0), bgEvent(0)))
+			h := strace("c1-strace-1", 1)
+			h.Lost = 300
+			g, _ := b.Apply(st, batchOf(h, bgEvent(10)))
+			return g
+		}, BlindSpot{Kind: BlindLost, Stream: "c1-strace-1", Count: 300}},
 		{"chunk far ahead refused", func(t *testing.T, st *State) []Graph {
 			b.Apply(st, batchOf(strace("c1-strace-1", maxSeqJump+10), bgEvent(0)))
 			g, _ := b.Apply(st, batchOf(strace("c1-strace-1", 0), bgEvent(10)))

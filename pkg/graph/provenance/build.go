@@ -83,8 +83,10 @@ type streamState struct {
 	Gaps []Gap  `json:"gaps,omitempty"`
 	// Seen has bit i of word i/64 set when chunk Next-1-i was applied.
 	Seen []uint64 `json:"seen,omitempty"`
-	// Untraced is the stream's last X-Faasmon-Untraced count.
+	// Untraced and Lost are the stream's last X-Faasmon-Untraced and
+	// X-Faasmon-Lost counts.
 	Untraced uint64 `json:"untraced,omitempty"`
+	Lost     uint64 `json:"lost,omitempty"`
 }
 
 // seqWindow is how far behind a stream's newest chunk a late one is still
@@ -158,9 +160,10 @@ type State struct {
 	Procs     map[int]*Proc `json:"procs"`
 	// Top is the container's first process as discovery named it (the
 	// chunk header's PID); Born says its sensor follows it from its
-	// creation (chunk.Header.Born), and Served that it has read its first
-	// request: in between, what the container's own processes do is its
-	// start (see startup).
+	// creation (chunk.Header.Born), and Served that its start is over: it
+	// read its first request, or the sensor lost records (the request may
+	// be among them). In between, what the container's own processes do
+	// is its start (see startup).
 	Top    int  `json:"top,omitempty"`
 	Born   bool `json:"born,omitempty"`
 	Served bool `json:"served,omitempty"`
@@ -268,6 +271,14 @@ func (b Builder) Apply(st *State, batch event.Batch) ([]Graph, error) {
 	if s := st.Streams[h.Stream]; s != nil && h.Untraced > s.Untraced {
 		st.noteBlind(BlindSpot{Kind: BlindUntraced, Stream: h.Stream, Count: int(min(h.Untraced-s.Untraced, 1<<30))})
 		s.Untraced = h.Untraced
+	}
+	if s := st.Streams[h.Stream]; s != nil && h.Lost > s.Lost {
+		st.noteBlind(BlindSpot{Kind: BlindLost, Stream: h.Stream, Count: int(min(h.Lost-s.Lost, 1<<30))})
+		s.Lost = h.Lost
+		// The request that ends the container's start may be among what
+		// was lost: the start is over, or a flood before the first
+		// request would keep everything after it out of the graphs.
+		st.Born, st.Served = false, true
 	}
 	if h.Dropped > 0 {
 		st.noteBlind(BlindSpot{Kind: BlindDropped, Stream: h.Stream, Count: int(min(h.Dropped, 1<<30)), Bytes: int64(min(h.DroppedBytes, 1<<50))})

@@ -156,6 +156,9 @@ func runOnce(ctx context.Context, b Backend, t discovery.Target, cfg RunConfig, 
 		if n := lossy.Dropped(); n > lost {
 			m.Lost.WithLabelValues(string(k), t.Function).Add(float64(n - lost))
 			lost = n
+			// The next chunks say so: faasmon-graph raises a blind spot
+			// for the container (X-Faasmon-Lost).
+			cutter.Annotate(func(h *chunk.Header) { h.Lost = n })
 		}
 	}
 	tick := time.NewTicker(pumpTick)

@@ -148,7 +148,7 @@ func run(root, s, w, file string, loop, requests int) (float64, uint64, uint64, 
 	if s == "kernel" {
 		p, _ := b.Probe()
 		var n uint64
-		stop, err := p.Subscribe(st.Ino, func([]byte) { n++ })
+		stop, _, err := p.Subscribe(st.Ino, func([]byte) { n++ })
 		if err != nil {
 			return 0, 0, 0, err
 		}

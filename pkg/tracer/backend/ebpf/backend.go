@@ -272,7 +272,10 @@ func (b *Backend) Attach(ctx context.Context, t discovery.Target, room int) (bac
 	// stream). Decided by the clock, not by whether records were held
 	// when attaching: the reader polls the ring buffer, so a container
 	// attached quickly may have its first records still there.
-	s.born = since > 0 && t.StartTicks > since
+	// Not if some of its first records were lost (expired while waiting
+	// for discovery, or a full ring): the request that ends the start
+	// may be among them.
+	s.born = since > 0 && t.StartTicks > since && s.Dropped() == 0
 	return s, nil
 }
 
@@ -314,11 +317,12 @@ func (b *Backend) AttachCgroup(ctx context.Context, cg uint64, room int) (*Strea
 		canon[p] = c
 		return c
 	}
-	stop, err := p.Subscribe(cg, s.push)
+	stop, expired, err := p.Subscribe(cg, s.push)
 	if err != nil {
 		return nil, err
 	}
 	s.stop = stop
+	s.dropped.Add(expired)
 	go func() {
 		select {
 		case <-ctx.Done():

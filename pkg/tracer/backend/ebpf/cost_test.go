@@ -34,7 +34,7 @@ func BenchmarkProgramCost(b *testing.B) {
 	defer os.WriteFile(stats, old, 0)
 	dir, cg := newCgroup(b)
 	var n atomic.Int64
-	stop, err := p.Subscribe(cg, func([]byte) { n.Add(1) })
+	stop, _, err := p.Subscribe(cg, func([]byte) { n.Add(1) })
 	if err != nil {
 		b.Fatal(err)
 	}

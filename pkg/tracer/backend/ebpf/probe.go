@@ -49,8 +49,11 @@ type Probe struct {
 	pending   map[uint64]*pendingRecs
 	pbytes    int
 	following atomic.Bool
-	// expired counts records dropped from pending unclaimed.
-	expired atomic.Uint64
+	// expired counts records dropped from pending unclaimed; expiredBy
+	// (under pmu, bounded) says how many of them were each cgroup's, for
+	// the stream that attaches it later (Subscribe): lost, not unseen.
+	expired   atomic.Uint64
+	expiredBy map[uint64]uint64
 }
 
 type pendingRecs struct {
@@ -58,6 +61,10 @@ type pendingRecs struct {
 	recs  [][]byte
 	bytes int
 }
+
+// maxExpiredBy bounds Probe.expiredBy (cgroups with expired records
+// waiting to be attached).
+const maxExpiredBy = 4096
 
 // PendingBytes bounds the records kept for containers not attached yet;
 // PendingAge is how long they wait for discovery to name the container.
@@ -183,6 +190,10 @@ func (p *Probe) dropOldest() {
 	if pr := p.pending[oldest]; pr != nil {
 		p.pbytes -= pr.bytes
 		p.expired.Add(uint64(len(pr.recs)))
+		if p.expiredBy == nil || len(p.expiredBy) >= maxExpiredBy {
+			p.expiredBy = map[uint64]uint64{}
+		}
+		p.expiredBy[oldest] += uint64(len(pr.recs))
 		delete(p.pending, oldest)
 		// Nobody claimed it in time: not a function container (another
 		// pod on the node, the tracer's own). Stop recording it in the
@@ -231,12 +242,15 @@ func (p *Probe) Expired() uint64 { return p.expired.Load() }
 // returns: the inode of its cgroup v2 directory) and hands its records to
 // f, from the reader goroutine: f must copy what it keeps and not block for
 // long. The returned function stops it.
-func (p *Probe) Subscribe(cg uint64, f func(raw []byte)) (func(), error) {
+//
+// expired is how many of cg's records were dropped while they waited for a
+// subscriber (PendingBytes, PendingAge): the stream lost them.
+func (p *Probe) Subscribe(cg uint64, f func(raw []byte)) (stop func(), expired uint64, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	old := *p.subs.Load()
 	if _, dup := old[cg]; dup {
-		return nil, fmt.Errorf("cgroup %d already traced", cg)
+		return nil, 0, fmt.Errorf("cgroup %d already traced", cg)
 	}
 	next := maps.Clone(old)
 	next[cg] = f
@@ -244,6 +258,8 @@ func (p *Probe) Subscribe(cg uint64, f func(raw []byte)) (func(), error) {
 	// waits on pmu for this container's next ones (hold), so the order
 	// holds.
 	p.pmu.Lock()
+	expired = p.expiredBy[cg]
+	delete(p.expiredBy, cg)
 	if pr := p.pending[cg]; pr != nil {
 		for _, r := range pr.recs {
 			f(r)
@@ -255,7 +271,7 @@ func (p *Probe) Subscribe(cg uint64, f func(raw []byte)) (func(), error) {
 	p.pmu.Unlock()
 	if err := p.coll.Maps[mapCgroups].Update(cg, uint64(0), cebpf.UpdateNoExist); err != nil {
 		p.subs.Store(&old)
-		return nil, fmt.Errorf("add cgroup %d to the filter: %w", cg, err)
+		return nil, 0, fmt.Errorf("add cgroup %d to the filter: %w", cg, err)
 	}
 	return func() {
 		p.mu.Lock()
@@ -264,7 +280,7 @@ func (p *Probe) Subscribe(cg uint64, f func(raw []byte)) (func(), error) {
 		next := maps.Clone(*p.subs.Load())
 		delete(next, cg)
 		p.subs.Store(&next)
-	}, nil
+	}, expired, nil
 }
 
 // Lost returns how many records of cgroup cg the kernel dropped because the
