@@ -970,9 +970,15 @@ func earlyForks(evs []event.Event) map[int]*event.Event {
 		if e.Kind != event.KindSyscall && e.Kind != event.KindExit {
 			continue
 		}
-		// An exit frees the id: a clone that returns it afterwards made a
-		// new process, not one that ran early.
-		seen[e.PID] = e.Kind == event.KindSyscall
+		// A child may even exit before its parent's clone returns: a
+		// vfork (posix_spawn, a shell's pipeline) suspends the parent
+		// until the child execs, and a short child (cat) can exec, run
+		// and exit before the parent is scheduled again — seen through
+		// eBPF, where its whole life was booked to no invocation. So an
+		// exit does not make a later clone of the same id a new process:
+		// for that the kernel would have to reuse the id within one
+		// batch, a wrap of the pid space in about a second.
+		seen[e.PID] = true
 		if e.Kind != event.KindSyscall || e.Ret <= 0 || e.Errno != "" {
 			continue
 		}

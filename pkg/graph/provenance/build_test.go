@@ -633,3 +633,54 @@ func TestStartupExecs(t *testing.T) {
 		})
 	}
 }
+
+// TestChildExitsBeforeItsClone: a shell vforks cat, and the whole life of
+// the child — exec, reads, exit — comes before the parent's vfork returns
+// (the parent is suspended until the child execs, and scheduled again only
+// after it exited). The order recorded through eBPF in a lab run, where
+// the cat went to a background window the GNN flagged: it belongs to the
+// invocation.
+func TestChildExitsBeforeItsClone(t *testing.T) {
+	b := Builder{Class: DefaultClassifier()}
+	h := hdr(chunk.KindStrace, "s1", 0)
+	evs := []event.Event{
+		sc(10, 100, "read", func(e *event.Event) {
+			e.Proto, e.Local, e.Remote, e.Bytes, e.CallID = "TCP", reqLocal, reqRemote, 300, "call-1"
+		}),
+		sc(11, 100, "clone", func(e *event.Event) { e.Ret = 200 }),
+		sc(12, 200, "execve", func(e *event.Event) { e.Path = "/usr/bin/sh"; e.Argv = []string{"sh"} }),
+		sc(16, 300, "execve", func(e *event.Event) { e.Path = "/usr/bin/cat"; e.Argv = []string{"cat", "/tmp/photos/x.jpg"} }),
+		sc(16, 300, "openat", func(e *event.Event) { e.Path = "/tmp/photos/x.jpg"; e.Ret = 3 }),
+		{Kind: event.KindExit, Time: at(17), PID: 300},
+		sc(17, 200, "vfork", func(e *event.Event) { e.Ret = 300 }),
+		sc(23, 100, "writev", func(e *event.Event) { e.Proto, e.Local, e.Remote, e.Bytes = "TCP", reqLocal, reqRemote, 100 }),
+		sc(30, 100, "write", func(e *event.Event) { e.Path = "/tmp/y"; e.Bytes = 1 }),
+	}
+	gs, err := b.Apply(NewState(h), batchOf(h, evs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range gs {
+		for _, e := range g.Edges {
+			if e.Kind == EdgeExecve && strings.HasPrefix(g.Nodes[e.Dst].Label, "cat") && g.Window != WindowInvocation {
+				t.Errorf("the child's exec is in %s window %s, want the invocation's", g.Window, g.ID)
+			}
+		}
+	}
+	var inv *Graph
+	for i := range gs {
+		if gs[i].CallID == "call-1" {
+			inv = &gs[i]
+		}
+	}
+	if inv == nil {
+		t.Fatal("no invocation graph")
+	}
+	found := false
+	for _, e := range inv.Edges {
+		found = found || e.Kind == EdgeExecve && strings.HasPrefix(inv.Nodes[e.Dst].Label, "cat")
+	}
+	if !found {
+		t.Error("the invocation graph lacks the child's exec")
+	}
+}
