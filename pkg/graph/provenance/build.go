@@ -301,7 +301,7 @@ func (b Builder) Apply(st *State, batch event.Batch) ([]Graph, error) {
 	// join socket nodes at seal as the pcap parser's do (addFlows keeps
 	// only flow, DNS and HTTP events).
 	st.addFlows(batch.Events)
-	st.early, st.forked = earlyForks(batch.Events), map[*event.Event]bool{}
+	st.early, st.forked = st.earlyForks(batch.Events), map[*event.Event]bool{}
 	defer func() { st.early, st.forked = nil, nil }()
 	touched := map[*partial]bool{}
 	for i := range batch.Events {
@@ -470,6 +470,27 @@ func (st *State) proc(pid int) *Proc {
 	return p
 }
 
+// adoptInto gives call to root and to every process descending from it
+// that acts for no invocation (a linear pass per level, bounded by the
+// process table and maxStartupDepth levels).
+func (st *State) adoptInto(root int, call string) {
+	in := map[int]bool{root: true}
+	if p := st.Procs[root]; p != nil {
+		p.Call = call
+	}
+	for range maxStartupDepth {
+		grew := false
+		for pid, p := range st.Procs {
+			if !in[pid] && in[p.PPID] && p.Call == "" {
+				p.Call, in[pid], grew = call, true, true
+			}
+		}
+		if !grew {
+			return
+		}
+	}
+}
+
 // maxStartupDepth bounds the walk from a process up to the container's
 // first process.
 const maxStartupDepth = 16
@@ -579,8 +600,10 @@ func connKey(e *event.Event) string { return e.Local + "->" + e.Remote }
 func (b Builder) apply(st *State, e *event.Event) *partial {
 	if ce, ok := st.early[e.PID]; ok {
 		delete(st.early, e.PID)
-		b.applyFork(st, ce)
-		st.forked[ce] = true
+		if !st.forked[ce] {
+			b.applyFork(st, ce)
+			st.forked[ce] = true
+		}
 	}
 	pid := st.pid(e.PID)
 	switch e.Kind {
@@ -937,12 +960,25 @@ func (b Builder) fork(st *State, p *partial, pid, self int, e *event.Event) {
 	}
 	delete(st.Threads, child) // a reused id of a thread gone
 	pr := st.proc(pid)
+	old, ranEarly := st.Procs[child]
+	ranEarly = ranEarly && old.PPID == 0
 	cp := st.proc(child)
 	spawned := pr.Spawned
 	if pr.Call != "" {
 		spawned = pr.Call
 	}
-	*cp = Proc{PPID: pid, Exe: pr.Exe, Argv0: pr.Argv0, Cmd: pr.Cmd, Call: pr.Call, Spawned: spawned}
+	if ranEarly {
+		// The child ran, and perhaps exec'd and forked, before this
+		// clone returned, in an earlier batch (a vfork: the parent is
+		// suspended until the child execs): it keeps its own image, and
+		// it and the children it made join the parent's invocation.
+		cp.PPID, cp.Spawned = pid, spawned
+		if cp.Call == "" && pr.Call != "" {
+			st.adoptInto(child, pr.Call)
+		}
+	} else {
+		*cp = Proc{PPID: pid, Exe: pr.Exe, Argv0: pr.Argv0, Cmd: pr.Cmd, Call: pr.Call, Spawned: spawned}
+	}
 	p.edge(self, p.process(b, st, child), EdgeFork, e)
 }
 
@@ -962,9 +998,15 @@ func (b Builder) applyFork(st *State, e *event.Event) {
 // unknown process, in no invocation: the background window got a
 // fragment of the invocation, with the child's new image, and the
 // invocation's graph missed it.
-func earlyForks(evs []event.Event) map[int]*event.Event {
+//
+// A vforked child can even fork before its own clone returns, its children
+// acting in one batch and the clone in the next: a process known from an
+// earlier batch (st) to descend from the clone's child, acting before the
+// clone in this batch, applies the clone first too.
+func (st *State) earlyForks(evs []event.Event) map[int]*event.Event {
 	var early map[int]*event.Event
 	seen := map[int]bool{}
+	var order []int // pids in the order they first act
 	for i := range evs {
 		e := &evs[i]
 		if e.Kind != event.KindSyscall && e.Kind != event.KindExit {
@@ -978,21 +1020,56 @@ func earlyForks(evs []event.Event) map[int]*event.Event {
 		// exit does not make a later clone of the same id a new process:
 		// for that the kernel would have to reuse the id within one
 		// batch, a wrap of the pid space in about a second.
-		seen[e.PID] = true
+		if !seen[e.PID] {
+			seen[e.PID] = true
+			order = append(order, e.PID)
+		}
 		if e.Kind != event.KindSyscall || e.Ret <= 0 || e.Errno != "" {
 			continue
 		}
 		switch e.Syscall {
 		case "clone", "clone3", "fork", "vfork":
-			if child := int(e.Ret); seen[child] {
+			child := int(e.Ret)
+			trigger := 0
+			if seen[child] {
+				trigger = child
+			} else if c := st.Procs[child]; c != nil && c.PPID == 0 {
+				// Ran in an earlier batch: the first of its known
+				// descendants to act here applies the clone.
+				for _, q := range order {
+					if st.descends(q, child) {
+						trigger = q
+						break
+					}
+				}
+			}
+			if trigger != 0 {
 				if early == nil {
 					early = map[int]*event.Event{}
 				}
-				early[child] = e
+				if _, taken := early[trigger]; !taken {
+					early[trigger] = e
+				}
 			}
 		}
 	}
 	return early
+}
+
+// descends says whether pid's known ancestors (Proc.PPID, up to
+// maxStartupDepth steps) include anc.
+func (st *State) descends(pid, anc int) bool {
+	for range maxStartupDepth {
+		p := st.Procs[pid]
+		if p == nil || p.PPID <= 0 || p.PPID == pid {
+			return false
+		}
+		if p.PPID == anc {
+			return true
+		}
+		pid = p.PPID
+	}
+	return false
 }
 
 // exitFromCall ends invocation call when pid, exiting, was the last

@@ -684,3 +684,53 @@ func TestChildExitsBeforeItsClone(t *testing.T) {
 		t.Error("the invocation graph lacks the child's exec")
 	}
 }
+
+// TestVforkedChildAcrossBatches: a shell vforks 300, which forks 301 before
+// the vfork returns; the batch ends there, and in the next one 301 execs wc
+// and exits before the parent's vfork finally returns. The order recorded
+// through eBPF in a lab run (the wc went to a background window the GNN
+// flagged): 300 and its child belong to the invocation.
+func TestVforkedChildAcrossBatches(t *testing.T) {
+	b := Builder{Class: DefaultClassifier()}
+	st := NewState(hdr(chunk.KindStrace, "s1", 0))
+	first := []event.Event{
+		sc(10, 100, "read", func(e *event.Event) {
+			e.Proto, e.Local, e.Remote, e.Bytes, e.CallID = "TCP", reqLocal, reqRemote, 300, "call-1"
+		}),
+		sc(11, 100, "clone", func(e *event.Event) { e.Ret = 200 }),
+		sc(12, 200, "execve", func(e *event.Event) { e.Path = "/usr/bin/sh"; e.Argv = []string{"sh"} }),
+		sc(13, 300, "clone", func(e *event.Event) { e.Ret = 301 }), // 300: vforked by 200, not returned yet
+	}
+	second := []event.Event{
+		sc(20, 301, "execve", func(e *event.Event) { e.Path = "/usr/bin/wc"; e.Argv = []string{"wc", "-c"} }),
+		sc(21, 301, "openat", func(e *event.Event) { e.Path = "/usr/lib/locale/C.utf8/LC_CTYPE"; e.Ret = 3 }),
+		{Kind: event.KindExit, Time: at(22), PID: 301},
+		sc(23, 200, "vfork", func(e *event.Event) { e.Ret = 300 }),
+		sc(30, 100, "writev", func(e *event.Event) { e.Proto, e.Local, e.Remote, e.Bytes = "TCP", reqLocal, reqRemote, 100 }),
+		sc(40, 100, "write", func(e *event.Event) { e.Path = "/tmp/y"; e.Bytes = 1 }),
+	}
+	var gs []Graph
+	for i, evs := range [][]event.Event{first, second} {
+		h := hdr(chunk.KindStrace, "s1", uint64(i))
+		g, err := b.Apply(st, batchOf(h, evs...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		gs = append(gs, g...)
+	}
+	found := false
+	for _, g := range gs {
+		for _, e := range g.Edges {
+			if e.Kind != EdgeExecve || !strings.HasPrefix(g.Nodes[e.Dst].Label, "wc") {
+				continue
+			}
+			if g.CallID != "call-1" {
+				t.Errorf("wc's exec is in %s window %s, want call-1's", g.Window, g.ID)
+			}
+			found = true
+		}
+	}
+	if !found {
+		t.Error("no graph holds wc's exec")
+	}
+}
