@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -65,8 +66,13 @@ func run(log *slog.Logger) error {
 	exclude := flag.String("exclude", env.NonEmpty("FAASMON_EXCLUDE", "faasmon-parse,faasmon-graph,faasmon-classify,faasmon-alert"), "functions never traced, comma-separated, each name (in -function-namespace) or namespace/name: the detector itself [FAASMON_EXCLUDE]")
 	hbEvery := flag.Duration("heartbeat", time.Duration(env.PositiveInt("FAASMON_HEARTBEAT_SECONDS", int(sender.DefaultHeartbeat/time.Second)))*time.Second, "how often to tell faasmon-parse this node's tracer is alive, traffic or not: faasmon-graph alerts on a node silent for long [FAASMON_HEARTBEAT_SECONDS]")
 	forward := flag.String("forward", env.NonEmpty("FAASMON_FORWARD", "sync"), "sync: a chunk is sent once faasmon-parse answered, after faasmon-graph stored it (a stage killed mid-chunk loses nothing: the chunk is retried from the queue); async: queued at the gateway as before [FAASMON_FORWARD]")
+	strict := envconf.Strict{Lookup: env}
+	withPprof := flag.Bool("pprof", strict.Bool("FAASMON_PPROF", false), "serve Go's profiles (/debug/pprof/) on -listen: where the tracer's own CPU goes [FAASMON_PPROF]")
 	healthcheck := flag.String("healthcheck", "", "GET this URL, exit 0 on 200 (liveness probe; /healthz listens on 127.0.0.1 only)")
 	flag.Parse()
+	if err := strict.Err(); err != nil {
+		return err
+	}
 	if *healthcheck != "" {
 		return probe(*healthcheck)
 	}
@@ -162,8 +168,12 @@ func run(log *slog.Logger) error {
 	wg.Go(func() { snd.Run(sendCtx) })
 	wg.Go(func() { snd.Heartbeat(ctx, *node, *hbEvery) })
 	errc := make(chan error, 2)
+	var h http.Handler = tracer.Handler(m, func() bool { return tr.Healthy(10 * time.Second) }, tr.Attached)
+	if *withPprof {
+		h = withProfiles(h)
+	}
 	wg.Go(func() {
-		err := tracer.Serve(ctx, *listen, tracer.Handler(m, func() bool { return tr.Healthy(10 * time.Second) }, tr.Attached))
+		err := tracer.Serve(ctx, *listen, h)
 		if err != nil {
 			stop() // no metrics/health endpoint: better to fail loudly than run blind
 		}
@@ -182,6 +192,20 @@ func run(log *slog.Logger) error {
 		terr = errors.Join(terr, err)
 	}
 	return terr
+}
+
+// withProfiles adds net/http/pprof's handlers to h. Off by default: a
+// profile names the tracer's code paths and the listen address is
+// node-local, but nothing needs them unless someone is measuring.
+func withProfiles(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 func probe(url string) error {
