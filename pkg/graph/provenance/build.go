@@ -3,6 +3,7 @@ package provenance
 import (
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -43,6 +44,14 @@ type Proc struct {
 	// request carrying an X-Call-Id, inherited by its children, cleared
 	// when the response has been written. Empty means background.
 	Call string `json:"call,omitempty"`
+	// Also are the other invocations that were open in this process (or
+	// the parent it inherited them from) when it took Call: a server that
+	// reads a second request before answering the first acts for either,
+	// and what it forks in between may be for the first. When Call's
+	// response is written the process moves to the oldest of these still
+	// open instead of the background window (see maybeEnd). Bounded by
+	// maxAlso.
+	Also []string `json:"also,omitempty"`
 	// Spawned is the invocation in which this process, or its first
 	// traced ancestor, was started (see Node.Spawned).
 	Spawned string `json:"spawned,omitempty"`
@@ -697,7 +706,10 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 			}
 			st.Calls[e.CallID] = p
 		}
-		pr.Call = e.CallID
+		if pr.Call != "" && pr.Call != e.CallID {
+			pr.Also = withCall(pr.Also, pr.Call)
+		}
+		pr.Call, pr.Also = e.CallID, withoutCall(pr.Also, e.CallID)
 	}
 	p := b.target(st, pid, e)
 	if e.Time.After(p.G.End) {
@@ -975,9 +987,10 @@ func (b Builder) fork(st *State, p *partial, pid, self int, e *event.Event) {
 		cp.PPID, cp.Spawned = pid, spawned
 		if cp.Call == "" && pr.Call != "" {
 			st.adoptInto(child, pr.Call)
+			cp.Also = slices.Clone(pr.Also)
 		}
 	} else {
-		*cp = Proc{PPID: pid, Exe: pr.Exe, Argv0: pr.Argv0, Cmd: pr.Cmd, Call: pr.Call, Spawned: spawned}
+		*cp = Proc{PPID: pid, Exe: pr.Exe, Argv0: pr.Argv0, Cmd: pr.Cmd, Call: pr.Call, Also: slices.Clone(pr.Also), Spawned: spawned}
 	}
 	p.edge(self, p.process(b, st, child), EdgeFork, e)
 }
@@ -1097,11 +1110,59 @@ func (b Builder) maybeEnd(st *State, p *partial, e *event.Event) {
 		return
 	}
 	p.Ended = true
+	id := p.G.CallID
 	for _, pr := range st.Procs {
-		if pr.Call == p.G.CallID {
+		pr.Also = withoutCall(pr.Also, id)
+		if pr.Call == id {
+			// A process serving this call and others (a Node.js server
+			// with two requests in flight, and the children it forked
+			// meanwhile, which may be the other call's) goes on with the
+			// oldest of those still open; with none, it acts for no
+			// invocation. Seen in the lab through eBPF: the pipeline
+			// photo-receive started for one of two concurrent calls,
+			// forked after the second request was read, went to a
+			// background window when the second call answered first, and
+			// was flagged as a process left running. A process that
+			// outlives every call it may belong to still ends there.
 			pr.Call = ""
+			for _, c := range pr.Also {
+				if q := st.Calls[c]; q != nil && !q.Ended {
+					pr.Call = c
+					break
+				}
+			}
+			pr.Also = withoutCall(pr.Also, pr.Call)
 		}
 	}
+}
+
+// maxAlso bounds Proc.Also: the calls a process may be serving besides
+// its own, oldest first.
+const maxAlso = 8
+
+// withCall adds call to also (oldest first), forgetting the oldest past
+// maxAlso.
+func withCall(also []string, call string) []string {
+	if slices.Contains(also, call) {
+		return also
+	}
+	also = append(also, call)
+	if len(also) > maxAlso {
+		also = slices.Delete(also, 0, len(also)-maxAlso)
+	}
+	return also
+}
+
+// withoutCall removes call from also (nil when it empties).
+func withoutCall(also []string, call string) []string {
+	if call == "" {
+		return also
+	}
+	also = slices.DeleteFunc(also, func(c string) bool { return c == call })
+	if len(also) == 0 {
+		return nil
+	}
+	return also
 }
 
 func isRead(sc string) bool {

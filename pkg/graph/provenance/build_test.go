@@ -734,3 +734,61 @@ func TestVforkedChildAcrossBatches(t *testing.T) {
 		t.Error("no graph holds wc's exec")
 	}
 }
+
+// A Node.js server reads two requests, then forks a pipeline for the
+// first: the fork comes after the second read, so the child takes the
+// second call. When the second call answers first, the pipeline is still
+// running for the first: it must go on in the first call's graph, not in
+// a background window (recorded in the lab through eBPF: photo-receive's
+// conversion for one of two concurrent calls landed in a background
+// window the GNN flagged as a process left running). Once every call it
+// may belong to has answered, a process still acting is background.
+func TestForkBetweenConcurrentCalls(t *testing.T) {
+	b := Builder{Class: DefaultClassifier()}
+	h := hdr(chunk.KindStrace, "s1", 0)
+	st := NewState(h)
+	const connA, connB = "10.62.3.1:41000", "10.62.3.1:41001"
+	io := func(ms int, name, remote, call string) event.Event {
+		return sc(ms, 100, name, func(e *event.Event) {
+			e.Proto, e.Local, e.Remote, e.Bytes, e.CallID = "TCP", reqLocal, remote, 100, call
+		})
+	}
+	evs := []event.Event{
+		io(0, "read", connA, "call-a"),
+		io(1, "read", connB, "call-b"),
+		sc(2, 100, "clone", func(e *event.Event) { e.Ret = 200 }), // call-a's pipeline
+		sc(3, 200, "execve", func(e *event.Event) { e.Path = "/usr/bin/sh"; e.Argv = []string{"sh", "convert-sim.sh"} }),
+		io(4, "writev", connB, ""), // call-b answers first
+		sc(5, 200, "clone", func(e *event.Event) { e.Ret = 201 }),
+		sc(6, 201, "execve", func(e *event.Event) { e.Path = "/usr/bin/cat"; e.Argv = []string{"cat", "/tmp/photos/a.jpg"} }),
+		{Kind: event.KindExit, Time: at(7), PID: 201},
+		io(8, "writev", connA, ""), // then call-a
+		sc(9, 200, "openat", func(e *event.Event) { e.Path = "/tmp/left-running"; e.Ret = 3 }),
+	}
+	gs, err := b.Apply(st, event.Batch{Version: event.SchemaVersion, Chunk: h, Events: evs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs = append(gs, b.finish(st, h)...)
+	where := map[string]string{} // label prefix → window or call id
+	for _, g := range gs {
+		for _, e := range g.Edges {
+			w := g.CallID
+			if g.Window == WindowBackground {
+				w = "background"
+			}
+			switch n := g.Nodes[e.Dst]; {
+			case e.Kind == EdgeExecve && strings.HasPrefix(n.Label, "cat"):
+				where["cat"] = w
+			case n.Label == "/tmp/left-running":
+				where["left-running"] = w
+			}
+		}
+	}
+	want := map[string]string{"cat": "call-a", "left-running": "background"}
+	for k, v := range want {
+		if where[k] != v {
+			t.Errorf("%s went to %q, want %q (all: %v)", k, where[k], v, where)
+		}
+	}
+}
