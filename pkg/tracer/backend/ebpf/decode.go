@@ -54,6 +54,10 @@ type Decoder struct {
 	nfds  int                 // fds over all procs, for the bound
 	ts    uint64              // the record being decoded's kernel time
 	execs map[int]event.Event // by thread id
+	// forkRecs: the sensor records new processes at sched_process_fork
+	// (fork.go), before the child runs; clone's sys_exit then says
+	// nothing new of a process (only of a thread) and is dropped.
+	forkRecs bool
 }
 
 // procState is what the decoder knows of one process: its cwd (from the
@@ -124,6 +128,7 @@ type raw struct {
 	args       [6]uint64
 	len1, len2 int32
 	enter      bool
+	fork       bool // sched_process_fork's record (flagFork): ret is the child
 	data1      []byte
 	data2      []byte
 	argv       []string
@@ -152,7 +157,11 @@ func parseRaw(b []byte) (raw, error) {
 	}
 	r.len1 = int32(le.Uint32(b[offLen1:]))
 	r.len2 = int32(le.Uint32(b[offLen2:]))
-	r.enter = le.Uint32(b[offFlags:])&flagEnter != 0
+	flags := le.Uint32(b[offFlags:])
+	r.enter, r.fork = flags&flagEnter != 0, flags&flagFork != 0
+	if r.fork && (r.enter || r.nr != nrClone || r.ret <= 0) {
+		return r, fmt.Errorf("%w: fork record of syscall %d, child %d", ErrRecord, r.nr, r.ret)
+	}
 	if len(b) > offData1 {
 		r.data1 = b[offData1:min(len(b), offData1+strMax)]
 	}
@@ -279,6 +288,13 @@ func (d *Decoder) DecodeAppend(dst []event.Event, b []byte) ([]event.Event, erro
 		if r.ret == 0 {
 			return dst, nil // the child's return: strace shows only the parent's
 		}
+		if r.fork {
+			// The child exists and has not run yet: nothing it does can
+			// come before this. Shown as strace shows the parent's clone.
+			d.forkRecs = true
+			d.fork(r.pid, int(r.ret), prevLast)
+			return append(dst, ev), nil
+		}
 		var flags uint64
 		switch name {
 		case "clone":
@@ -290,6 +306,9 @@ func (d *Decoder) DecodeAppend(dst []event.Event, b []byte) ([]event.Event, erro
 		}
 		ev.Thread = flags&unix.CLONE_THREAD != 0
 		if !ev.Thread && !failed {
+			if d.forkRecs {
+				return dst, nil // its fork record came first
+			}
 			d.fork(r.pid, int(r.ret), prevLast)
 		}
 	case "pipe", "pipe2":
@@ -596,7 +615,7 @@ func (d *Decoder) inherited(pid, fd int) fdInfo {
 func (d *Decoder) fork(parent, child int, parentLast uint64) {
 	pp := d.proc(parent)
 	if old := d.procs[child]; old != nil {
-		if old.parent == 0 && old.first > parentLast {
+		if !d.forkRecs && old.parent == 0 && old.first > parentLast {
 			for fd, fi := range pp.fds {
 				// An fd the child only failed to name (applyFD remembers
 				// that) takes the parent's name.

@@ -1,6 +1,7 @@
-// Package ebpf is the tracer's eBPF sensor backend (issue 15): two raw
-// tracepoint programs (sys_enter, sys_exit) written with cilium/ebpf's asm
-// package, filtered in the kernel to the function containers' cgroup v2 ids
+// Package ebpf is the tracer's eBPF sensor backend (issue 15): raw
+// tracepoint programs (sys_enter, sys_exit, and sched_process_fork where
+// the kernel's BTF gives task_struct's layout: fork.go) written with
+// cilium/ebpf's asm package, filtered in the kernel to the function containers' cgroup v2 ids
 // (a hash map user space fills, whose values are the per-container counts
 // of records lost to a full ring buffer), one ring buffer for the node, and
 // user space that turns each container's records into pkg/event Events of
@@ -15,8 +16,10 @@
 // What it records, and what not: Covered lists the system calls. Paths
 // (bounded to 255 bytes, read with bpf_probe_read_user_str), open flags,
 // modes, results and errno (failed calls included), process lineage
-// (clone/fork/execve with its first 8 arguments of at most 95 bytes,
-// exit_group), socket endpoints from connect/bind's sockaddr, and
+// (a new process at sched_process_fork, before it runs and by its host
+// pid, so nothing it does comes before its birth and a pod's own pid
+// namespace does not matter; threads from clone; execve with its first 8
+// arguments of at most 95 bytes; exit_group), socket endpoints from connect/bind's sockaddr, and
 // read/write byte counts, and the X-Call-Id of a request a process
 // received: a read or recvfrom whose first 4 bytes are an HTTP method has
 // up to 4 KiB of its data copied (headMax), from which user space keeps

@@ -54,7 +54,16 @@ type Probe struct {
 	// the stream that attaches it later (Subscribe): lost, not unseen.
 	expired   atomic.Uint64
 	expiredBy map[uint64]uint64
+
+	// forks says new processes are recorded at sched_process_fork
+	// (fork.go): decoders take a process's birth from that record and
+	// ignore clone's sys_exit for it. ForkErr says why not, when not.
+	forks   bool
+	ForkErr error
 }
+
+// tpFork is the raw tracepoint of forkProgram.
+const tpFork = "sched_process_fork"
 
 type pendingRecs struct {
 	first time.Time
@@ -87,6 +96,15 @@ func Load() (*Probe, error) {
 	if err != nil {
 		return nil, err
 	}
+	// New processes from sched_process_fork where the kernel's BTF says
+	// where a task_struct keeps its pid (fork.go); without it, from
+	// clone's sys_exit as before.
+	tps := []string{"sys_enter", "sys_exit"}
+	off, forkErr := kernelTaskOffsets()
+	if forkErr == nil {
+		spec.Programs[tpFork] = &cebpf.ProgramSpec{Name: "faasmon_fork", Type: cebpf.RawTracepoint, License: "Dual MIT/GPL", Instructions: forkProgram(off)}
+		tps = append(tps, tpFork)
+	}
 	coll, err := cebpf.NewCollection(spec)
 	if err != nil {
 		var ve *cebpf.VerifierError
@@ -95,9 +113,9 @@ func Load() (*Probe, error) {
 		}
 		return nil, fmt.Errorf("%w: load: %v", ErrUnsupported, err)
 	}
-	p := &Probe{coll: coll, done: make(chan struct{})}
+	p := &Probe{coll: coll, done: make(chan struct{}), forks: forkErr == nil, ForkErr: forkErr}
 	p.subs.Store(&map[uint64]func([]byte){})
-	for _, tp := range []string{"sys_enter", "sys_exit"} {
+	for _, tp := range tps {
 		l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: tp, Program: coll.Programs[tp]})
 		if err != nil {
 			p.Close()

@@ -32,7 +32,7 @@ const (
 	offArgs    = 40 // six u64: di, si, dx, r10, r8, r9 (syscall args 0..5)
 	offLen1    = 88 // i32: bytes in data1 (string: incl. NUL), or -errno
 	offLen2    = 92
-	offFlags   = 96 // u32: flagEnter
+	offFlags   = 96 // u32: flagEnter, flagFork
 	offData1   = 104
 	strMax     = 256 // bound of every path read in the kernel
 	offData2   = offData1 + strMax
@@ -70,6 +70,9 @@ const (
 	sizeExec = offArgv + argvMax*argMax
 
 	flagEnter = 1
+	// flagFork marks a record of sched_process_fork (forkProgram): a
+	// process made a new process, whose host pid is the record's ret.
+	flagFork = 2
 )
 
 // Stack slots (offsets from the frame pointer R10).
@@ -204,43 +207,7 @@ func program(enter bool) (asm.Instructions, error) {
 		}
 		in = append(in, asm.Ja.Label("out"))
 	}
-	in = append(in,
-		asm.FnGetCurrentCgroupId.Call().WithSymbol("filter"),
-		asm.StoreMem(asm.RFP, stCgroup, asm.R0, asm.DWord),
-		asm.LoadMapPtr(asm.R1, 0).WithReference(mapCgroups),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, stCgroup),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "ancestor"),
-		asm.Mov.Reg(asm.R9, asm.R0), // this container's loss counter
-		asm.Ja.Label("matched"),
-	)
-	// Not a subscribed container: is it a new one, under the parent whose
-	// children are followed from creation (the "follow" entry: its level
-	// in the tree, its id, a loss counter), and not muted? Its records go
-	// to user space, which keeps them until the container is attached.
-	in = append(in,
-		asm.Mov.Imm(asm.R1, 0).WithSymbol("ancestor"),
-		asm.StoreMem(asm.RFP, stRet, asm.R1, asm.Word),
-		asm.LoadMapPtr(asm.R1, 0).WithReference(mapFollow),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, stRet),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "out"),
-		asm.Mov.Reg(asm.R9, asm.R0),
-		asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
-		asm.JEq.Imm(asm.R1, 0, "out"),
-		asm.FnGetCurrentAncestorCgroupId.Call(),
-		asm.LoadMem(asm.R1, asm.R9, 8, asm.DWord),
-		asm.JNE.Reg(asm.R0, asm.R1, "out"),
-		asm.LoadMapPtr(asm.R1, 0).WithReference(mapMuted),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, stCgroup),
-		asm.FnMapLookupElem.Call(),
-		asm.JNE.Imm(asm.R0, 0, "out"),
-		asm.Add.Imm(asm.R9, 16), // the follow entry's loss counter
-		asm.Mov.Reg(asm.R9, asm.R9).WithSymbol("matched"),
-	)
+	in = append(in, filter()...)
 	if enter {
 		in = append(in, asm.Mov.Imm(asm.R1, 0), asm.StoreMem(asm.RFP, stRet, asm.R1, asm.DWord))
 	} else {
@@ -332,11 +299,58 @@ func program(enter bool) (asm.Instructions, error) {
 	}
 	for _, sh := range []shape{shapeNone, shapeStr1, shapeStr2, shapeBytes, shapeExec, shapeHead, shapeDNS} {
 		if used[sh] {
-			in = append(in, emit(sh, enter)...)
+			flags := int64(0)
+			if enter {
+				flags = flagEnter
+			}
+			in = append(in, emit(sh, flags)...)
 		}
 	}
 	in = append(in, asm.Mov.Imm(asm.R0, 0).WithSymbol("out"), asm.Return())
 	return in, nil
+}
+
+// filter is every program's prologue: it goes on at "matched" with R9
+// pointing at the loss counter of the container the current task is in,
+// or jumps to "out" for a task of no traced container. It keeps R6-R8.
+func filter() asm.Instructions {
+	in := asm.Instructions{
+		asm.FnGetCurrentCgroupId.Call().WithSymbol("filter"),
+		asm.StoreMem(asm.RFP, stCgroup, asm.R0, asm.DWord),
+		asm.LoadMapPtr(asm.R1, 0).WithReference(mapCgroups),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, stCgroup),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, "ancestor"),
+		asm.Mov.Reg(asm.R9, asm.R0), // this container's loss counter
+		asm.Ja.Label("matched"),
+	}
+	// Not a subscribed container: is it a new one, under the parent whose
+	// children are followed from creation (the "follow" entry: its level
+	// in the tree, its id, a loss counter), and not muted? Its records go
+	// to user space, which keeps them until the container is attached.
+	return append(in,
+		asm.Mov.Imm(asm.R1, 0).WithSymbol("ancestor"),
+		asm.StoreMem(asm.RFP, stRet, asm.R1, asm.Word),
+		asm.LoadMapPtr(asm.R1, 0).WithReference(mapFollow),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, stRet),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, "out"),
+		asm.Mov.Reg(asm.R9, asm.R0),
+		asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
+		asm.JEq.Imm(asm.R1, 0, "out"),
+		asm.FnGetCurrentAncestorCgroupId.Call(),
+		asm.LoadMem(asm.R1, asm.R9, 8, asm.DWord),
+		asm.JNE.Reg(asm.R0, asm.R1, "out"),
+		asm.LoadMapPtr(asm.R1, 0).WithReference(mapMuted),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, stCgroup),
+		asm.FnMapLookupElem.Call(),
+		asm.JNE.Imm(asm.R0, 0, "out"),
+		asm.Add.Imm(asm.R9, 16), // the follow entry's loss counter
+		asm.Mov.Reg(asm.R9, asm.R9).WithSymbol("matched"),
+	)
 }
 
 // Syscall numbers of the reads whose data may be a request head.
@@ -375,13 +389,9 @@ func headCheck(nr int) asm.Instructions {
 // emit writes one record of shape sh: header from the stack, then the
 // user memory R7/R8 name. A full ring buffer counts a loss in the
 // container's cgroups entry (R9).
-func emit(sh shape, enter bool) asm.Instructions {
+func emit(sh shape, flags int64) asm.Instructions {
 	l := func(s string) string { return fmt.Sprintf("shape_%d_%s", sh, s) }
 	size := map[shape]int32{shapeNone: sizeNone, shapeStr1: sizeStr1, shapeStr2: sizeStr2, shapeBytes: sizeBytes, shapeExec: sizeExec, shapeHead: sizeHead, shapeDNS: sizeDNS}[sh]
-	flags := int64(0)
-	if enter {
-		flags = flagEnter
-	}
 	in := asm.Instructions{
 		asm.FnGetCurrentPidTgid.Call().WithSymbol(fmt.Sprintf("shape_%d", sh)),
 		asm.StoreMem(asm.RFP, stPid, asm.R0, asm.DWord),

@@ -1,0 +1,153 @@
+package ebpf
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf/btf"
+
+	"github.com/faasmon/faasmon/pkg/event"
+)
+
+// A shell's vforked child opens its redirections before it execs, while
+// its parent sleeps in vfork: from clone's sys_exit, those opens came
+// before the clone that makes the child known. From sched_process_fork,
+// every process's first event comes after the clone that names it, by the
+// host pid.
+func TestForkRecordFirst(t *testing.T) {
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		t.Skipf("no kernel BTF here: fork records are off (%v)", err)
+	}
+	b := New(Config{})
+	p, err := b.Probe()
+	if err != nil {
+		t.Skipf("BPF refused: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	if !p.forks {
+		t.Fatalf("kernel BTF present but no fork records: %v", p.ForkErr)
+	}
+	cgDir, cg := newCgroup(t)
+	// dash (Debian's /bin/sh) vforks for external commands.
+	cmd := exec.Command("/bin/sh", "-c", `read go
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	/bin/cat </dev/null >/dev/null
+	/bin/true 2>/dev/null
+done
+exit 0`)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	if err := os.WriteFile(filepath.Join(cgDir, "cgroup.procs"), []byte(strconv.Itoa(cmd.Process.Pid)), 0); err != nil {
+		t.Skipf("cannot move pid %d into a cgroup: %v", cmd.Process.Pid, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := b.AttachCgroup(ctx, cg, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.WriteString(in, "go\n")
+	in.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(4*PollInterval+200*time.Millisecond, func() { s.Close() })
+	var evs []event.Event
+	for {
+		e, err := s.NextEvent()
+		if err != nil {
+			break
+		}
+		evs = append(evs, e)
+	}
+	top := cmd.Process.Pid
+	born := map[int]bool{top: true}
+	var children, early int
+	for _, e := range evs {
+		if e.Kind == event.KindSyscall && e.Syscall == "clone" && e.Ret > 0 && !e.Thread {
+			if born[int(e.Ret)] {
+				t.Errorf("pid %d born twice", e.Ret)
+			}
+			born[int(e.Ret)] = true
+			children++
+			continue
+		}
+		if !born[e.PID] {
+			early++
+			t.Errorf("pid %d acts before the clone that made it: %s %s", e.PID, e.Syscall, e.Path)
+			born[e.PID] = true // once per process
+		}
+	}
+	if children < 20 {
+		t.Errorf("%d children born, want the 20 commands'", children)
+	}
+	t.Logf("%d events, %d children, %d acting before their clone", len(evs), children, early)
+}
+
+// structOffsets finds pid and tgid whether task_struct holds them
+// directly or in an anonymous struct (a randomised layout).
+func TestStructOffsets(t *testing.T) {
+	i32 := &btf.Int{Name: "int", Size: 4, Encoding: btf.Signed}
+	tests := []struct {
+		name    string
+		members []btf.Member
+		want    taskOffsets
+		ok      bool
+	}{
+		{"direct", []btf.Member{
+			{Name: "state", Type: i32, Offset: 0},
+			{Name: "pid", Type: i32, Offset: 8 * 1416},
+			{Name: "tgid", Type: i32, Offset: 8 * 1420},
+		}, taskOffsets{pid: 1416, tgid: 1420}, true},
+		{"anonymous struct", []btf.Member{
+			{Name: "state", Type: i32, Offset: 0},
+			{Name: "", Offset: 8 * 64, Type: &btf.Struct{Size: 16, Members: []btf.Member{
+				{Name: "tgid", Type: i32, Offset: 0},
+				{Name: "pid", Type: i32, Offset: 8 * 8},
+			}}},
+		}, taskOffsets{pid: 72, tgid: 64}, true},
+		{"a named member's pid is not the task's", []btf.Member{
+			{Name: "pid", Type: i32, Offset: 8 * 4},
+			{Name: "thread_pid", Offset: 8 * 16, Type: &btf.Struct{Size: 8, Members: []btf.Member{
+				{Name: "tgid", Type: i32, Offset: 0},
+			}}},
+		}, taskOffsets{}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := structOffsets(&btf.Struct{Name: "task_struct", Members: tc.members})
+			if (err == nil) != tc.ok || got != tc.want {
+				t.Errorf("got %+v, %v; want %+v (ok %v)", got, err, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+// The running kernel's offsets are where its pid and tgid are (checked
+// against this process: read through the program in TestForkRecordFirst;
+// here only that BTF names both).
+func TestKernelTaskOffsets(t *testing.T) {
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		t.Skip("no kernel BTF here")
+	}
+	off, err := kernelTaskOffsets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.pid == 0 || off.tgid == 0 || off.pid == off.tgid {
+		t.Errorf("offsets %+v", off)
+	}
+	t.Logf("task_struct: pid at %d, tgid at %d", off.pid, off.tgid)
+}
