@@ -13,12 +13,12 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 )
 
-// TestManifestEBPF checks the eBPF variant of the DaemonSet the way
+// TestManifestEBPF checks the default DaemonSet, the eBPF sensor's, the way
 // TestManifests checks the strace one: strict decoding, and security
 // settings that are exactly the intended ones (CAP_BPF and CAP_PERFMON,
 // nothing of what strace and tcpdump needed).
 func TestManifestEBPF(t *testing.T) {
-	const file = "../../tracer-daemonset/ebpf/daemonset.yaml"
+	const file = daemonSetEBPF
 	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)

@@ -17,12 +17,28 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 )
 
-func decodeAll(t *testing.T) []runtime.Object {
+// The DaemonSets: eBPF by default (tracer-daemonset/), strace where the
+// eBPF sensor does not load (tracer-daemonset/strace/, applied after it).
+const (
+	daemonSetEBPF   = "../../tracer-daemonset/daemonset.yaml"
+	daemonSetStrace = "../../tracer-daemonset/strace/daemonset.yaml"
+)
+
+// decodeAll decodes what `kubectl apply -f tracer-daemonset/` applies, with
+// daemonSet as the DaemonSet (one of the two above).
+func decodeAll(t *testing.T, daemonSet string) []runtime.Object {
 	t.Helper()
-	files, err := filepath.Glob("../../tracer-daemonset/*.yaml")
-	if err != nil || len(files) == 0 {
+	all, err := filepath.Glob("../../tracer-daemonset/*.yaml")
+	if err != nil || len(all) == 0 {
 		t.Fatalf("no manifests: %v", err)
 	}
+	var files []string
+	for _, f := range all {
+		if filepath.Clean(f) != filepath.Clean(daemonSetEBPF) {
+			files = append(files, f)
+		}
+	}
+	files = append(files, daemonSet)
 	dec := serializer.NewCodecFactory(scheme.Scheme, serializer.EnableStrict).UniversalDeserializer()
 	var objs []runtime.Object
 	for _, f := range files {
@@ -63,8 +79,10 @@ func TestStrictDecodeRejectsUnknownFields(t *testing.T) {
 	}
 }
 
+// TestManifests checks the strace variant: what it is granted is what
+// strace and tcpdump need, nothing more (TestManifestEBPF: the default).
 func TestManifests(t *testing.T) {
-	objs := decodeAll(t)
+	objs := decodeAll(t, daemonSetStrace)
 	kinds := map[string]int{}
 	var ds *appsv1.DaemonSet
 	for _, o := range objs {
@@ -171,5 +189,16 @@ func TestManifests(t *testing.T) {
 	}
 	if !found {
 		t.Error("NODE_NAME not from spec.nodeName")
+	}
+	// Its sensors are its own, not the ConfigMap's (which the eBPF
+	// DaemonSet shares).
+	kindsSet := false
+	for _, e := range c.Env {
+		if e.Name == "FAASMON_KINDS" {
+			kindsSet = e.Value == "strace,pcap"
+		}
+	}
+	if !kindsSet {
+		t.Error("FAASMON_KINDS not strace,pcap in the strace DaemonSet's env")
 	}
 }

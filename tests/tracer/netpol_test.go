@@ -81,7 +81,7 @@ func allowed(t *testing.T, pols []*networkingv1.NetworkPolicy, src, dst pod, por
 // cannot be split by path at the network layer.
 func TestNetworkPolicies(t *testing.T) {
 	var pols []*networkingv1.NetworkPolicy
-	for _, o := range decodeAll(t) {
+	for _, o := range decodeAll(t, daemonSetEBPF) {
 		if p, ok := o.(*networkingv1.NetworkPolicy); ok {
 			pols = append(pols, p)
 		}

@@ -43,7 +43,14 @@ func StartTracer(ctx context.Context, repo, stackDir string) (*Tracer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tracer log: %w", err)
 	}
-	t.cmd = exec.Command(bin, "-source", "local", "-secret-dir", filepath.Join(stackDir, "auth"), "-listen", TracerAddr)
+	args := []string{"-source", "local", "-secret-dir", filepath.Join(stackDir, "auth"), "-listen", TracerAddr}
+	if os.Getenv("FAASMON_CGROUP_PARENT") == "" {
+		// The eBPF sensor (the default where it loads) follows the
+		// provider's instances from creation, so a cold start's first
+		// invocation is traced; strace ignores it.
+		args = append(args, "-cgroup-parent", localstack.FunctionCgroup)
+	}
+	t.cmd = exec.Command(bin, args...)
 	t.cmd.Stdout, t.cmd.Stderr = logf, logf
 	if err := t.cmd.Start(); err != nil {
 		logf.Close()

@@ -60,7 +60,7 @@ func run(log *slog.Logger) error {
 	listen := flag.String("listen", env.NonEmpty("FAASMON_LISTEN", "127.0.0.1:9464"), "metrics and health address, node-local by default [FAASMON_LISTEN]")
 	pin := flag.String("pin", env.NonEmpty("FAASMON_PIN", string(stracebe.PinSameCPU)), "strace placement: same-cpu | off [FAASMON_PIN]")
 	procRoot := flag.String("proc", env.NonEmpty("FAASMON_PROC", "/proc"), "host /proc (the tracer needs hostPID) [FAASMON_PROC]")
-	kinds := flag.String("kinds", env.NonEmpty("FAASMON_KINDS", "strace,pcap"), "sensors to run: strace, pcap, ebpf (eBPF replaces strace; it needs CAP_BPF and CAP_PERFMON); auto: ebpf,pcap where the eBPF sensor loads, else strace,pcap [FAASMON_KINDS]")
+	kinds := flag.String("kinds", env.NonEmpty("FAASMON_KINDS", "auto"), "sensors to run: strace, pcap, ebpf (eBPF replaces strace; it needs CAP_BPF and CAP_PERFMON); auto: ebpf,pcap where the eBPF sensor loads, else strace,pcap [FAASMON_KINDS]")
 	cgroupRoot := flag.String("cgroup-root", env.NonEmpty("FAASMON_CGROUP_ROOT", ""), "host cgroup v2 mount, where the ebpf sensor filters and strace rescans each container's processes; empty: found in /proc/self/mountinfo [FAASMON_CGROUP_ROOT]")
 	cgroupParent := flag.String("cgroup-parent", env.NonEmpty("FAASMON_CGROUP_PARENT", ""), "ebpf: cgroup (under the cgroup root) whose new containers are traced from creation, before discovery names them: kubepods.slice (systemd driver) or kubepods on Kubernetes, faasmon-fn on the local stack; empty: from attachment [FAASMON_CGROUP_PARENT]")
 	exclude := flag.String("exclude", env.NonEmpty("FAASMON_EXCLUDE", "faasmon-parse,faasmon-graph,faasmon-classify,faasmon-alert"), "functions never traced, comma-separated, each name (in -function-namespace) or namespace/name: the detector itself [FAASMON_EXCLUDE]")
@@ -81,13 +81,15 @@ func run(log *slog.Logger) error {
 	// sensor gives each a cgroup of its own to filter on.
 	ebpf.Default.Configure(ebpf.Config{ProcRoot: *procRoot, CgroupRoot: *cgroupRoot, Adopt: *source == "local", FollowParent: *cgroupParent})
 	if *kinds == "auto" {
-		// eBPF where it loads (an old kernel, no cgroup v2, no CAP_BPF:
-		// strace), said in the log. Not the default yet: through eBPF
-		// the lab's benign gate still flags 1-3 of ~470 graphs (README).
+		// eBPF where it loads: no ptrace stop, nothing the function can
+		// see, a container followed from its creation. strace otherwise
+		// (an old kernel, no cgroup v2, no CAP_BPF), said in the log.
 		*kinds = "ebpf,pcap"
-		if _, err := ebpf.Default.Probe(); err != nil {
+		if p, err := ebpf.Default.Probe(); err != nil {
 			*kinds = "strace,pcap"
 			log.Warn("the eBPF sensor does not load here: strace instead", "err", err)
+		} else if p.ForkErr != nil {
+			log.Warn("the eBPF sensor takes new processes from clone's return (no kernel BTF for sched_process_fork): a child that runs before it is not its parent's", "err", p.ForkErr)
 		}
 	}
 	var ks []chunk.Kind
@@ -160,7 +162,7 @@ func run(log *slog.Logger) error {
 		Exclude: tracer.ExcludeList(*exclude, *fnNS),
 	}
 	log.Info("faasmon-tracer starting", "source", *source, "node", *node, "gateway", *gateway,
-		"pin", *pin, "strace", "strace "+strings.Join(stracebe.Args(), " ")+" -p PID...")
+		"sensors", *kinds, "pin", *pin, "strace", "strace "+strings.Join(stracebe.Args(), " ")+" -p PID...")
 
 	sendCtx, stopSend := context.WithCancel(context.Background())
 	defer stopSend()
