@@ -84,22 +84,22 @@ func forkProgram(off taskOffsets) asm.Instructions {
 	const stTgid, stChild = stArgv, stArgv + 8
 	in := asm.Instructions{asm.Mov.Reg(asm.R6, asm.R1)}
 	in = append(in, filter()...)
+	// read copies the child's 4-byte field at off to the stack slot st.
+	read := func(st int16, off uint32) asm.Instructions {
+		return asm.Instructions{
+			asm.Mov.Reg(asm.R1, asm.RFP),
+			asm.Add.Imm(asm.R1, int32(st)),
+			asm.Mov.Imm(asm.R2, 4),
+			asm.Mov.Reg(asm.R3, asm.R7),
+			asm.Add.Imm(asm.R3, int32(off)),
+			asm.FnProbeReadKernel.Call(),
+			asm.JNE.Imm(asm.R0, 0, "out"),
+		}
+	}
+	in = append(in, asm.LoadMem(asm.R7, asm.R6, 8, asm.DWord)) // the child
+	in = append(in, read(stTgid, off.tgid)...)
+	in = append(in, read(stChild, off.pid)...)
 	in = append(in,
-		asm.LoadMem(asm.R7, asm.R6, 8, asm.DWord), // the child
-		asm.Mov.Reg(asm.R1, asm.RFP),
-		asm.Add.Imm(asm.R1, stTgid),
-		asm.Mov.Imm(asm.R2, 4),
-		asm.Mov.Reg(asm.R3, asm.R7),
-		asm.Add.Imm(asm.R3, int32(off.tgid)),
-		asm.FnProbeReadKernel.Call(),
-		asm.JNE.Imm(asm.R0, 0, "out"),
-		asm.Mov.Reg(asm.R1, asm.RFP),
-		asm.Add.Imm(asm.R1, stChild),
-		asm.Mov.Imm(asm.R2, 4),
-		asm.Mov.Reg(asm.R3, asm.R7),
-		asm.Add.Imm(asm.R3, int32(off.pid)),
-		asm.FnProbeReadKernel.Call(),
-		asm.JNE.Imm(asm.R0, 0, "out"),
 		asm.LoadMem(asm.R1, asm.RFP, stTgid, asm.Word),
 		asm.LoadMem(asm.R2, asm.RFP, stChild, asm.Word),
 		asm.JNE.Reg(asm.R1, asm.R2, "out"), // a thread: clone's sys_exit says so

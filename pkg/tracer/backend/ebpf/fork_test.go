@@ -5,8 +5,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -41,17 +39,7 @@ for i in 1 2 3 4 5 6 7 8 9 10; do
 	/bin/true 2>/dev/null
 done
 exit 0`)
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	if err := os.WriteFile(filepath.Join(cgDir, "cgroup.procs"), []byte(strconv.Itoa(cmd.Process.Pid)), 0); err != nil {
-		t.Skipf("cannot move pid %d into a cgroup: %v", cmd.Process.Pid, err)
-	}
+	in := startGated(t, cmd, cgDir)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	s, err := b.AttachCgroup(ctx, cg, 0)

@@ -74,6 +74,14 @@ func startWorkload(t *testing.T, dir, w string, port int, inCgroup string) (*exe
 	cmd := exec.Command("/bin/bash", "-c", workload)
 	cmd.Env = append(os.Environ(), "DIR="+dir, "W="+w, "PORT="+strconv.Itoa(port))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	return cmd, startGated(t, cmd, inCgroup)
+}
+
+// startGated starts cmd, whose script first reads a line from stdin, moves
+// it into the cgroup inCgroup (unless empty) and returns its stdin: the
+// script goes on when the test writes that line, once the sensor watches.
+func startGated(t *testing.T, cmd *exec.Cmd, inCgroup string) io.WriteCloser {
+	t.Helper()
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +97,7 @@ func startWorkload(t *testing.T, dir, w string, port int, inCgroup string) (*exe
 			t.Skipf("cannot move pid %d into a cgroup: %v", cmd.Process.Pid, err)
 		}
 	}
-	return cmd, in
+	return in
 }
 
 // TestSensor runs the workload in a fresh cgroup and the same workload
