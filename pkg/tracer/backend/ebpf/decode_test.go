@@ -16,6 +16,7 @@ import (
 type rec struct {
 	nr         uint64
 	enter      bool
+	fork       bool // a sched_process_fork record (flagFork)
 	pid, tid   int
 	ret        int64
 	args       [6]uint64
@@ -57,6 +58,9 @@ func (r rec) bytes() []byte {
 	}
 	if r.enter {
 		le.PutUint32(b[offFlags:], flagEnter)
+	}
+	if r.fork {
+		le.PutUint32(b[offFlags:], le.Uint32(b[offFlags:])|flagFork)
 	}
 	put := func(off, lenOff int, s string) {
 		n := copy(b[off:off+strMax], s)
@@ -386,5 +390,78 @@ func TestChildBeforeClone(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A fork record (sched_process_fork) is the child's birth, shown as a
+// clone; the clone's own return then adds nothing for a process, and still
+// tells a thread. Without fork records the clone's return is the birth.
+func TestForkRecords(t *testing.T) {
+	const clone, vfork, openat = 56, 58, 257
+	type want struct {
+		syscall string
+		ret     int64
+		thread  bool
+	}
+	tests := []struct {
+		name string
+		recs []rec
+		want []want
+		// child is a pid whose fds the child must have inherited (fd 3:
+		// /parent), -1 for none.
+		child int
+	}{
+		{"fork record first, vfork's return dropped", []rec{
+			{nr: openat, pid: 10, ts: 1, ret: 3, args: [6]uint64{atFDCWD}, s1: "/parent"},
+			{nr: clone, fork: true, pid: 10, ts: 2, ret: 11},
+			{nr: openat, pid: 11, ts: 3, ret: 4, args: [6]uint64{atFDCWD}, s1: "/child"},
+			{nr: vfork, pid: 10, ts: 4, ret: 11},
+		}, []want{{"openat", 3, false}, {"clone", 11, false}, {"openat", 4, false}}, 11},
+		{"a thread still from clone's return", []rec{
+			{nr: clone, fork: true, pid: 10, ts: 1, ret: 12},
+			{nr: clone, pid: 10, tid: 13, ts: 2, ret: 14, args: [6]uint64{unix.CLONE_VM | unix.CLONE_THREAD}},
+		}, []want{{"clone", 12, false}, {"clone", 14, true}}, -1},
+		{"no fork records: the return is the birth", []rec{
+			{nr: openat, pid: 10, ts: 1, ret: 3, args: [6]uint64{atFDCWD}, s1: "/parent"},
+			{nr: vfork, pid: 10, ts: 4, ret: 11},
+		}, []want{{"openat", 3, false}, {"vfork", 11, false}}, 11},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &Decoder{}
+			var got []want
+			for _, r := range tc.recs {
+				evs, err := d.Decode(r.bytes())
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range evs {
+					got = append(got, want{e.Syscall, e.Ret, e.Thread})
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("events %v, want %v", got, tc.want)
+			}
+			if tc.child > 0 {
+				evs, err := d.Decode(rec{nr: 1, pid: tc.child, ts: 9, ret: 1, args: [6]uint64{3}}.bytes())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(evs) != 1 || evs[0].Path != "/parent" {
+					t.Errorf("the child's fd 3: %+v, want /parent inherited", evs)
+				}
+			}
+		})
+	}
+	// Malformed fork records are refused, not read as a birth.
+	for _, r := range []rec{
+		{nr: clone, fork: true, pid: 10, ret: 0},
+		{nr: clone, fork: true, pid: 10, ret: -1},
+		{nr: openat, fork: true, pid: 10, ret: 11},
+		{nr: clone, fork: true, enter: true, pid: 10, ret: 11},
+	} {
+		if _, err := (&Decoder{}).Decode(r.bytes()); err == nil {
+			t.Errorf("fork record %+v accepted", r)
+		}
 	}
 }

@@ -15,6 +15,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(rec{nr: 42, pid: 10, args: [6]uint64{3, 0, 16}, bytes1: sockaddrIn([4]byte{127, 0, 0, 1}, 80)}.bytes())
 	f.Add(rec{nr: 59, enter: true, pid: 20, s1: "/bin/sh"}.bytes())
 	f.Add(rec{nr: 316, pid: 10, s1: "a", s2: "b"}.bytes())
+	f.Add(rec{nr: 56, fork: true, pid: 10, ret: 11}.bytes()) // a fork record
 	// DNS queries: a sendto naming the resolver, a sendmmsg.
 	f.Add(rec{nr: 44, pid: 10, ret: 29, args: [6]uint64{3}, dns: dnsQuery(1, "example.com", 1), dnsAddr: sockaddrIn([4]byte{127, 0, 0, 53}, 53)}.bytes())
 	f.Add(rec{nr: 307, pid: 10, ret: 1, args: [6]uint64{3}, dns: dnsQuery(1, "example.com", 28), dnsAddr: sockaddrIn6([16]byte{15: 1}, 53)}.bytes())
