@@ -483,7 +483,18 @@ func (d *Decoder) DecodeAppend(dst []event.Event, b []byte) ([]event.Event, erro
 		ev.FD = arg(0)
 		d.applyFD(&ev, r.pid, ev.FD)
 	case "accept", "accept4":
-		lis, _ := d.fd(r.pid, arg(0))
+		lis, known := d.fd(r.pid, arg(0))
+		if !known && !failed && d.Socket != nil {
+			// A listener opened before the sensor attached: named once
+			// from /proc (its bound address, as bind gives it for one
+			// seen created), not at every accept — reading the
+			// namespace's TCP table per accept was a fifth of the
+			// tracer's CPU on the lab's run (pprof, 2026-12-02).
+			if si, ok := d.Socket(r.pid, arg(0)); ok {
+				lis = fdInfo{proto: "TCP", local: si.local}
+				d.setFD(r.pid, arg(0), lis)
+			}
+		}
 		ev.Proto, ev.Local = lis.proto, lis.local
 		if !failed {
 			ev.FD = int(r.ret)

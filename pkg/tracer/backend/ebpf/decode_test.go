@@ -1,6 +1,7 @@
 package ebpf
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -463,5 +464,36 @@ func TestForkRecords(t *testing.T) {
 		if _, err := (&Decoder{}).Decode(r.bytes()); err == nil {
 			t.Errorf("fork record %+v accepted", r)
 		}
+	}
+}
+
+// A listener the sensor did not see created is named once from /proc, at
+// its first accept; every accepted connection then takes its local address
+// from it and its peer from accept's sockaddr, with no /proc read per
+// connection.
+func TestAcceptOnUnknownListener(t *testing.T) {
+	const accept4 = 288
+	calls := map[int]int{}
+	d := &Decoder{Socket: func(pid, fd int) (sockInfo, bool) {
+		calls[fd]++
+		if fd == 3 {
+			return sockInfo{local: "[::]:8080", remote: "[::]:0"}, true
+		}
+		return sockInfo{local: "10.62.2.2:8080", remote: "10.62.2.1:40000", inbound: true}, true
+	}}
+	peers := []uint16{40001, 40002, 40003}
+	for i, port := range peers {
+		evs, err := d.Decode(rec{nr: accept4, pid: 10, ts: uint64(i + 1), ret: int64(20 + i), args: [6]uint64{3},
+			bytes1: sockaddrIn([4]byte{10, 62, 2, 1}, port)}.bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("10.62.2.1:%d", port)
+		if len(evs) != 1 || evs[0].Proto != "TCP" || evs[0].Local != "[::]:8080" || evs[0].Remote != want {
+			t.Errorf("accept %d: %+v, want TCP [::]:8080 -> %s", i, evs, want)
+		}
+	}
+	if calls[3] != 1 || len(calls) != 1 {
+		t.Errorf("/proc lookups by fd: %v, want the listener's once", calls)
 	}
 }
