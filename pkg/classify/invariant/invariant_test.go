@@ -97,6 +97,9 @@ func TestRealTraces(t *testing.T) {
 		{"privilege", []string{"namespace-or-mount", "set-id"},
 			[]string{"setresuid", "(EPERM)", "unshare", "mount"}},
 		{"history", []string{"log-tamper"}, []string{".bash_history"}},
+		// Cleared by redirection: the shell's truncating open is all the
+		// graph has of it.
+		{"histtrunc", []string{"log-tamper"}, []string{".bash_history", ".ash_history", "T1070.003"}},
 		// A shared library dropped in /tmp and loaded as code without an
 		// execve: dlopen'ed by python3 (ctypes), then preloaded into true.
 		// Only the mmap of the dropped file is in the graph, not the

@@ -22,7 +22,7 @@ var Rules = []Rule{
 		Doc:   "A function does not write (or try to write) authorized_keys, shell profiles, cron, at, systemd units, init scripts, ld.so.preload, accounts, sudoers, module loading or udev rules.",
 		match: persistenceWrite},
 	{ID: "log-tamper", Technique: "T1070.003", Tactic: "defense_evasion", Severity: Critical,
-		Doc:   "A function does not delete, truncate or redirect shell history or system logs.",
+		Doc:   "A function does not write, delete, truncate or redirect shell history, nor delete, truncate or redirect system logs.",
 		match: logTamper},
 	{ID: "drift-exec", Technique: "T1105", Tactic: "command_and_control", Severity: Critical,
 		Doc:   "A function does not execute a file its container wrote, downloaded or made executable itself (drift from the image), directly or through an interpreter.",
@@ -236,15 +236,19 @@ func persistenceWrite(v *view) []hit {
 
 func logTamper(v *view) []hit {
 	keep := func(a access) bool {
-		// Appending to a log is what logs are for; deleting, truncating,
-		// renaming away or linking over one is not. A write counts only
-		// when the open truncated (the act's flags say so) — a plain
-		// write edge does not tell, so it is left to the profile.
+		// Appending to a system log is what logs are for; deleting,
+		// truncating, renaming away or linking over one is not. A write
+		// to a log counts only when the open truncated (a refused open's
+		// act keeps its flags; a successful open's flags do not reach the
+		// graph, so a plain write edge is left to the profile). A shell
+		// history is another matter: no function writes one — only an
+		// interactive shell does, or someone clearing it (`> history`,
+		// `cat /dev/null > history`: the truncating open is the write).
 		switch a.how {
 		case "unlink", "rename", "truncate", "link":
 			return true
 		case "write":
-			return a.act != nil && strings.Contains(a.act.Arg, "O_TRUNC")
+			return a.act != nil && strings.Contains(a.act.Arg, "O_TRUNC") || hasBase(a.path, historyFiles...)
 		}
 		return false
 	}

@@ -18,6 +18,7 @@ cd "$(dirname "$0")"
 run attempts 'cat /etc/shadow; cat /proc/1/environ; echo "* * * * * sh -c id" > /etc/cron.d/x; echo ssh-rsa AAAA >> /root/.ssh/authorized_keys; grep -s password /etc/hostname; true'
 run drift "cp /bin/true $W/p; chmod +x $W/p; $W/p; printf '#!/bin/sh\ntrue\n' > $W/s.sh; sh $W/s.sh; mkdir -p $W/.h; cp /bin/true $W/.h/x; $W/.h/x"
 run history "ln -sf /dev/null \$HOME/.bash_history; rm -f \$HOME/.zsh_history; true"
+run histtrunc "cat /dev/null > \$HOME/.bash_history; : > \$HOME/.ash_history; true"
 run privilege 'setpriv --reuid=0 true; unshare -m true; mount -t tmpfs none /mnt; true'
 run libload "cp /usr/lib/x86_64-linux-gnu/libm.so.6 $W/libx.so; python3 -c \"import ctypes; ctypes.CDLL('$W/libx.so')\"; LD_PRELOAD=$W/libx.so /usr/bin/true"
 run benign "id -un; cat /etc/hostname > $W/out; ls $W > /dev/null; rm $W/out"
