@@ -17,7 +17,8 @@ import (
 // its parent sleeps in vfork: from clone's sys_exit, those opens came
 // before the clone that makes the child known. From sched_process_fork,
 // every process's first event comes after the clone that names it, by the
-// host pid.
+// host pid — also in a pid namespace of its own (a pod's), where clone
+// returns the namespace's pid, which no record carries.
 func TestForkRecordFirst(t *testing.T) {
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
 		t.Skipf("no kernel BTF here: fork records are off (%v)", err)
@@ -31,57 +32,80 @@ func TestForkRecordFirst(t *testing.T) {
 	if !p.forks {
 		t.Fatalf("kernel BTF present but no fork records: %v", p.ForkErr)
 	}
-	cgDir, cg := newCgroup(t)
-	// dash (Debian's /bin/sh) vforks for external commands.
-	cmd := exec.Command("/bin/sh", "-c", `read go
-for i in 1 2 3 4 5 6 7 8 9 10; do
+	// dash (Debian's /bin/sh) vforks for external commands. The gated
+	// shell is in the cgroup before it starts anything (unshare --fork
+	// makes its child at once: it must inherit the cgroup).
+	const body = `for i in 1 2 3 4 5 6 7 8 9 10; do
 	/bin/cat </dev/null >/dev/null
 	/bin/true 2>/dev/null
-done
-exit 0`)
-	in := startGated(t, cmd, cgDir)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	s, err := b.AttachCgroup(ctx, cg, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _ = io.WriteString(in, "go\n")
-	in.Close()
-	if err := cmd.Wait(); err != nil {
-		t.Fatal(err)
-	}
-	time.AfterFunc(4*PollInterval+200*time.Millisecond, func() { s.Close() })
-	var evs []event.Event
-	for {
-		e, err := s.NextEvent()
-		if err != nil {
-			break
-		}
-		evs = append(evs, e)
-	}
-	top := cmd.Process.Pid
-	born := map[int]bool{top: true}
-	var children, early int
-	for _, e := range evs {
-		if e.Kind == event.KindSyscall && e.Syscall == "clone" && e.Ret > 0 && !e.Thread {
-			if born[int(e.Ret)] {
-				t.Errorf("pid %d born twice", e.Ret)
+done`
+	for _, tc := range []struct {
+		name   string
+		script string
+		// extra processes before the loop's: unshare's forked child (the
+		// shell it runs in the new namespace).
+		extra int
+	}{
+		{"host pid namespace", `read go; ` + body, 0},
+		{"a pid namespace of its own", `read go; exec unshare --pid --fork /bin/sh -c "$BODY"`, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := exec.LookPath("unshare"); err != nil && tc.extra > 0 {
+				t.Skip(err)
 			}
-			born[int(e.Ret)] = true
-			children++
-			continue
-		}
-		if !born[e.PID] {
-			early++
-			t.Errorf("pid %d acts before the clone that made it: %s %s", e.PID, e.Syscall, e.Path)
-			born[e.PID] = true // once per process
-		}
+			cgDir, cg := newCgroup(t)
+			cmd := exec.Command("/bin/sh", "-c", tc.script)
+			cmd.Env = append(os.Environ(), "BODY="+body)
+			in := startGated(t, cmd, cgDir)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			s, err := b.AttachCgroup(ctx, cg, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.WriteString(in, "go\n")
+			in.Close()
+			if err := cmd.Wait(); err != nil {
+				t.Fatal(err)
+			}
+			time.AfterFunc(4*PollInterval+200*time.Millisecond, func() { s.Close() })
+			var evs []event.Event
+			for {
+				e, err := s.NextEvent()
+				if err != nil {
+					break
+				}
+				evs = append(evs, e)
+			}
+			born := map[int]bool{cmd.Process.Pid: true}
+			var children, early int
+			for _, e := range evs {
+				if e.Kind == event.KindSyscall && isClone(e.Syscall) && e.Ret > 0 && !e.Thread {
+					if born[int(e.Ret)] {
+						t.Errorf("pid %d born twice", e.Ret)
+					}
+					born[int(e.Ret)] = true
+					children++
+					continue
+				}
+				if !born[e.PID] {
+					early++
+					t.Errorf("pid %d acts before the clone that made it: %s %s", e.PID, e.Syscall, e.Path)
+					born[e.PID] = true // once per process
+				}
+			}
+			if want := 20 + tc.extra; children < want {
+				t.Errorf("%d children born, want %d", children, want)
+			}
+			t.Logf("%d events, %d children, %d acting before their clone", len(evs), children, early)
+		})
 	}
-	if children < 20 {
-		t.Errorf("%d children born, want the 20 commands'", children)
-	}
-	t.Logf("%d events, %d children, %d acting before their clone", len(evs), children, early)
+}
+
+// isClone: a birth as either source shows it (a fork record reads as
+// clone; clone's return keeps its syscall's name).
+func isClone(sc string) bool {
+	return sc == "clone" || sc == "clone3" || sc == "fork" || sc == "vfork"
 }
 
 // structOffsets finds pid and tgid whether task_struct holds them
