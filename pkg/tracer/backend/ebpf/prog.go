@@ -317,25 +317,23 @@ func filter() asm.Instructions {
 	in := asm.Instructions{
 		asm.FnGetCurrentCgroupId.Call().WithSymbol("filter"),
 		asm.StoreMem(asm.RFP, stCgroup, asm.R0, asm.DWord),
-		asm.LoadMapPtr(asm.R1, 0).WithReference(mapCgroups),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, stCgroup),
-		asm.FnMapLookupElem.Call(),
+	}
+	in = append(in, lookup(mapCgroups, stCgroup)...)
+	in = append(in,
 		asm.JEq.Imm(asm.R0, 0, "ancestor"),
 		asm.Mov.Reg(asm.R9, asm.R0), // this container's loss counter
 		asm.Ja.Label("matched"),
-	}
+	)
 	// Not a subscribed container: is it a new one, under the parent whose
 	// children are followed from creation (the "follow" entry: its level
 	// in the tree, its id, a loss counter), and not muted? Its records go
 	// to user space, which keeps them until the container is attached.
-	return append(in,
+	in = append(in,
 		asm.Mov.Imm(asm.R1, 0).WithSymbol("ancestor"),
 		asm.StoreMem(asm.RFP, stRet, asm.R1, asm.Word),
-		asm.LoadMapPtr(asm.R1, 0).WithReference(mapFollow),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, stRet),
-		asm.FnMapLookupElem.Call(),
+	)
+	in = append(in, lookup(mapFollow, stRet)...)
+	in = append(in,
 		asm.JEq.Imm(asm.R0, 0, "out"),
 		asm.Mov.Reg(asm.R9, asm.R0),
 		asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
@@ -343,14 +341,24 @@ func filter() asm.Instructions {
 		asm.FnGetCurrentAncestorCgroupId.Call(),
 		asm.LoadMem(asm.R1, asm.R9, 8, asm.DWord),
 		asm.JNE.Reg(asm.R0, asm.R1, "out"),
-		asm.LoadMapPtr(asm.R1, 0).WithReference(mapMuted),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, stCgroup),
-		asm.FnMapLookupElem.Call(),
+	)
+	in = append(in, lookup(mapMuted, stCgroup)...)
+	return append(in,
 		asm.JNE.Imm(asm.R0, 0, "out"),
 		asm.Add.Imm(asm.R9, 16), // the follow entry's loss counter
 		asm.Mov.Reg(asm.R9, asm.R9).WithSymbol("matched"),
 	)
+}
+
+// lookup looks the key in stack slot key up in map m: R0 is the value's
+// address, or 0.
+func lookup(m string, key int16) asm.Instructions {
+	return asm.Instructions{
+		asm.LoadMapPtr(asm.R1, 0).WithReference(m),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, int32(key)),
+		asm.FnMapLookupElem.Call(),
+	}
 }
 
 // Syscall numbers of the reads whose data may be a request head.
@@ -610,11 +618,8 @@ func dnsShared() asm.Instructions {
 	}
 	in = append(in, isPort53("dns_peek", dns, none)...)
 	in = append(in, fdKey("dns_fd", stDI)...)
+	in = append(in, lookup(mapDNSFDs, stKey)...)
 	return append(in,
-		asm.LoadMapPtr(asm.R1, 0).WithReference(mapDNSFDs),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, stKey),
-		asm.FnMapLookupElem.Call(),
 		asm.JEq.Imm(asm.R0, 0, none),
 		asm.Ja.Label(dns),
 	)
@@ -654,18 +659,15 @@ func fdKey(sym string, src int16) asm.Instructions {
 // fds closed were never marked, and a lookup takes no lock), then jumps to
 // done.
 func forget(done string) asm.Instructions {
-	return asm.Instructions{
-		asm.LoadMapPtr(asm.R1, 0).WithReference(mapDNSFDs),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, stKey),
-		asm.FnMapLookupElem.Call(),
+	in := lookup(mapDNSFDs, stKey)
+	return append(in,
 		asm.JEq.Imm(asm.R0, 0, done),
 		asm.LoadMapPtr(asm.R1, 0).WithReference(mapDNSFDs),
 		asm.Mov.Reg(asm.R2, asm.RFP),
 		asm.Add.Imm(asm.R2, stKey),
 		asm.FnMapDeleteElem.Call(),
 		asm.Ja.Label(done),
-	}
+	)
 }
 
 // connectMark is sys_exit's prelude for connect: a socket connected (or
