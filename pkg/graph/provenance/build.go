@@ -184,12 +184,17 @@ type State struct {
 	// chunk boundary (strace's "<unfinished ...>" in one chunk, the
 	// "<... resumed>" with the data, and the X-Call-Id, in the next): the
 	// resumed half no longer says which socket it read.
-	Pending map[int]endpoint        `json:"pending,omitempty"`
-	Calls   map[string]*partial     `json:"calls"`
-	Bg      *partial                `json:"bg,omitempty"`
-	BgSeq   int                     `json:"bg_seq"`
-	Streams map[string]*streamState `json:"streams"`
-	Flows   []event.Event           `json:"flows,omitempty"` // recent pcap events, for the join
+	Pending map[int]endpoint    `json:"pending,omitempty"`
+	Calls   map[string]*partial `json:"calls"`
+	// ConnCalls maps an outbound connection (pid:fd) to the invocation
+	// its process acted for when it connected: I/O on it later says the
+	// process is back at that call's work (followConn). Bounded by
+	// maxConnCalls.
+	ConnCalls map[string]string       `json:"conn_calls,omitempty"`
+	Bg        *partial                `json:"bg,omitempty"`
+	BgSeq     int                     `json:"bg_seq"`
+	Streams   map[string]*streamState `json:"streams"`
+	Flows     []event.Event           `json:"flows,omitempty"` // recent pcap events, for the join
 	// Written holds the normalised paths of the files this container
 	// wrote, created, renamed into place or chmodded since the tracer
 	// attached: executing one later is drift (Node.Written), in whatever
@@ -710,6 +715,8 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 			pr.Also = withCall(pr.Also, pr.Call)
 		}
 		pr.Call, pr.Also = e.CallID, withoutCall(pr.Also, e.CallID)
+	} else {
+		st.followConn(pr, pid, e)
 	}
 	p := b.target(st, pid, e)
 	if e.Time.After(p.G.End) {
@@ -772,6 +779,15 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 	case "connect":
 		if o := p.object(b, e); o >= 0 {
 			p.edge(self, o, EdgeConnect, e)
+		}
+		if pr.Call != "" && e.FD >= 0 {
+			if st.ConnCalls == nil || len(st.ConnCalls) >= maxConnCalls {
+				// Entries of ended calls are ignored, not removed: a
+				// full map starts over (rare; a stale entry costs a
+				// lookup, a missing one only the switch).
+				st.ConnCalls = map[string]string{}
+			}
+			st.ConnCalls[fdKey(pid, e.FD)] = pr.Call
 		}
 	case "accept", "accept4":
 		if o := p.object(b, e); o >= 0 {
@@ -1136,9 +1152,54 @@ func (b Builder) maybeEnd(st *State, p *partial, e *event.Event) {
 	}
 }
 
-// maxAlso bounds Proc.Also: the calls a process may be serving besides
-// its own, oldest first.
-const maxAlso = 8
+// followConn switches a process serving several calls to the one whose
+// connection it does I/O on: the call's request connection, or an
+// outbound connection it opened while acting for that call. A Node.js
+// server runs one callback at a time, so what it does next (the file it
+// writes, the pipeline it forks) is that call's work. Recorded in the
+// lab through eBPF: two photo-receive calls in flight, the first one's
+// download arrived after the second request was read, and its conversion
+// pipeline, booked to the second call, was left half in the first call's
+// graph (or in the background), a fragment the GNN flagged.
+func (st *State) followConn(pr *Proc, pid int, e *event.Event) {
+	if e.Proto == "" || pr.Call == "" && len(pr.Also) == 0 {
+		return
+	}
+	c := ""
+	if e.Remote != "" {
+		key := connKey(e)
+		for id, p := range st.Calls {
+			if !p.Ended && p.Conn == key {
+				c = id
+				break
+			}
+		}
+	}
+	if c == "" && e.FD >= 0 {
+		c = st.ConnCalls[fdKey(pid, e.FD)]
+	}
+	if c == "" || c == pr.Call {
+		return
+	}
+	if q := st.Calls[c]; q == nil || q.Ended {
+		return
+	}
+	if pr.Call != "" {
+		pr.Also = withCall(pr.Also, pr.Call)
+	}
+	pr.Call, pr.Also = c, withoutCall(pr.Also, c)
+}
+
+// fdKey names a process's fd in State.ConnCalls.
+func fdKey(pid, fd int) string { return strconv.Itoa(pid) + ":" + strconv.Itoa(fd) }
+
+// Bounds of the calls a process may be serving besides its own
+// (Proc.Also, oldest first) and of the outbound connections remembered
+// by call (State.ConnCalls).
+const (
+	maxAlso      = 8
+	maxConnCalls = 1024
+)
 
 // withCall adds call to also (oldest first), forgetting the oldest past
 // maxAlso.

@@ -792,3 +792,75 @@ func TestForkBetweenConcurrentCalls(t *testing.T) {
 		}
 	}
 }
+
+// A Node.js server with two calls in flight forks each call's pipeline in
+// the callback of that call's download: the download's connection, opened
+// while the process acted for the call, says whose work follows (the lab
+// through eBPF: the first call's pipeline was booked to the second,
+// because the second request had been read last).
+func TestForkFollowsTheCallsConnection(t *testing.T) {
+	b := Builder{Class: DefaultClassifier()}
+	h := hdr(chunk.KindEBPF, "s1", 0)
+	st := NewState(h)
+	const connA, connB, supplier = "10.62.3.1:41000", "10.62.3.1:41001", "10.65.0.2:80"
+	in := func(ms int, name, remote, call string) event.Event {
+		return sc(ms, 100, name, func(e *event.Event) {
+			e.Proto, e.Local, e.Remote, e.Bytes, e.CallID, e.FD = "TCP", reqLocal, remote, 100, call, 20
+		})
+	}
+	out := func(ms int, name string, fd int) event.Event {
+		return sc(ms, 100, name, func(e *event.Event) {
+			e.Proto, e.Remote, e.Bytes, e.FD = "TCP", supplier, 100, fd // no local: the eBPF sensor does not know it
+			if name == "connect" {
+				e.Bytes, e.Errno, e.Ret = 0, "EINPROGRESS", -1
+			}
+		})
+	}
+	exec := func(ms, pid int, argv ...string) event.Event {
+		return sc(ms, pid, "execve", func(e *event.Event) { e.Path, e.Argv = "/usr/bin/"+argv[0], argv })
+	}
+	evs := []event.Event{
+		in(0, "read", connA, "call-a"),
+		out(1, "connect", 30),
+		in(2, "read", connB, "call-b"),
+		out(3, "connect", 31),
+		out(4, "recvfrom", 30), // call-a's download
+		sc(5, 100, "clone", func(e *event.Event) { e.Ret = 200 }),
+		exec(6, 200, "sh", "convert-sim.sh", "a.jpg"),
+		out(7, "recvfrom", 31), // call-b's download
+		sc(8, 100, "clone", func(e *event.Event) { e.Ret = 300 }),
+		exec(9, 300, "sh", "convert-sim.sh", "b.jpg"),
+		in(10, "writev", connB, ""),
+		sc(11, 200, "clone", func(e *event.Event) { e.Ret = 201 }),
+		exec(12, 201, "cat", "a.jpg"),
+		in(13, "writev", connA, ""),
+	}
+	gs, err := b.Apply(st, event.Batch{Version: event.SchemaVersion, Chunk: h, Events: evs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs = append(gs, b.finish(st, h)...)
+	got := map[string]string{} // exec'd command → call id or "background"
+	for _, g := range gs {
+		for _, e := range g.Edges {
+			if e.Kind != EdgeExecve {
+				continue
+			}
+			w := g.CallID
+			if g.Window == WindowBackground {
+				w = "background"
+			}
+			got[g.Nodes[e.Dst].Label] = w
+		}
+	}
+	want := map[string]string{
+		"sh convert-sim.sh a.jpg": "call-a",
+		"sh convert-sim.sh b.jpg": "call-b",
+		"cat a.jpg":               "call-a",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s went to %q, want %q (all: %v)", k, got[k], v, got)
+		}
+	}
+}
