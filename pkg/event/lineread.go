@@ -313,53 +313,27 @@ func readFlow(s string, i int, f *Flow) (int, bool) {
 
 // readHTTP reads an HTTPRequest object into the zero h.
 func readHTTP(s string, i int, h *HTTPRequest) (int, bool) {
-	return readObject(s, i, func(key string, j int) (int, int, bool) {
-		var v string
-		var ok bool
-		v, j, ok = readString(s, j)
-		switch key {
-		case "src":
-			h.Src = v
-			return j, 1 << 0, ok
-		case "dst":
-			h.Dst = v
-			return j, 1 << 1, ok
-		case "method":
-			h.Method = v
-			return j, 1 << 2, ok
-		case "host":
-			h.Host = v
-			return j, 1 << 3, ok
-		case "path":
-			h.Path = v
-			return j, 1 << 4, ok
-		case "call_id":
-			h.CallID = v
-			return j, 1 << 5, ok
-		}
-		return j, 0, false
-	})
+	return readStringFields(s, i, []string{"src", "dst", "method", "host", "path", "call_id"},
+		[]*string{&h.Src, &h.Dst, &h.Method, &h.Host, &h.Path, &h.CallID})
 }
 
 // readDNS reads a DNSQuery object into the zero d.
 func readDNS(s string, i int, d *DNSQuery) (int, bool) {
+	return readStringFields(s, i, []string{"src", "dst", "name", "type"},
+		[]*string{&d.Src, &d.Dst, &d.Name, &d.Type})
+}
+
+// readStringFields reads an object whose fields are all strings: keys[k]
+// into *dst[k] (its bit for readObject is 1<<k); any other key is not the
+// fast path's.
+func readStringFields(s string, i int, keys []string, dst []*string) (int, bool) {
 	return readObject(s, i, func(key string, j int) (int, int, bool) {
-		var v string
-		var ok bool
-		v, j, ok = readString(s, j)
-		switch key {
-		case "src":
-			d.Src = v
-			return j, 1 << 0, ok
-		case "dst":
-			d.Dst = v
-			return j, 1 << 1, ok
-		case "name":
-			d.Name = v
-			return j, 1 << 2, ok
-		case "type":
-			d.Type = v
-			return j, 1 << 3, ok
+		for k, name := range keys {
+			if key == name {
+				v, j, ok := readString(s, j)
+				*dst[k] = v
+				return j, 1 << k, ok
+			}
 		}
 		return j, 0, false
 	})

@@ -573,13 +573,8 @@ func (b Builder) target(st *State, pid int, e *event.Event) *partial {
 	// invocation, whichever request the process read last: a Node.js
 	// process serves concurrent calls, and the response to the first must
 	// end the first, not be booked to the second.
-	if e.Proto != "" && e.Remote != "" {
-		key := connKey(e)
-		for _, p := range st.Calls {
-			if !p.Ended && p.Conn == key {
-				return p
-			}
-		}
+	if p := st.requestOf(e); p != nil {
+		return p
 	}
 	t := e.Time
 	if c := st.Procs[pid]; c != nil && c.Call != "" {
@@ -1166,14 +1161,8 @@ func (st *State) followConn(pr *Proc, pid int, e *event.Event) {
 		return
 	}
 	c := ""
-	if e.Remote != "" {
-		key := connKey(e)
-		for id, p := range st.Calls {
-			if !p.Ended && p.Conn == key {
-				c = id
-				break
-			}
-		}
+	if p := st.requestOf(e); p != nil {
+		c = p.G.CallID
 	}
 	if c == "" && e.FD >= 0 {
 		c = st.ConnCalls[fdKey(pid, e.FD)]
@@ -1188,6 +1177,21 @@ func (st *State) followConn(pr *Proc, pid int, e *event.Event) {
 		pr.Also = withCall(pr.Also, pr.Call)
 	}
 	pr.Call, pr.Also = c, withoutCall(pr.Also, c)
+}
+
+// requestOf is the open invocation whose request connection e's I/O is
+// on, if any.
+func (st *State) requestOf(e *event.Event) *partial {
+	if e.Proto == "" || e.Remote == "" {
+		return nil
+	}
+	key := connKey(e)
+	for _, p := range st.Calls {
+		if !p.Ended && p.Conn == key {
+			return p
+		}
+	}
+	return nil
 }
 
 // fdKey names a process's fd in State.ConnCalls.

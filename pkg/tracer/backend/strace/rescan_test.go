@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -140,19 +141,8 @@ func followsEntering(t *testing.T, viaNsenter bool) {
 		tg.NetNS = fmt.Sprintf("/proc/%d/ns/net", pid)
 	}
 
-	m := metrics.New()
-	var col backendtest.Collector
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	cfg := backend.RunConfig{Node: "n1", RestartMin: 50 * time.Millisecond, Chunk: chunker.Config{Quiet: 100 * time.Millisecond}}
-	b := stracebe.New(stracebe.Config{Rescan: 200 * time.Millisecond, Metrics: m})
-	go func() {
-		backend.Run(ctx, b, tg, cfg, m, col.Sink)
-		close(done)
-	}()
-	defer func() { cancel(); <-done }()
-	backendtest.WaitFor(t, "the original process traced", 10*time.Second, func() bool { return seen(&col, "", orig) })
-	first := streamWith(&col, orig)
+	col, m, stop := runTraced(t, tg, stracebe.Config{Rescan: 200 * time.Millisecond}, orig)
+	first := streamWith(col, orig)
 
 	newcomer := filepath.Join(dir, "newcomer-marker")
 	entered := time.Now()
@@ -162,13 +152,13 @@ func followsEntering(t *testing.T, viaNsenter bool) {
 		return err == nil && tp != 0
 	})
 	attached := time.Since(entered)
-	backendtest.WaitFor(t, "the process that entered the container traced", 10*time.Second, func() bool { return seen(&col, first, newcomer) })
+	backendtest.WaitFor(t, "the process that entered the container traced", 10*time.Second, func() bool { return seen(col, first, newcomer) })
 	// The chunk latency is the cutter's (a line every 50 ms is never
 	// quiet for 100 ms: the chunk closes at its age cap).
 	t.Logf("newcomer attached %v, in a chunk %v after it entered (rescan every 200 ms)",
 		attached.Round(time.Millisecond), time.Since(entered).Round(time.Millisecond))
 	// Its own syscalls, not only its children's (strace -f on it).
-	if !seen(&col, first, strconv.Itoa(npid)+" ") {
+	if !seen(col, first, strconv.Itoa(npid)+" ") {
 		t.Errorf("no line of pid %d itself", npid)
 	}
 	if n := len(col.Streams()); n != 1 {
@@ -186,8 +176,7 @@ func followsEntering(t *testing.T, viaNsenter bool) {
 		t.Errorf("rescan attached = %v after more polls, want 1", v)
 	}
 	// The original is still traced after the newcomer joined.
-	cancel()
-	<-done
+	stop()
 	backendtest.CheckStream(t, first, col.Streams()[first])
 	after := false
 	joined := false
@@ -236,24 +225,13 @@ func TestStraceRestartRescansCgroup(t *testing.T) {
 	tg := backendtest.Target(t, pid)
 	tg.Cgroup = cg
 
-	m := metrics.New()
-	var col backendtest.Collector
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	cfg := backend.RunConfig{Node: "n1", RestartMin: 50 * time.Millisecond, Chunk: chunker.Config{Quiet: 100 * time.Millisecond}}
-	b := stracebe.New(stracebe.Config{Rescan: -1, Metrics: m})
-	go func() {
-		backend.Run(ctx, b, tg, cfg, m, col.Sink)
-		close(done)
-	}()
-	defer func() { cancel(); <-done }()
-	backendtest.WaitFor(t, "the original process traced", 10*time.Second, func() bool { return seen(&col, "", orig) })
-	first := streamWith(&col, orig)
+	col, m, _ := runTraced(t, tg, stracebe.Config{Rescan: -1}, orig)
+	first := streamWith(col, orig)
 
 	newcomer := filepath.Join(dir, "newcomer-marker")
 	enter(t, cg, newcomer)
 	time.Sleep(500 * time.Millisecond)
-	if seen(&col, "", newcomer) {
+	if seen(col, "", newcomer) {
 		t.Fatal("newcomer traced without a rescan: the test proves nothing")
 	}
 	st := proctest.Children("strace")
@@ -263,17 +241,7 @@ func TestStraceRestartRescansCgroup(t *testing.T) {
 	if err := syscall.Kill(st[0], syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	backendtest.WaitFor(t, "a second stream tracing both", 10*time.Second, func() bool {
-		for name := range col.Streams() {
-			if name != first && seen(&col, name, orig) && seen(&col, name, newcomer) {
-				return true
-			}
-		}
-		return false
-	})
-	if r := metrics.Value(m.Restarts.WithLabelValues("strace")); r != 1 {
-		t.Errorf("restarts = %v, want 1", r)
-	}
+	restartedTracingBoth(t, col, m, first, orig, newcomer)
 }
 
 // TestStraceLostNewcomerRestarts: the strace the watcher started for a
@@ -287,22 +255,11 @@ func TestStraceLostNewcomerRestarts(t *testing.T) {
 	tg := backendtest.Target(t, pid)
 	tg.Cgroup = cg
 
-	m := metrics.New()
-	var col backendtest.Collector
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	cfg := backend.RunConfig{Node: "n1", RestartMin: 50 * time.Millisecond, Chunk: chunker.Config{Quiet: 100 * time.Millisecond}}
-	b := stracebe.New(stracebe.Config{Rescan: 200 * time.Millisecond, Metrics: m})
-	go func() {
-		backend.Run(ctx, b, tg, cfg, m, col.Sink)
-		close(done)
-	}()
-	defer func() { cancel(); <-done }()
-	backendtest.WaitFor(t, "the original process traced", 10*time.Second, func() bool { return seen(&col, "", orig) })
-	first := streamWith(&col, orig)
+	col, m, _ := runTraced(t, tg, stracebe.Config{Rescan: 200 * time.Millisecond}, orig)
+	first := streamWith(col, orig)
 	newcomer := filepath.Join(dir, "newcomer-marker")
 	npid := enter(t, cg, newcomer)
-	backendtest.WaitFor(t, "the newcomer traced", 10*time.Second, func() bool { return seen(&col, first, newcomer) })
+	backendtest.WaitFor(t, "the newcomer traced", 10*time.Second, func() bool { return seen(col, first, newcomer) })
 	tp, _, err := discovery.TracerPid("/proc", npid)
 	if err != nil || tp == 0 {
 		t.Fatalf("newcomer's tracer: %d, %v", tp, err)
@@ -310,17 +267,7 @@ func TestStraceLostNewcomerRestarts(t *testing.T) {
 	if err := syscall.Kill(tp, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	backendtest.WaitFor(t, "a second stream tracing both", 10*time.Second, func() bool {
-		for name := range col.Streams() {
-			if name != first && seen(&col, name, orig) && seen(&col, name, newcomer) {
-				return true
-			}
-		}
-		return false
-	})
-	if r := metrics.Value(m.Restarts.WithLabelValues("strace")); r != 1 {
-		t.Errorf("restarts = %v, want 1", r)
-	}
+	restartedTracingBoth(t, col, m, first, orig, newcomer)
 }
 
 // TestStraceRescanGivesUp: a process that enters the container and cannot
@@ -348,18 +295,7 @@ func TestStraceRescanGivesUp(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			m := metrics.New()
-			var col backendtest.Collector
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			cfg := backend.RunConfig{Node: "n1", RestartMin: 50 * time.Millisecond, Chunk: chunker.Config{Quiet: 100 * time.Millisecond}}
-			b := stracebe.New(stracebe.Config{Strace: wrapper, Rescan: 100 * time.Millisecond, Metrics: m})
-			go func() {
-				backend.Run(ctx, b, tg, cfg, m, col.Sink)
-				close(done)
-			}()
-			defer func() { cancel(); <-done }()
-			backendtest.WaitFor(t, "the original process traced", 10*time.Second, func() bool { return seen(&col, "", orig) })
+			col, m, _ := runTraced(t, tg, stracebe.Config{Strace: wrapper, Rescan: 100 * time.Millisecond}, orig)
 
 			// A newcomer that forks nothing: each child of an untraced
 			// process would be a newcomer of its own.
@@ -439,18 +375,7 @@ func TestStraceNewcomerThreads(t *testing.T) {
 	tg := backendtest.Target(t, pid)
 	tg.Cgroup = cg
 
-	m := metrics.New()
-	var col backendtest.Collector
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	cfg := backend.RunConfig{Node: "n1", RestartMin: 50 * time.Millisecond, Chunk: chunker.Config{Quiet: 100 * time.Millisecond}}
-	b := stracebe.New(stracebe.Config{Rescan: 200 * time.Millisecond, Metrics: m})
-	go func() {
-		backend.Run(ctx, b, tg, cfg, m, col.Sink)
-		close(done)
-	}()
-	defer func() { cancel(); <-done }()
-	backendtest.WaitFor(t, "the original process traced", 10*time.Second, func() bool { return seen(&col, "", orig) })
+	col, _, _ := runTraced(t, tg, stracebe.Config{Rescan: 200 * time.Millisecond}, orig)
 
 	// A thread that opens the marker in a loop, started before the
 	// process enters the container.
@@ -484,7 +409,7 @@ time.sleep(60)
 	})
 	move(t, cg, npid)
 	backendtest.WaitFor(t, "the thread's open traced", 10*time.Second, func() bool {
-		return seen(&col, "", strconv.Itoa(tid)+" ") && seen(&col, "", marker)
+		return seen(col, "", strconv.Itoa(tid)+" ") && seen(col, "", marker)
 	})
 	named := false
 	for _, cs := range col.Streams() {
@@ -496,5 +421,45 @@ time.sleep(60)
 	}
 	if !named {
 		t.Errorf("no chunk with the thread's lines names thread %d of process %d", tid, npid)
+	}
+}
+
+// runTraced runs the strace backend (sc, with fresh metrics) on tg until
+// stop or the test's end, and waits until it traced the process that
+// opens orig.
+func runTraced(t *testing.T, tg discovery.Target, sc stracebe.Config, orig string) (col *backendtest.Collector, m *metrics.Metrics, stop func()) {
+	t.Helper()
+	m = metrics.New()
+	sc.Metrics = m
+	col = &backendtest.Collector{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	cfg := backend.RunConfig{Node: "n1", RestartMin: 50 * time.Millisecond, Chunk: chunker.Config{Quiet: 100 * time.Millisecond}}
+	b := stracebe.New(sc)
+	go func() {
+		backend.Run(ctx, b, tg, cfg, m, col.Sink)
+		close(done)
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	backendtest.WaitFor(t, "the original process traced", 10*time.Second, func() bool { return seen(col, "", orig) })
+	return col, m, stop
+}
+
+// restartedTracingBoth waits for a stream other than first that traces
+// both marker processes, and checks the backend restarted once.
+func restartedTracingBoth(t *testing.T, col *backendtest.Collector, m *metrics.Metrics, first, orig, newcomer string) {
+	t.Helper()
+	backendtest.WaitFor(t, "a second stream tracing both", 10*time.Second, func() bool {
+		for name := range col.Streams() {
+			if name != first && seen(col, name, orig) && seen(col, name, newcomer) {
+				return true
+			}
+		}
+		return false
+	})
+	if r := metrics.Value(m.Restarts.WithLabelValues("strace")); r != 1 {
+		t.Errorf("restarts = %v, want 1", r)
 	}
 }
