@@ -1,7 +1,6 @@
 package ebpf_test
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -9,18 +8,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/faasmon/faasmon/pkg/graph/provenance"
 	"github.com/faasmon/faasmon/pkg/parse/ingest"
-	"github.com/faasmon/faasmon/pkg/tracer/backend"
 	"github.com/faasmon/faasmon/pkg/tracer/backend/ebpf"
-	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 	"github.com/faasmon/faasmon/pkg/tracer/discovery"
-	"github.com/faasmon/faasmon/pkg/tracer/metrics"
 )
 
 // TestColdStartGraph is a cold start through the tracer's path: an HTTP
@@ -101,25 +96,10 @@ http.server.HTTPServer(('127.0.0.1', %d), H).serve_forever()
 	http.DefaultClient.CloseIdleConnections()
 	time.Sleep(300 * time.Millisecond)
 
-	var mu sync.Mutex
-	var chunks []chunker.Chunk
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	tg := discovery.Target{Key: "k", Function: "fn", Container: "c1", PID: srv.Process.Pid}
-	go func() {
-		defer close(done)
-		backend.Run(ctx, b, tg, backend.RunConfig{Node: "n1"}, metrics.New(), func(c chunker.Chunk) {
-			mu.Lock()
-			chunks = append(chunks, c)
-			mu.Unlock()
-		})
-	}()
+	stop := runChunks(b, discovery.Target{Key: "k", Function: "fn", Container: "c1", PID: srv.Process.Pid})
 	time.Sleep(2*ebpf.PollInterval + 600*time.Millisecond) // a quiet period closes the chunk
-	cancel()
-	<-done
+	chunks := stop()
 
-	mu.Lock()
-	defer mu.Unlock()
 	var st *provenance.State
 	var graphs []provenance.Graph
 	for i, c := range chunks {

@@ -1,7 +1,6 @@
 package ebpf_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -10,15 +9,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/faasmon/faasmon/pkg/tracer/backend"
 	"github.com/faasmon/faasmon/pkg/tracer/backend/ebpf"
-	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 	"github.com/faasmon/faasmon/pkg/tracer/discovery"
-	"github.com/faasmon/faasmon/pkg/tracer/metrics"
 )
 
 // nodeHandler is a stand-in for an OpenFaaS Node.js function (the lab's
@@ -97,19 +93,7 @@ func TestRecordTrace(t *testing.T) {
 		t.Skipf("cannot move pid %d into a cgroup: %v", cmd.Process.Pid, err)
 	}
 
-	var mu sync.Mutex
-	var chunks []chunker.Chunk
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	tg := discovery.Target{Key: "rec", Function: "node-record", Container: "c1", PID: cmd.Process.Pid}
-	go func() {
-		defer close(done)
-		backend.Run(ctx, b, tg, backend.RunConfig{Node: "n1"}, metrics.New(), func(c chunker.Chunk) {
-			mu.Lock()
-			chunks = append(chunks, c)
-			mu.Unlock()
-		})
-	}()
+	stop := runChunks(b, discovery.Target{Key: "rec", Function: "node-record", Container: "c1", PID: cmd.Process.Pid})
 	time.Sleep(200 * time.Millisecond)
 	_, _ = in.Write([]byte("go\n"))
 	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
@@ -135,11 +119,8 @@ func TestRecordTrace(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	time.Sleep(2*ebpf.PollInterval + 400*time.Millisecond)
-	cancel()
-	<-done
+	chunks := stop()
 
-	mu.Lock()
-	defer mu.Unlock()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

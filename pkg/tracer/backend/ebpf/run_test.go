@@ -67,29 +67,14 @@ func TestRunThroughIngest(t *testing.T) {
 		t.Skipf("cannot move pid %d into a cgroup: %v", cmd.Process.Pid, err)
 	}
 
-	var mu sync.Mutex
-	var chunks []chunker.Chunk
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	tg := discovery.Target{Key: "k", Function: "fn", Container: "c1", PID: cmd.Process.Pid}
-	go func() {
-		defer close(done)
-		backend.Run(ctx, b, tg, backend.RunConfig{Node: "n1"}, metrics.New(), func(c chunker.Chunk) {
-			mu.Lock()
-			chunks = append(chunks, c)
-			mu.Unlock()
-		})
-	}()
+	stop := runChunks(b, discovery.Target{Key: "k", Function: "fn", Container: "c1", PID: cmd.Process.Pid})
 	time.Sleep(100 * time.Millisecond) // attached before the workload starts
 	_, _ = io.WriteString(in, "go\n")
 	in.Close()
 	_ = cmd.Wait()
 	time.Sleep(2*ebpf.PollInterval + 400*time.Millisecond) // a quiet period closes the chunk
-	cancel()
-	<-done
+	chunks := stop()
 
-	mu.Lock()
-	defer mu.Unlock()
 	if len(chunks) == 0 {
 		t.Fatal("no chunk")
 	}
@@ -121,5 +106,29 @@ func TestRunThroughIngest(t *testing.T) {
 	}
 	if !chunk.Known(ebpf.Kind) {
 		t.Error("kind ebpf not known to chunk.Parse")
+	}
+}
+
+// runChunks runs b on tg through backend.Run, as the tracer does, with
+// node "n1"; stop ends the run and returns every chunk it cut, in order.
+func runChunks(b backend.Backend, tg discovery.Target) (stop func() []chunker.Chunk) {
+	var mu sync.Mutex
+	var chunks []chunker.Chunk
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		backend.Run(ctx, b, tg, backend.RunConfig{Node: "n1"}, metrics.New(), func(c chunker.Chunk) {
+			mu.Lock()
+			chunks = append(chunks, c)
+			mu.Unlock()
+		})
+	}()
+	return func() []chunker.Chunk {
+		cancel()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		return chunks
 	}
 }
