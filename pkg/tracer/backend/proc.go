@@ -70,6 +70,17 @@ func (p *Proc) End(rerr error) error {
 	}
 }
 
+// Signaled says whether the process was ended by a signal; ask after End.
+// A tracer killed from outside (SIGKILL, the OOM killer) ends so, and its
+// tracees then run on untraced.
+func (p *Proc) Signaled() bool {
+	if p.cmd.ProcessState == nil {
+		return false
+	}
+	ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled()
+}
+
 // tailBuffer keeps the last max bytes written (a sensor's stderr, for logs).
 type tailBuffer struct {
 	mu  sync.Mutex

@@ -315,7 +315,8 @@ type line struct {
 
 // read forwards one strace's lines. The primary's end ends the stream;
 // a secondary's end (its tracees all exited, or it could attach none) is
-// only logged, and the watcher sees to its tracees.
+// only logged, and the watcher sees to its tracees, unless a signal from
+// outside killed it: then the stream restarts at once.
 func (s *stream) read(p *backend.Proc, primary bool) {
 	lr := chunker.NewLineReader(p.Stdout(), s.room)
 	discard := false
@@ -327,10 +328,23 @@ func (s *stream) read(p *backend.Proc, primary bool) {
 				s.lines <- line{err: end} // Next is driven to this end (backend.Run)
 				return
 			}
+			killed := p.Signaled() && s.ctx.Err() == nil
 			s.mu.Lock()
 			s.extra--
 			delete(s.tracers, p.Pid())
+			if killed && s.failed == nil {
+				s.failed = fmt.Errorf("a strace for processes that entered the container was killed: %w", end)
+			}
 			s.mu.Unlock()
+			if killed {
+				// Its tracees run on untraced, some perhaps before the
+				// watcher saw them attached (still pending, they would be
+				// taken for processes strace could not attach to): restart
+				// the stream now, with one strace for all of them.
+				s.cfg.Log.Warn("strace stream restarts: a strace for processes that entered the container was killed", "container", s.t.Container, "err", end)
+				s.proc.Stop()
+				return
+			}
 			s.cfg.Log.Debug("strace for processes that entered the container ended", "container", s.t.Container, "err", end)
 			return
 		}

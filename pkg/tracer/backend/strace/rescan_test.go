@@ -246,28 +246,54 @@ func TestStraceRestartRescansCgroup(t *testing.T) {
 
 // TestStraceLostNewcomerRestarts: the strace the watcher started for a
 // newcomer is killed; the newcomer, untraced again, makes the stream
-// restart, and the new stream traces it and the original.
+// restart, and the new stream traces it and the original. The kill comes
+// after the watcher saw the newcomer attached, or before (a poll a second
+// away): a process whose strace died is not one strace could not attach
+// to, which would be given up for good (a CI run on a slow machine found
+// that race: the newcomer's children were then traced one by one, the
+// newcomer never again).
 func TestStraceLostNewcomerRestarts(t *testing.T) {
-	cg := testCgroup(t)
-	dir := t.TempDir()
-	orig := filepath.Join(dir, "original-marker")
-	pid := enter(t, cg, orig)
-	tg := backendtest.Target(t, pid)
-	tg.Cgroup = cg
+	for _, tc := range []struct {
+		name    string
+		rescan  time.Duration
+		waitFor func(m *metrics.Metrics, col *backendtest.Collector, first, newcomer string, npid int) bool
+	}{
+		{"after the watcher saw it attached", 200 * time.Millisecond,
+			func(m *metrics.Metrics, col *backendtest.Collector, first, newcomer string, _ int) bool {
+				return seen(col, first, newcomer) &&
+					metrics.Value(m.Rescanned.WithLabelValues("strace", metrics.RescanAttached)) == 1
+			}},
+		{"before the watcher saw it attached", time.Second,
+			func(_ *metrics.Metrics, _ *backendtest.Collector, _, _ string, npid int) bool {
+				tp, _, err := discovery.TracerPid("/proc", npid)
+				return err == nil && tp != 0
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cg := testCgroup(t)
+			dir := t.TempDir()
+			orig := filepath.Join(dir, "original-marker")
+			pid := enter(t, cg, orig)
+			tg := backendtest.Target(t, pid)
+			tg.Cgroup = cg
 
-	col, m, _ := runTraced(t, tg, stracebe.Config{Rescan: 200 * time.Millisecond}, orig)
-	first := streamWith(col, orig)
-	newcomer := filepath.Join(dir, "newcomer-marker")
-	npid := enter(t, cg, newcomer)
-	backendtest.WaitFor(t, "the newcomer traced", 10*time.Second, func() bool { return seen(col, first, newcomer) })
-	tp, _, err := discovery.TracerPid("/proc", npid)
-	if err != nil || tp == 0 {
-		t.Fatalf("newcomer's tracer: %d, %v", tp, err)
+			col, m, _ := runTraced(t, tg, stracebe.Config{Rescan: tc.rescan}, orig)
+			first := streamWith(col, orig)
+			newcomer := filepath.Join(dir, "newcomer-marker")
+			npid := enter(t, cg, newcomer)
+			backendtest.WaitFor(t, "the newcomer traced", 10*time.Second, func() bool {
+				return tc.waitFor(m, col, first, newcomer, npid)
+			})
+			tp, _, err := discovery.TracerPid("/proc", npid)
+			if err != nil || tp == 0 {
+				t.Fatalf("newcomer's tracer: %d, %v", tp, err)
+			}
+			if err := syscall.Kill(tp, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			restartedTracingBoth(t, col, m, first, orig, newcomer)
+		})
 	}
-	if err := syscall.Kill(tp, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	restartedTracingBoth(t, col, m, first, orig, newcomer)
 }
 
 // TestStraceRescanGivesUp: a process that enters the container and cannot
