@@ -43,6 +43,10 @@ const DefaultRescan = time.Second
 // restarted (backend.Run) with one strace for all of them.
 const maxExtra = 16
 
+// attachGrace is how long a process given to a strace that still runs may
+// show no tracer before it counts as one strace could not attach to.
+const attachGrace = 2 * time.Second
+
 type memberState int
 
 const (
@@ -58,7 +62,7 @@ type member struct {
 	start     uint64
 	state     memberState
 	newcomer  bool
-	tracer    int       // the stream's strace that traces it (followed)
+	tracer    int       // the stream's strace that traces it (followed), or was given it (pending)
 	attaching time.Time // when it was given to a strace (pending)
 }
 
@@ -72,7 +76,7 @@ func (s *stream) watch(attached []int) {
 		if err != nil {
 			continue
 		}
-		known[pid] = member{start: st, state: pending, attaching: now}
+		known[pid] = member{start: st, state: pending, tracer: s.proc.Pid(), attaching: now}
 	}
 	tick := time.NewTicker(s.cfg.Rescan)
 	defer tick.Stop()
@@ -150,8 +154,11 @@ func (s *stream) rescan(known map[int]member) error {
 					s.count(metrics.RescanAttached)
 					s.cfg.Log.Info("traced a process that entered the container", "container", s.t.Container, "pid", pid, "strace", tp)
 				}
-			case tp == 0 && time.Since(m.attaching) < s.cfg.Rescan/2:
-				continue // too early to tell (a poll right after the attach)
+			case tp == 0 && s.isTracer(m.tracer) && time.Since(m.attaching) < attachGrace:
+				// Its strace runs and may still be attaching (slow on a
+				// loaded node, or one of several pids): too early to tell.
+				// One that could attach none has exited by now.
+				continue
 			case tp == 0:
 				m.state = failed
 				s.count(metrics.RescanFailed)
@@ -204,7 +211,7 @@ func (s *stream) rescan(known map[int]member) error {
 	s.addThreads(newcomers)
 	at := time.Now()
 	for i, pid := range newcomers {
-		known[pid] = member{start: starts[i], state: pending, newcomer: true, attaching: at}
+		known[pid] = member{start: starts[i], state: pending, newcomer: true, tracer: p.Pid(), attaching: at}
 	}
 	return nil
 }
