@@ -19,6 +19,14 @@ func (f fake) Attach(context.Context, discovery.Target, int) (Stream, error) {
 func (f fake) Parse(chunk.Header, []byte) (Parsed, error) { return Parsed{}, nil }
 
 func TestRegistry(t *testing.T) {
+	// The registry is the process's: take the test kinds out again, so
+	// that the test runs more than once (-count).
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		delete(registry, "test-a")
+		delete(registry, "test-b")
+	})
 	Register(fake{"test-b"})
 	Register(fake{"test-a"})
 	if b, ok := Lookup("test-a"); !ok || b.Kind() != "test-a" {
