@@ -36,3 +36,29 @@ func Children(comm string) []int {
 	}
 	return out
 }
+
+// Traced says whether every thread of pid is ptraced (TracerPid not 0):
+// strace -p returns before it has attached, so a test waits for this
+// rather than for a fixed time.
+func Traced(pid int) bool {
+	dir := filepath.Join("/proc", strconv.Itoa(pid), "task")
+	ents, err := os.ReadDir(dir)
+	if err != nil || len(ents) == 0 {
+		return false
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "status"))
+		if err != nil {
+			return false
+		}
+		_, rest, ok := bytes.Cut(b, []byte("\nTracerPid:"))
+		if !ok {
+			return false
+		}
+		line, _, _ := bytes.Cut(rest, []byte("\n"))
+		if tp := strings.TrimSpace(string(line)); tp == "0" || tp == "" {
+			return false
+		}
+	}
+	return true
+}

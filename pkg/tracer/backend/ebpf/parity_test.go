@@ -15,10 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faasmon/faasmon/internal/dev/proctest"
 	"github.com/faasmon/faasmon/pkg/chunk"
 	"github.com/faasmon/faasmon/pkg/graph/provenance"
 	"github.com/faasmon/faasmon/pkg/parse/ingest"
 	"github.com/faasmon/faasmon/pkg/tracer/backend"
+	"github.com/faasmon/faasmon/pkg/tracer/backend/backendtest"
 	"github.com/faasmon/faasmon/pkg/tracer/backend/ebpf"
 	stracebe "github.com/faasmon/faasmon/pkg/tracer/backend/strace"
 )
@@ -157,7 +159,7 @@ func TestParityWithStrace(t *testing.T) {
 	if err := tracer.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond) // strace -p attaches
+	backendtest.WaitFor(t, "strace attached", 10*time.Second, func() bool { return proctest.Traced(pid) })
 	_, _ = io.WriteString(in, "go\n")
 	in.Close()
 	_ = cmd.Wait()

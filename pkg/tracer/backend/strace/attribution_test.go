@@ -91,8 +91,7 @@ func TestStraceAttribution(t *testing.T) {
 		backend.Run(ctx, stracebe.New(stracebe.Config{}), tg, cfg, metrics.New(), col.Sink)
 		close(done)
 	}()
-	backendtest.WaitFor(t, "strace attached", 10*time.Second, func() bool { return len(proctest.Children("strace")) == 1 })
-	time.Sleep(300 * time.Millisecond) // strace -p attaches asynchronously
+	backendtest.WaitFor(t, "strace attached", 10*time.Second, func() bool { return proctest.Traced(srv.Process.Pid) })
 
 	const n = 5
 	pad := strings.Repeat("a", 3000)
