@@ -96,7 +96,7 @@ http.server.HTTPServer(('127.0.0.1', %d), H).serve_forever()
 	http.DefaultClient.CloseIdleConnections()
 	time.Sleep(300 * time.Millisecond)
 
-	stop := runChunks(b, discovery.Target{Key: "k", Function: "fn", Container: "c1", PID: srv.Process.Pid})
+	stop := runChunks(t, b, discovery.Target{Key: "k", Function: "fn", Container: "c1", PID: srv.Process.Pid})
 	time.Sleep(2*ebpf.PollInterval + 600*time.Millisecond) // a quiet period closes the chunk
 	chunks := stop()
 

@@ -93,8 +93,7 @@ func TestRecordTrace(t *testing.T) {
 		t.Skipf("cannot move pid %d into a cgroup: %v", cmd.Process.Pid, err)
 	}
 
-	stop := runChunks(b, discovery.Target{Key: "rec", Function: "node-record", Container: "c1", PID: cmd.Process.Pid})
-	time.Sleep(200 * time.Millisecond)
+	stop := runChunks(t, b, discovery.Target{Key: "rec", Function: "node-record", Container: "c1", PID: cmd.Process.Pid})
 	_, _ = in.Write([]byte("go\n"))
 	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
 	for i := 0; ; i++ {

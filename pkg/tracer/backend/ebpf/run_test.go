@@ -17,6 +17,7 @@ import (
 	"github.com/faasmon/faasmon/pkg/event"
 	"github.com/faasmon/faasmon/pkg/parse/ingest"
 	"github.com/faasmon/faasmon/pkg/tracer/backend"
+	"github.com/faasmon/faasmon/pkg/tracer/backend/backendtest"
 	"github.com/faasmon/faasmon/pkg/tracer/backend/ebpf"
 	"github.com/faasmon/faasmon/pkg/tracer/chunker"
 	"github.com/faasmon/faasmon/pkg/tracer/discovery"
@@ -67,8 +68,7 @@ func TestRunThroughIngest(t *testing.T) {
 		t.Skipf("cannot move pid %d into a cgroup: %v", cmd.Process.Pid, err)
 	}
 
-	stop := runChunks(b, discovery.Target{Key: "k", Function: "fn", Container: "c1", PID: cmd.Process.Pid})
-	time.Sleep(100 * time.Millisecond) // attached before the workload starts
+	stop := runChunks(t, b, discovery.Target{Key: "k", Function: "fn", Container: "c1", PID: cmd.Process.Pid})
 	_, _ = io.WriteString(in, "go\n")
 	in.Close()
 	_ = cmd.Wait()
@@ -111,24 +111,32 @@ func TestRunThroughIngest(t *testing.T) {
 
 // runChunks runs b on tg through backend.Run, as the tracer does, with
 // node "n1"; stop ends the run and returns every chunk it cut, in order.
-func runChunks(b backend.Backend, tg discovery.Target) (stop func() []chunker.Chunk) {
+func runChunks(t *testing.T, b backend.Backend, tg discovery.Target) (stop func() []chunker.Chunk) {
+	t.Helper()
 	var mu sync.Mutex
 	var chunks []chunker.Chunk
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	m := metrics.New()
 	go func() {
 		defer close(done)
-		backend.Run(ctx, b, tg, backend.RunConfig{Node: "n1"}, metrics.New(), func(c chunker.Chunk) {
+		backend.Run(ctx, b, tg, backend.RunConfig{Node: "n1"}, m, func(c chunker.Chunk) {
 			mu.Lock()
 			chunks = append(chunks, c)
 			mu.Unlock()
 		})
 	}()
-	return func() []chunker.Chunk {
+	stop = func() []chunker.Chunk {
 		cancel()
 		<-done
 		mu.Lock()
 		defer mu.Unlock()
 		return chunks
 	}
+	// Return once attached (backend.Run counts the sensor then), so that
+	// the caller's workload is not early on a slow or loaded machine.
+	backendtest.WaitFor(t, "the sensor attached", 10*time.Second, func() bool {
+		return metrics.Value(m.Sensors.WithLabelValues(string(b.Kind()))) >= 1
+	})
+	return stop
 }
