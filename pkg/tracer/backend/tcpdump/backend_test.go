@@ -51,7 +51,12 @@ func TestTcpdumpInNetns(t *testing.T) {
 		close(done)
 	}()
 	backendtest.WaitFor(t, "tcpdump", 10*time.Second, func() bool { return metrics.Value(m.Sensors.WithLabelValues("pcap")) == 1 })
-	time.Sleep(500 * time.Millisecond) // tcpdump opens its socket after exec
+	// tcpdump opens its socket after exec: wait until the namespace (the
+	// test's own, where nothing else captures) has a packet socket,
+	// rather than for a fixed time.
+	backendtest.WaitFor(t, "tcpdump's packet socket", 10*time.Second, func() bool {
+		return hasPacketSocket(srv.Process.Pid)
+	})
 	for i := 0; i < 3; i++ {
 		py := fmt.Sprintf(`import http.client,time
 for _ in range(20):
@@ -103,4 +108,11 @@ for _ in range(20):
 	if strings.Join(firsts, ",") != "id-0,id-1,id-2" {
 		t.Fatalf("requests seen: %v", firsts)
 	}
+}
+
+// hasPacketSocket says whether the network namespace of pid has a packet
+// socket (/proc/<pid>/net/packet: a header line, then one per socket).
+func hasPacketSocket(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/packet", pid))
+	return err == nil && len(strings.Fields(strings.TrimSpace(string(b)))) > 9
 }
