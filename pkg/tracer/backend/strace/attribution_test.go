@@ -106,7 +106,11 @@ func TestStraceAttribution(t *testing.T) {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
-	time.Sleep(500 * time.Millisecond)
+	// The last call traced (its chunk closed after a quiet period), not
+	// a fixed wait: strace's output lags on a loaded machine.
+	backendtest.WaitFor(t, "the last call traced", 10*time.Second, func() bool {
+		return seen(&col, "", fmt.Sprintf("attrib-%d", n-1))
+	})
 	cancel()
 	<-done
 
