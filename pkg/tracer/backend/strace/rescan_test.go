@@ -64,6 +64,19 @@ func enter(t *testing.T, cg, marker string) int {
 	return pid
 }
 
+// original makes a test cgroup with an original process in it, looping
+// on its marker: the cgroup, a temporary directory, the marker and the
+// target to trace.
+func original(t *testing.T) (cg, dir, orig string, tg discovery.Target) {
+	t.Helper()
+	cg = testCgroup(t)
+	dir = t.TempDir()
+	orig = filepath.Join(dir, "original-marker")
+	tg = backendtest.Target(t, enter(t, cg, orig))
+	tg.Cgroup = cg
+	return cg, dir, orig, tg
+}
+
 // outside starts the looping shell of enter without moving it.
 func outside(t *testing.T, marker string) int {
 	t.Helper()
@@ -128,17 +141,12 @@ func TestStraceFollowsProcessEnteringContainer(t *testing.T) {
 }
 
 func followsEntering(t *testing.T, viaNsenter bool) {
-	cg := testCgroup(t)
 	if viaNsenter {
 		backendtest.Need(t, "nsenter")
 	}
-	dir := t.TempDir()
-	orig := filepath.Join(dir, "original-marker")
-	pid := enter(t, cg, orig)
-	tg := backendtest.Target(t, pid)
-	tg.Cgroup = cg
+	cg, dir, orig, tg := original(t)
 	if viaNsenter {
-		tg.NetNS = fmt.Sprintf("/proc/%d/ns/net", pid)
+		tg.NetNS = fmt.Sprintf("/proc/%d/ns/net", tg.PID)
 	}
 
 	col, m, stop := runTraced(t, tg, stracebe.Config{Rescan: 200 * time.Millisecond}, orig)
@@ -218,12 +226,7 @@ func followsEntering(t *testing.T, viaNsenter bool) {
 // traces the original and the process that entered the container since,
 // though the target's PIDs (discovery's list) name only the original.
 func TestStraceRestartRescansCgroup(t *testing.T) {
-	cg := testCgroup(t)
-	dir := t.TempDir()
-	orig := filepath.Join(dir, "original-marker")
-	pid := enter(t, cg, orig)
-	tg := backendtest.Target(t, pid)
-	tg.Cgroup = cg
+	cg, dir, orig, tg := original(t)
 
 	col, m, _ := runTraced(t, tg, stracebe.Config{Rescan: -1}, orig)
 	first := streamWith(col, orig)
@@ -270,12 +273,7 @@ func TestStraceLostNewcomerRestarts(t *testing.T) {
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cg := testCgroup(t)
-			dir := t.TempDir()
-			orig := filepath.Join(dir, "original-marker")
-			pid := enter(t, cg, orig)
-			tg := backendtest.Target(t, pid)
-			tg.Cgroup = cg
+			cg, dir, orig, tg := original(t)
 
 			col, m, _ := runTraced(t, tg, stracebe.Config{Rescan: tc.rescan}, orig)
 			first := streamWith(col, orig)
@@ -304,12 +302,7 @@ func TestStraceLostNewcomerRestarts(t *testing.T) {
 func TestStraceRescanGivesUp(t *testing.T) {
 	for _, tc := range []string{metrics.RescanForeign, metrics.RescanFailed} {
 		t.Run(tc, func(t *testing.T) {
-			cg := testCgroup(t)
-			dir := t.TempDir()
-			orig := filepath.Join(dir, "original-marker")
-			pid := enter(t, cg, orig)
-			tg := backendtest.Target(t, pid)
-			tg.Cgroup = cg
+			cg, dir, orig, tg := original(t)
 			straceBin, _ := exec.LookPath("strace")
 			// strace through a wrapper that logs each run and fails
 			// when given the newcomer (its pid in a file).
@@ -393,13 +386,8 @@ func TestStraceRescanGivesUp(t *testing.T) {
 // headers of the chunks cut from then on, so that the graph folds them
 // into it, as for the threads of the processes attached at the start.
 func TestStraceNewcomerThreads(t *testing.T) {
-	cg := testCgroup(t)
 	backendtest.Need(t, "python3")
-	dir := t.TempDir()
-	orig := filepath.Join(dir, "original-marker")
-	pid := enter(t, cg, orig)
-	tg := backendtest.Target(t, pid)
-	tg.Cgroup = cg
+	cg, dir, orig, tg := original(t)
 
 	col, _, _ := runTraced(t, tg, stracebe.Config{Rescan: 200 * time.Millisecond}, orig)
 
