@@ -58,6 +58,26 @@ type Decoder struct {
 	// (fork.go), before the child runs; clone's sys_exit then says
 	// nothing new of a process (only of a thread) and is dropped.
 	forkRecs bool
+	// flags caches OpenFlags by value: a program opens with a handful of
+	// flag sets, and formatting them was a tenth of the decoder's time.
+	flags map[uint64]string
+}
+
+// maxFlagSets bounds Decoder.flags (a process cycling through flag values
+// only makes the cache start over).
+const maxFlagSets = 256
+
+// openFlags is OpenFlags through the decoder's cache.
+func (d *Decoder) openFlags(f uint64) string {
+	if s, ok := d.flags[f]; ok {
+		return s
+	}
+	if d.flags == nil || len(d.flags) >= maxFlagSets {
+		d.flags = make(map[uint64]string, 16)
+	}
+	s := OpenFlags(f)
+	d.flags[f] = s
+	return s
 }
 
 // procState is what the decoder knows of one process: its cwd (from the
@@ -336,7 +356,7 @@ func (d *Decoder) DecodeAppend(dst []event.Event, b []byte) ([]event.Event, erro
 		dir := unix.AT_FDCWD
 		switch name {
 		case "open":
-			ev.Flags = OpenFlags(r.args[1])
+			ev.Flags = d.openFlags(r.args[1])
 			if hasMode(r.args[1]) {
 				ev.Mode = uint32(r.args[2]) & 07777
 			}
@@ -344,7 +364,7 @@ func (d *Decoder) DecodeAppend(dst []event.Event, b []byte) ([]event.Event, erro
 			ev.Mode = uint32(r.args[1]) & 07777
 		case "openat":
 			dir = arg(0)
-			ev.Flags = OpenFlags(r.args[2])
+			ev.Flags = d.openFlags(r.args[2])
 			if hasMode(r.args[2]) {
 				ev.Mode = uint32(r.args[3]) & 07777
 			}

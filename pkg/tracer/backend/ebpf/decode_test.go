@@ -1,6 +1,7 @@
 package ebpf
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -330,14 +331,17 @@ func BenchmarkDecodeEncode(b *testing.B) {
 		rec{nr: 0, pid: 10, ret: 64, args: [6]uint64{3}}.bytes(),
 	}
 	d := &Decoder{}
+	var evbuf []event.Event
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		evs, err := d.Decode(recs[i%2])
+		// As Stream.NextEvent and Next do: the events' slice reused.
+		evs, err := d.DecodeAppend(evbuf[:0], recs[i%2])
 		if err != nil {
 			b.Fatal(err)
 		}
+		evbuf = evs
 		for _, e := range evs {
-			marshalLine(e, 0)
+			appendLine(nil, e, 0)
 		}
 	}
 }
@@ -495,5 +499,118 @@ func TestAcceptOnUnknownListener(t *testing.T) {
 	}
 	if calls[3] != 1 || len(calls) != 1 {
 		t.Errorf("/proc lookups by fd: %v, want the listener's once", calls)
+	}
+}
+
+// TestAppendLine: a line is appended after what dst holds, which stays as
+// it was; a line over room loses its strings (trunc), whole otherwise.
+func TestAppendLine(t *testing.T) {
+	ev := event.Event{Kind: event.KindSyscall, Time: time.Unix(1, 0).UTC(), PID: 7, Syscall: "openat", FD: 3,
+		Path: "/usr/lib/node_modules/express/index.js", Flags: "O_RDONLY|O_CLOEXEC"}
+	whole := event.AppendLine(nil, &ev)
+	for _, tc := range []struct {
+		name      string
+		room      int
+		wantTrunc bool
+	}{
+		{"no bound", 0, false},
+		{"room enough", len(whole), false},
+		{"room short", len(whole) - 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dst := []byte("earlier line\n")
+			b, trunc := appendLine(dst, ev, tc.room)
+			if string(b[:len(dst)]) != "earlier line\n" {
+				t.Fatalf("dst's bytes changed: %q", b[:len(dst)])
+			}
+			line := b[len(dst):]
+			if trunc != tc.wantTrunc {
+				t.Errorf("trunc = %v, want %v", trunc, tc.wantTrunc)
+			}
+			var got event.Event
+			if err := event.UnmarshalLine(line, &got); err != nil {
+				t.Fatalf("%q: %v", line, err)
+			}
+			if !trunc && string(line) != string(whole) {
+				t.Errorf("line = %q, want %q", line, whole)
+			}
+			if trunc && (got.Path != "" || got.Flags != "" || got.Syscall != "openat" || len(line) > tc.room) {
+				t.Errorf("shortened line = %q (room %d)", line, tc.room)
+			}
+		})
+	}
+}
+
+// TestOpenFlagsCache: the decoder's cache answers as OpenFlags does, and
+// stays bounded however many flag values it sees.
+func TestOpenFlagsCache(t *testing.T) {
+	d := &Decoder{}
+	for i := uint64(0); i < 3*maxFlagSets; i++ {
+		f := i<<6 | i&unix.O_ACCMODE
+		if got, want := d.openFlags(f), OpenFlags(f); got != want {
+			t.Fatalf("openFlags(%#x) = %q, want %q", f, got, want)
+		}
+		if got, want := d.openFlags(f), OpenFlags(f); got != want {
+			t.Fatalf("cached openFlags(%#x) = %q, want %q", f, got, want)
+		}
+		if len(d.flags) > maxFlagSets {
+			t.Fatalf("cache holds %d flag sets", len(d.flags))
+		}
+	}
+}
+
+// TestNextLinesKeep: the lines Next returns are cut from shared slabs; the
+// ones not yet copied (backend.Run queues up to 256) must stay intact while
+// later lines are written, across slab boundaries too.
+func TestNextLinesKeep(t *testing.T) {
+	s := &Stream{max: 1 << 30, wake: make(chan struct{}, 1), quit: make(chan struct{}), dec: &Decoder{}}
+	const n = 3000 // ~150 bytes a line: several slabs
+	var want [][]byte
+	ref := &Decoder{}
+	for i := 0; i < n; i++ {
+		r := rec{nr: 257, pid: 10, ret: 3, args: [6]uint64{atFDCWD, 0, unix.O_RDONLY}, s1: fmt.Sprintf("/srv/file-%d", i)}.bytes()
+		s.push(r)
+		evs, err := ref.Decode(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			l, _ := appendLine(nil, e, 0)
+			want = append(want, l)
+		}
+	}
+	var got [][]byte
+	for len(got) < len(want) {
+		u, _, err := s.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, u.Data)
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Fatalf("line %d = %q, want %q", i, got[i], want[i])
+		}
+	}
+}
+
+// BenchmarkStreamNext: a record from the reader's queue to its line, as
+// backend.Run takes it (Stream.Next: push's copy, decode, line).
+func BenchmarkStreamNext(b *testing.B) {
+	recs := [][]byte{
+		rec{nr: 257, pid: 10, ret: 3, args: [6]uint64{atFDCWD, 0, unix.O_RDONLY | unix.O_CLOEXEC}, s1: "/usr/lib/node_modules/express/index.js"}.bytes(),
+		rec{nr: 0, pid: 10, ret: 64, args: [6]uint64{3}}.bytes(),
+	}
+	s := &Stream{max: 1 << 30, wake: make(chan struct{}, 1), quit: make(chan struct{}), dec: &Decoder{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(s.batch) == 0 && len(s.pending) == 0 {
+			for j := 0; j < 1024; j++ {
+				s.push(recs[j%2])
+			}
+		}
+		if _, _, err := s.Next(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -187,7 +187,7 @@ func TestDecodeDNS(t *testing.T) {
 				}
 			}
 			for _, e := range got {
-				line, _ := marshalLine(e, 0)
+				line, _ := appendLine(nil, e, 0)
 				p, err := Parse(line)
 				if err != nil || len(p.Events) != 1 {
 					t.Fatalf("%s does not parse back: %v", line, err)

@@ -253,7 +253,7 @@ func TestDNSQueriesTraced(t *testing.T) {
 		}
 		for _, e := range got {
 			evs = append(evs, e)
-			line, _ := marshalLine(e, 0)
+			line, _ := appendLine(nil, e, 0)
 			body = append(body, line...)
 		}
 	}

@@ -30,7 +30,7 @@ func FuzzDecode(f *testing.F) {
 				continue
 			}
 			for _, e := range evs {
-				line, _ := marshalLine(e, 0)
+				line, _ := appendLine(nil, e, 0)
 				if _, err := Parse(line); err != nil {
 					t.Fatalf("decoded event does not parse back: %v\n%s", err, line)
 				}
