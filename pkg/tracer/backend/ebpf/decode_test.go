@@ -325,27 +325,6 @@ func TestOpenFlags(t *testing.T) {
 	}
 }
 
-func BenchmarkDecodeEncode(b *testing.B) {
-	recs := [][]byte{
-		rec{nr: 257, pid: 10, ret: 3, args: [6]uint64{atFDCWD, 0, unix.O_RDONLY | unix.O_CLOEXEC}, s1: "/usr/lib/node_modules/express/index.js"}.bytes(),
-		rec{nr: 0, pid: 10, ret: 64, args: [6]uint64{3}}.bytes(),
-	}
-	d := &Decoder{}
-	var evbuf []event.Event
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		// As Stream.NextEvent and Next do: the events' slice reused.
-		evs, err := d.DecodeAppend(evbuf[:0], recs[i%2])
-		if err != nil {
-			b.Fatal(err)
-		}
-		evbuf = evs
-		for _, e := range evs {
-			appendLine(nil, e, 0)
-		}
-	}
-}
-
 // TestChildBeforeClone: the child of a shell runs before its parent
 // returns from clone and redirects its stdout (open /dev/null, dup2 over
 // 1); the parent's clone record comes after. What the child did must
