@@ -58,8 +58,8 @@ fuzz:
 # the lab's functions deployed.
 bench:
 	mkdir -p .cache
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 -cpu 1 ./pkg/parse/strace ./pkg/parse/pcap ./pkg/classify/gnn | tee .cache/bench.txt
-	$(GO) test -run '^$$' -bench 'StreamNext|ParseLines|ParseHop' -benchmem -count 5 -cpu 1 ./pkg/tracer/backend/ebpf | tee -a .cache/bench.txt
+	set -o pipefail; $(GO) test -run '^$$' -bench . -benchmem -count 5 -cpu 1 ./pkg/parse/strace ./pkg/parse/pcap ./pkg/classify/gnn | tee .cache/bench.txt
+	set -o pipefail; $(GO) test -run '^$$' -bench 'StreamNext|ParseLines|ParseHop' -benchmem -count 5 -cpu 1 ./pkg/tracer/backend/ebpf | tee -a .cache/bench.txt
 	-$(STACK) status >/dev/null 2>&1 && $(GO) run ./tests/tracer/overhead -n 200 product-catalog-api purchase-get-price
 
 # The local OpenFaaS stack (idempotent). `up` prints the credentials file.
