@@ -10,6 +10,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -107,6 +108,11 @@ func run(log *slog.Logger) error {
 		return fmt.Errorf("-pin: want same-cpu or off, got %q", *pin)
 	}
 	m := metrics.New()
+	if slices.Contains(ks, chunk.KindEBPF) {
+		if p, err := ebpf.Default.Probe(); err == nil {
+			m.Registry.MustRegister(p.Collectors()...)
+		}
+	}
 	// strace counts the processes its rescans find entering a container
 	// (kubectl exec) in m.
 	stracebe.Default.Configure(stracebe.Config{Pin: stracebe.PinMode(*pin), ProcRoot: *procRoot, Log: log, Metrics: m})

@@ -487,8 +487,10 @@ func (s *Stream) Dropped() uint64 {
 // Close stops tracing the cgroup.
 func (s *Stream) Close() error {
 	s.once.Do(func() {
-		close(s.quit)
+		// Unsubscribe first: it waits for the container's records still
+		// in the ring, and Next hands them out before its end.
 		s.stop()
+		close(s.quit)
 	})
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	cebpf "github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
+	"golang.org/x/sys/unix"
 
 	"github.com/faasmon/faasmon/pkg/tracer/backend"
 )
@@ -36,9 +37,13 @@ type Probe struct {
 	mu   sync.Mutex
 	subs atomic.Pointer[map[uint64]func(raw []byte)]
 	done chan struct{}
-	// unrouted counts records whose cgroup had no subscriber any more
-	// (the container detached while its records were in the ring).
+	// unrouted counts records whose cgroup had no subscriber any more: a
+	// detach waits for its records still in the ring (drain), so these
+	// are a detach's that gave up waiting (undrained).
 	unrouted atomic.Uint64
+	// undrained counts detaches that gave up waiting for the reader
+	// (DrainWait): their last records may be among the unrouted.
+	undrained atomic.Uint64
 
 	// pending keeps, under pmu, the records of containers created under
 	// the followed parent (Follow) that nobody subscribed to yet: a cold
@@ -60,6 +65,53 @@ type Probe struct {
 	// ignore clone's sys_exit for it. ForkErr says why not, when not.
 	forks   bool
 	ForkErr error
+	// drained is a kernel time (CLOCK_MONOTONIC ns, bpf_ktime_get_ns)
+	// before which every record reserved in the ring has been handed
+	// out: the reader found the ring empty after it, or handed out a
+	// record stamped after it (the ring is read in reservation order, and
+	// a record is stamped before it is reserved). A detaching stream waits
+	// for it to pass the moment its cgroup left the filter (drain).
+	drained atomic.Uint64
+}
+
+// DrainWait bounds how long a detaching stream waits for the reader to
+// hand over its records still in the ring (a reader far behind, or
+// stopped); past it what is left of them is counted as unrouted.
+const DrainWait = 2 * time.Second
+
+// ktimeNow is bpf_ktime_get_ns's clock, read from user space.
+func ktimeNow() uint64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return uint64(ts.Nano())
+}
+
+// advance moves drained forward to t (the reader's goroutine only).
+func (p *Probe) advance(t uint64) {
+	if t > p.drained.Load() {
+		p.drained.Store(t)
+	}
+}
+
+// drain returns once every record reserved before now has been handed to
+// its subscriber, or after DrainWait (false).
+func (p *Probe) drain() bool {
+	t0 := ktimeNow()
+	deadline := time.Now().Add(DrainWait)
+	// The reader may sleep up to PollInterval on an idle ring: wake it.
+	_ = p.rd.Flush()
+	for p.drained.Load() < t0 {
+		select {
+		case <-p.done:
+			return false
+		default:
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return true
 }
 
 // tpFork is the raw tracepoint of forkProgram.
@@ -138,10 +190,14 @@ func (p *Probe) read() {
 	defer close(p.done)
 	var rec ringbuf.Record
 	for {
+		before := ktimeNow()
 		p.rd.SetDeadline(time.Now().Add(PollInterval))
 		err := p.rd.ReadInto(&rec)
 		switch {
-		case errors.Is(err, os.ErrDeadlineExceeded):
+		case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, ringbuf.ErrFlushed):
+			// Returned only once the ring was read empty, in this call:
+			// nothing reserved before it started is left.
+			p.advance(before)
 			continue
 		case errors.Is(err, ringbuf.ErrClosed):
 			return
@@ -159,6 +215,7 @@ func (p *Probe) read() {
 		} else {
 			p.unrouted.Add(1)
 		}
+		p.advance(le.Uint64(rec.RawSample[offTS:]))
 	}
 }
 
@@ -292,9 +349,16 @@ func (p *Probe) Subscribe(cg uint64, f func(raw []byte)) (stop func(), expired u
 		return nil, 0, fmt.Errorf("add cgroup %d to the filter: %w", cg, err)
 	}
 	return func() {
+		// Out of the filter first, then let the reader hand over what
+		// the container wrote before that and is still in the ring (a
+		// container ending right after an invocation answered, or killed
+		// by a response, has its last records there), then unsubscribe.
+		_ = p.coll.Maps[mapCgroups].Delete(cg)
+		if !p.drain() {
+			p.undrained.Add(1)
+		}
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		_ = p.coll.Maps[mapCgroups].Delete(cg)
 		next := maps.Clone(*p.subs.Load())
 		delete(next, cg)
 		p.subs.Store(&next)
@@ -313,6 +377,10 @@ func (p *Probe) Lost(cg uint64) (uint64, error) {
 
 // Unrouted counts records that arrived for a cgroup no longer subscribed.
 func (p *Probe) Unrouted() uint64 { return p.unrouted.Load() }
+
+// Undrained counts detaches that stopped waiting for their records still
+// in the ring (DrainWait).
+func (p *Probe) Undrained() uint64 { return p.undrained.Load() }
 
 // Close detaches the programs and stops the reader.
 func (p *Probe) Close() error {
