@@ -96,6 +96,9 @@ func (p *Probe) advance(t uint64) {
 // drain returns once every record reserved before now has been handed to
 // its subscriber, or after DrainWait (false).
 func (p *Probe) drain() bool {
+	// A program that passed the filter just before the cgroup left it
+	// stamps and reserves its record a few microseconds later: let it.
+	time.Sleep(time.Millisecond)
 	t0 := ktimeNow()
 	deadline := time.Now().Add(DrainWait)
 	// The reader may sleep up to PollInterval on an idle ring: wake it.
