@@ -22,11 +22,7 @@ func TestRequestHeadCallID(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("needs python3")
 	}
-	b := New(Config{})
-	if _, err := b.Probe(); err != nil {
-		t.Skipf("BPF refused: %v", err)
-	}
-	t.Cleanup(func() { b.Close() })
+	b := loadedBackend(t)
 	dir, cg := newCgroup(t)
 	fake := filepath.Join(t.TempDir(), "fake-request")
 	if err := os.WriteFile(fake, []byte("GET / HTTP/1.1\r\nX-Call-Id: from-a-file\r\n\r\n"), 0o644); err != nil {

@@ -21,11 +21,7 @@ import (
 // last PollInterval were dropped as unrouted.
 func TestDetachHandsOverTheRing(t *testing.T) {
 	loadOrSkip(t)
-	b := New(Config{})
-	if _, err := b.Probe(); err != nil {
-		t.Skipf("BPF refused: %v", err)
-	}
-	t.Cleanup(func() { b.Close() })
+	b := loadedBackend(t)
 	cgDir, cg := newCgroup(t)
 	marker := filepath.Join(t.TempDir(), "marker")
 	if err := os.WriteFile(marker, []byte("x\n"), 0o600); err != nil {

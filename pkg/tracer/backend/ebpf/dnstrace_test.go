@@ -146,11 +146,7 @@ func TestDNSQueriesTraced(t *testing.T) {
 			t.Skipf("needs %s", tool)
 		}
 	}
-	b := New(Config{})
-	if _, err := b.Probe(); err != nil {
-		t.Skipf("BPF refused: %v", err)
-	}
-	t.Cleanup(func() { b.Close() })
+	b := loadedBackend(t)
 	dir, cg := newCgroup(t)
 	tmp := t.TempDir()
 	rc := filepath.Join(tmp, "resolv.conf")

@@ -27,3 +27,15 @@ func loadOrSkip(t testing.TB) *Probe {
 func TestLoad(t *testing.T) {
 	loadOrSkip(t)
 }
+
+// loadedBackend is a Backend with its probe loaded, closed at cleanup, or
+// skips where BPF is refused.
+func loadedBackend(t testing.TB) *Backend {
+	t.Helper()
+	b := New(Config{})
+	if _, err := b.Probe(); err != nil {
+		t.Skipf("BPF refused: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}

@@ -105,11 +105,7 @@ func startGated(t *testing.T, cmd *exec.Cmd, inCgroup string) io.WriteCloser {
 // their fields, nothing of the second.
 func TestSensor(t *testing.T) {
 	loadOrSkip(t)
-	b := New(Config{})
-	if _, err := b.Probe(); err != nil {
-		t.Skipf("BPF refused: %v", err)
-	}
-	t.Cleanup(func() { b.Close() })
+	b := loadedBackend(t)
 	cgDir, cg := newCgroup(t)
 
 	must := func(err error) {
