@@ -1,9 +1,13 @@
 package strace_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -120,5 +124,53 @@ func TestSyscallSetAcceptedByStrace(t *testing.T) {
 		if strings.TrimPrefix(name, "?") == "" {
 			t.Errorf("empty name in SyscallSet")
 		}
+	}
+}
+
+// TestStraceDetachKeepsTail: the stream is detached (the container ends
+// or discovery drops it) right after the process did its work: strace,
+// stopped with SIGTERM, still hands over every line it had, and the
+// stream's last chunk holds all of the process's opens.
+func TestStraceDetachKeepsTail(t *testing.T) {
+	backendtest.Need(t, "strace", "bash")
+	marker := filepath.Join(t.TempDir(), "marker")
+	if err := os.WriteFile(marker, []byte("x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	tracee := exec.Command("bash", "-c", fmt.Sprintf(`read go; for ((i = 0; i < %d; i++)); do read -r x <"$F"; done; echo done; sleep 30`, n))
+	tracee.Env = append(os.Environ(), "F="+marker)
+	in, _ := tracee.StdinPipe()
+	out, _ := tracee.StdoutPipe()
+	if err := tracee.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tracee.Process.Kill(); _ = tracee.Wait() }()
+	var col backendtest.Collector
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	tg := backendtest.Target(t, tracee.Process.Pid)
+	go func() {
+		backend.Run(ctx, stracebe.New(stracebe.Config{}), tg, backend.RunConfig{Node: "n1"}, metrics.New(), col.Sink)
+		close(done)
+	}()
+	backendtest.WaitFor(t, "strace attached", 10*time.Second, func() bool { return proctest.Traced(tracee.Process.Pid) })
+	if _, err := in.Write([]byte("go\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	cancel() // detach at once
+	<-done
+	opens := 0
+	for _, cs := range col.Streams() {
+		for _, c := range cs {
+			opens += bytes.Count(c.Body, []byte(`, "`+marker+`", O_RDONLY)`))
+		}
+	}
+	if opens != n {
+		t.Errorf("%d of the %d opens in the stream", opens, n)
 	}
 }
