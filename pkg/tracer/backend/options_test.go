@@ -108,3 +108,51 @@ func TestRunAppliesBackendOptions(t *testing.T) {
 		}
 	}
 }
+
+// lossyFake's stream learns of its losses only as it ends (records it
+// could not take while detaching): the last chunk must still say so.
+type lossyFake struct{ fake }
+
+func (lossyFake) Attach(ctx context.Context, t discovery.Target, room int) (backend.Stream, error) {
+	return &lossyStream{fakeStream: fakeStream{n: 3}}, nil
+}
+
+type lossyStream struct {
+	fakeStream
+	dropped uint64
+}
+
+func (s *lossyStream) Next() (chunker.Unit, bool, error) {
+	u, trunc, err := s.fakeStream.Next()
+	if err != nil {
+		s.mu.Lock()
+		s.dropped = 7
+		s.mu.Unlock()
+	}
+	return u, trunc, err
+}
+
+func (s *lossyStream) Dropped() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dropped
+}
+
+// TestRunReportsLossAtTheEnd: losses a stream counts as it ends reach the
+// last chunk's header (X-Faasmon-Lost, a blind spot for the container) and
+// the metric, not only a chunk that never comes.
+func TestRunReportsLossAtTheEnd(t *testing.T) {
+	var got []chunker.Chunk
+	m := metrics.New()
+	tg := discovery.Target{Key: "k", Function: "f", Container: "c", PID: os.Getpid(), StartTicks: 1}
+	backend.Run(context.Background(), lossyFake{}, tg, backend.RunConfig{Node: "n"}, m, func(c chunker.Chunk) { got = append(got, c) })
+	if len(got) == 0 {
+		t.Fatal("no chunk")
+	}
+	if last := got[len(got)-1].Header; last.Lost != 7 {
+		t.Errorf("last chunk's Lost = %d, want 7", last.Lost)
+	}
+	if v := metrics.Value(m.Lost.WithLabelValues("test-fake", "f")); v != 7 {
+		t.Errorf("lost metric = %v, want 7", v)
+	}
+}

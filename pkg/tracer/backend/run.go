@@ -169,8 +169,10 @@ func runOnce(ctx context.Context, b Backend, t discovery.Target, cfg RunConfig, 
 		select {
 		case u, ok := <-units:
 			if !ok {
-				cutter.Flush()
+				// Losses first: a stream may learn of some only as it
+				// ends, and the last chunk is the last to carry them.
 				countLoss()
+				cutter.Flush()
 				return <-nextErr
 			}
 			if !prefixed {

@@ -348,7 +348,7 @@ type Stream struct {
 	probe   *Probe
 	cg      uint64
 	dec     *Decoder
-	stop    func()
+	stop    func() bool // Probe.Subscribe's: false when the drain gave up
 	once    sync.Once
 	quit    chan struct{}
 	dropped atomic.Uint64
@@ -488,8 +488,12 @@ func (s *Stream) Dropped() uint64 {
 func (s *Stream) Close() error {
 	s.once.Do(func() {
 		// Unsubscribe first: it waits for the container's records still
-		// in the ring, and Next hands them out before its end.
-		s.stop()
+		// in the ring, and Next hands them out before its end. A drain
+		// that gave up may have left some: at least one lost, said on the
+		// last chunk (backend.Run reads Dropped as the stream ends).
+		if !s.stop() {
+			s.dropped.Add(1)
+		}
 		close(s.quit)
 	})
 	return nil

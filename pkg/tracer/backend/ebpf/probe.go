@@ -323,7 +323,7 @@ func (p *Probe) Expired() uint64 { return p.expired.Load() }
 //
 // expired is how many of cg's records were dropped while they waited for a
 // subscriber (PendingBytes, PendingAge): the stream lost them.
-func (p *Probe) Subscribe(cg uint64, f func(raw []byte)) (stop func(), expired uint64, err error) {
+func (p *Probe) Subscribe(cg uint64, f func(raw []byte)) (stop func() (drained bool), expired uint64, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	old := *p.subs.Load()
@@ -351,13 +351,14 @@ func (p *Probe) Subscribe(cg uint64, f func(raw []byte)) (stop func(), expired u
 		p.subs.Store(&old)
 		return nil, 0, fmt.Errorf("add cgroup %d to the filter: %w", cg, err)
 	}
-	return func() {
+	return func() bool {
 		// Out of the filter first, then let the reader hand over what
 		// the container wrote before that and is still in the ring (a
 		// container ending right after an invocation answered, or killed
 		// by a response, has its last records there), then unsubscribe.
 		_ = p.coll.Maps[mapCgroups].Delete(cg)
-		if !p.drain() {
+		drained := p.drain()
+		if !drained {
 			p.undrained.Add(1)
 		}
 		p.mu.Lock()
@@ -365,6 +366,7 @@ func (p *Probe) Subscribe(cg uint64, f func(raw []byte)) (stop func(), expired u
 		next := maps.Clone(*p.subs.Load())
 		delete(next, cg)
 		p.subs.Store(&next)
+		return drained
 	}, expired, nil
 }
 
