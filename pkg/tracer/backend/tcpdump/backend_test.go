@@ -22,8 +22,23 @@ import (
 
 // TestTcpdumpInNetns captures in a network namespace made for the test,
 // where an HTTP server gets requests with X-Call-Id: every chunk parses alone
-// and each request opens a chunk.
+// and each request opens a chunk. The stream is detached after a quiet
+// period, or the moment the last request answered (a container ending
+// right after its invocation): tcpdump, stopped with SIGTERM, still hands
+// over the last request.
 func TestTcpdumpInNetns(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		settle time.Duration
+	}{
+		{"detached after a quiet period", 400 * time.Millisecond},
+		{"detached at once", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tcpdumpInNetns(t, tc.settle) })
+	}
+}
+
+func tcpdumpInNetns(t *testing.T, settle time.Duration) {
 	backendtest.Need(t, "tcpdump", "nsenter", "ip", "python3")
 	// Not "faasmon-*": the local stack's teardown removes those, and its tests
 	// may run at the same time.
@@ -66,9 +81,11 @@ for _ in range(20):
 		if out, err := exec.Command("ip", "netns", "exec", ns, "python3", "-c", py).CombinedOutput(); err != nil {
 			t.Fatalf("client: %v %s", err, out)
 		}
-		time.Sleep(50 * time.Millisecond) // < quiet: only the X-Call-Id cuts
+		if i < 2 {
+			time.Sleep(50 * time.Millisecond) // < quiet: only the X-Call-Id cuts
+		}
 	}
-	time.Sleep(400 * time.Millisecond)
+	time.Sleep(settle)
 	cancel()
 	<-done
 	var firsts []string
