@@ -7,7 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -21,8 +24,44 @@ import (
 // last PollInterval were dropped as unrouted.
 func TestDetachHandsOverTheRing(t *testing.T) {
 	loadOrSkip(t)
-	b := loadedBackend(t)
+	for _, follow := range []bool{false, true} {
+		// Following a parent cgroup (containers traced from creation, the
+		// local stack's and a cluster's setting), records left after the
+		// detach were held for a subscriber that never came.
+		t.Run(fmt.Sprintf("follow=%v", follow), func(t *testing.T) { detachHandsOverTheRing(t, follow) })
+	}
+}
+
+func detachHandsOverTheRing(t *testing.T, follow bool) {
+	var b *Backend
 	cgDir, cg := newCgroup(t)
+	if follow {
+		root, err := CgroupRoot("/proc")
+		if err != nil {
+			t.Skip(err)
+		}
+		b = New(Config{FollowParent: strings.TrimPrefix(cgDir, root+"/")})
+		t.Cleanup(func() { b.Close() })
+		if err := b.Start(); err != nil {
+			t.Skipf("BPF refused: %v", err)
+		}
+		cgDir = filepath.Join(cgDir, "container")
+		if err := os.Mkdir(cgDir, 0o755); err != nil {
+			t.Skipf("cannot create a cgroup: %v", err)
+		}
+		t.Cleanup(func() {
+			for i := 0; i < 50 && os.Remove(cgDir) != nil; i++ {
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+		var st syscall.Stat_t
+		if err := syscall.Stat(cgDir, &st); err != nil {
+			t.Fatal(err)
+		}
+		cg = st.Ino
+	} else {
+		b = loadedBackend(t)
+	}
 	marker := filepath.Join(t.TempDir(), "marker")
 	if err := os.WriteFile(marker, []byte("x\n"), 0o600); err != nil {
 		t.Fatal(err)
