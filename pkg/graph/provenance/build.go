@@ -576,7 +576,12 @@ func (b Builder) target(st *State, pid int, e *event.Event) *partial {
 	if p := st.requestOf(e); p != nil {
 		return p
 	}
-	t := e.Time
+	return st.current(pid, e.Time)
+}
+
+// current is the graph process pid acts for outside any request
+// connection: its call's, or the background window (opened at t).
+func (st *State) current(pid int, t time.Time) *partial {
 	if c := st.Procs[pid]; c != nil && c.Call != "" {
 		if p := st.Calls[c.Call]; p != nil {
 			return p
@@ -683,6 +688,7 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 		}
 	}
 	pr := st.proc(pid)
+	var p *partial // the graph e goes to
 	// A read carrying an X-Call-Id starts an invocation.
 	if e.CallID != "" && isRead(e.Syscall) {
 		_, open := st.Calls[e.CallID]
@@ -710,10 +716,16 @@ func (b Builder) apply(st *State, e *event.Event) *partial {
 			pr.Also = withCall(pr.Also, pr.Call)
 		}
 		pr.Call, pr.Also = e.CallID, withoutCall(pr.Also, e.CallID)
+		p = b.target(st, pid, e)
 	} else {
-		st.followConn(pr, pid, e)
+		// One scan of the open calls for both: which call the process
+		// now acts for, and where this event goes (target's order).
+		p = st.requestOf(e)
+		st.followConn(pr, pid, e, p)
+		if p == nil {
+			p = st.current(pid, e.Time)
+		}
 	}
-	p := b.target(st, pid, e)
 	if e.Time.After(p.G.End) {
 		p.G.End = e.Time
 	}
@@ -1156,13 +1168,16 @@ func (b Builder) maybeEnd(st *State, p *partial, e *event.Event) {
 // download arrived after the second request was read, and its conversion
 // pipeline, booked to the second call, was left half in the first call's
 // graph (or in the background), a fragment the GNN flagged.
-func (st *State) followConn(pr *Proc, pid int, e *event.Event) {
+//
+// req is the open invocation whose request connection e is on (requestOf),
+// or nil.
+func (st *State) followConn(pr *Proc, pid int, e *event.Event, req *partial) {
 	if e.Proto == "" || pr.Call == "" && len(pr.Also) == 0 {
 		return
 	}
 	c := ""
-	if p := st.requestOf(e); p != nil {
-		c = p.G.CallID
+	if req != nil {
+		c = req.G.CallID
 	}
 	if c == "" && e.FD >= 0 {
 		c = st.ConnCalls[fdKey(pid, e.FD)]
